@@ -1,0 +1,3 @@
+"""newswatch: self-hosted news monitoring (shared core: config, errors, domain records)."""
+
+__version__ = "0.1.0"

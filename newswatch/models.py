@@ -1,0 +1,135 @@
+"""Typed, frozen records passed between stages.
+
+Why: feedparser, trafilatura and spaCy hand back loosely typed objects; converting them at the edge
+into these small dataclasses keeps ``extract/`` and ``transform/`` pure and testable, and makes every
+stage boundary explicit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    """One item of a feed, as the feed gave it."""
+
+    feed_id: str
+    url: str  # the item's link, absolute; "" when the item has none
+    guid: str | None = None
+    title: str | None = None
+    author: str | None = None
+    published_at: datetime | None = None  # UTC, from the feed
+    summary: str | None = None
+    content_html: str | None = None  # full body when the feed carries it (content:encoded, atom content)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """A parsed feed document."""
+
+    title: str | None
+    entries: tuple[FeedEntry, ...]
+    warning: str | None = None  # feedparser's bozo exception, when the feed parsed anyway
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """The outcome of one successful HTTP GET (2xx or 304)."""
+
+    url: str  # the URL requested
+    final_url: str  # after redirects
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)  # lower-cased names
+    elapsed_seconds: float = 0.0
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractedPage:
+    """What extraction and cleaning found in one HTML page."""
+
+    url: str
+    canonical_url: str | None  # from <link rel=canonical> / og:url, normalised
+    title: str | None
+    author: str | None
+    published_at: datetime | None
+    published_at_source: str | None  # "page_metadata" or "url" when found here
+    text: str  # cleaned article text, paragraphs separated by "\n"
+    language: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """An article ready to load (one row of ``articles``)."""
+
+    article_id: str
+    url: str
+    canonical_url: str
+    feed_id: str
+    title: str | None
+    author: str | None
+    published_at: datetime
+    published_at_source: str  # feed | page_metadata | url | fetched
+    fetched_at: datetime
+    language: str | None
+    text: str
+    word_count: int
+    content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """One real-world entity (one row of ``entities``). ``entity_id`` is a normalised key stable across articles."""
+
+    entity_id: str
+    name: str
+    type: str
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """One mention of an entity; offsets index ``articles.text``."""
+
+    entity_id: str
+    surface: str
+    start_char: int
+    end_char: int
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """A direct quote; ``speaker`` is a resolved name or "" when nobody can be attributed."""
+
+    text: str
+    speaker: str
+    speaker_entity_id: str | None
+    cue: str | None
+    start_char: int
+    end_char: int
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleAnalysis:
+    """Entities, mentions and quotes of one article."""
+
+    entities: tuple[Entity, ...]
+    mentions: tuple[Mention, ...]
+    quotes: tuple[Quote, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why an item was not loaded; becomes a ``quarantine`` row."""
+
+    stage: str  # feed | fetch | extract | nlp | load | alert
+    item_key: str
+    url: str
+    reason: str
+    message: str

@@ -1,0 +1,1 @@
+"""DuckDB warehouse: schema, migrations, bulk idempotent loads, views and read-only access."""

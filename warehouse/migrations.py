@@ -1,0 +1,51 @@
+"""Numbered migrations, each applied in one transaction together with its ``_migrations`` record.
+
+Why: tests and production build the database through the same ``migrate()``, so they cannot drift;
+a database always knows which migrations it has. Add a migration by appending to ``MIGRATIONS``;
+never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import duckdb
+
+from warehouse.schema import SCHEMA_SQL
+
+Migration = tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]
+
+
+def _m0001_initial(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(SCHEMA_SQL)
+
+
+MIGRATIONS: list[Migration] = [
+    ("0001_initial", _m0001_initial),
+]
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Apply pending migrations in order.
+
+    Returns:
+        The names of the migrations applied now (empty when the database was current).
+    """
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)"
+    )
+    done = {row[0] for row in con.execute("SELECT name FROM _migrations").fetchall()}
+    applied: list[str] = []
+    for name, fn in MIGRATIONS:
+        if name in done:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            fn(con)
+            con.execute("INSERT INTO _migrations VALUES (?, now())", [name])
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        applied.append(name)
+    return applied
