@@ -1,0 +1,152 @@
+"""The ``newswatch`` command line.
+
+Why here: the CLI starts flows, so it lives in ``flows/`` (the only package that imports Prefect).
+Prefect is imported lazily, after logging defaults are set, so ``check-config`` and ``sql`` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from newswatch import secrets
+from newswatch.errors import ConfigError, FatalError
+
+
+def _quiet_prefect() -> None:
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for h in logging.getLogger().handlers:
+        h.addFilter(secrets.RedactingFilter())
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from newswatch.config import load_settings
+
+    return load_settings(args.config)
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    s = _settings(args)
+    print(f"config OK: {len(s.feeds)} feeds, {len(s.topics)} topics, {len(s.alerts)} alert rules, "
+          f"warehouse {s.warehouse.path}")
+    return 0
+
+
+def summary_lines(summary: Any) -> list[str]:
+    return [
+        f"run {summary.run_id}: {summary.status} in {summary.seconds:.1f}s",
+        f"  feeds polled {summary.feeds_polled} (failed {summary.feeds_failed})",
+        f"  entries seen {summary.entries_seen} = new {summary.articles_new} + duplicate {summary.duplicates}"
+        f" + quarantined {summary.quarantined}" + (f"  ({summary.deferred} deferred to the next cycle)" if summary.deferred else ""),
+    ] + ([f"  {summary.message}"] if summary.message else [])
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    _quiet_prefect()
+    from flows.cycle import run_cycle
+
+    summary = run_cycle(settings)
+    print("\n".join(summary_lines(summary)))
+    return 0 if summary.status == "completed" else 1
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    from warehouse.analyst import query_frame
+
+    settings = None
+    try:
+        settings = _settings(args)
+    except ConfigError:
+        if args.db is None:
+            raise
+    frame = query_frame(args.query, settings=settings, db=args.db)
+    if args.format == "csv":
+        frame.to_csv(sys.stdout, index=False)
+    elif args.format == "json":
+        print(frame.to_json(orient="records", date_format="iso", force_ascii=False))
+    else:
+        import pandas as pd
+
+        with pd.option_context("display.max_rows", 500, "display.max_columns", 50, "display.width", 200,
+                               "display.max_colwidth", 80):
+            print(frame.to_string(index=False) if not frame.empty else "(no rows)")
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from newswatch.inspect import inspection
+
+    settings = None
+    try:
+        settings = _settings(args)
+    except ConfigError:
+        settings = None
+    print(json.dumps(inspection(args.target, settings), ensure_ascii=False, indent=2, default=str))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    _quiet_prefect()
+    from flows.demo import run_demo
+
+    return run_demo(Path(args.dir))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="newswatch", description="Self-hosted news monitoring into DuckDB.")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress at INFO level")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def with_config(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sp.add_argument("--config", default=None, help="config file (default ./config.yaml, then $NEWSWATCH_CONFIG)")
+        return sp
+
+    with_config(sub.add_parser("run", help="run one poll cycle")).set_defaults(fn=cmd_run)
+    with_config(sub.add_parser("check-config", help="validate the config")).set_defaults(fn=cmd_check_config)
+    sp = with_config(sub.add_parser("sql", help="read-only SQL for analysts"))
+    sp.add_argument("query")
+    sp.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    sp.add_argument("--db", default=None, help="query this DuckDB file instead of the configured warehouse")
+    sp.set_defaults(fn=cmd_sql)
+    sp = with_config(sub.add_parser("inspect", help="show what the pipeline sees in one page (JSON)"))
+    sp.add_argument("target", help="a URL or a local HTML file")
+    sp.set_defaults(fn=cmd_inspect)
+    sp = sub.add_parser("demo", help="offline demo on bundled sample feeds")
+    sp.add_argument("--dir", default="demo-data", help="where the demo warehouse goes")
+    sp.set_defaults(fn=cmd_demo)
+    from flows import cli_more
+
+    cli_more.register(sub, with_config)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    try:
+        return int(args.fn(args) or 0)
+    except ConfigError as e:
+        print("configuration error:", file=sys.stderr)
+        for line in e.problems:
+            print(f"  {line}", file=sys.stderr)
+        return 2
+    except FatalError as e:
+        print(f"error: {secrets.redacted(str(e))}", file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

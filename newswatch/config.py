@@ -1,0 +1,280 @@
+"""The configuration: one pydantic model, validated once at start-up, every error reported with its path.
+
+Why: a typo in a key or a bad URL must stop ``newswatch`` before anything runs, with one line per
+problem (``feeds[2].url: ...``) and a hint, rather than surfacing mid-cycle. ``${VAR}`` references are
+expanded from the environment so secrets stay out of the file; their values are registered with
+``newswatch.secrets`` so they never reach logs, the warehouse or error messages.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from newswatch import secrets
+from newswatch.errors import ConfigError
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WarehouseConfig(_Model):
+    path: str = Field("data/newswatch.duckdb", description="The DuckDB file the pipeline writes.")
+    snapshot_dir: str | None = Field(
+        None, description="Where read-only snapshots for analysts go; default: <path without .duckdb>-snapshot/"
+    )
+    retention_text_days: int | None = Field(
+        None, ge=1, description="Blank articles.text older than this many days (NULL keeps text forever)."
+    )
+
+
+class ScheduleConfig(_Model):
+    every_minutes: float | None = Field(15, gt=0, description="Run a cycle every N minutes.")
+    cron: str | None = Field(None, description='Cron expression instead of every_minutes, e.g. "*/15 * * * *".')
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ScheduleConfig:
+        if self.cron is not None:
+            fields = self.cron.split()
+            if len(fields) != 5:
+                raise ValueError(f"cron: expected 5 fields, got {len(fields)} (hint: '*/15 * * * *')")
+        return self
+
+
+class FetchConfig(_Model):
+    timeout_seconds: float = Field(20, gt=0, description="Total time allowed per request, connect included.")
+    max_bytes: int = Field(5_000_000, gt=0, description="Cap on a response body, after decompression.")
+    concurrency: int = Field(16, ge=1, le=256, description="Requests in flight at once.")
+    per_host_concurrency: int = Field(2, ge=1, description="Requests in flight to one host at once.")
+    per_host_delay_seconds: float = Field(0.0, ge=0, description="Minimum gap between requests to one host.")
+    user_agent: str = Field("newswatch/0.1 (+https://github.com/newswatch/newswatch)")
+    allow_private_networks: bool = Field(False, description="Allow private/loopback addresses (local feeds, tests).")
+    max_redirects: int = Field(5, ge=0, le=20)
+    max_items_per_feed: int = Field(500, ge=1, description="Entries read from one feed document (bounded memory).")
+    max_articles_per_cycle: int = Field(2000, ge=1, description="New pages fetched in one cycle; the rest wait.")
+
+
+class PollingConfig(_Model):
+    min_interval_minutes: float = Field(5, gt=0, description="A busy feed is polled at most this often.")
+    max_interval_minutes: float = Field(240, gt=0, description="A quiet feed is polled at least this often.")
+    max_backoff_minutes: float = Field(720, gt=0, description="Cap on the back-off of a failing feed.")
+    disable_after_gone: int = Field(3, ge=1, description="A feed answering 404/410 this many times is disabled.")
+
+
+class FeedConfig(_Model):
+    name: str = Field(min_length=1)
+    url: str
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {secrets.redacted(v)!r} (hint: feeds need https://host/path)")
+        return v
+
+
+class TopicConfig(_Model):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    query: str
+
+    @field_validator("query")
+    @classmethod
+    def _valid_query(cls, v: str) -> str:
+        from transform.topics import QuerySyntaxError, compiled_query
+
+        try:
+            compiled_query(v)
+        except QuerySyntaxError as e:
+            caret = " " * e.position + "^"
+            raise ValueError(f"{e}\n      {v}\n      {caret}") from None
+        return v
+
+
+class AlertConfig(_Model):
+    name: str | None = Field(None, description="Rule name (default: the topic).")
+    topic: str
+    notify: list[str] = Field(min_length=1, description="apprise URLs; use ${VAR} for secrets.")
+    mode: Literal["instant", "digest"] = "instant"
+    digest_every_minutes: float = Field(60, gt=0)
+    min_sources: int = Field(1, ge=1, description="Alert only when this many feeds carry the story.")
+    languages: list[str] | None = None
+    feeds: list[str] | None = Field(None, description="Only stories from these feed names.")
+
+    @field_validator("notify")
+    @classmethod
+    def _apprise_urls(cls, v: list[str]) -> list[str]:
+        from newswatch.channels import channel_problem
+
+        problems = [p for p in (channel_problem(u) for u in v) if p]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return v
+
+    @property
+    def rule(self) -> str:
+        return self.name or self.topic
+
+
+class OperatorConfig(_Model):
+    notify: list[str] = Field(default_factory=list)
+    feed_failing_hours: float = Field(24, gt=0, description="Alert when a feed has failed this long.")
+    feed_silent_factor: float = Field(
+        5, gt=1, description="Alert when a feed is silent for this many times its usual gap between items."
+    )
+
+    @field_validator("notify")
+    @classmethod
+    def _apprise_urls(cls, v: list[str]) -> list[str]:
+        from newswatch.channels import channel_problem
+
+        problems = [p for p in (channel_problem(u) for u in v) if p]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return v
+
+
+class NlpConfig(_Model):
+    model: str = "en_core_web_sm"
+    enabled: bool = True
+    processes: int = Field(0, ge=0, description="spaCy worker processes; 0 = one per core.")
+
+
+class StoriesConfig(_Model):
+    window_days: float = Field(7, gt=0, description="How far back a new article looks for copies.")
+    threshold: float | None = Field(None, gt=0, le=1, description="Similarity to join a story; None = measured default.")
+
+
+class RunnerConfig(_Model):
+    kind: Literal["local", "dask"] = "local"
+    dask_address: str | None = Field(None, description="tcp://host:8786 of an existing scheduler; None = local cluster.")
+    dask_workers: int = Field(2, ge=1)
+    max_failure_ratio: float = Field(
+        0.5, ge=0, le=1, description="The cycle fails when more than this share of polled feeds failed."
+    )
+
+
+class Settings(_Model):
+    warehouse: WarehouseConfig = WarehouseConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    fetch: FetchConfig = FetchConfig()
+    polling: PollingConfig = PollingConfig()
+    feeds: list[FeedConfig] = Field(default_factory=list)
+    topics: list[TopicConfig] = Field(default_factory=list)
+    alerts: list[AlertConfig] = Field(default_factory=list)
+    operator: OperatorConfig = OperatorConfig()
+    nlp: NlpConfig = NlpConfig()
+    stories: StoriesConfig = StoriesConfig()
+    runner: RunnerConfig = RunnerConfig()
+
+    @model_validator(mode="after")
+    def _cross_refs(self) -> Settings:
+        topics = {t.name for t in self.topics}
+        problems = []
+        for i, a in enumerate(self.alerts):
+            if a.topic not in topics:
+                problems.append(f"alerts[{i}].topic: unknown topic {a.topic!r} (hint: one of {sorted(topics)})")
+        seen: set[str] = set()
+        for i, f in enumerate(self.feeds):
+            if f.url in seen:
+                problems.append(f"feeds[{i}].url: listed twice")
+            seen.add(f.url)
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+
+def _expanded(node: Any, path: str, missing: list[str]) -> Any:
+    """Replace ``${VAR}`` in every string, collecting unset variables with their path."""
+    if isinstance(node, dict):
+        return {k: _expanded(v, f"{path}.{k}" if path else str(k), missing) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_expanded(v, f"{path}[{i}]", missing) for i, v in enumerate(node)]
+    if isinstance(node, str):
+
+        def sub(m: re.Match[str]) -> str:
+            val = os.environ.get(m.group(1))
+            if val is None:
+                missing.append(f"{path}: environment variable {m.group(1)} is not set (hint: export {m.group(1)}=...)")
+                return ""
+            secrets.register(val)
+            return val
+
+        return _ENV_REF.sub(sub, node)
+    return node
+
+
+def _error_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def settings_from_dict(raw: Any, *, source: str = "config") -> Settings:
+    """Validate an already-parsed config document.
+
+    Raises:
+        ConfigError: with every problem, one ``path: message`` line each.
+    """
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError([f"{source}: the top level must be a mapping of sections (warehouse:, feeds:, ...)"])
+    missing: list[str] = []
+    expanded = _expanded(raw, "", missing)
+    problems = list(missing)
+    try:
+        settings = Settings.model_validate(expanded)
+    except ValidationError as e:
+        for err in e.errors():
+            path = _error_path(tuple(err["loc"])) or source
+            msg = secrets.redacted(str(err["msg"]).removeprefix("Value error, "))
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key (hint: check the spelling; see README 'Configuration')"
+            for line in msg.split("\n"):
+                problems.append(f"{path}: {line}" if line.strip() and not line.startswith("      ") else line)
+        raise ConfigError(problems) from None
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def config_path(explicit: str | None = None) -> Path:
+    """``--config``, else ``./config.yaml``, else ``$NEWSWATCH_CONFIG``."""
+    if explicit:
+        return Path(explicit)
+    local = Path("config.yaml")
+    if local.exists() or not os.environ.get("NEWSWATCH_CONFIG"):
+        return local
+    return Path(os.environ["NEWSWATCH_CONFIG"])
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Read and validate the config file.
+
+    Raises:
+        ConfigError: the file is missing, not YAML, or invalid (every problem listed).
+    """
+    p = config_path(str(path) if path else None)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{p}: no such config file (hint: pass --config PATH or set NEWSWATCH_CONFIG)"]) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{p}:{mark.line + 1}:{mark.column + 1}" if mark else str(p)
+        raise ConfigError([f"{where}: not valid YAML: {getattr(e, 'problem', e)}"]) from None
+    return settings_from_dict(raw, source=str(p))

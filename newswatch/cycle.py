@@ -1,0 +1,225 @@
+"""One poll cycle, step by step, as plain functions the Prefect flow wires together.
+
+Why: the flow stays a thin layer of tasks; each step here is testable without Prefect, and the
+single-writer rule is visible: only ``begin_cycle``, ``planned_items`` (read), ``loaded`` and
+``finished`` open the warehouse, each for one short transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from extract.http import FetchPolicy, HttpClient, redacted_url
+from newswatch.config import Settings
+from newswatch.models import Rejection
+from newswatch.stages import Candidate, FeedPoll, FeedTarget, PageJob, Processed, item_key_for, page_job, poll_feed
+from transform.polling import PollBounds
+from transform.urls import article_id_for, normalized_url
+from warehouse import db
+from warehouse.load import LoadBatch, LoadCounts, load_batch
+from warehouse.quarantine import attempts_of
+from warehouse.snapshot import published_snapshot
+from warehouse.state import due_feeds, existing_articles, feed_id_for, known_items, synced_feeds
+from warehouse.stories import StoryIndex
+
+# A page that fails with a retriable error (timeout, 5xx) is retried in later cycles this many times
+# before it is recorded as finally quarantined; three attempts span at least two poll intervals.
+MAX_PAGE_ATTEMPTS = 3
+
+
+@dataclass
+class Plan:
+    """Which entries of the polled feeds need work this cycle."""
+
+    candidates: list[Candidate] = field(default_factory=list)
+    known: list[Candidate] = field(default_factory=list)
+    duplicates: list[tuple[Candidate, str]] = field(default_factory=list)
+    followers: dict[str, list[Candidate]] = field(default_factory=dict)  # same article from another feed this cycle
+    rejections: list[tuple[Candidate, Rejection]] = field(default_factory=list)
+    hold_validators: set[str] = field(default_factory=set)
+    seen: int = 0
+    deferred: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CycleSummary:
+    run_id: str
+    status: str
+    feeds_polled: int
+    feeds_failed: int
+    entries_seen: int
+    articles_new: int
+    duplicates: int
+    quarantined: int
+    deferred: int
+    seconds: float
+    message: str = ""
+
+
+def fetch_policy(settings: Settings) -> FetchPolicy:
+    f = settings.fetch
+    return FetchPolicy(
+        timeout_seconds=f.timeout_seconds, max_bytes=f.max_bytes, max_redirects=f.max_redirects,
+        user_agent=f.user_agent, allow_private_networks=f.allow_private_networks,
+        per_host_concurrency=f.per_host_concurrency, per_host_delay_seconds=f.per_host_delay_seconds,
+    )
+
+
+def poll_bounds(settings: Settings) -> PollBounds:
+    p = settings.polling
+    return PollBounds(p.min_interval_minutes * 60, p.max_interval_minutes * 60, p.max_backoff_minutes * 60,
+                      p.disable_after_gone)
+
+
+def begin_cycle(settings: Settings, *, respect_schedule: bool, now: datetime | None = None) -> tuple[str, list[FeedTarget]]:
+    """Migrate, sync the configured feeds, record the run as started and return the feeds to poll."""
+    now = now or datetime.now(UTC)
+    run_id = now.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    with db.writer(settings.warehouse.path) as con, db.transaction(con):
+        con.execute("UPDATE runs SET status='crashed', finished_at=? WHERE status='running'", [now])
+        synced_feeds(con, [(f.name, f.url) for f in settings.feeds])
+        con.execute("INSERT INTO runs (run_id, started_at, status) VALUES (?, ?, 'running')", [run_id, now])
+        targets = due_feeds(con, [feed_id_for(f.url) for f in settings.feeds], now=now, respect_schedule=respect_schedule)
+    return run_id, targets
+
+
+def polled_feeds(settings: Settings, targets: list[FeedTarget], client: HttpClient) -> list[FeedPoll]:
+    """Poll every target concurrently (the client enforces per-host limits)."""
+    if not targets:
+        return []
+    with ThreadPoolExecutor(max_workers=min(settings.fetch.concurrency, len(targets))) as ex:
+        return list(ex.map(lambda t: poll_feed(client, t, max_items=settings.fetch.max_items_per_feed), targets))
+
+
+def _canonical_for(feed_id: str, item_key: str, url: str) -> str:
+    return normalized_url(url) if url else f"urn:newswatch:{feed_id}:{item_key}"
+
+
+def planned_items(settings: Settings, polls: list[FeedPoll]) -> Plan:
+    """Split the polled entries into known, duplicate and new candidates (capped per cycle)."""
+    plan = Plan()
+    cands: list[Candidate] = []
+    for p in polls:
+        seen_keys: set[str] = set()
+        for e in p.entries:
+            key = item_key_for(e)
+            if key in seen_keys:  # a GUID repeated inside one document
+                continue
+            seen_keys.add(key)
+            cands.append(Candidate(p.feed_id, key, e, _canonical_for(p.feed_id, key, e.url)))
+    with db.writer(settings.warehouse.path) as con:
+        known = known_items(con, [(c.feed_id, c.item_key) for c in cands])
+        fresh = [c for c in cands if (c.feed_id, c.item_key) not in known]
+        existing = existing_articles(con, [article_id_for(c.canonical_url) for c in fresh])
+    plan.known = [c for c in cands if (c.feed_id, c.item_key) in known]
+    leaders: dict[str, Candidate] = {}
+    limit = settings.fetch.max_articles_per_cycle
+    for c in fresh:
+        aid = article_id_for(c.canonical_url)
+        if aid in existing:
+            plan.duplicates.append((c, aid))
+        elif aid in leaders:
+            plan.followers.setdefault(aid, []).append(c)
+        elif not c.entry.url and not c.entry.content_html:
+            plan.rejections.append((c, Rejection("feed", c.item_key, "", "no_link", "feed item has neither a link nor a body")))
+        elif len(leaders) >= limit:
+            plan.deferred += 1
+            plan.hold_validators.add(c.feed_id)
+            continue
+        else:
+            leaders[aid] = c
+    plan.candidates = list(leaders.values())
+    plan.seen = len(cands) - plan.deferred
+    return plan
+
+
+def fetched_jobs(settings: Settings, candidates: list[Candidate], client: HttpClient) -> tuple[list[PageJob], list[tuple[Candidate, Rejection, bool]]]:
+    """Fetch candidate pages concurrently. Rejections carry whether the failure is retriable."""
+    if not candidates:
+        return [], []
+    now = datetime.now(UTC)
+    with ThreadPoolExecutor(max_workers=min(settings.fetch.concurrency, len(candidates))) as ex:
+        results = list(ex.map(lambda c: page_job(client, c, now=now), candidates))
+    jobs: list[PageJob] = []
+    rejections: list[tuple[Candidate, Rejection, bool]] = []
+    for cand, res in zip(candidates, results, strict=True):
+        if isinstance(res, Rejection):
+            rejections.append((cand, res, res.reason in RETRIABLE_REASONS))
+        else:
+            jobs.append(res)
+    return jobs, rejections
+
+
+# Reasons ``extract/http.py`` raises as RetriableError: worth another try in a later cycle.
+RETRIABLE_REASONS = frozenset({
+    "timeout", "connection_error", "connection_refused", "dns_error", "tls_error", "http_429", "http_500",
+    "http_502", "http_503", "http_504", "http_5xx", "network_error", "read_error",
+})
+
+
+def loaded(settings: Settings, run_id: str, polls: list[FeedPoll], plan: Plan, processed: list[Processed],
+           fetch_rejections: list[tuple[Candidate, Rejection, bool]], *, now: datetime | None = None) -> LoadCounts:
+    """The single write of the cycle: everything in one transaction."""
+    now = now or datetime.now(UTC)
+    batch = LoadBatch(run_id=run_id, now=now, polls=polls, known=plan.known, duplicates=list(plan.duplicates))
+    batch.hold_validators |= plan.hold_validators
+    rejected: list[tuple[Candidate, Rejection, bool]] = [(c, r, False) for c, r in plan.rejections]
+    rejected += [(c, r, retry) for c, r, retry in fetch_rejections]
+    for p in processed:
+        if p.article is not None:
+            batch.articles.append((p.candidate, p.article, p.analysis, p.topics))
+        elif p.rejection is not None:
+            rejected.append((p.candidate, p.rejection, False))
+    loaded_ids = {a.article_id for _, a, _, _ in batch.articles}
+    failed = {article_id_for(c.canonical_url): r for c, r, _ in rejected}
+    for aid, followers in plan.followers.items():
+        for f in followers:
+            if aid in failed and aid not in loaded_ids:
+                r = failed[aid]
+                rejected.append((f, Rejection(r.stage, f.item_key, redacted_url(f.entry.url), r.reason, r.message), False))
+            else:
+                batch.duplicates.append((f, aid))
+    with db.writer(settings.warehouse.path) as con, db.transaction(con):
+        retry_keys = [r.item_key for _, r, retry in rejected if retry]
+        attempts = attempts_of(con, "fetch", retry_keys)
+        for cand, rej, retry in rejected:
+            final = not retry or attempts.get(rej.item_key, 0) + 1 >= MAX_PAGE_ATTEMPTS
+            if not final:
+                batch.hold_validators.add(cand.feed_id)
+            batch.rejections.append((cand, rej, final))
+        for p in polls:
+            if p.status == "failed":
+                batch.rejections.append((None, Rejection("feed", p.feed_id, "", p.reason or "error", p.message or ""), True))
+        stories = StoryIndex.load(con, window_days=settings.stories.window_days,
+                                  **({"threshold": settings.stories.threshold} if settings.stories.threshold else {}))
+        counts = load_batch(con, batch, stories, poll_bounds(settings))
+    return counts
+
+
+def finished(settings: Settings, run_id: str, summary: CycleSummary) -> None:
+    """Record the run's counts and final status, then publish the analysts' snapshot."""
+    with db.writer(settings.warehouse.path) as con:
+        con.execute(
+            "UPDATE runs SET finished_at=?, status=?, feeds_polled=?, feeds_failed=?, entries_seen=?, articles_new=?, "
+            "duplicates=?, failures=?, message=? WHERE run_id=?",
+            [datetime.now(UTC), summary.status, summary.feeds_polled, summary.feeds_failed, summary.entries_seen,
+             summary.articles_new, summary.duplicates, summary.quarantined, summary.message, run_id],
+        )
+    published_snapshot(settings.warehouse.path, settings.warehouse.snapshot_dir)
+
+
+def chunked(items: list[PageJob], size: int) -> list[list[PageJob]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def feeds_failed(polls: list[FeedPoll]) -> int:
+    return sum(1 for p in polls if p.status == "failed")
+
+
+def rejection_counts(rejections: list[tuple[Candidate, Rejection, bool]]) -> Counter[str]:
+    return Counter(r.reason for _, r, _ in rejections)
+

@@ -1,0 +1,56 @@
+"""``newswatch inspect``: what the pipeline sees in one page, stored nowhere.
+
+Why: when an article's entities or quotes look wrong, people need to see the cleaned text and the
+analysis exactly as the pipeline produced them, with offsets, without running a cycle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from extract.html import decoded_html, extracted_page
+from extract.http import FetchPolicy, HttpClient
+
+
+def _page_html(target: str, settings: Any | None) -> tuple[str, str]:
+    path = Path(target)
+    if path.exists():
+        return decoded_html(path.read_bytes(), None), path.resolve().as_uri()
+    if not target.startswith(("http://", "https://")):
+        raise SystemExit(f"inspect: {target!r} is neither a file nor an http(s) URL")
+    from newswatch.cycle import fetch_policy
+
+    policy = fetch_policy(settings) if settings is not None else FetchPolicy()
+    with HttpClient(policy) as client:
+        res = client.get(target)
+    return decoded_html(res.body, res.headers.get("content-type")), res.final_url
+
+
+def inspection(target: str, settings: Any | None = None) -> dict[str, Any]:
+    """Extraction, cleaning, entities and quotes of one page as a JSON-ready dict."""
+    from transform.nlp import analyses_of_articles, load_pipeline
+
+    html, url = _page_html(target, settings)
+    page = extracted_page(html, url)
+    model = settings.nlp.model if settings is not None else "en_core_web_sm"
+    analysis = analyses_of_articles(load_pipeline(model), [(page.title, page.text)])[0]
+    by_id = {e.entity_id: e for e in analysis.entities}
+    return {
+        "url": page.url,
+        "canonical_url": page.canonical_url,
+        "title": page.title,
+        "author": page.author,
+        "published_at": page.published_at,
+        "published_at_source": page.published_at_source,
+        "language": page.language,
+        "word_count": len(page.text.split()),
+        "text": page.text,
+        "entities": [
+            {**asdict(e), "aliases": list(e.aliases), "mentions": sum(1 for m in analysis.mentions if m.entity_id == e.entity_id)}
+            for e in analysis.entities
+        ],
+        "mentions": [asdict(m) | {"type": by_id[m.entity_id].type if m.entity_id in by_id else None} for m in analysis.mentions],
+        "quotes": [asdict(q) for q in analysis.quotes],
+    }

@@ -1,0 +1,192 @@
+"""The cycle's stages as plain functions over typed records (no Prefect, no DuckDB).
+
+Why: ``flows/`` only wires these together, so each stage is testable without an orchestrator, and the
+same functions run in a local process pool or on Dask workers. Every stage returns an explicit outcome
+per item (a record or a ``Rejection``), never a bare ``None``; only ``ItemError``/``RetriableError``
+are caught, so a bug surfaces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from extract.feeds import body_hash, parsed_feed
+from extract.html import decoded_html, extracted_feed_body, extracted_page
+from extract.http import HttpClient, redacted_url
+from newswatch.errors import ItemError, PipelineError, RetriableError
+from newswatch.models import Article, ArticleAnalysis, FeedEntry, Rejection
+from transform.dates import published_at_from_url
+from transform.language import detected_language
+from transform.stories import content_hash
+from transform.topics import TopicQuery, matched_terms
+from transform.urls import article_id_for, normalized_url, stable_id
+
+FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedTarget:
+    """A feed to poll, with its conditional-GET validators from the last successful poll."""
+
+    feed_id: str
+    name: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    last_content_hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPoll:
+    """The outcome of polling one feed. ``status``: ok | not_modified | unchanged | failed."""
+
+    feed_id: str
+    status: str
+    entries: tuple[FeedEntry, ...] = ()
+    etag: str | None = None
+    last_modified: str | None = None
+    content_hash: str | None = None
+    reason: str | None = None
+    message: str | None = None
+    retriable: bool = False
+    retry_after: float | None = None
+    warning: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A feed entry that is new to its feed and must be fetched (or taken from the feed body)."""
+
+    feed_id: str
+    item_key: str
+    entry: FeedEntry
+    canonical_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class PageJob:
+    """Everything a worker needs to turn one candidate into an article."""
+
+    candidate: Candidate
+    final_url: str
+    html: str | None  # None when the feed carried the full body
+    feed_text: str | None
+    fetched_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Processed:
+    """A worker's result for one job: an article with its analysis and topic matches, or a rejection."""
+
+    candidate: Candidate
+    article: Article | None = None
+    analysis: ArticleAnalysis | None = None
+    topics: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    rejection: Rejection | None = None
+
+
+def item_key_for(entry: FeedEntry) -> str:
+    """The per-feed identity of an entry: its GUID, else its normalised link."""
+    return stable_id("item", entry.guid or normalized_url(entry.url))
+
+
+def poll_feed(client: HttpClient, target: FeedTarget, *, max_items: int) -> FeedPoll:
+    """GET one feed conditionally and parse it unless the server or the body hash says it is unchanged."""
+    try:
+        res = client.get(target.url, etag=target.etag, last_modified=target.last_modified, accept=FEED_ACCEPT)
+        if res.not_modified:
+            return FeedPoll(target.feed_id, "not_modified", etag=target.etag, last_modified=target.last_modified,
+                            content_hash=target.last_content_hash)
+        digest = body_hash(res.body)
+        etag, modified = res.headers.get("etag"), res.headers.get("last-modified")
+        if digest == target.last_content_hash:
+            return FeedPoll(target.feed_id, "unchanged", etag=etag, last_modified=modified, content_hash=digest)
+        feed = parsed_feed(res.body, feed_id=target.feed_id, url=res.final_url,
+                           content_type=res.headers.get("content-type"), max_items=max_items)
+    except PipelineError as e:
+        if not isinstance(e, ItemError | RetriableError):
+            raise
+        return FeedPoll(target.feed_id, "failed", reason=e.reason, message=e.message,
+                        retriable=isinstance(e, RetriableError),
+                        retry_after=e.retry_after if isinstance(e, RetriableError) else None)
+    return FeedPoll(target.feed_id, "ok", feed.entries, etag, modified, digest, warning=feed.warning)
+
+
+def page_job(client: HttpClient, cand: Candidate, *, now: datetime | None = None) -> PageJob | Rejection:
+    """Fetch the candidate's page, unless its feed entry already carries the full article."""
+    now = now or datetime.now(UTC)
+    entry = cand.entry
+    if entry.content_html:
+        text = extracted_feed_body(entry.content_html, entry.url)
+        if text:
+            return PageJob(cand, entry.url, None, text, now)
+    try:
+        res = client.get(entry.url, accept=PAGE_ACCEPT)
+        html = decoded_html(res.body, res.headers.get("content-type"))
+    except PipelineError as e:
+        if not isinstance(e, ItemError | RetriableError):
+            raise
+        return Rejection("fetch", cand.item_key, redacted_url(entry.url), e.reason, e.message)
+    return PageJob(cand, res.final_url, html, None, now)
+
+
+def _published(entry: FeedEntry, page_date: datetime | None, page_source: str | None, url: str,
+               fetched_at: datetime) -> tuple[datetime, str]:
+    if entry.published_at is not None:
+        return entry.published_at, "feed"
+    if page_date is not None:
+        return page_date, page_source or "page_metadata"
+    from_url = published_at_from_url(url)
+    if from_url is not None:
+        return from_url, "url"
+    return fetched_at, "fetched"
+
+
+def article_from_job(job: PageJob) -> Article:
+    """Extract and clean the page (or take the feed body) into an ``Article``.
+
+    Raises:
+        ItemError: no article text (``no_text``) or another extraction failure.
+    """
+    cand, entry = job.candidate, job.candidate.entry
+    if job.html is None:
+        text = job.feed_text or ""
+        title, author, page_date, page_src, language = entry.title, entry.author, None, None, detected_language(text)
+        canonical = cand.canonical_url
+    else:
+        page = extracted_page(job.html, job.final_url)
+        text, language = page.text, page.language
+        title = entry.title or page.title
+        author = entry.author or page.author
+        page_date, page_src = page.published_at, page.published_at_source
+        canonical = page.canonical_url or cand.canonical_url
+    if not text.strip():
+        raise ItemError("no_text", "no article text found")
+    published_at, source = _published(entry, page_date, page_src, job.final_url, job.fetched_at)
+    return Article(
+        article_id=article_id_for(canonical),
+        url=job.final_url,
+        canonical_url=canonical,
+        feed_id=cand.feed_id,
+        title=(title or "").strip() or None,
+        author=author,
+        published_at=published_at,
+        published_at_source=source,
+        fetched_at=job.fetched_at,
+        language=language,
+        text=text,
+        word_count=len(text.split()),
+        content_hash=content_hash(text),
+    )
+
+
+def topic_matches(article: Article, topics: dict[str, TopicQuery]) -> dict[str, tuple[str, ...]]:
+    """The topics the article matches, each with the terms that matched."""
+    out: dict[str, tuple[str, ...]] = {}
+    for name, query in topics.items():
+        terms = matched_terms(query, article.title, article.text)
+        if terms is not None:
+            out[name] = terms
+    return out

@@ -1,0 +1,93 @@
+"""CPU-bound work (extraction, cleaning, spaCy, topic matching) for a chunk of pages.
+
+Why: trafilatura and spaCy are CPU-bound; threads do not help (TECH-NOTES §4.4), so the local runner
+sends chunks to a process pool whose workers load the spaCy model once and keep it for the life of
+the process (``serve`` reuses the pool across cycles). On Dask, the same ``processed_jobs`` runs inside
+the Dask worker. Processes are started with ``spawn``: forking a process that holds DuckDB handles is
+unsafe (TECH-NOTES §3.1).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+
+from newswatch.errors import ItemError
+from newswatch.models import Rejection
+from newswatch.stages import PageJob, Processed, article_from_job, topic_matches
+from transform.topics import TopicQuery
+
+# Languages spaCy's English model can analyse; other articles get no entities/quotes.
+NLP_LANGUAGES = frozenset({"en", None})
+
+
+def processed_jobs(jobs: Sequence[PageJob], model: str | None, topics: dict[str, TopicQuery]) -> list[Processed]:
+    """Extract, clean, analyse and topic-match a chunk of pages, one ``Processed`` per job, same order."""
+    out: list[Processed | None] = [None] * len(jobs)
+    ok: list[tuple[int, Processed]] = []
+    for i, job in enumerate(jobs):
+        cand = job.candidate
+        try:
+            article = article_from_job(job)
+        except ItemError as e:
+            out[i] = Processed(cand, rejection=Rejection("extract", cand.item_key, job.final_url, e.reason, e.message))
+            continue
+        ok.append((i, Processed(cand, article, None, topic_matches(article, topics))))
+    if model:
+        from transform.nlp import analyses_of_articles, load_pipeline
+
+        todo = [(i, p) for i, p in ok if p.article and p.article.language in NLP_LANGUAGES]
+        analyses = analyses_of_articles(load_pipeline(model), [(p.article.title, p.article.text) for _, p in todo if p.article])
+        done = {i: Processed(p.candidate, p.article, an, p.topics) for (i, p), an in zip(todo, analyses, strict=True)}
+        ok = [(i, done.get(i, p)) for i, p in ok]
+    for i, p in ok:
+        out[i] = p
+    return [p for p in out if p is not None]
+
+
+def _warm(model: str | None) -> None:
+    import extract.html  # noqa: F401  (import trafilatura once, before the first chunk)
+
+    if model:
+        from transform.nlp import load_pipeline
+
+        load_pipeline(model)
+
+
+_pool: ProcessPoolExecutor | None = None
+_pool_key: tuple[int, str | None] | None = None
+_pool_lock = threading.Lock()
+
+
+def default_processes() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+def local_pool(processes: int, model: str | None) -> ProcessPoolExecutor:
+    """The process-wide worker pool, created on first use and kept for later cycles."""
+    global _pool, _pool_key
+    with _pool_lock:
+        key = (processes, model)
+        if _pool is None or _pool_key != key:
+            if _pool is not None:
+                _pool.shutdown(cancel_futures=True)
+            ctx = multiprocessing.get_context("spawn")
+            _pool = ProcessPoolExecutor(max_workers=processes, mp_context=ctx, initializer=_warm, initargs=(model,))
+            _pool_key = key
+        return _pool
+
+
+def submit_local(jobs: Sequence[PageJob], model: str | None, topics: dict[str, TopicQuery], processes: int) -> Future[list[Processed]]:
+    """Run ``processed_jobs`` on the local pool."""
+    return local_pool(processes, model).submit(processed_jobs, list(jobs), model, topics)
+
+
+def shutdown_pool() -> None:
+    global _pool, _pool_key
+    with _pool_lock:
+        if _pool is not None:
+            _pool.shutdown(cancel_futures=True)
+        _pool, _pool_key = None, None

@@ -1,0 +1,199 @@
+"""Cleaning what article extraction leaves behind: captions, credits, prompts, repeated lines.
+
+Why: trafilatura finds the article body well, but the body container of a news page also holds
+photo captions and credit lines ("Credit: Jane Doe / Getty Images"), "4 min read", share and follow
+prompts, newsletter sign-ups, tag lists, "Related:" links, bylines and datelines, and pull quotes that
+repeat a paragraph (TECH-NOTES §4.2). They pollute entities, quotes, topic matches and near-duplicate
+detection downstream, so we drop them here, line by line, with rules that describe the *kind* of
+line (never one site's markup). Each rule is bounded by a word count: boilerplate lines are short,
+and a bound keeps a rule from ever eating a real paragraph that happens to start the same way.
+
+Measured on /work/shared/eval/extraction (eval/eval_extraction.py): see the figures in the report
+and in the module docstring of ``eval/eval_extraction.py``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# A line is compared with other lines by its lower-cased word tokens.
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+# Characters that are invisible or layout-only in extracted text.
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u2060\ufeff"), None)
+_SPACES = re.compile(r"[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
+_URL_ONLY = re.compile(r"^(?:https?://|www\.)\S+$", re.IGNORECASE)
+# "…the key point.Click To Tweet": a tweetable pull quote; the quote itself repeats a paragraph.
+_CLICK_TO_TWEET = re.compile(r"\s*click to tweet\s*$", re.IGNORECASE)
+
+# Repeated lines: a later line equal to an earlier one is dropped from this many words on; shorter
+# repeats ("Also at Walmart", "Q.", a repeated sub-heading) are legitimately repeated too often.
+MIN_REPEAT_WORDS = 4
+# A line wholly contained in another, longer line is a pull quote or a teaser of that paragraph from
+# this many words on. Below it, a short line inside a paragraph is usually a coincidence.
+MIN_CONTAINED_WORDS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class LineRule:
+    """Drop a whole line that matches ``pattern`` and has at most ``max_words`` words."""
+
+    name: str
+    pattern: re.Pattern[str]
+    max_words: int
+
+
+def _rule(name: str, max_words: int, pattern: str, flags: int = re.IGNORECASE) -> LineRule:
+    return LineRule(name, re.compile(pattern, flags), max_words)
+
+
+_SOCIAL = r"(?:facebook|twitter|x|instagram|linkedin|youtube|tiktok|threads|bluesky|mastodon|whatsapp|telegram|pinterest|reddit|flipboard)"
+_AGENCY = (
+    r"(?:getty(?: images?)?|afp|reuters|ap(?: photo)?|associated press|epa(?:-efe)?|efe|shutterstock|"
+    r"istock(?:photo)?|alamy|pa(?: media| wire| images)?|bloomberg|xinhua|anadolu(?: agency)?|sipa(?: usa)?|"
+    r"rex(?: features)?|nurphoto|corbis|wireimage|filmmagic|dpa|ansa|kyodo|yonhap|tass|imago|zuma(?: press)?|"
+    r"reuters/\w+|press association|unsplash|pexels|pixabay|wikimedia commons|nasa)"
+)
+_RELATED_HEAD = (
+    r"(?:related|related (?:articles?|stories|story|coverage|content|news|links?|reading|topics|videos?)|"
+    r"read more|read next|read also|also read|must read|see also|see more|more|more stories|more news|more from [\w .'’&-]{1,40}|"
+    r"recommended(?: for you| stories| reading)?|you (?:may|might) also like|don'?t miss|trending(?: now| stories)?|"
+    r"most (?:read|popular|viewed|shared)(?: [\w .'’&-]{1,40})?|popular (?:stories|now)|top stories|editor'?s picks|"
+    r"explore further|further reading|up next|watch next|what to read next|in other news|also on [\w .'’&-]{1,30}|"
+    r"latest (?:news|stories|videos)|sponsored (?:stories|links|content))"
+)
+
+LINE_RULES: tuple[LineRule, ...] = (
+    # Advertising slots and "continue reading" breaks.
+    _rule("advert", 6, r"^(?:advertisement|advertising|ad|ads|sponsored(?: content)?|paid content|"
+          r"(?:story|article) continues? (?:below|after)(?: (?:this )?(?:ad|advertisement))?|"
+          r"continue reading(?: (?:below|the main story|the article|after (?:the )?ad(?:vertisement)?))?|"
+          r"scroll (?:down )?to continue(?: reading)?|skip (?:the )?ad(?:vertisement)?)\W*$"),
+    # "4 min read", "Reading time: 3 minutes", "Lesezeit: 4 Minuten", "Tempo de leitura: 1 minuto".
+    _rule("read_time", 8, r"^(?:\d+\s*(?:-|to)?\s*\d*\s*(?:min(?:ute)?s?\.?|minutos?|minuten|mn)\s+(?:read|reading|listen|de lecture|de leitura|de lectura|lesezeit|lettura)|"
+          r"(?:estimated )?(?:read(?:ing)?|listening) time\W.*|(?:tempo de leitura|tiempo de lectura|temps de lecture|lesezeit|tempo di lettura|leestijd)\W.*|"
+          r"\d+\s*min(?:ute)?s? (?:read|listen))\W*$"),
+    # Rows of share buttons: nothing but share words and network names.
+    _rule("share", 10, rf"^(?:(?:share|sharing|shares|tweet|print|e-?mail|copy(?: the)? link|link copied|save|comment|comments|"
+          rf"on|via|this|the|article|story|post|page|to|with|and|or|{_SOCIAL}|messenger|sms|pocket|google|tumblr|[|/·•,:-])\s*)+$"),
+    _rule("share_prompt", 14, rf"^(?:share (?:this|the|your|on|via)\b.*|(?:click|tap) to share\b.*|click to tweet|tweet this|share on {_SOCIAL}.*)$"),
+    # Tag and topic lists.
+    _rule("tags", 40, r"^(?:tags?|tagged(?: with)?|topics?|filed under|categories|category|keywords|related topics|more (?:on|about)|"
+          r"themen|schlagw(?:ö|oe)rter|etiquetas|mots-cl(?:é|e)s|temas|argomenti)\s*[:|»›]\s*.*$"),
+    _rule("tags_heading", 3, r"^(?:tags|topics|related topics|filed under|categories)\W*$"),
+    # Newsletter and subscription prompts.
+    _rule("newsletter", 40, r"^(?=.*\b(?:newsletters?|inbox|mailing list)\b)(?=.*\b(?:sign(?:ing)?[ -]?up|subscrib\w*|register|"
+          r"deliver\w*|get (?:the|our)|enter your e-?mail|join)\b).*$"),
+    _rule("newsletter_ack", 14, r"^(?:thanks? (?:you )?for (?:signing up|subscribing|registering)|keep an eye on your inbox|"
+          r"(?:sorry!? )?(?:there was an?|an) (?:error|problem) (?:processing|with) your (?:subscription|request|sign-?up)|"
+          r"enter your e-?mail(?: address)?|you(?:'re| are) (?:now )?subscribed|invalid e-?mail(?: address)?|sorry!?)\W*.*$"),
+    # "Follow us on Twitter", "Follow Jane on Facebook", author contact lines.
+    _rule("follow", 40, rf"^(?:.*\b)?(?:follow|like|find|join) (?:us|him|her|them|me|[\w.'’@ -]{{1,40}}) on {_SOCIAL}\b.*$"),
+    _rule("contact", 40, r"^(?=.*\b(?:reached|contact\w*|e-?mail\w*|write to)\b)(?=.*[\w.+-]+@[\w-]+\.[\w.]+).*$"),
+    # Calls to action: apps, "click here".
+    _rule("click_here", 25, r"^(?:(?:click|tap) here\b.*|.*\bby (?:clicking|tapping) here\W*|(?:get|download) (?:the|our) [\w .'’&-]{0,40}\bapp\b.*)$"),
+    # "Related:", "READ MORE: headline", "Most read in world news", "Explore further".
+    _rule("related_heading", 8, rf"^{_RELATED_HEAD}\s*(?::|\.\.\.|…)?\s*$"),
+    _rule("related_link", 30, rf"^(?:{_RELATED_HEAD}|also|watch|listen|video|pictures|photos|gallery)\s*(?::|\||»|›|>>|–|—)\s*\S.*$"),
+    _rule("bracket_label", 30, r"^.*\[(?:video|videos|photos?|pictures|pics|gallery|insight|reaction|poll|revealed|latest|"
+          r"analysis|watch|listen|live|interview|update|comment|quiz)\]\W*$"),
+    # Captions and credits.
+    _rule("credit", 25, r"^\(?\s*(?:(?:file |main |top |featured |header |lead )?(?:photo|photograph|image|picture|pic|illustration|graphic|video|"
+          r"foto|bild|imagen|immagine)s?(?: illustration)?(?: credits?| source| courtesy(?: of)?| by)?|credits?|(?:photo|image) courtesy(?: of)?|"
+          r"quelle|crédit(?: photo)?|crédito|fonte)\s*[:：]\s*\S.*$"),
+    _rule("credit_trailing", 60, rf"^.*(?:^|[\s(/|.,:;–—-]){_AGENCY}(?:\s+(?:via|for)\s+[\w .'’&-]{{1,40}})?\s*\)?$"),
+    _rule("credit_photographer", 60, rf"^.*\(?\b(?:{_AGENCY}|staff)\s*(?:photo|photograph|image|pic)s?\s*/\s*[^()]{{1,60}}\)?\W*$"),
+    _rule("copyright", 30, r"^(?:.*(?:©|\(c\) ?\d{4}|\bcopyright\b).*|.*\ball rights reserved\b.*)$"),
+    _rule("source", 8, r"^source\s*:\s*\S.*$"),
+    # Bylines, credits of the reporting, datelines and update stamps.
+    _rule("byline", 14, r"^[Bb][Yy]:?\s+(?:[A-Z][\w.'’-]*\.?\s*){1,4}(?:(?:,|and|&|AND)\s+(?:[A-Z][\w.'’-]*\.?\s*){1,4})*"
+          r"(?:\s*[,|/–—-]\s*(?:[A-Z][\w.'’-]*\s*){1,5})?$", 0),
+    _rule("reporting_by", 40, r"^\(?\s*(?:additional |with additional )?(?:reporting|writing|editing|compiled|edited|research|contributing|"
+          r"produced|fact-checked) by\b.*$"),
+    _rule("stamp", 14, r"^(?:updated|published|posted|last updated|first published|modified|last modified)\b(?=.*\d).*$"),
+    # Comment-section leftovers.
+    _rule("comments", 10, r"^(?:\d+\s+)?(?:comments?|replies)\W*$|^(?:leave|post|add|write|view|show|see|read|load) (?:a |the |all |more )?(?:\d+ )?"
+          r"(?:comments?|reply|replies|responses)\b.*$|^(?:tell us what you think|join the (?:conversation|discussion|debate)|comments are closed|"
+          r"be the first to comment|have your say|what do you think)\b.*$"),
+    # Affiliate and commerce disclosures.
+    _rule("affiliate", 45, r"^.*\b(?:affiliate (?:links?|commission|partnerships?)|earn (?:a|an affiliate) commission|"
+          r"may (?:get|earn|receive) a (?:share|portion|small share) of (?:the )?(?:sale|revenue)|commission on (?:purchases|sales))\b.*$"),
+)
+
+_DATE_WORDS = frozenset(
+    "jan january feb february mar march apr april may jun june jul july aug august sep sept september oct october "
+    "nov november dec december mon monday tue tues tuesday wed wednesday thu thur thurs thursday fri friday sat "
+    "saturday sun sunday am pm a m p et est edt pt pst pdt ct cst cdt gmt bst cet cest utc ist at on de da do of "
+    "the updated published posted".split()
+)
+# A short line that is mostly date words and numbers is a dateline or timestamp, not prose.
+MAX_DATELINE_WORDS = 12
+
+
+def cleaned_text(text: str) -> str:
+    """Article text without the boilerplate lines extraction leaves in.
+
+    Normalises whitespace and invisible characters, removes lines matching ``LINE_RULES`` (each
+    bounded by a word count), timestamp-only lines, bare URLs and lines without a word character,
+    then drops repeated lines and pull quotes contained in a longer paragraph.
+
+    Args:
+        text: extracted text, one paragraph per line.
+    Returns:
+        The cleaned text, paragraphs separated by a single ``"\\n"``; "" when nothing is left.
+    """
+    kept: list[str] = []
+    for raw in unicodedata.normalize("NFC", text).translate(_INVISIBLE).splitlines():
+        line = _SPACES.sub(" ", raw).strip()
+        line = _CLICK_TO_TWEET.sub("", line)
+        if line and not is_boilerplate_line(line):
+            kept.append(line)
+    return "\n".join(_without_repeats(kept))
+
+
+def is_boilerplate_line(line: str) -> bool:
+    """True when ``line`` (already whitespace-normalised) is boilerplate rather than article prose."""
+    words = _TOKEN.findall(line)
+    if not words or _URL_ONLY.match(line):
+        return True
+    n = len(words)
+    if n <= MAX_DATELINE_WORDS and _is_dateline(words):
+        return True
+    return any(n <= rule.max_words and rule.pattern.match(line) for rule in LINE_RULES)
+
+
+def boilerplate_rule(line: str) -> str | None:
+    """The name of the first rule that drops ``line``, for debugging and the eval report."""
+    words = _TOKEN.findall(line)
+    if not words or _URL_ONLY.match(line):
+        return "empty_or_url"
+    if len(words) <= MAX_DATELINE_WORDS and _is_dateline(words):
+        return "dateline"
+    return next((r.name for r in LINE_RULES if len(words) <= r.max_words and r.pattern.match(line)), None)
+
+
+def _is_dateline(words: list[str]) -> bool:
+    """Mostly date words and numbers, with a year or a clock time in it."""
+    lowered = [w.lower() for w in words]
+    has_anchor = any(len(w) == 4 and w.isdigit() and w[:2] in ("19", "20") for w in lowered)
+    dateish = sum(1 for w in lowered if w.isdigit() or w in _DATE_WORDS)
+    return has_anchor and dateish >= max(2, len(lowered) - 2) and dateish / len(lowered) >= 0.6
+
+
+def _without_repeats(lines: list[str]) -> list[str]:
+    """Drop exact repeats (from ``MIN_REPEAT_WORDS`` words) and lines contained in a longer line."""
+    keys = [" ".join(_TOKEN.findall(line.lower())) for line in lines]
+    seen: set[str] = set()
+    out: list[str] = []
+    for i, (line, key) in enumerate(zip(lines, keys)):
+        n = key.count(" ") + 1
+        if n >= MIN_REPEAT_WORDS and key in seen:
+            continue
+        if n >= MIN_CONTAINED_WORDS and any(
+            len(other) > len(key) and f" {key} " in f" {other} " for j, other in enumerate(keys) if j != i
+        ):
+            continue
+        seen.add(key)
+        out.append(line)
+    return out

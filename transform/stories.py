@@ -1,0 +1,301 @@
+"""Story fingerprints: the pure half of grouping copies of one story (warehouse/stories.py is the DuckDB half).
+
+Why: one wire story reaches us from dozens of sites with a new headline, a site's boilerplate, a dropped
+or added paragraph, a credit line, an "UPDATED" version. Each article gets a fingerprint:
+
+- ``content_hash``: sha1 of the text with case, punctuation and whitespace removed (exact copies);
+- word 5-shingles hashed to uint32, kept as a sorted array (exact Jaccard/containment for verification);
+- a MinHash signature of those shingles, banded into an LSH index (candidate lookup in O(1) per article);
+- URL identities with update markers removed, and a same-site headline key (updated versions).
+
+A candidate from the LSH is only a candidate: the decision is made on the exact shingle sets
+(``near_duplicate_score``), which is what keeps two different stories on one topic apart.
+
+Measured (eval/eval_stories.py: 91 real article bodies from aeb_dev, 6 newsroom copies each, 637 texts,
+1,365 true pairs vs 201,201 pairs in all; bench/stories.py for speed). Filled in from the runs below.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import numpy as np
+
+from transform.urls import normalized_url
+
+# Words per shingle. 5 keeps different articles on one topic apart (their shared phrases are rarely five
+# words long) while a copy edit only disturbs the 5 shingles around the edited word.
+SHINGLE_WORDS = 5
+# MinHash permutations and the LSH banding (BANDS x ROWS <= NUM_PERM). P(candidate | Jaccard j) is
+# 1 - (1 - j**ROWS)**BANDS: 42 x 3 gives 0.94 at j=0.4, 0.996 at j=0.5 and 0.005 at j=0.05 (same-topic
+# pairs), so trimmed and padded copies (Jaccard 0.4-0.6) are found and unrelated articles are not.
+NUM_PERM = 128
+LSH_BANDS = 42
+LSH_ROWS = 3
+# Verification: a pair is one story when its shingle Jaccard reaches NEAR_JACCARD, or when the smaller
+# text is contained in the larger (CONTAINMENT) and the texts are comparable in size. Calibrated on the
+# eval syndication set (see the module docstring).
+NEAR_JACCARD = 0.5
+NEAR_CONTAINMENT = 0.8
+CONTAINMENT_MIN_SIZE_RATIO = 0.4
+# Texts this short are too generic to identify a story ("Subscribe to read", teaser lines): they never
+# match, they only start their own story. Containment also needs a minimum size on the smaller side.
+MIN_MATCH_WORDS = 12
+MIN_CONTAINMENT_SHINGLES = 25
+# A same-site page with the same headline (after removing "UPDATED:" and the like) is an updated version
+# when it still shares this much of the smaller text; a much weaker bar than a near-duplicate because
+# site + headline are already strong evidence.
+HEADLINE_UPDATE_MIN_CONTAINMENT = 0.3
+MIN_HEADLINE_WORDS = 5
+
+_WORD = re.compile(r"\w+")
+_NONWORD = re.compile(r"[\W_]+")
+_M64 = (1 << 64) - 1
+
+
+def normalized_text(text: str) -> str:
+    """The text as hashed: NFKC, case-folded, every run of punctuation/whitespace turned into one space."""
+    return _NONWORD.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+
+
+def content_hash(text: str) -> str:
+    """sha1 hex of ``normalized_text(text)``: equal for copies that differ only in case, punctuation or spacing."""
+    return hashlib.sha1(normalized_text(text).encode("utf-8")).hexdigest()
+
+
+def text_tokens(text: str) -> list[str]:
+    """The words of ``text`` as shingled (the tokens of ``normalized_text``)."""
+    return normalized_text(text).split()
+
+
+@lru_cache(maxsize=1 << 17)
+def _token_hash(token: str) -> int:
+    return int.from_bytes(hashlib.blake2b(token.encode("utf-8"), digest_size=8).digest(), "little")
+
+
+def _mix64(z: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: spreads every input bit over the output (vectorised, wraps mod 2**64)."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def shingle_hashes(tokens: list[str], k: int = SHINGLE_WORDS) -> np.ndarray:
+    """Sorted unique uint32 hashes of the ``k``-word windows of ``tokens``.
+
+    A text shorter than ``k`` words is one shingle; an empty text has none. The hash is deterministic
+    (blake2b per word, a polynomial over the window, splitmix64), since the shingles are stored.
+    """
+    if not tokens:
+        return np.empty(0, dtype=np.uint32)
+    words = np.fromiter((_token_hash(t) for t in tokens), dtype=np.uint64, count=len(tokens))
+    m = max(len(tokens) - k + 1, 1)
+    h = words[:m].copy()
+    for j in range(1, min(k, len(tokens))):
+        h = h * np.uint64(0x100000001B3) + words[j : j + m]
+    return np.unique((_mix64(h) >> np.uint64(32)).astype(np.uint32))
+
+
+def _perm_params() -> tuple[np.ndarray, np.ndarray]:
+    """The NUM_PERM (a, b) pairs of the multiply-shift hashes, derived from fixed labels so they never change."""
+    raw = [hashlib.blake2b(f"newswatch-minhash-{i}".encode(), digest_size=16).digest() for i in range(NUM_PERM)]
+    a = np.array([int.from_bytes(r[:8], "little") | 1 for r in raw], dtype=np.uint64)
+    b = np.array([int.from_bytes(r[8:], "little") for r in raw], dtype=np.uint64)
+    return a, b
+
+
+_PERM_A, _PERM_B = _perm_params()
+
+
+def minhash_signature(shingles: np.ndarray) -> np.ndarray | None:
+    """The NUM_PERM-value MinHash (uint32) of a shingle set, or None for an empty set.
+
+    Each permutation is ``(a*x + b) mod 2**64 >> 32``; the fraction of equal positions of two signatures
+    estimates the Jaccard similarity of the two sets.
+    """
+    if shingles.size == 0:
+        return None
+    x = shingles.astype(np.uint64)[:, None]
+    return ((x * _PERM_A[None, :] + _PERM_B[None, :]) >> np.uint64(32)).min(axis=0).astype(np.uint32)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class TextFingerprint:
+    """Everything story matching needs from an article's text."""
+
+    content_hash: str
+    word_count: int
+    shingles: np.ndarray  # sorted unique uint32
+    signature: np.ndarray | None  # uint32[NUM_PERM]; None when the text is too short to near-match
+
+
+def text_fingerprint(text: str) -> TextFingerprint:
+    """The fingerprint of ``text``. Texts under MIN_MATCH_WORDS words get no signature (exact matching only)."""
+    tokens = text_tokens(text)
+    shingles = shingle_hashes(tokens)
+    signature = minhash_signature(shingles) if len(tokens) >= MIN_MATCH_WORDS else None
+    digest = hashlib.sha1(" ".join(tokens).encode("utf-8")).hexdigest()
+    return TextFingerprint(digest, len(tokens), shingles, signature)
+
+
+@dataclass(frozen=True, slots=True)
+class Similarity:
+    """Exact overlap of two shingle sets: Jaccard, and containment of the smaller in the larger."""
+
+    jaccard: float
+    containment: float
+    smaller: int
+    larger: int
+
+
+def shingle_similarity(a: np.ndarray, b: np.ndarray) -> Similarity:
+    """Jaccard and containment of two sorted unique shingle arrays."""
+    if a.size == 0 or b.size == 0:
+        return Similarity(0.0, 0.0, min(a.size, b.size), max(a.size, b.size))
+    inter = int(np.intersect1d(a, b, assume_unique=True).size)
+    small, large = sorted((int(a.size), int(b.size)))
+    return Similarity(inter / (small + large - inter), inter / small, small, large)
+
+
+def near_duplicate_score(
+    sim: Similarity, *, jaccard_threshold: float = NEAR_JACCARD, containment_threshold: float = NEAR_CONTAINMENT
+) -> float | None:
+    """The similarity that makes two texts one story, or None when they are different stories.
+
+    Jaccard reaching ``jaccard_threshold`` is enough. A trimmed copy (paragraphs dropped) or a padded one
+    (a site's boilerplate, an added paragraph) has a lower Jaccard but most of the smaller text inside
+    the larger: that counts when the containment reaches ``containment_threshold``, the smaller text is
+    not tiny (MIN_CONTAINMENT_SHINGLES) and it is at least CONTAINMENT_MIN_SIZE_RATIO of the larger, so a
+    short brief quoted inside a long round-up does not swallow it.
+
+    Returns:
+        The Jaccard when it decided, else the containment.
+    """
+    if sim.jaccard >= jaccard_threshold:
+        return sim.jaccard
+    if (
+        sim.containment >= containment_threshold
+        and sim.smaller >= MIN_CONTAINMENT_SHINGLES
+        and sim.smaller >= CONTAINMENT_MIN_SIZE_RATIO * sim.larger
+    ):
+        return sim.containment
+    return None
+
+
+# Update markers: a slug suffix (-updated, -update-2, -v2, -amp), a last path segment (/amp, /update) or
+# query parameters that version a page without changing which article it is.
+_SLUG_MARKER = re.compile(r"[-_](?:updated?|updates|v\d{1,2}|amp|rev\d{0,2})(?:[-_]\d{1,3})?(?=\.\w{2,5}$|$)", re.I)
+_SEGMENT_MARKERS = frozenset({"amp", "update", "updated", "updates", "latest"})
+_VERSION_PARAMS = frozenset({"update", "updated", "version", "rev", "revision", "amp", "outputtype", "output"})
+
+
+def url_version_key(url: str) -> str | None:
+    """The identity of the article at ``url`` across its updated versions, or None when too generic.
+
+    ``normalized_url`` without update markers: ``/2024/05/kim-summit-updated.html``, ``.../kim-summit/amp``
+    and ``.../kim-summit?update=2`` all give ``host/2024/05/kim-summit.html``. A key with a trivial path
+    (the home page, a section front) is None: many different articles link there.
+    """
+    parts = urlsplit(normalized_url(url))
+    segments = [s for s in parts.path.split("/") if s]
+    while segments and segments[-1].lower() in _SEGMENT_MARKERS:
+        segments.pop()
+    if segments:
+        segments[-1] = _SLUG_MARKER.sub("", segments[-1])
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() not in _VERSION_PARAMS]
+    path = "/".join(segments)
+    if not query and (len(segments) < 2 and len(path) < 16) and not re.search(r"\d{4,}", path):
+        return None
+    return f"{parts.hostname or ''}/{path}?{urlencode(query)}"
+
+
+_HEADLINE_MARKER = re.compile(
+    r"^\s*(?:\(?(?:updated?|update\s*\d*|corrected|refile|breaking|live|exclusive)\)?\s*(?:\d+\s*)?[-:|]\s*)+"
+    r"|\s*[-(\[|]\s*(?:updated?|corrected)\b.*$",
+    re.I,
+)
+
+
+def headline_key(url: str, title: str | None) -> str | None:
+    """``host|headline`` with update markers ("UPDATE 2-", "UPDATED:", "(updated)") removed, or None.
+
+    None when the headline has fewer than MIN_HEADLINE_WORDS words: short headlines ("Live updates",
+    "Morning briefing") recur on a site for different stories.
+    """
+    if not title:
+        return None
+    words = text_tokens(_HEADLINE_MARKER.sub("", title))
+    if len(words) < MIN_HEADLINE_WORDS:
+        return None
+    return f"{urlsplit(normalized_url(url)).hostname or ''}|{' '.join(words)}"
+
+
+class LshIndex:
+    """Banded MinHash LSH over integer item ids: ``candidates`` costs O(bands), whatever the index size.
+
+    Each band of LSH_ROWS signature values is hashed to one 64-bit key (band number mixed in) in a single
+    dict; a bucket holds an item id, or a list of them when several items share the band.
+    """
+
+    def __init__(self, bands: int = LSH_BANDS, rows: int = LSH_ROWS) -> None:
+        if bands * rows > NUM_PERM:
+            raise ValueError(f"{bands} bands x {rows} rows exceed {NUM_PERM} permutations")
+        self.bands, self.rows = bands, rows
+        self._buckets: dict[int, int | list[int]] = {}
+        self._salt = np.arange(1, bands + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+
+    def band_keys(self, signatures: np.ndarray) -> np.ndarray:
+        """uint64 band keys of one signature (shape ``(bands,)``) or of a stack of them (``(n, bands)``)."""
+        sig = np.atleast_2d(signatures)[:, : self.bands * self.rows].astype(np.uint64)
+        sig = sig.reshape(sig.shape[0], self.bands, self.rows)
+        h = sig[:, :, 0].copy()
+        for j in range(1, self.rows):
+            h = h * np.uint64(0x100000001B3) + sig[:, :, j]
+        keys = _mix64(h + self._salt[None, :])
+        return keys[0] if signatures.ndim == 1 else keys
+
+    def add(self, item: int, keys: np.ndarray) -> None:
+        """Index ``item`` under its band ``keys``."""
+        buckets = self._buckets
+        for key in keys.tolist():
+            held = buckets.get(key)
+            if held is None:
+                buckets[key] = item
+            elif isinstance(held, list):
+                held.append(item)
+            else:
+                buckets[key] = [held, item]
+
+    def remove(self, item: int, keys: np.ndarray) -> None:
+        """Forget ``item`` (indexed under ``keys``)."""
+        buckets = self._buckets
+        for key in keys.tolist():
+            held = buckets.get(key)
+            if held == item:
+                del buckets[key]
+            elif isinstance(held, list):
+                held.remove(item)
+                if len(held) == 1:
+                    buckets[key] = held[0]
+
+    def candidates(self, keys: np.ndarray) -> set[int]:
+        """Items sharing at least one band with ``keys``."""
+        found: set[int] = set()
+        buckets = self._buckets
+        for key in keys.tolist():
+            held = buckets.get(key)
+            if held is None:
+                continue
+            if isinstance(held, list):
+                found.update(held)
+            else:
+                found.add(held)
+        return found
+
+    def __len__(self) -> int:
+        return len(self._buckets)

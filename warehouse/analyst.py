@@ -1,0 +1,59 @@
+"""Read-only access for analysts: the latest snapshot, never the live file.
+
+Why: see ``warehouse/snapshot.py``. ``connect()`` is the documented way to open the warehouse from
+Python; ``newswatch sql`` uses it too.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from newswatch.errors import FatalError
+from warehouse.snapshot import snapshot_path
+
+# Opening a snapshot read-only can only collide with a writer when the snapshot does not exist yet
+# and we fall back to the live file; then wait up to this long for the writer's short transaction.
+READ_WAIT_SECONDS = 15.0
+
+
+def analyst_db_path(settings: Any | None = None, db: str | None = None) -> Path:
+    """The file analysts should open: ``db`` if given, else the configured warehouse's snapshot."""
+    if db:
+        return Path(db)
+    if settings is None:
+        raise FatalError("no_warehouse", "no config and no --db given")
+    snap = snapshot_path(settings.warehouse.path, settings.warehouse.snapshot_dir)
+    return snap if snap.exists() else Path(settings.warehouse.path)
+
+
+def connect(settings: Any | None = None, db: str | None = None, *, wait_seconds: float = READ_WAIT_SECONDS) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the analysts' copy of the warehouse."""
+    path = analyst_db_path(settings, db)
+    if not path.exists():
+        raise FatalError("no_warehouse", f"{path} does not exist yet (hint: run `newswatch run` first)")
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=True)
+        except duckdb.IOException as e:
+            if "lock" not in str(e).lower() or time.monotonic() >= deadline:
+                raise FatalError("warehouse_locked", str(e)) from e
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)
+
+
+def query_frame(sql: str, *, settings: Any | None = None, db: str | None = None) -> pd.DataFrame:
+    """Run one read-only query and return its result as a DataFrame."""
+    con = connect(settings, db)
+    try:
+        return con.execute(sql).df()
+    except duckdb.Error as e:
+        raise FatalError("bad_query", str(e).split("\n")[0]) from e
+    finally:
+        con.close()
