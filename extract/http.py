@@ -111,14 +111,13 @@ class _ZlibDecoder:
         self._started = False
 
     def decode(self, data: bytes, room: int) -> bytes:
-        out = bytearray()
         if not self._started and data and self._wbits == zlib.MAX_WBITS:
             self._started = True
             try:  # "deflate" is zlib-wrapped per the RFC, raw deflate in practice on some servers
-                return self._drain(data, room, out)
+                return self._drain(data, room, bytearray())
             except zlib.error:
                 self._wbits, self._d = -zlib.MAX_WBITS, zlib.decompressobj(-zlib.MAX_WBITS)
-        return self._drain(data, room, out)
+        return self._drain(data, room, bytearray())
 
     def _drain(self, data: bytes, room: int, out: bytearray) -> bytes:
         while data and len(out) <= room:

@@ -9,6 +9,7 @@ counts: a cycle fails only on a fatal error or when too many feeds failed.
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 from prefect import flow, task
@@ -17,8 +18,10 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from extract.http import HttpClient
 from newswatch import cycle
-from newswatch.config import Settings
+from newswatch.config import Settings, load_settings
 from newswatch.cycle import CycleSummary
+from newswatch.delivery import delivered_alerts
+from newswatch.runlock import cycle_lock
 from newswatch.workers import default_processes, processed_jobs, submit_local
 from transform.topics import compiled_query
 
@@ -63,6 +66,12 @@ def load_task(settings: Settings, run_id: str, polls: list[cycle.FeedPoll], plan
     return cycle.loaded(settings, run_id, polls, plan, processed, rejections)
 
 
+@task(name="deliver-alerts")
+def deliver_task(settings: Settings) -> int:
+    """Send what the outbox holds (after the load committed); returns how many were delivered."""
+    return delivered_alerts(settings)
+
+
 @task(name="finish")
 def finish_task(settings: Settings, run_id: str, summary: CycleSummary) -> None:
     cycle.finished(settings, run_id, summary)
@@ -92,6 +101,7 @@ def _cycle_body(settings: Settings, respect_schedule: bool = False) -> Any:
     futures = [process_task.submit(chunk, model, queries, local) for chunk in cycle.chunked(jobs, CHUNK_SIZE)]
     processed = [p for f in futures for p in f.result()]
     counts = load_task(settings, run_id, polls, plan, processed, fetch_rejections)
+    deliver_task(settings)
     failed_feeds = cycle.feeds_failed(polls)
     too_many = bool(polls) and failed_feeds / len(polls) > settings.runner.max_failure_ratio
     status = "failed" if too_many else "completed"
@@ -99,23 +109,58 @@ def _cycle_body(settings: Settings, respect_schedule: bool = False) -> Any:
     summary = CycleSummary(run_id, status, len(polls), failed_feeds, plan.seen, counts.loaded, counts.duplicates,
                            counts.quarantined, plan.deferred, round(time.monotonic() - started, 2), message)
     finish_task(settings, run_id, summary)
-    if too_many:
-        return Failed(message=message, data=summary)
-    return Completed(message=f"{counts.loaded} new articles", data=summary)
+    return summary
 
 
-def cycle_flow_for(settings: Settings) -> Any:
-    """The cycle flow bound to the configured task runner."""
-    return flow(name="newswatch-cycle", task_runner=task_runner_for(settings), log_prints=False,
-                validate_parameters=False)(_cycle_body)
+@flow(name="newswatch-dask-cycle", validate_parameters=False)
+def _dask_cycle(settings: Settings, respect_schedule: bool) -> CycleSummary:
+    return _cycle_body(settings, respect_schedule)
+
+
+# Settings handed to an in-process flow run by token, so that they (and the secrets expanded into them)
+# are never stored as flow-run parameters in Prefect's database.
+_SETTINGS: dict[str, Settings] = {}
+_SUMMARIES: dict[str, CycleSummary] = {}
+
+
+@flow(name="newswatch-cycle", task_runner=ThreadPoolTaskRunner(max_workers=max(2, default_processes())),
+      validate_parameters=False)
+def newswatch_cycle(config_path: str | None = None, settings_token: str | None = None,
+                    respect_schedule: bool = False) -> Any:
+    """One poll cycle. ``serve`` passes the config path; in-process callers pass a settings token."""
+    settings = _SETTINGS[settings_token] if settings_token else load_settings(config_path)
+    with cycle_lock(settings.warehouse.path):
+        if settings.runner.kind == "dask":
+            summary = _dask_cycle.with_options(task_runner=task_runner_for(settings))(settings, respect_schedule)
+        else:
+            summary = _cycle_body(settings, respect_schedule)
+    if settings_token:
+        _SUMMARIES[settings_token] = summary
+    if respect_schedule:
+        print(cycle_log_line(summary), flush=True)
+    # The final state is decided here, from the counts: a failed feed or page is recorded, not fatal.
+    if summary.status != "completed":
+        return Failed(message=summary.message)
+    return Completed(message=f"{summary.articles_new} new articles")
+
+
+def cycle_log_line(s: CycleSummary) -> str:
+    """The one line ``serve`` logs per cycle."""
+    return (f"newswatch cycle {s.run_id} {s.status}: feeds={s.feeds_polled} failed={s.feeds_failed} "
+            f"seen={s.entries_seen} new={s.articles_new} dup={s.duplicates} quarantined={s.quarantined} "
+            f"deferred={s.deferred} in {s.seconds:.1f}s")
 
 
 def run_cycle(settings: Settings, *, respect_schedule: bool = False) -> CycleSummary:
-    """Run one cycle as a Prefect flow run and return its summary (also when the flow failed)."""
-    state = cycle_flow_for(settings)(settings, respect_schedule, return_state=True)
-    summary = state.result(raise_on_failure=False)
-    if isinstance(summary, CycleSummary):
+    """Run one cycle as a Prefect flow run in this process and return its summary."""
+    token = uuid.uuid4().hex
+    _SETTINGS[token] = settings
+    try:
+        state = newswatch_cycle(settings_token=token, respect_schedule=respect_schedule, return_state=True)
+    finally:
+        _SETTINGS.pop(token, None)
+    summary = _SUMMARIES.pop(token, None)
+    if summary is not None:
         return summary
-    if isinstance(summary, BaseException):
-        raise summary
-    raise RuntimeError(f"cycle flow ended in state {state.type}: {state.message}")
+    state.result()  # re-raises the exception that crashed the flow
+    raise RuntimeError(f"cycle flow ended in state {state.type} without a summary: {state.message}")

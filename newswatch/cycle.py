@@ -21,6 +21,7 @@ from transform.polling import PollBounds
 from transform.urls import article_id_for, normalized_url
 from warehouse import db
 from warehouse.load import LoadBatch, LoadCounts, load_batch
+from warehouse.outbox import queued_alerts
 from warehouse.quarantine import attempts_of
 from warehouse.snapshot import published_snapshot
 from warehouse.state import due_feeds, existing_articles, feed_id_for, known_items, synced_feeds
@@ -80,9 +81,9 @@ def begin_cycle(settings: Settings, *, respect_schedule: bool, now: datetime | N
     now = now or datetime.now(UTC)
     run_id = now.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     with db.writer(settings.warehouse.path) as con, db.transaction(con):
-        con.execute("UPDATE runs SET status='crashed', finished_at=? WHERE status='running'", [now])
+        con.execute("UPDATE runs SET status='crashed', finished_at=? WHERE status='running'", [now]).fetchall()
         synced_feeds(con, [(f.name, f.url) for f in settings.feeds])
-        con.execute("INSERT INTO runs (run_id, started_at, status) VALUES (?, ?, 'running')", [run_id, now])
+        con.execute("INSERT INTO runs (run_id, started_at, status) VALUES (?, ?, 'running')", [run_id, now]).fetchall()
         targets = due_feeds(con, [feed_id_for(f.url) for f in settings.feeds], now=now, respect_schedule=respect_schedule)
     return run_id, targets
 
@@ -197,6 +198,7 @@ def loaded(settings: Settings, run_id: str, polls: list[FeedPoll], plan: Plan, p
         stories = StoryIndex.load(con, window_days=settings.stories.window_days,
                                   **({"threshold": settings.stories.threshold} if settings.stories.threshold else {}))
         counts = load_batch(con, batch, stories, poll_bounds(settings))
+        queued_alerts(con, settings, now=now)  # the outbox, in the same transaction as the articles
     return counts
 
 
@@ -208,7 +210,7 @@ def finished(settings: Settings, run_id: str, summary: CycleSummary) -> None:
             "duplicates=?, failures=?, message=? WHERE run_id=?",
             [datetime.now(UTC), summary.status, summary.feeds_polled, summary.feeds_failed, summary.entries_seen,
              summary.articles_new, summary.duplicates, summary.quarantined, summary.message, run_id],
-        )
+        ).fetchall()
     published_snapshot(settings.warehouse.path, settings.warehouse.snapshot_dir)
 
 

@@ -42,9 +42,7 @@ def insert_rows(
             sql = f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _batch b WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {cond})"
         else:
             sql = f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _batch"
-        before = con.execute(f"SELECT count(*) FROM {table}").fetchone()
-        con.execute(sql)
-        after = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+        inserted = con.execute(sql).fetchall()  # INSERT returns one row: the count
     finally:
         con.unregister("_batch")
-    return int(after[0]) - int(before[0]) if before and after else 0
+    return int(inserted[0][0]) if inserted else 0

@@ -117,7 +117,7 @@ def _load_analyses(con: duckdb.DuckDBPyConnection, analyses: list[tuple[str, Art
                 "UPDATE entities SET aliases = list_sort(list_distinct(list_concat(entities.aliases, n.aliases))) "
                 "FROM _ent n WHERE entities.entity_id = n.entity_id "
                 "AND len(list_filter(n.aliases, x -> NOT list_contains(entities.aliases, x))) > 0"
-            )
+            ).fetchall()
         finally:
             con.unregister("_ent")
     insert_rows(con, "mentions", ["article_id", "entity_id", "surface", "start_char", "end_char"],
@@ -146,7 +146,7 @@ def _update_feeds(con: duckdb.DuckDBPyConnection, batch: LoadBatch, new_per_feed
                 "disabled_reason=CASE WHEN ? THEN ? ELSE disabled_reason END WHERE feed_id=?",
                 [now, p.reason, p.message, failures, now, nxt.next_poll_at, nxt.interval_seconds, nxt.disable,
                  nxt.disable, f"gone ({p.reason}) {failures} times", p.feed_id],
-            )
+            ).fetchall()
             continue
         new = new_per_feed.get(p.feed_id, 0)
         nxt = next_poll_after_success(now, interval, new, bounds)  # type: ignore[arg-type]
@@ -159,4 +159,4 @@ def _update_feeds(con: duckdb.DuckDBPyConnection, batch: LoadBatch, new_per_feed
             "last_new_item_at=CASE WHEN ? > 0 THEN ? ELSE last_new_item_at END WHERE feed_id=?",
             [now, now, p.status, nxt.next_poll_at, nxt.interval_seconds, hold, p.etag, hold, p.last_modified,
              hold, p.content_hash, new, now, p.feed_id],
-        )
+        ).fetchall()

@@ -12,6 +12,8 @@ from collections.abc import Callable
 import duckdb
 
 from warehouse.schema import SCHEMA_SQL
+from warehouse.stories import STORY_SIGNATURES_SQL
+from warehouse.views import create_trend_views
 
 Migration = tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]
 
@@ -20,8 +22,15 @@ def _m0001_initial(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(SCHEMA_SQL)
 
 
+def _m0002_story_signatures(con: duckdb.DuckDBPyConnection) -> None:
+    """Stored story fingerprints (the index is rebuilt from them at start) and the ``story_copies`` view."""
+    con.execute(STORY_SIGNATURES_SQL)
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _m0001_initial),
+    ("0002_story_signatures", _m0002_story_signatures),
+    ("0003_trend_views", create_trend_views),
 ]
 
 

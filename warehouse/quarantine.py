@@ -33,12 +33,12 @@ def quarantined(
             "UPDATE quarantine SET run_id=q.run_id, url=q.url, reason=q.reason, message=q.message, "
             "attempts=quarantine.attempts + 1, last_seen_at=q.now FROM _q q "
             "WHERE quarantine.stage=q.stage AND quarantine.item_key=q.item_key"
-        )
+        ).fetchall()
         con.execute(
             "INSERT INTO quarantine (stage, item_key, run_id, url, feed_id, reason, message, attempts, first_seen_at, last_seen_at) "
             "SELECT stage, item_key, run_id, url, feed_id, reason, message, 1, now, now FROM _q q "
             "WHERE NOT EXISTS (SELECT 1 FROM quarantine t WHERE t.stage=q.stage AND t.item_key=q.item_key)"
-        )
+        ).fetchall()
     finally:
         con.unregister("_q")
     return len(frame)

@@ -37,8 +37,8 @@ def synced_feeds(con: duckdb.DuckDBPyConnection, feeds: Sequence[tuple[str, str]
         con.execute(
             "INSERT INTO feeds (feed_id, name, url) SELECT feed_id, name, url FROM _cfg_feeds c "
             "WHERE NOT EXISTS (SELECT 1 FROM feeds f WHERE f.feed_id = c.feed_id)"
-        )
-        con.execute("UPDATE feeds SET name = c.name FROM _cfg_feeds c WHERE feeds.feed_id = c.feed_id AND feeds.name <> c.name")
+        ).fetchall()
+        con.execute("UPDATE feeds SET name = c.name FROM _cfg_feeds c WHERE feeds.feed_id = c.feed_id AND feeds.name <> c.name").fetchall()
     finally:
         con.unregister("_cfg_feeds")
 

@@ -1,0 +1,161 @@
+"""Measure article extraction + cleaning against third-party ground truth (never copied here).
+
+Usage:  .venv/bin/python eval/eval_extraction.py [--set aeb|traf|all] [--diff] [--worst N]
+
+aeb_dev (article-extraction-benchmark, 91 pages): every page is served from a loopback HTTP server as
+``text/html`` without a charset (so decoding is exercised as in production), fetched, decoded with
+``decoded_html`` and extracted with ``extracted_page``; the text is scored with the mean shingle F1
+of /work/shared/eval/README.md (tokens are lower-cased ``\\w+`` runs, shingles are 4-token windows
+counted as a multiset, F1 per page, mean over pages). A page we reject (``no_text``) scores 0.
+trafilatura alone is ``trafilatura.extract(html, url=url)`` with default settings on the same text.
+
+trafilatura_en (180 pages): the share of ``with`` snippets kept and ``without`` snippets removed
+(whitespace-normalised substring test), our pipeline against bare trafilatura, as a guard against
+rules that only suit aeb_dev.
+
+Speed is documents per second of the extraction call alone (decoding and HTTP excluded), one
+process, after one warm-up call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import re
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import trafilatura
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from extract.html import decoded_html, extracted_page  # noqa: E402
+from newswatch.errors import ItemError  # noqa: E402
+from newswatch.loopback import LoopbackSite, Route  # noqa: E402
+
+EVAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval" / "extraction"
+_TOKEN = re.compile(r"\w+")
+
+
+def shingles(text: str, size: int = 4) -> Counter[tuple[str, ...]]:
+    """The multiset of overlapping ``size``-token windows of lower-cased ``\\w+`` tokens."""
+    tokens = _TOKEN.findall(text.lower())
+    return Counter(tuple(tokens[i : i + size]) for i in range(len(tokens) - size + 1))
+
+
+def shingle_f1(predicted: str, truth: str) -> float:
+    """F1 of predicted shingles against true shingles (1.0 when both are empty)."""
+    p, t = shingles(predicted), shingles(truth)
+    if not p and not t:
+        return 1.0
+    overlap = sum((p & t).values())
+    if not overlap:
+        return 0.0
+    precision, recall = overlap / sum(p.values()), overlap / sum(t.values())
+    return 2 * precision * recall / (precision + recall)
+
+
+def ours(html: str, url: str) -> str:
+    try:
+        return extracted_page(html, url).text
+    except ItemError:
+        return ""
+
+
+def bare(html: str, url: str) -> str:
+    return trafilatura.extract(html, url=url) or ""
+
+
+def timed(fn: Callable[[str, str], str], pages: list[tuple[str, str, str]]) -> tuple[dict[str, str], float]:
+    """Run ``fn`` over (key, html, url) pages; return outputs and docs/s (after a warm-up call)."""
+    fn(pages[0][1], pages[0][2])
+    start = time.perf_counter()
+    out = {key: fn(html, url) for key, html, url in pages}
+    return out, len(pages) / (time.perf_counter() - start)
+
+
+def aeb_pages() -> tuple[list[tuple[str, str, str]], dict[str, str]]:
+    """aeb_dev pages fetched over loopback and decoded, and the true bodies."""
+    folder = EVAL_DIR / "aeb_dev"
+    truth = json.loads((folder / "ground-truth.json").read_text())
+    pages = []
+    with LoopbackSite() as site, httpx.Client() as client:
+        for key in sorted(truth):
+            site.add(f"/{key}", Route(gzip.decompress((folder / "html" / f"{key}.html.gz").read_bytes()), content_type="text/html"))
+        for key in sorted(truth):
+            response = client.get(site.url(f"/{key}"))
+            pages.append((key, decoded_html(response.content, response.headers.get("content-type")), truth[key]["url"]))
+    return pages, {k: v["articleBody"] for k, v in truth.items()}
+
+
+def line_diff(predicted: str, truth: str) -> tuple[list[str], list[str]]:
+    """Predicted lines absent from the truth, and true lines absent from the prediction (token level)."""
+    flat_truth, flat_pred = " ".join(_TOKEN.findall(truth.lower())), " ".join(_TOKEN.findall(predicted.lower()))
+    extra = [ln for ln in predicted.split("\n") if ln.strip() and " ".join(_TOKEN.findall(ln.lower())) not in flat_truth]
+    missing = [ln for ln in truth.split("\n") if ln.strip() and " ".join(_TOKEN.findall(ln.lower())) not in flat_pred]
+    return extra, missing
+
+
+def run_aeb(show_diff: bool, worst: int) -> None:
+    pages, truth = aeb_pages()
+    base_out, base_speed = timed(bare, pages)
+    our_out, our_speed = timed(ours, pages)
+    base_f1 = {k: shingle_f1(base_out[k], truth[k]) for k in truth}
+    our_f1 = {k: shingle_f1(our_out[k], truth[k]) for k in truth}
+    n = len(truth)
+    print(f"aeb_dev ({n} pages, served over loopback)    mean shingle F1   docs/s")
+    print(f"  trafilatura.extract (defaults)            {sum(base_f1.values()) / n:.4f}        {base_speed:6.1f}")
+    print(f"  newswatch extracted_page                  {sum(our_f1.values()) / n:.4f}        {our_speed:6.1f}")
+    print(f"  pages better / worse / same: {sum(our_f1[k] > base_f1[k] + 1e-9 for k in truth)} / "
+          f"{sum(our_f1[k] < base_f1[k] - 1e-9 for k in truth)} / {sum(abs(our_f1[k] - base_f1[k]) <= 1e-9 for k in truth)}")
+    for key in sorted(truth, key=our_f1.__getitem__)[:worst]:
+        print(f"  worst {key[:12]} ours {our_f1[key]:.3f} bare {base_f1[key]:.3f}")
+        if show_diff:
+            extra, missing = line_diff(our_out[key], truth[key])
+            for line in extra:
+                print("      +", line[:160])
+            for line in missing:
+                print("      -", line[:160])
+
+
+def run_trafilatura_en() -> None:
+    folder = EVAL_DIR / "trafilatura_en"
+    cases = json.loads((folder / "evaldata.json").read_text())
+    pages = [(url, decoded_html(gzip.decompress((folder / "html" / f"{c['file']}.gz").read_bytes()), None), url)
+             for url, c in cases.items()]
+    norm = lambda s: " ".join(s.split())  # noqa: E731
+    print(f"trafilatura_en ({len(pages)} pages)        with kept  without removed  accuracy  docs/s")
+    for label, fn in (("trafilatura.extract (defaults)", bare), ("newswatch extracted_page", ours)):
+        out, speed = timed(fn, pages)
+        kept = total_with = removed = total_without = 0
+        for url, case in cases.items():
+            text = norm(out[url])
+            kept += sum(norm(s) in text for s in case["with"])
+            total_with += len(case["with"])
+            removed += sum(norm(s) not in text for s in case["without"])
+            total_without += len(case["without"])
+        accuracy = (kept + removed) / (total_with + total_without)
+        print(f"  {label:34s} {kept / total_with:.4f}     {removed / total_without:.4f}          {accuracy:.4f}    {speed:6.1f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", choices=("aeb", "traf", "all"), default="all")
+    parser.add_argument("--diff", action="store_true", help="print extra/missing lines of the worst pages")
+    parser.add_argument("--worst", type=int, default=0, help="list the N worst aeb_dev pages")
+    args = parser.parse_args()
+    if not EVAL_DIR.is_dir():
+        sys.exit(f"no evaluation data at {EVAL_DIR}")
+    if args.set in ("aeb", "all"):
+        run_aeb(args.diff, args.worst)
+    if args.set in ("traf", "all"):
+        run_trafilatura_en()
+
+
+if __name__ == "__main__":
+    main()

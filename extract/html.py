@@ -1,0 +1,261 @@
+"""HTML pages to ``ExtractedPage``: decoding, trafilatura extraction, metadata, cleaning.
+
+Why this shape: the flow fetches bytes (extract/http.py) and hands them here; everything in this
+module is a pure function of those bytes, the Content-Type header and the final URL, so it is tested
+on hand-written fixtures without a network.
+
+- Decoding trusts, in order, a byte-order mark, then the bytes themselves when they are valid UTF-8
+  with non-ASCII text in them (a valid multi-byte UTF-8 sequence is practically never a legacy
+  charset), then the declared charset (header, then ``<meta>``), and finally the usual mislabel:
+  a page "in UTF-8" that is really windows-1252. It never raises.
+- Text comes from ``trafilatura.bare_extraction`` with ``include_comments=False`` and
+  ``deduplicate=False`` (its dedup cache is process-global and non-idempotent, TECH-NOTES §4.2),
+  ``fast=True`` and without trafilatura's metadata pass: both measured on the eval pages (see
+  ``EXTRACTION_OPTIONS``). The metadata we need (canonical URL, title, author, publication time) is
+  read here from meta tags and JSON-LD, which costs a fraction of htmldate's search.
+- The text is then cleaned by ``transform.clean.cleaned_text`` and stripped of the headline that
+  article templates repeat at the top of the body (the title is stored on its own).
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from urllib.parse import urljoin, urlsplit
+
+from lxml.html import HtmlElement
+from trafilatura import bare_extraction
+from trafilatura.utils import load_html
+
+from extract.page_meta import PageMeta, page_meta
+from newswatch.errors import ItemError
+from newswatch.models import ExtractedPage
+from transform.clean import cleaned_text
+from transform.dates import published_at_from_url
+from transform.language import detected_language
+from transform.urls import normalized_url
+
+# Options measured on /work/shared/eval/extraction (eval/eval_extraction.py, 91 + 180 pages):
+# - fast=True skips the readability/justext comparison: on aeb_dev it scored higher (a fallback
+#   occasionally picks a worse candidate) and ~1.5x faster, at a small recall cost on trafilatura_en.
+# - favor_precision=True drops link text *inside* paragraphs (sentences lose words) and costs
+#   recall on trafilatura_en, so it stays off; the line cleaning recovers its precision gain.
+# - include_tables stays on: data tables are article content on news pages.
+EXTRACTION_OPTIONS: dict[str, bool] = {
+    "fast": True,
+    "include_comments": False,
+    "deduplicate": False,
+    "with_metadata": False,
+    "include_tables": True,
+    "include_images": False,
+    "include_links": False,
+    "favor_precision": False,
+    "favor_recall": False,
+}
+
+# Elements removed before extraction: caption/credit boxes, sign-up and promo boxes, read-time
+# badges, "more stories" rails and screen-reader-only labels that trafilatura's own discard list
+# misses. The length guard (in characters of text) keeps a badly named *article container* safe:
+# these boxes are short, an article body is not.
+_PRUNE_MAX_CHARS = 400
+_PRUNE_TOKENS = (
+    "caption", "credit", "newsletter", "subscribe", "signup", "sign-up", "promo", "read-time",
+    "reading-time", "readtime", "recirc", "more-stories", "read-more", "readmore", "see-also",
+    "advert", "sr-only", "visually-hidden", "screen-reader", "social", "share",
+)
+PRUNE_XPATH: list[str] = [
+    "//*[self::div or self::p or self::span or self::section or self::aside or self::ul or self::figcaption]["
+    + " or ".join(f"contains(@class, '{t}') or contains(@id, '{t}')" for t in _PRUNE_TOKENS)
+    + f"][string-length(normalize-space()) < {_PRUNE_MAX_CHARS}]"
+]
+
+# A feed body shorter than this many words is a teaser, not the article: RSS summaries and
+# "Continue reading" excerpts run 20-120 words, while the shortest full articles in the eval sets
+# (wire briefs) run 150+ words after cleaning.
+MIN_FEED_BODY_WORDS = 150
+# An extraction with fewer words than this is not an article (error pages, consent walls, empty
+# shells), and becomes a ``no_text`` rejection. The shortest real article in aeb_dev and
+# trafilatura_en has well over this after cleaning.
+MIN_ARTICLE_WORDS = 25
+_WORD = re.compile(r"\w+")
+
+# WHATWG encoding labels that Python spells differently, or where browsers use a superset.
+_CHARSET_ALIASES = {
+    "iso-8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp1252", "l1": "cp1252", "us-ascii": "cp1252",
+    "ascii": "cp1252", "iso8859-1": "cp1252", "iso_8859-1": "cp1252", "windows-1252": "cp1252",
+    "x-cp1252": "cp1252", "iso-8859-9": "cp1254", "tis-620": "cp874", "iso-8859-11": "cp874",
+    "gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "euc-kr": "cp949", "ks_c_5601-1987": "cp949",
+    "shift_jis": "cp932", "shift-jis": "cp932", "sjis": "cp932", "x-sjis": "cp932", "windows-31j": "cp932",
+    "big5": "big5hkscs", "utf8": "utf-8", "unicode-1-1-utf-8": "utf-8", "x-user-defined": "cp1252",
+}
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+_HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
+_META_CHARSET = re.compile(
+    rb"<meta[^>]+charset\s*=\s*[\"']?\s*([\w.:-]+)", re.IGNORECASE
+)
+# How far into the document a <meta charset> may appear (the HTML spec's prescan looks at 1024
+# bytes; real pages put long <head> scripts first, so we look further).
+_META_SCAN_BYTES = 8192
+
+
+def decoded_html(body: bytes, content_type: str | None) -> str:
+    """Decode an HTML response body, surviving wrong and missing charset declarations.
+
+    Order: byte-order mark; valid UTF-8 with non-ASCII content; the header charset, then the
+    ``<meta>`` charset, each if it decodes strictly; then for "UTF-8" that is not (and for pages
+    that declare nothing) windows-1252, unless most non-ASCII bytes do form UTF-8 sequences, in
+    which case UTF-8 with replacement characters for the few broken ones.
+
+    Args:
+        body: the raw response body.
+        content_type: the Content-Type header, or None.
+    Returns:
+        The document as text. Never raises on bad bytes.
+    """
+    for bom, encoding in _BOMS:
+        if body.startswith(bom):
+            return body[len(bom):].decode(encoding, errors="replace")
+    declared = _declared_encodings(body, content_type)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and (not text.isascii() or not declared or declared[0] == "utf-8"):
+        return text
+    for encoding in declared:
+        if encoding == "utf-8":
+            continue
+        try:
+            return body.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    if text is not None:  # pure ASCII, and the declared charsets could not decode it
+        return text
+    if _mostly_utf8(body):
+        return body.decode("utf-8", errors="replace")
+    return body.decode("cp1252", errors="replace")
+
+
+def extracted_page(html: str, url: str) -> ExtractedPage:
+    """Extract, clean and describe one article page.
+
+    Args:
+        html: the decoded page (see ``decoded_html``).
+        url: the page's final URL after redirects (resolves relative canonical links).
+    Returns:
+        The cleaned text with the page's title, author, canonical URL, language and publication time
+        (``published_at_source`` is ``"page_metadata"`` or ``"url"``, or None when neither has one).
+    Raises:
+        ItemError: reason ``no_text`` when the page holds no article text (not HTML, an empty shell,
+            or fewer than ``MIN_ARTICLE_WORDS`` words after cleaning).
+    """
+    tree = _parsed_tree(html)
+    if tree is None:
+        raise ItemError("no_text", f"not parseable as HTML: {url}")
+    meta = page_meta(tree, url)
+    document = bare_extraction(tree, url=url, prune_xpath=PRUNE_XPATH, **EXTRACTION_OPTIONS)
+    raw = document.text if document is not None and not isinstance(document, dict) else None
+    text = _without_headline(cleaned_text(raw or ""), meta.headlines)
+    if len(_WORD.findall(text)) < MIN_ARTICLE_WORDS:
+        raise ItemError("no_text", f"no article text found ({len(_WORD.findall(text))} words): {url}")
+    published_at, source = meta.published_at, "page_metadata" if meta.published_at else None
+    if published_at is None:
+        published_at = published_at_from_url(url)
+        source = "url" if published_at else None
+    return ExtractedPage(
+        url=url,
+        canonical_url=_canonical_url(meta.canonical_href, url),
+        title=meta.title,
+        author=meta.author,
+        published_at=published_at,
+        published_at_source=source,
+        text=text,
+        language=detected_language(text),
+    )
+
+
+def extracted_feed_body(content_html: str, url: str) -> str | None:
+    """Cleaned article text from a feed item's full body, or None when it is only a teaser.
+
+    Args:
+        content_html: the item's ``content:encoded`` / Atom ``content`` HTML.
+        url: the item's link (for relative links; not fetched).
+    Returns:
+        The cleaned text when it has at least ``MIN_FEED_BODY_WORDS`` words, else None.
+    """
+    tree = _parsed_tree(f"<html><body><article>{content_html}</article></body></html>")
+    if tree is None:
+        return None
+    document = bare_extraction(tree, url=url, prune_xpath=PRUNE_XPATH, **EXTRACTION_OPTIONS)
+    raw = document.text if document is not None and not isinstance(document, dict) else None
+    text = cleaned_text(raw or "")
+    return text if len(_WORD.findall(text)) >= MIN_FEED_BODY_WORDS else None
+
+
+def _parsed_tree(html: str) -> HtmlElement | None:
+    if not html.strip():
+        return None
+    tree = load_html(html)
+    return tree if isinstance(tree, HtmlElement) else None
+
+
+def _declared_encodings(body: bytes, content_type: str | None) -> list[str]:
+    """Python codec names declared by the header and by ``<meta>``, known codecs only, in that order."""
+    labels: list[str] = []
+    if content_type and (m := _HEADER_CHARSET.search(content_type)):
+        labels.append(m.group(1))
+    if m := _META_CHARSET.search(body[:_META_SCAN_BYTES]):
+        labels.append(m.group(1).decode("ascii", errors="ignore"))
+    encodings: list[str] = []
+    for label in labels:
+        name = _CHARSET_ALIASES.get(label.strip().lower(), label.strip().lower())
+        try:
+            name = codecs.lookup(name).name
+        except LookupError:
+            continue
+        name = "utf-8" if name in ("utf-8", "utf-16", "utf-16-le", "utf-16-be") else name
+        if name not in encodings:
+            encodings.append(name)
+    return encodings
+
+
+def _mostly_utf8(body: bytes) -> bool:
+    """More well-formed multi-byte UTF-8 characters than broken bytes: UTF-8 with a few glitches."""
+    text = body.decode("utf-8", errors="replace")
+    broken = text.count("\ufffd")
+    good = sum(1 for ch in text if ord(ch) > 0x7F) - broken
+    return good > broken
+
+
+def _canonical_url(href: str | None, url: str) -> str | None:
+    """The page's own canonical link, absolutised and normalised; None when absent or implausible.
+
+    A canonical pointing at the site's front page from an article is a CMS misconfiguration
+    (every article would collapse into one identity), so it is ignored.
+    """
+    if not href:
+        return None
+    absolute = urljoin(url, href.strip())
+    parts = urlsplit(absolute)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    if parts.path in ("", "/") and not parts.query and urlsplit(url).path not in ("", "/"):
+        return None
+    return normalized_url(absolute)
+
+
+def _without_headline(text: str, headlines: tuple[str, ...]) -> str:
+    """Drop the page's headline where the template repeats it among the first lines of the body."""
+    if not headlines or not text:
+        return text
+    keys = {_key(h) for h in headlines if _key(h)}
+    lines = text.split("\n")
+    head = [line for line in lines[:3] if _key(line) not in keys]
+    return "\n".join(head + lines[3:])
+
+
+def _key(text: str) -> str:
+    return " ".join(_WORD.findall(text.lower()))
+
+
+__all__ = ["PageMeta", "decoded_html", "extracted_feed_body", "extracted_page"]

@@ -1,0 +1,228 @@
+"""What a page says about itself: canonical link, title, author and publication time.
+
+Why not trafilatura's ``with_metadata=True``: it runs htmldate's search and scans the whole tree for
+authors, categories, tags and licences, which costs more than the text extraction itself
+(TECH-NOTES §4.4), and its ``url`` silently falls back to the URL we passed, so "the page has no
+canonical link" cannot be told apart. The few fields we store are in ``<meta>`` tags, ``<link
+rel=canonical>`` and JSON-LD on virtually every news page, and one pass over those elements is cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from lxml.html import HtmlElement
+
+from transform.dates import parsed_datetime
+
+# Meta keys (name=, property= or itemprop=, lower-cased) holding the *first* publication time, best
+# first. Modification times (article:modified_time, dateModified) are deliberately absent: an
+# update stamp is not when the story appeared.
+PUBLISHED_KEYS = (
+    "article:published_time", "og:article:published_time", "og:published_time", "datepublished",
+    "article.published", "article:published", "publish-date", "publish_date", "publishdate", "pubdate",
+    "parsely-pub-date", "sailthru.date", "dc.date.issued", "dcterms.issued", "dcterms.created",
+    "dc.date.created", "dc.date", "date", "cxenseparse:recs:publishtime", "article_date_original",
+    "original-publish-date", "og:pubdate", "pub_date", "displaydate",
+)
+AUTHOR_KEYS = ("author", "article:author", "parsely-author", "sailthru.author", "dc.creator", "dcterms.creator", "byl")
+TITLE_KEYS = ("og:title", "twitter:title", "headline", "parsely-title", "sailthru.title", "dc.title")
+
+_ARTICLE_TYPES = frozenset(
+    {
+        "article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle", "opinionnewsarticle",
+        "backgroundnewsarticle", "reviewnewsarticle", "blogposting", "liveblogposting", "report",
+        "scholarlyarticle", "techarticle", "socialmediaposting",
+    }
+)
+_BY_PREFIX = re.compile(r"^\s*(?:by|von|par|por|di|door)\s*:?\s+", re.IGNORECASE)
+_TITLE_SEPARATORS = re.compile(r"\s+(?:\||-|–|—|::|»|·)\s+")
+# An author longer than this is a bio paragraph or a list of every contributor, not a byline.
+MAX_AUTHOR_CHARS = 120
+
+
+@dataclass(frozen=True, slots=True)
+class PageMeta:
+    """Metadata read from one page's ``<head>`` and JSON-LD."""
+
+    canonical_href: str | None  # raw href of <link rel=canonical>, else og:url; not yet absolutised
+    title: str | None
+    author: str | None
+    published_at: datetime | None  # UTC
+    headlines: tuple[str, ...]  # every spelling of the headline (og:title, h1, <title> ...), for stripping
+
+
+def page_meta(tree: HtmlElement, url: str) -> PageMeta:
+    """Read the canonical link, title, author and publication time a page declares.
+
+    Args:
+        tree: the parsed page (not modified).
+        url: the page URL (unused today beyond symmetry with extraction; kept for relative links).
+    Returns:
+        A ``PageMeta``; every field may be None when the page does not say.
+    """
+    metas = _meta_values(tree)
+    ld = list(_json_ld_articles(tree))
+    canonical = _canonical_href(tree) or _first(metas.get("og:url"))
+    h1 = _h1_text(tree)
+    title_tag = _text(tree.find(".//title"))
+    site = _first(metas.get("og:site_name"))
+    ld_headline = next((_as_text(obj.get("headline")) for obj in ld if obj.get("headline")), None)
+    titles = [_first(metas.get(k)) for k in TITLE_KEYS[:2]] + [ld_headline, h1]
+    title = next((_without_site(t, site) for t in titles if t), None) or _title_from_tag(title_tag)
+    headlines = tuple(dict.fromkeys(
+        h for h in (*titles, *(_first(metas.get(k)) for k in TITLE_KEYS[2:]), title_tag,
+                    *(_TITLE_SEPARATORS.split(title_tag or "")), title)
+        if h
+    ))
+    return PageMeta(
+        canonical_href=canonical,
+        title=title,
+        author=_author(metas, ld),
+        published_at=_published_at(metas, ld, tree),
+        headlines=headlines,
+    )
+
+
+def _meta_values(tree: HtmlElement) -> dict[str, list[str]]:
+    """``<meta>`` contents keyed by lower-cased name/property/itemprop, in document order."""
+    values: dict[str, list[str]] = {}
+    for element in tree.iter("meta"):
+        content = element.get("content")
+        if not content or not content.strip():
+            continue
+        for attribute in ("property", "name", "itemprop"):
+            key = element.get(attribute)
+            if key:
+                values.setdefault(key.strip().lower(), []).append(content.strip())
+    return values
+
+
+def _canonical_href(tree: HtmlElement) -> str | None:
+    for element in tree.iter("link"):
+        rel = (element.get("rel") or "").lower().split()
+        href = (element.get("href") or "").strip()
+        if "canonical" in rel and href:
+            return href
+    return None
+
+
+def _json_ld_articles(tree: HtmlElement) -> Iterator[dict[str, Any]]:
+    """Article objects (and, after them, any object with a publication date) from JSON-LD blocks."""
+    fallbacks: list[dict[str, Any]] = []
+    for script in tree.iter("script"):
+        if (script.get("type") or "").strip().lower() != "application/ld+json" or not script.text:
+            continue
+        try:
+            data = json.loads(script.text)
+        except json.JSONDecodeError:  # hand-written JSON-LD is often broken; the other sources remain
+            continue
+        for obj in _ld_objects(data):
+            types = obj.get("@type")
+            names = {t.lower() for t in (types if isinstance(types, list) else [types]) if isinstance(t, str)}
+            if names & _ARTICLE_TYPES:
+                yield obj
+            elif obj.get("datePublished"):
+                fallbacks.append(obj)
+    yield from fallbacks
+
+
+def _ld_objects(data: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
+    if depth > 3:
+        return
+    if isinstance(data, list):
+        for item in data:
+            yield from _ld_objects(item, depth + 1)
+    elif isinstance(data, dict):
+        yield data
+        if "@graph" in data:
+            yield from _ld_objects(data["@graph"], depth + 1)
+        if isinstance(data.get("mainEntity"), dict):
+            yield from _ld_objects(data["mainEntity"], depth + 1)
+
+
+def _published_at(metas: dict[str, list[str]], ld: list[dict[str, Any]], tree: HtmlElement) -> datetime | None:
+    candidates: list[str] = []
+    for key in PUBLISHED_KEYS[:3]:
+        candidates += metas.get(key, [])
+    candidates += [v for obj in ld if isinstance(v := obj.get("datePublished"), str)]
+    for key in PUBLISHED_KEYS[3:]:
+        candidates += metas.get(key, [])
+    for element in tree.iter("time"):
+        marked = element.get("itemprop") == "datePublished" or element.get("pubdate") is not None
+        if marked or "publish" in (element.get("class") or "").lower():
+            candidates.append(element.get("datetime") or "")
+    return next((found for value in candidates if (found := parsed_datetime(value))), None)
+
+
+def _author(metas: dict[str, list[str]], ld: list[dict[str, Any]]) -> str | None:
+    for obj in ld:
+        names = [_person_name(a) for a in (obj.get("author") if isinstance(obj.get("author"), list) else [obj.get("author")])]
+        found = [n for n in names if n]
+        if found:
+            return _clean_author("; ".join(dict.fromkeys(found)))
+    for key in AUTHOR_KEYS:
+        for value in metas.get(key, []):
+            author = _clean_author(value)
+            if author:
+                return author
+    return None
+
+
+def _person_name(value: Any) -> str | None:
+    if isinstance(value, str):
+        return _clean_author(value)
+    if isinstance(value, dict):
+        return _clean_author(_as_text(value.get("name")) or "")
+    return None
+
+
+def _clean_author(value: str) -> str | None:
+    value = _BY_PREFIX.sub("", " ".join(value.split()))
+    if not value or len(value) > MAX_AUTHOR_CHARS or "://" in value or value.startswith("www.") or "@" in value:
+        return None
+    return value
+
+
+def _h1_text(tree: HtmlElement) -> str | None:
+    body = tree.find(".//body")
+    element = (body if body is not None else tree).find(".//h1")
+    return _text(element)
+
+
+def _text(element: HtmlElement | None) -> str | None:
+    if element is None:
+        return None
+    text = " ".join(element.text_content().split())
+    return text or None
+
+
+def _as_text(value: Any) -> str | None:
+    if isinstance(value, str) and value.strip():
+        return " ".join(value.split())
+    return None
+
+
+def _first(values: list[str] | None) -> str | None:
+    return " ".join(values[0].split()) if values else None
+
+
+def _without_site(title: str, site: str | None) -> str:
+    """``"Headline | Site"`` -> ``"Headline"`` when the suffix is the site's name."""
+    separators = list(_TITLE_SEPARATORS.finditer(title)) if site else []
+    if site and separators and title[separators[-1].end():].strip().lower() == site.strip().lower():
+        return title[: separators[-1].start()].strip() or title
+    return title
+
+
+def _title_from_tag(title: str | None) -> str | None:
+    """The longest separator-delimited part of ``<title>``: the headline, not the site name."""
+    if not title:
+        return None
+    parts = [p for p in _TITLE_SEPARATORS.split(title) if p.strip()]
+    return max(parts, key=len) if parts else title

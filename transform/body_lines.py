@@ -1,0 +1,55 @@
+"""Which lines of a cleaned article are body text, and which are headings, captions or credits.
+
+Why: the cleaner removes most captions and credit lines, but sub-headings ("What happens next"),
+photo credits that slipped through ("Photo: Jane Doe/Reuters") and datelines stay as lines of their own.
+Entities found there are not mentions in the story (a photographer is not in the news) and quotes there
+are not speech, so the NLP stages skip them.
+"""
+
+from __future__ import annotations
+
+import re
+
+# A line of at most this many words that does not end like a sentence is a heading. News paragraphs
+# are sentences; headings, kickers and list labels are short and unpunctuated. Eight words keeps
+# "The long road to the Singapore summit" out and "He said it would happen" (punctuated) in. A byline
+# on a line of its own ("Jane Doe") is a credit and falls under the same rule. Lines with digits are
+# never headings here: those are data (results, table rows, datelines) whose names are real mentions.
+MAX_HEADING_WORDS = 8
+# Caption and credit lines are short too; longer lines that mention a photo are body text about one.
+MAX_CREDIT_WORDS = 25
+_SENTENCE_END = re.compile(r"[.!?…:;\"”’')\]]\s*$")
+_CREDIT = re.compile(
+    r"^\s*(?:photo(?:graph)?s?|image|picture|video|graphic|illustration|credit|source|file photo)\b\s*(?:by\b|[:|/©-])"
+    r"|getty images|\(ap photo|ap photo/|/\s*(?:reuters|afp|ap|epa|getty)\b|©|copyright|all rights reserved"
+    r"|image caption|media caption|^\s*\(?(?:photo|image|picture)s?\s*credit",
+    re.IGNORECASE,
+)
+
+
+def is_heading_like(line: str) -> bool:
+    """Whether a line is a heading, a caption or a credit rather than body text.
+
+    Args:
+        line: one line of the cleaned text (no newline).
+    Returns:
+        True for short unpunctuated lines and for photo/credit lines.
+    """
+    words = line.split()
+    if not words:
+        return True
+    if len(words) <= MAX_CREDIT_WORDS and _CREDIT.search(line):
+        return True
+    if any(c.isdigit() for c in line):
+        return False  # figures make a data line (results, tables, a dateline): its names are real mentions
+    return len(words) <= MAX_HEADING_WORDS and not _SENTENCE_END.search(line)
+
+
+def body_line_mask(text: str) -> list[bool]:
+    """Per character of ``text`` (plus one past the end): True inside body lines, False elsewhere."""
+    mask: list[bool] = []
+    for line in text.split("\n"):
+        keep = not is_heading_like(line)
+        mask.extend([keep] * len(line))
+        mask.append(keep)  # the newline (or the end of the text) after the line
+    return mask

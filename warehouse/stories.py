@@ -1,0 +1,365 @@
+"""Stories in the warehouse: each new article joins the story of an earlier copy, or starts its own.
+
+Why: the load step must decide, inside its one write transaction, which story every new article belongs
+to, against everything seen in the last ``window_days`` (across runs and feeds) and without a cost that
+grows with the warehouse. ``StoryIndex.load`` rebuilds the in-memory index from ``story_signatures``
+(only rows inside the window are read); ``assign`` matches a batch against it (exact hash, then URL
+identity, then MinHash-LSH candidates verified on exact shingles, then same-site headline) and writes
+``story_links``, ``story_signatures`` and ``stories``. The rules and their measured thresholds are in
+transform/stories.py.
+
+Memory is bounded by the window: entries older than ``window_days`` before the newest article time are
+evicted as the clock advances. After a rolled-back transaction, load the index again.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from newswatch.models import Article
+from transform.stories import (
+    HEADLINE_UPDATE_MIN_CONTAINMENT,
+    MIN_MATCH_WORDS,
+    NEAR_CONTAINMENT,
+    NEAR_JACCARD,
+    NUM_PERM,
+    LshIndex,
+    headline_key,
+    near_duplicate_score,
+    shingle_similarity,
+    text_fingerprint,
+    url_version_key,
+)
+
+# Bumped when shingling or MinHash change: rows of another version are not loaded (re-fingerprint them).
+SIGNATURE_VERSION = 1
+
+# Migration 0002 runs this; once shipped, change the table only through a new migration.
+STORY_SIGNATURES_SQL = """
+CREATE TABLE story_signatures (
+    article_id        VARCHAR PRIMARY KEY,
+    story_id          VARCHAR NOT NULL,
+    article_time      TIMESTAMPTZ NOT NULL,   -- least(published_at, fetched_at): the window's clock
+    content_hash      VARCHAR NOT NULL,
+    word_count        INTEGER NOT NULL,
+    url_keys          VARCHAR[] NOT NULL,     -- URL identities without update markers
+    headline_key      VARCHAR,                -- host|headline without update markers
+    shingles          UINTEGER[] NOT NULL,    -- sorted word 5-shingle hashes (exact verification)
+    minhash           UINTEGER[],             -- NUM_PERM values; NULL when too short to near-match
+    signature_version INTEGER NOT NULL
+);
+
+-- The copies of every story, with why each joined (method, similarity, the copy it matched).
+CREATE VIEW story_copies AS
+SELECT l.story_id, s.title AS story_title, l.article_id, a.title, a.url, a.feed_id, a.published_at,
+       l.method, l.similarity, l.matched_article_id, l.linked_at
+FROM story_links l
+JOIN stories s USING (story_id)
+LEFT JOIN articles a USING (article_id);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class StoryAssignment:
+    """The story an article joined, and why (one row of ``story_links``)."""
+
+    article_id: str
+    story_id: str
+    matched_article_id: str | None
+    method: str  # exact | near | url_update | first
+    similarity: float | None
+
+
+@dataclass(slots=True, eq=False)
+class _Entry:
+    article_id: str
+    story_id: str
+    time: float  # epoch seconds of the article time
+    content_hash: str
+    word_count: int
+    url_keys: tuple[str, ...]
+    headline_key: str | None
+    shingles: np.ndarray
+    band_keys: np.ndarray | None
+
+
+def _article_time(a: Article) -> datetime:
+    """Published time, but never later than the fetch (a future date is a feed's timezone bug)."""
+    return min(a.published_at, a.fetched_at)
+
+
+class StoryIndex:
+    """The articles of the last ``window_days``, indexed for story matching. Build it with ``load``."""
+
+    def __init__(
+        self,
+        *,
+        window_days: float = 7,
+        threshold: float = NEAR_JACCARD,
+        containment_threshold: float = NEAR_CONTAINMENT,
+        now: datetime | None = None,
+    ) -> None:
+        self.window_seconds = window_days * 86400.0
+        self.threshold = threshold
+        self.containment_threshold = containment_threshold
+        self.horizon = (now or datetime.now(UTC)).timestamp()
+        self._lsh = LshIndex()
+        self._entries: dict[int, _Entry] = {}
+        self._by_article: dict[str, int] = {}
+        self._by_hash: dict[str, int] = {}
+        self._by_url: dict[str, int] = {}
+        self._by_headline: dict[str, int] = {}
+        self._heap: list[tuple[float, int]] = []
+        self._next_slot = 0
+
+    @classmethod
+    def load(
+        cls,
+        con: duckdb.DuckDBPyConnection,
+        *,
+        window_days: float = 7,
+        threshold: float = NEAR_JACCARD,
+        containment_threshold: float = NEAR_CONTAINMENT,
+        now: datetime | None = None,
+    ) -> StoryIndex:
+        """Rebuild the index from the ``story_signatures`` rows of the window ending at ``now``.
+
+        Args:
+            con: a migrated warehouse connection.
+            window_days: how far back a new article looks for copies.
+            threshold: shingle Jaccard at which two texts are one story (NEAR_JACCARD, measured).
+            containment_threshold: containment at which a trimmed or padded copy joins (NEAR_CONTAINMENT).
+            now: the end of the window; the wall clock by default.
+        Returns:
+            The index, holding every signature whose article time is inside the window.
+        """
+        index = cls(window_days=window_days, threshold=threshold, containment_threshold=containment_threshold, now=now)
+        cutoff = datetime.fromtimestamp(index.horizon - index.window_seconds, UTC)
+        table = con.sql(
+            "SELECT article_id, story_id, epoch(article_time) AS t, content_hash, word_count, url_keys, headline_key,"
+            " shingles, minhash FROM story_signatures WHERE article_time >= $cutoff AND signature_version = $v"
+            " ORDER BY article_time, article_id",
+            params={"cutoff": cutoff, "v": SIGNATURE_VERSION},
+        ).to_arrow_table()
+        index._add_loaded(table)
+        return index
+
+    def _add_loaded(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        shingles = table.column("shingles").combine_chunks()
+        flat = shingles.flatten().to_numpy(zero_copy_only=False).astype(np.uint32, copy=False)
+        bounds = np.concatenate([[0], np.cumsum(pc.list_value_length(shingles).to_numpy(zero_copy_only=False))])
+        minhash = table.column("minhash").combine_chunks()
+        has_sig = minhash.is_valid().to_numpy(zero_copy_only=False)
+        sigs = minhash.flatten().to_numpy(zero_copy_only=False).astype(np.uint32).reshape(-1, NUM_PERM)
+        band_keys = self._lsh.band_keys(sigs) if len(sigs) else np.empty((0, self._lsh.bands), np.uint64)
+        cols = [table.column(c).to_pylist() for c in ("article_id", "story_id", "t", "content_hash", "word_count",
+                                                       "url_keys", "headline_key")]
+        sig_row = 0
+        for i, (aid, sid, t, digest, words, urls, hkey) in enumerate(zip(*cols, strict=True)):
+            keys = None
+            if has_sig[i]:
+                keys = band_keys[sig_row]
+                sig_row += 1
+            self._insert(_Entry(aid, sid, float(t), digest, int(words), tuple(urls), hkey,
+                                flat[bounds[i] : bounds[i + 1]], keys))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def assign(self, con: duckdb.DuckDBPyConnection, articles: Sequence[Article]) -> list[StoryAssignment]:
+        """Decide each article's story and record it; call inside the load transaction, before the inserts.
+
+        Articles are taken in article-time order (published, capped at fetched), so within a batch the
+        earliest copy starts the story and later ones join it. Writes ``story_links``, ``story_signatures``
+        and inserts or updates ``stories`` (first/last seen, title of the earliest article, count).
+        Idempotent: an article already linked is returned as it was and not counted again.
+
+        Returns:
+            One assignment per input article, in input order.
+        """
+        if not articles:
+            return []
+        done = self._linked(con, list(dict.fromkeys(a.article_id for a in articles)))
+        linked_at = datetime.now(UTC)
+        links: list[StoryAssignment] = []
+        sig_rows: list[tuple[_Entry, np.ndarray | None, datetime]] = []
+        deltas: dict[str, list[object]] = {}  # story_id -> [first, last, title, count]
+        for art in sorted(articles, key=lambda a: (_article_time(a), a.fetched_at, a.article_id)):
+            if art.article_id in done:
+                continue
+            when = _article_time(art)
+            self._advance(when.timestamp())
+            fp = text_fingerprint(art.text)
+            url_keys = tuple(sorted({k for k in (url_version_key(art.canonical_url), url_version_key(art.url)) if k}))
+            entry = _Entry(art.article_id, art.article_id, when.timestamp(), fp.content_hash, fp.word_count, url_keys,
+                           headline_key(art.canonical_url, art.title), fp.shingles,
+                           None if fp.signature is None else self._lsh.band_keys(fp.signature))
+            found = self._match(entry)
+            if found is None:
+                assignment = StoryAssignment(art.article_id, art.article_id, None, "first", None)
+            else:
+                match, method, similarity = found
+                entry.story_id = match.story_id
+                assignment = StoryAssignment(art.article_id, match.story_id, match.article_id, method, similarity)
+            self._insert(entry)
+            done[art.article_id] = assignment
+            links.append(assignment)
+            sig_rows.append((entry, fp.signature, when))
+            delta = deltas.get(entry.story_id)
+            if delta is None:
+                deltas[entry.story_id] = [when, when, art.title, 1]
+            else:
+                delta[0], delta[1] = min(delta[0], when), max(delta[1], when)  # type: ignore[type-var]
+                delta[2] = delta[2] or art.title
+                delta[3] = int(delta[3]) + 1  # type: ignore[call-overload]
+        self._write(con, links, sig_rows, deltas, linked_at)
+        return [done[a.article_id] for a in articles]
+
+    def _match(self, new: _Entry) -> tuple[_Entry, str, float] | None:
+        """The entry ``new`` copies, the method and the similarity; None when it starts a story."""
+        if new.word_count < MIN_MATCH_WORDS:
+            return None
+        slot = self._by_hash.get(new.content_hash)
+        if slot is not None:
+            return self._entries[slot], "exact", 1.0
+        for key in new.url_keys:
+            slot = self._by_url.get(key)
+            if slot is not None:
+                old = self._entries[slot]
+                sim = shingle_similarity(new.shingles, old.shingles)
+                return old, "url_update", round(max(sim.jaccard, sim.containment), 4)
+        best: tuple[float, float, _Entry] | None = None
+        if new.band_keys is not None:
+            for slot in self._lsh.candidates(new.band_keys):
+                old = self._entries[slot]
+                score = near_duplicate_score(shingle_similarity(new.shingles, old.shingles),
+                                             jaccard_threshold=self.threshold,
+                                             containment_threshold=self.containment_threshold)
+                if score is not None and (best is None or (score, -old.time) > best[:2]):
+                    best = (score, -old.time, old)
+        if best is not None:
+            return best[2], "near", round(best[0], 4)
+        slot = self._by_headline.get(new.headline_key) if new.headline_key else None
+        if slot is not None:
+            old = self._entries[slot]
+            sim = shingle_similarity(new.shingles, old.shingles)
+            if old.word_count >= MIN_MATCH_WORDS and sim.containment >= HEADLINE_UPDATE_MIN_CONTAINMENT:
+                return old, "url_update", round(sim.containment, 4)
+        return None
+
+    def _insert(self, entry: _Entry) -> None:
+        slot = self._next_slot
+        self._next_slot += 1
+        self._entries[slot] = entry
+        self._by_article[entry.article_id] = slot
+        if entry.word_count >= MIN_MATCH_WORDS:
+            # The newest holder of a key stays longest in the window; any holder leads to the same story.
+            self._by_hash[entry.content_hash] = slot
+            for key in entry.url_keys:
+                self._by_url[key] = slot
+            if entry.headline_key:
+                self._by_headline[entry.headline_key] = slot
+        if entry.band_keys is not None:
+            self._lsh.add(slot, entry.band_keys)
+        heapq.heappush(self._heap, (entry.time, slot))
+
+    def _advance(self, t: float) -> None:
+        """Move the clock to ``t`` (never back) and evict entries that fell out of the window."""
+        self.horizon = max(self.horizon, t)
+        cutoff = self.horizon - self.window_seconds
+        while self._heap and self._heap[0][0] < cutoff:
+            _, slot = heapq.heappop(self._heap)
+            entry = self._entries.pop(slot)
+            if self._by_article.get(entry.article_id) == slot:
+                del self._by_article[entry.article_id]
+            for mapping, key in [(self._by_hash, entry.content_hash), (self._by_headline, entry.headline_key),
+                                 *((self._by_url, k) for k in entry.url_keys)]:
+                if key is not None and mapping.get(key) == slot:
+                    del mapping[key]
+            if entry.band_keys is not None:
+                self._lsh.remove(slot, entry.band_keys)
+
+    def _linked(self, con: duckdb.DuckDBPyConnection, ids: list[str]) -> dict[str, StoryAssignment]:
+        """Assignments already recorded for ``ids`` (one scan of ``story_links`` per batch)."""
+        rows = con.execute(
+            "SELECT article_id, story_id, matched_article_id, method, similarity FROM story_links"
+            " WHERE article_id IN (SELECT unnest(?)) ORDER BY linked_at",
+            [ids],
+        ).fetchall()
+        found: dict[str, StoryAssignment] = {}
+        for aid, sid, matched, method, sim in rows:
+            found.setdefault(aid, StoryAssignment(aid, sid, matched, method, sim))
+        return found
+
+    def _write(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        links: list[StoryAssignment],
+        sig_rows: list[tuple[_Entry, np.ndarray | None, datetime]],
+        deltas: dict[str, list[object]],
+        linked_at: datetime,
+    ) -> None:
+        if not links:
+            return
+        link_table = pa.table({
+            "article_id": [x.article_id for x in links],
+            "story_id": [x.story_id for x in links],
+            "matched_article_id": pa.array([x.matched_article_id for x in links], pa.string()),
+            "method": [x.method for x in links],
+            "similarity": pa.array([x.similarity for x in links], pa.float64()),
+            "linked_at": pa.array([linked_at] * len(links), pa.timestamp("us", tz="UTC")),
+        })
+        sig_table = pa.table({
+            "article_id": [e.article_id for e, _, _ in sig_rows],
+            "story_id": [e.story_id for e, _, _ in sig_rows],
+            "article_time": pa.array([w for _, _, w in sig_rows], pa.timestamp("us", tz="UTC")),
+            "content_hash": [e.content_hash for e, _, _ in sig_rows],
+            "word_count": pa.array([e.word_count for e, _, _ in sig_rows], pa.int32()),
+            "url_keys": pa.array([list(e.url_keys) for e, _, _ in sig_rows], pa.list_(pa.string())),
+            "headline_key": pa.array([e.headline_key for e, _, _ in sig_rows], pa.string()),
+            "shingles": _uint32_lists([e.shingles for e, _, _ in sig_rows]),
+            "minhash": _uint32_lists([s for _, s, _ in sig_rows]),
+            "signature_version": pa.array([SIGNATURE_VERSION] * len(sig_rows), pa.int32()),
+        })
+        story_table = pa.table({
+            "story_id": list(deltas),
+            "first_seen_at": pa.array([d[0] for d in deltas.values()], pa.timestamp("us", tz="UTC")),
+            "last_seen_at": pa.array([d[1] for d in deltas.values()], pa.timestamp("us", tz="UTC")),
+            "title": pa.array([d[2] for d in deltas.values()], pa.string()),
+            "article_count": pa.array([d[3] for d in deltas.values()], pa.int32()),
+        })
+        for name, table, sql in [
+            ("_story_links_batch", link_table, "INSERT INTO story_links BY NAME SELECT * FROM _story_links_batch"),
+            ("_story_sigs_batch", sig_table, "INSERT INTO story_signatures BY NAME SELECT * FROM _story_sigs_batch"),
+            ("_stories_batch", story_table,
+             "INSERT INTO stories BY NAME SELECT * FROM _stories_batch ON CONFLICT (story_id) DO UPDATE SET"
+             " first_seen_at = least(stories.first_seen_at, excluded.first_seen_at),"
+             " last_seen_at = greatest(stories.last_seen_at, excluded.last_seen_at),"
+             " title = coalesce(stories.title, excluded.title),"
+             " article_count = stories.article_count + excluded.article_count"),
+        ]:
+            con.register(name, table)
+            try:
+                con.execute(sql)
+            finally:
+                con.unregister(name)
+
+
+def _uint32_lists(arrays: list[np.ndarray | None]) -> pa.Array:
+    """A list<uint32> Arrow column from numpy arrays (None -> NULL), built without per-value Python objects."""
+    lengths = np.array([0 if a is None else a.size for a in arrays], dtype=np.int32)
+    offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
+    present = [a for a in arrays if a is not None]
+    values = pa.array(np.concatenate(present) if present else np.empty(0, np.uint32), pa.uint32())
+    mask = pa.array([a is None for a in arrays])
+    return pa.ListArray.from_arrays(offsets, values, mask=mask)
