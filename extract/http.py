@@ -20,11 +20,10 @@ from __future__ import annotations
 import email.utils
 import re
 import ssl
-import threading
 import time
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -34,12 +33,12 @@ from urllib.parse import urlsplit, urlunsplit
 import brotli
 import httpx
 
-from extract.netguard import AddressCheck, GuardedBackend, Resolver, checked_addresses
+from extract.netguard import AddressCheck, GuardedBackend, HostGate, Resolver, checked_addresses
 from newswatch.errors import ItemError, PipelineError, RetriableError
 from newswatch.models import FetchResult
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_ACCEPT_ENCODING = "gzip, deflate, br"  # exactly the encodings _decoder_for() can bound
+_ACCEPT_ENCODING = "gzip, deflate, br"  # exactly the encodings _decoders_for() can bound
 # Raw-stream slack over max_bytes: response headers, chunk framing and the few bytes gzip adds to
 # incompressible data. The decoded cap is the real limit; the raw cap stops streams that decode to nothing.
 _RAW_SLACK_BYTES = 256 * 1024
@@ -146,19 +145,11 @@ class _BrotliDecoder:
             out += more
         return bytes(out)
 
-    def flush(self, room: int) -> bytes:
+    def flush(self, room: int) -> bytes:  # brotli keeps no output back once input is processed
         return b""
 
 
-class _IdentityDecoder:
-    def decode(self, data: bytes, room: int) -> bytes:
-        return data
-
-    def flush(self, room: int) -> bytes:
-        return b""
-
-
-_Decoder = _ZlibDecoder | _BrotliDecoder | _IdentityDecoder
+_Decoder = _ZlibDecoder | _BrotliDecoder
 
 
 def _decoders_for(content_encoding: str) -> list[_Decoder]:
@@ -174,35 +165,7 @@ def _decoders_for(content_encoding: str) -> list[_Decoder]:
             decoders.append(_BrotliDecoder())
         elif name != "identity":
             raise ItemError("bad_encoding", f"unsupported Content-Encoding {name!r}")
-    return decoders or [_IdentityDecoder()]
-
-
-class _HostGate:
-    """Per-host concurrency (a semaphore per host) and minimum gap between request starts."""
-
-    def __init__(self, concurrency: int, delay_seconds: float) -> None:
-        self._concurrency = max(1, concurrency)
-        self._delay = max(0.0, delay_seconds)
-        self._lock = threading.Lock()
-        self._slots: dict[str, threading.BoundedSemaphore] = {}
-        self._next_start: dict[str, float] = {}
-
-    @contextmanager
-    def slot(self, host: str, wait_seconds: float | None) -> Iterator[None]:
-        with self._lock:
-            sem = self._slots.setdefault(host, threading.BoundedSemaphore(self._concurrency))
-        if not sem.acquire(timeout=None if wait_seconds is None else max(wait_seconds, 0.0)):
-            raise RetriableError("timeout", f"no free connection slot for {host} before the deadline")
-        try:
-            if self._delay:
-                with self._lock:
-                    now = time.monotonic()
-                    start = max(now, self._next_start.get(host, 0.0))
-                    self._next_start[host] = start + self._delay
-                time.sleep(start - now)
-            yield
-        finally:
-            sem.release()
+    return decoders
 
 
 @dataclass(frozen=True)
@@ -230,7 +193,7 @@ class HttpClient:
         self._policy = policy
         self._resolver = resolver
         self._address_check = address_check
-        self._gate = _HostGate(policy.per_host_concurrency, policy.per_host_delay_seconds)
+        self._gate = HostGate(policy.per_host_concurrency, policy.per_host_delay_seconds)
         self._backend: GuardedBackend | None = None
         if transport is None:
             self._backend = GuardedBackend(allow_private=policy.allow_private_networks, resolver=resolver,
@@ -331,7 +294,9 @@ class HttpClient:
         decoders = _decoders_for(response.headers.get("content-encoding", ""))
         body = bytearray()
         try:
-            for raw in response.iter_raw():
+            # A response built in memory (a test transport) is already read; a real one is streamed.
+            chunks = [response.content] if response.is_stream_consumed else response.iter_raw()
+            for raw in chunks:
                 body += _decoded(decoders, raw, cap - len(body), final=False)
                 if len(body) > cap:
                     raise ItemError("too_large", f"{where}: body over the {cap}-byte cap")

@@ -1,4 +1,5 @@
-"""Which addresses newswatch may connect to, and a connection layer that only connects to those.
+"""Which addresses newswatch may connect to, a connection layer that only connects to those, and
+per-host politeness.
 
 Why: feed and article URLs come from third parties. Without a guard, a feed entry pointing at
 ``http://169.254.169.254/`` (cloud metadata), ``http://10.0.0.5/admin`` or a name that resolves to
@@ -13,6 +14,9 @@ The same backend enforces the per-request budget of ``HttpClient``: every connec
 read is given at most the time left until the request's deadline (so a server trickling one byte a
 second stops at the deadline, not only at a per-read timeout), and raw bytes received are counted
 against a cap (so a response that never ends stops even when no decoded byte comes out of it).
+
+``HostGate`` is the other half of "how we may connect": per-host concurrency and a minimum gap
+between request starts, so a feed list with many URLs on one site does not hammer it.
 
 Tests inject ``resolver`` (a fake DNS) and ``address_check`` (e.g. treat 127.0.0.1 as public) so that
 refusal paths run without a packet leaving loopback.
@@ -266,3 +270,35 @@ class _GuardedStream(httpcore.NetworkStream):
 
     def get_extra_info(self, info: str) -> typing.Any:
         return self._inner.get_extra_info(info)
+
+
+class HostGate:
+    """Politeness per host: at most ``concurrency`` requests at once and ``delay_seconds`` between starts.
+
+    Hosts are keyed by name; the tables grow by one small entry per distinct host a process contacts.
+    """
+
+    def __init__(self, concurrency: int, delay_seconds: float) -> None:
+        self._concurrency = max(1, concurrency)
+        self._delay = max(0.0, delay_seconds)
+        self._lock = threading.Lock()
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
+        self._next_start: dict[str, float] = {}
+
+    @contextmanager
+    def slot(self, host: str, wait_seconds: float | None) -> Iterator[None]:
+        """Hold one of ``host``'s slots for this block; wait at most ``wait_seconds`` (``None``: no limit)."""
+        with self._lock:
+            sem = self._slots.setdefault(host, threading.BoundedSemaphore(self._concurrency))
+        if not sem.acquire(timeout=None if wait_seconds is None else max(wait_seconds, 0.0)):
+            raise RetriableError("timeout", f"no free connection slot for {host} before the deadline")
+        try:
+            if self._delay:
+                with self._lock:
+                    now = time.monotonic()
+                    start = max(now, self._next_start.get(host, 0.0))
+                    self._next_start[host] = start + self._delay
+                time.sleep(start - now)
+            yield
+        finally:
+            sem.release()

@@ -98,6 +98,15 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from flows.serve import serve
+    from newswatch.config import config_path
+
+    settings = _settings(args)
+    _quiet_prefect()
+    return serve(settings, config_path(args.config))
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     _quiet_prefect()
     from flows.demo import run_demo
@@ -115,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         return sp
 
     with_config(sub.add_parser("run", help="run one poll cycle")).set_defaults(fn=cmd_run)
+    with_config(sub.add_parser("serve", help="run cycles on the schedule until stopped")).set_defaults(fn=cmd_serve)
     with_config(sub.add_parser("check-config", help="validate the config")).set_defaults(fn=cmd_check_config)
     sp = with_config(sub.add_parser("sql", help="read-only SQL for analysts"))
     sp.add_argument("query")

@@ -22,7 +22,7 @@ from newswatch.config import Settings, load_settings
 from newswatch.cycle import CycleSummary
 from newswatch.delivery import delivered_alerts
 from newswatch.runlock import cycle_lock
-from newswatch.workers import default_processes, processed_jobs, submit_local
+from newswatch.workers import default_processes, processed_jobs, shutdown_pool, submit_local
 from transform.topics import compiled_query
 
 # Pages per processing task: big enough that the ~10 ms task overhead is <1% of the ~0.3 s of CPU a
@@ -129,11 +129,17 @@ def newswatch_cycle(config_path: str | None = None, settings_token: str | None =
                     respect_schedule: bool = False) -> Any:
     """One poll cycle. ``serve`` passes the config path; in-process callers pass a settings token."""
     settings = _SETTINGS[settings_token] if settings_token else load_settings(config_path)
-    with cycle_lock(settings.warehouse.path):
-        if settings.runner.kind == "dask":
-            summary = _dask_cycle.with_options(task_runner=task_runner_for(settings))(settings, respect_schedule)
-        else:
-            summary = _cycle_body(settings, respect_schedule)
+    try:
+        with cycle_lock(settings.warehouse.path):
+            if settings.runner.kind == "dask":
+                summary = _dask_cycle.with_options(task_runner=task_runner_for(settings))(settings, respect_schedule)
+            else:
+                summary = _cycle_body(settings, respect_schedule)
+    finally:
+        if not settings_token:
+            # A served run lives in a subprocess of its own that must be able to exit: its pool's idle
+            # workers would otherwise keep it alive. In-process callers keep the pool for the next cycle.
+            shutdown_pool()
     if settings_token:
         _SUMMARIES[settings_token] = summary
     if respect_schedule:

@@ -13,6 +13,7 @@ import base64
 import html
 import io
 import re
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -44,14 +45,19 @@ def trend_figure(series: TrendSeries) -> Figure:
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     days = [d.day for d in series.days]
-    ax.bar(days, [d.articles for d in series.days], width=0.8, color=_ARTICLES_COLOUR, label="articles (copies)")
+    bars = ax.bar(days, [d.articles for d in series.days], width=0.8, color=_ARTICLES_COLOUR, label="articles (copies)")
+    if is_partial_last_day(series):
+        bars[-1].set_hatch("///")
+        bars[-1].set_edgecolor(_STORIES_COLOUR)
+        bars[-1].set_label("today so far")
     ax.plot(days, [d.stories for d in series.days], color=_STORIES_COLOUR, marker="o", markersize=3,
             linewidth=1.6, label="stories (distinct)")
     spikes = [d for d in series.days if d.spike]
-    ax.plot([d.day for d in spikes], [d.stories for d in spikes], linestyle="none", marker="o", markersize=9,
-            markerfacecolor="none", markeredgecolor=_SPIKE_COLOUR, markeredgewidth=2, label=SPIKE_LABEL)
+    if spikes:
+        ax.plot([d.day for d in spikes], [d.stories for d in spikes], linestyle="none", marker="o", markersize=9,
+                markerfacecolor="none", markeredgecolor=_SPIKE_COLOUR, markeredgewidth=2, label=SPIKE_LABEL)
     for d in spikes:
-        ax.annotate(f"{d.score:.1f}", (d.day, d.stories), textcoords="offset points", xytext=(0, 8),
+        ax.annotate(f"score {d.score:.1f}", (d.day, d.stories), textcoords="offset points", xytext=(0, 8),
                     ha="center", fontsize=8, color=_SPIKE_COLOUR)
     locator = AutoDateLocator()
     ax.xaxis.set_major_locator(locator)
@@ -61,11 +67,19 @@ def trend_figure(series: TrendSeries) -> Figure:
     ax.set_ylabel("per UTC day")
     ax.grid(axis="y", alpha=0.3)
     ax.spines[["top", "right"]].set_visible(False)
-    ax.legend(loc="upper left", frameon=False, fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=4, frameon=False, fontsize=8)
     ax.set_title(chart_title(series), loc="left", fontsize=12)
     if series.now is not None and series.now.is_spike:
         ax.set_title(f"spiking now (score {series.now.score:.1f})", loc="right", fontsize=10, color=_SPIKE_COLOUR)
     return fig
+
+
+def is_partial_last_day(series: TrendSeries) -> bool:
+    """Whether the series' last day was still running when it was read (its bar is drawn hatched)."""
+    if series.as_of is None or not series.days:
+        return False
+    end_of_day = datetime.combine(series.days[-1].day + timedelta(days=1), time.min, UTC)
+    return series.as_of < end_of_day
 
 
 def trend_chart_png(series: TrendSeries) -> bytes:
@@ -93,8 +107,11 @@ def _pct(share: float | None) -> str:
 def trend_page_html(series: TrendSeries, png: bytes) -> str:
     """A self-contained HTML page: summary, the chart (embedded PNG), then one table row per day, newest first."""
     title = html.escape(chart_title(series))
+    last = series.days[-1] if series.days else None
+    partial = " (so far)" if is_partial_last_day(series) else ""
     rows = "\n".join(
-        f'<tr class="{"spike" if d.spike else "day"}"><td>{d.day.isoformat()}</td><td>{d.articles}</td>'
+        f'<tr class="{"spike" if d.spike else "day"}"><td>{d.day.isoformat()}{partial if d is last else ""}</td>'
+        f"<td>{d.articles}</td>"
         f"<td>{d.stories}</td><td>{_pct(d.share)}</td><td>{d.baseline:.2f}</td><td>{d.score:.1f}</td>"
         f"<td>{'spike' if d.spike else ''}</td></tr>"
         for d in reversed(series.days)

@@ -110,6 +110,9 @@ class AlertConfig(_Model):
     min_sources: int = Field(1, ge=1, description="Alert only when this many feeds carry the story.")
     languages: list[str] | None = None
     feeds: list[str] | None = Field(None, description="Only stories from these feed names.")
+    max_age_hours: float = Field(
+        48, gt=0, description="Never alert a story first published longer ago than this (old news, back catalogues)."
+    )
 
     @field_validator("notify")
     @classmethod
@@ -181,9 +184,17 @@ class Settings(_Model):
     def _cross_refs(self) -> Settings:
         topics = {t.name for t in self.topics}
         problems = []
+        feed_names = {f.name for f in self.feeds}
+        rules: set[str] = set()
         for i, a in enumerate(self.alerts):
             if a.topic not in topics:
                 problems.append(f"alerts[{i}].topic: unknown topic {a.topic!r} (hint: one of {sorted(topics)})")
+            if a.rule in rules:  # the outbox keys alerts on the rule name
+                problems.append(f"alerts[{i}].name: rule {a.rule!r} is defined twice (hint: give each rule a distinct name:)")
+            rules.add(a.rule)
+            for j, name in enumerate(a.feeds or []):
+                if name not in feed_names:
+                    problems.append(f"alerts[{i}].feeds[{j}]: unknown feed {name!r} (hint: use a feeds[].name)")
         seen: set[str] = set()
         for i, f in enumerate(self.feeds):
             if f.url in seen:

@@ -20,7 +20,7 @@ import html
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler
 
@@ -155,7 +155,7 @@ def synthetic_articles(n_articles: int, *, n_feeds: int = 8, seed: int = 0,
     Returns:
         The plan, in index order.
     """
-    now = now or datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    now = now or datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     span = timedelta(days=14)
     plan: list[SyntheticArticle] = []
     for i in range(n_articles):
@@ -329,7 +329,7 @@ def _paragraphs(seed: int, body_index: int, words: int) -> list[str]:
     count = 0
     while count < words:
         person = rng.choice(cast)
-        if paragraphs and rng.random() < 0.35:
+        if len(paragraphs) == 1 or (paragraphs and rng.random() < 0.3):  # every article quotes someone
             para = quote(person)
         else:
             para = " ".join(fill(rng.choice(_SENTENCES), person) for _ in range(rng.randint(2, 4)))
@@ -350,7 +350,7 @@ def _feed_xml(feed: int, articles: list[SyntheticArticle], base_url: str) -> byt
         '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel>'
         f"<title>Feed {feed} News</title><link>{base_url}/feed{feed}/</link>"
         f"<description>Synthetic feed {feed}</description>\n{items}</channel></rss>\n"
-    ).encode("utf-8")
+    ).encode()
 
 
 def _page_handler(article: SyntheticArticle, base_url: str) -> Callable[[BaseHTTPRequestHandler], None]:

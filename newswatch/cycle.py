@@ -149,17 +149,10 @@ def fetched_jobs(settings: Settings, candidates: list[Candidate], client: HttpCl
     rejections: list[tuple[Candidate, Rejection, bool]] = []
     for cand, res in zip(candidates, results, strict=True):
         if isinstance(res, Rejection):
-            rejections.append((cand, res, res.reason in RETRIABLE_REASONS))
+            rejections.append((cand, res, res.retriable))
         else:
             jobs.append(res)
     return jobs, rejections
-
-
-# Reasons ``extract/http.py`` raises as RetriableError: worth another try in a later cycle.
-RETRIABLE_REASONS = frozenset({
-    "timeout", "connection_error", "connection_refused", "dns_error", "tls_error", "http_429", "http_500",
-    "http_502", "http_503", "http_504", "http_5xx", "network_error", "read_error",
-})
 
 
 def loaded(settings: Settings, run_id: str, polls: list[FeedPoll], plan: Plan, processed: list[Processed],

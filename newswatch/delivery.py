@@ -1,9 +1,294 @@
-"""PLACEHOLDER (being replaced by the alerts engineer): alert delivery after commit."""
+"""Alert delivery: send what the outbox holds, after the load committed, never holding the warehouse open.
+
+One delivery (``delivered_alerts``; the cycle flow calls it right after the load task):
+
+1. Claim, in one short transaction: queue operator incidents (``newswatch/feed_health.py``), then pick
+   the due rows: ``pending`` rows whose ``next_attempt_at`` has come (for a digest rule, every unsent
+   row of that (rule, channel) once one of them is due), and ``sending`` rows whose lease ran out
+   (their sender died). Mark them ``sending`` with one more attempt and a lease of ``LEASE``. Commit
+   and close the file.
+2. Send each message with apprise, with no connection open (DuckDB locks the file for the whole
+   process; a slow webhook must not lock out the next cycle or an operator).
+3. Settle each message right after its send, in its own short transaction: ``sent``; or ``pending``
+   again with ``next_attempt_at`` backed off exponentially (``RETRY_BASE`` doubling up to
+   ``RETRY_MAX``) and the redacted ``error``; or ``failed`` after ``MAX_ATTEMPTS`` (or at once when
+   the rule or channel is no longer configured). ``newswatch alerts list`` shows all of it.
+
+Crash windows, and what the next delivery does:
+
+- Before the load commit: the outbox rows roll back with the articles; the next cycle loads and
+  queues them again.
+- After the load commit, before the claim (``NEWSWATCH_FAULT=exit_before_send``): the rows are
+  ``pending``; the next delivery (the next cycle) sends them. Exactly once.
+- After the claim, before a send: the rows are ``sending``; once their lease has run out (``LEASE``,
+  less than a default cycle interval), the next delivery sends them. Exactly once, a little late.
+- After a channel accepted a message, before its settle committed (``NEWSWATCH_FAULT=exit_after_send``):
+  the outbox cannot know the message went out, so after the lease it is sent again. This duplicate
+  cannot be ruled out (a webhook and a DuckDB file do not commit together); settling after every single
+  message keeps the window to one short transaction. Every message carries an idempotency key (the
+  ``alert_id``; for a digest, a hash of its alert_ids), sent as the ``Idempotency-Key`` header to generic
+  webhooks (``json://``, ``form://``, ``xml://`` and their ``s`` variants), so a receiver that honours it
+  drops the copy. Slack, e-mail, Telegram, Matrix, ntfy ... have no such key: there the subscriber may
+  see the message twice.
+- A sender that is merely slow never overlaps a second sender: it stops starting sends after
+  ``LEASE / 2`` (the rest are released unsent, without using an attempt), and each send is bounded by
+  ``SEND_TIMEOUT_SECONDS``.
+
+A rerun sends nothing new: rows are keyed on (rule, story, channel) and only unsent rows are claimed.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from newswatch import secrets
+from newswatch.errors import FatalError
+from newswatch.feed_health import operator_incidents
+from transform.alerts import Message, StoryAlert, alert_message, digest_message, rule_test_message
+from transform.urls import stable_id
+from warehouse import db
+from warehouse.outbox import (
+    OPERATOR_RULE,
+    Outcome,
+    OutboxRow,
+    alert_rule,
+    channel_identities,
+    claimed_rows,
+    queued_operator_alerts,
+    settled,
+    unsent_rows,
+)
 
-def delivered_alerts(settings: Any) -> int:
-    return 0
+log = logging.getLogger(__name__)
+
+# Retry schedule: 1, 2, 4 ... minutes, at most an hour apart, 10 attempts. With 15-minute cycles a
+# channel may be down ~5 hours before an alert is given up as ``failed`` (and stays visible).
+RETRY_BASE = timedelta(minutes=1)
+RETRY_MAX = timedelta(hours=1)
+MAX_ATTEMPTS = 10
+# How long a claim holds a row. Shorter than the default 15-minute cycle, so rows claimed by a process
+# that died are sent by the next cycle; twice the sending budget, so a live sender never loses its rows.
+LEASE = timedelta(minutes=10)
+# Upper bound on one apprise call (all its HTTP requests). apprise's own socket timeouts are 4 s each.
+SEND_TIMEOUT_SECONDS = 30.0
+# Messages per delivery; the rest wait for the next one (a flood should become a digest, not 1,000 pings).
+MAX_MESSAGES_PER_DELIVERY = 100
+# apprise schemes whose extra ``+Header=value`` URL parameters become HTTP headers (generic webhooks).
+HEADER_SCHEMES = frozenset({"json", "jsons", "form", "forms", "xml", "xmls"})
+
+# Fault injection for the crash tests (tests/test_alert_delivery.py). Never set in production:
+#   exit_before_send  -> the process exits at the start of delivery (after the load committed)
+#   exit_after_send   -> the process exits after the first message a channel accepted, before settling it
+FAULT_ENV = "NEWSWATCH_FAULT"
+FAULT_EXIT_CODE = 86
+
+
+def _fault_point(name: str) -> None:
+    if os.environ.get(FAULT_ENV) == name:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(FAULT_EXIT_CODE)
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One message to send: one row (instant, operator) or every claimed row of a digest."""
+
+    rows: tuple[OutboxRow, ...]
+    digest: bool
+
+    @property
+    def idempotency_key(self) -> str:
+        if len(self.rows) == 1 and not self.digest:
+            return self.rows[0].alert_id
+        return stable_id("digest", *sorted(r.alert_id for r in self.rows))
+
+
+def _is_due(row: OutboxRow, now: datetime) -> bool:
+    return row.next_attempt_at is None or row.next_attempt_at <= now
+
+
+def due_batches(rows: Sequence[OutboxRow], digest_rules: set[str], *, now: datetime,
+                limit: int = MAX_MESSAGES_PER_DELIVERY) -> list[Batch]:
+    """The messages due now, oldest first: digests grouped per (rule, channel), the rest one row each."""
+    groups: dict[tuple[str, str], list[OutboxRow]] = {}
+    batches: list[Batch] = []
+    for r in rows:
+        if r.status == "sending" and not _is_due(r, now):
+            continue  # another live delivery holds it
+        if r.table == "alerts" and r.rule in digest_rules:
+            groups.setdefault((r.rule, r.channel), []).append(r)
+        elif _is_due(r, now):
+            batches.append(Batch((r,), digest=False))
+    for members in groups.values():
+        if any(_is_due(r, now) for r in members):
+            batches.append(Batch(tuple(members), digest=True))
+    batches.sort(key=lambda b: min((r.next_attempt_at or r.created_at, r.created_at) for r in b.rows))
+    return batches[:limit]
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Back-off after the ``attempts``-th failed attempt: 1, 2, 4 ... minutes, capped at ``RETRY_MAX``."""
+    return min(RETRY_BASE * (2 ** max(attempts - 1, 0)), RETRY_MAX)
+
+
+def url_with_idempotency_key(url: str, key: str) -> str:
+    """``url`` with an ``Idempotency-Key`` header parameter when its scheme sends extra headers."""
+    scheme = url.split("://", 1)[0].lower()
+    if scheme not in HEADER_SCHEMES:
+        return url
+    base, hash_, fragment = url.partition("#")
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}+Idempotency-Key={key}{hash_}{fragment}"
+
+
+@contextlib.contextmanager
+def _apprise_warnings_captured() -> Iterator[None]:
+    """Let apprise's warnings reach its result logs (they name the error), not the root log handlers."""
+    logger = logging.getLogger("apprise")
+    level, propagate = logger.level, logger.propagate
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+        logger.propagate = propagate
+
+
+def send_error(url: str, message: Message, *, idempotency_key: str) -> str | None:
+    """Send one message to one apprise URL. Returns None when the channel accepted it, else why not."""
+    import apprise
+
+    target = url_with_idempotency_key(url, idempotency_key)
+    with _apprise_warnings_captured():
+        ap = apprise.Apprise()
+        if not ap.add(target):
+            return "the channel URL is not a valid apprise URL"
+        result = ap.notify(body=message.body, title=message.title, timeout=SEND_TIMEOUT_SECONDS)
+    if result:
+        return None
+    details = [e.message for e in result.logs() if e.level in ("WARNING", "ERROR", "CRITICAL")]
+    status = getattr(getattr(result, "status", None), "name", "FAILURE")
+    return secrets.redacted("; ".join(details) or f"delivery failed ({status})")[:1000]
+
+
+def _channel_urls(settings: Any) -> dict[tuple[str, str], str]:
+    """(rule, channel identity) -> the real URL, for every configured channel."""
+    out: dict[tuple[str, str], str] = {}
+    for a in settings.alerts:
+        out.update({(a.rule, ident): url for ident, url in zip(channel_identities(a.notify), a.notify, strict=True)})
+    ops = settings.operator.notify
+    out.update({(OPERATOR_RULE, ident): url for ident, url in zip(channel_identities(ops), ops, strict=True)})
+    return out
+
+
+def _message(batch: Batch) -> Message:
+    first = batch.rows[0]
+    if first.table == "operator_alerts":
+        return Message(first.title or "", first.body or "")
+    alerts = [StoryAlert.from_json(r.payload or "{}") for r in batch.rows]
+    return digest_message(first.rule, alerts) if batch.digest else alert_message(alerts[0])
+
+
+def delivered_alerts(settings: Any, *, now: datetime | None = None) -> int:
+    """Send every due alert and operator notice; record each outcome in the outbox.
+
+    Args:
+        settings: the validated config.
+        now: the delivery clock (tests pass a later time to reach retries and digests); default: now.
+
+    Returns:
+        How many outbox rows were delivered (a digest counts each story it carried).
+    """
+    _fault_point("exit_before_send")
+    clock: Callable[[], datetime] = (lambda: now) if now is not None else (lambda: datetime.now(UTC))  # type: ignore[assignment,return-value]
+    start = clock()
+    path = settings.warehouse.path
+    digest_rules = {a.rule for a in settings.alerts if a.mode == "digest"}
+    with db.writer(path) as con, db.transaction(con):
+        if settings.operator.notify:
+            queued_operator_alerts(con, operator_incidents(con, settings, now=start), settings.operator.notify, now=start)
+        batches = due_batches(unsent_rows(con), digest_rules, now=start)
+        claimed_rows(con, [r for b in batches for r in b.rows], now=start, lease=LEASE)
+    if not batches:
+        return 0
+    urls = _channel_urls(settings)
+    broken: dict[str, tuple[str, datetime]] = {}  # url -> (error, retry time) of a channel failing this delivery
+    budget = time.monotonic() + LEASE.total_seconds() / 2
+    delivered = 0
+    for batch in batches:
+        first = batch.rows[0]
+        url = urls.get((first.rule, first.channel))
+        if url is None:
+            what = "operator channel" if first.rule == OPERATOR_RULE else f"rule {first.rule!r} or its channel"
+            outcomes = _ended(batch, "failed", f"{what} is no longer configured", None)
+        elif time.monotonic() > budget:
+            outcomes = _released(batch, "not sent: the delivery ran out of time", start)
+        elif url in broken:
+            err, retry_at = broken[url]
+            outcomes = _released(batch, f"not sent: the channel failed earlier in this delivery ({err})", retry_at)
+        else:
+            error = send_error(url, _message(batch), idempotency_key=batch.idempotency_key)
+            if error is None:
+                _fault_point("exit_after_send")
+                outcomes = _ended(batch, "sent", None, clock())
+                delivered += len(batch.rows)
+            else:
+                outcomes = _failed(batch, error, clock())
+                broken[url] = (error, min(o.next_attempt_at or start for o in outcomes))
+                log.warning("alert to %s failed: %s", first.channel, error)
+        with db.writer(path) as con, db.transaction(con):
+            settled(con, outcomes)
+    return delivered
+
+
+def _ended(batch: Batch, status: str, error: str | None, sent_at: datetime | None) -> list[Outcome]:
+    return [Outcome(r.table, r.alert_id, status, error, None, sent_at) for r in batch.rows]
+
+
+def _released(batch: Batch, error: str, retry_at: datetime) -> list[Outcome]:
+    return [Outcome(r.table, r.alert_id, "pending", error, retry_at, attempt_used=False) for r in batch.rows]
+
+
+def _failed(batch: Batch, error: str, at: datetime) -> list[Outcome]:
+    out = []
+    for r in batch.rows:
+        attempts = r.attempts + 1  # the claim counted this attempt
+        if attempts >= MAX_ATTEMPTS:
+            out.append(Outcome(r.table, r.alert_id, "failed", f"gave up after {attempts} attempts: {error}", None))
+        else:
+            out.append(Outcome(r.table, r.alert_id, "pending", error, at + retry_delay(attempts)))
+    return out
+
+
+def sent_test_alert(settings: Any, rule: str, *, now: datetime | None = None) -> list[tuple[str, str | None]]:
+    """Send a test message to every channel of ``rule`` (or of the operator, for ``operator``).
+
+    Returns:
+        (masked channel, error or None) per channel.
+
+    Raises:
+        FatalError: no rule of that name.
+    """
+    now = now or datetime.now(UTC)
+    cfg = next((a for a in settings.alerts if a.rule == rule), None)
+    if cfg is not None:
+        urls, message = cfg.notify, rule_test_message(alert_rule(cfg), now=now)
+    elif rule in ("operator", OPERATOR_RULE) and settings.operator.notify:
+        urls = settings.operator.notify
+        message = Message("[newswatch] operator test", f"A test of the operator channels, sent at {now:%Y-%m-%d %H:%M} UTC.")
+    else:
+        names = [a.rule for a in settings.alerts] + (["operator"] if settings.operator.notify else [])
+        raise FatalError("unknown_rule", f"no alert rule named {rule!r} (hint: one of {names})")
+    key = stable_id("test", rule, now.isoformat())
+    return [(ident, send_error(url, message, idempotency_key=key))
+            for ident, url in zip(channel_identities(urls), urls, strict=True)]

@@ -133,3 +133,4 @@ class Rejection:
     url: str
     reason: str
     message: str
+    retriable: bool = False  # a RetriableError: worth another attempt in a later cycle

@@ -128,7 +128,8 @@ def page_job(client: HttpClient, cand: Candidate, *, now: datetime | None = None
     except PipelineError as e:
         if not isinstance(e, ItemError | RetriableError):
             raise
-        return Rejection("fetch", cand.item_key, redacted_url(entry.url), e.reason, e.message)
+        return Rejection("fetch", cand.item_key, redacted_url(entry.url), e.reason, e.message,
+                         retriable=isinstance(e, RetriableError))
     return PageJob(cand, res.final_url, html, None, now)
 
 

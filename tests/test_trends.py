@@ -11,10 +11,9 @@ import pytest
 from flows.cli_trends import register_trends
 from newswatch.charts import SPIKE_LABEL, trend_figure, trend_page_html, written_trend_files
 from newswatch.errors import FatalError
+from tests.warehouse_rows import add_article, add_entity, add_match, add_mentions
 from warehouse.migrations import migrate
 from warehouse.trends import entity_series, scored_days, summary_lines, topic_series
-
-from .test_views import add_article, add_entity, add_match, add_mentions
 
 AS_OF = datetime(2026, 5, 31, 18, 0, tzinfo=UTC)
 SPIKE_DAY = date(2026, 5, 25)
@@ -54,11 +53,12 @@ def warehouse():
 
 def test_scored_days_uses_the_previous_14_days_and_the_view_thresholds():
     start = date(2026, 1, 1)
-    counts = [(start + timedelta(days=i), 2, 1, 0.1) for i in range(20)] + [(date(2026, 1, 21), 9, 5, 0.5)]
+    counts = [(start + timedelta(days=i), 2, 1, 0.1) for i in range(20)] + [(date(2026, 1, 21), 9, 6, 0.5)]
     days = scored_days(counts, 3)
     assert [d.day for d in days] == [date(2026, 1, 19), date(2026, 1, 20), date(2026, 1, 21)]
     assert [d.spike for d in days] == [False, False, True]
-    assert days[-1].baseline == 1.0 and days[-1].score == pytest.approx(4 / 2 ** 0.5)
+    assert days[-1].baseline == 1.0 and days[-1].score == pytest.approx(5 / 2 ** 0.5)
+    assert not scored_days(counts[:-1] + [(date(2026, 1, 21), 9, 5, 0.5)], 1)[0].spike  # score 2.83
 
 
 def test_topic_series_is_dense_and_marks_the_spike_day(warehouse):
@@ -80,12 +80,13 @@ def test_topic_series_zero_fills_days_without_rows(warehouse):
 
 
 def test_entity_series_resolves_a_name_and_lists_the_other_matches(warehouse):
-    series = entity_series(warehouse, "kim", days=10, as_of=AS_OF)
-    assert series.key == "person:kim jong un" and series.entity_type == "PERSON"
+    series = entity_series(warehouse, "kim jong un", days=10, as_of=AS_OF)
+    assert series.key == "person:kim jong un" and series.entity_type == "PERSON"  # the most mentioned
     assert series.alternatives == ("org:kim jong un",)
+    assert entity_series(warehouse, "KIM", days=10, as_of=AS_OF).alternatives == ()  # alias of the person only
     assert [d.day for d in series.days if d.spike] == [SPIKE_DAY]
     assert any("also matches: org:kim jong un" in line for line in summary_lines(series))
-    assert entity_series(warehouse, "org:kim jong un", days=10, as_of=AS_OF).alternatives == ("person:kim jong un",)
+    assert entity_series(warehouse, "org:kim jong un", days=10, as_of=AS_OF).alternatives == ()  # an id is exact
 
 
 def test_unknown_names_fail_with_a_hint(warehouse):
@@ -127,6 +128,7 @@ def test_png_and_html_page_are_written_self_contained(warehouse, tmp_path):
     assert text.count("<tr class=") == 30
     assert f'<tr class="spike"><td>{SPIKE_DAY.isoformat()}</td><td>12</td><td>6</td>' in text
     assert text.index("<img") < text.index("<table")
+    assert f"<td>{AS_OF.date().isoformat()} (so far)</td>" in text  # the day still running at AS_OF
 
 
 def test_html_escapes_names():

@@ -18,6 +18,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from transform.dates import parsed_datetime
+
 # A line is compared with other lines by its lower-cased word tokens.
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 # Characters that are invisible or layout-only in extracted text.
@@ -92,6 +94,10 @@ LINE_RULES: tuple[LineRule, ...] = (
     _rule("newsletter_ack", 14, r"^(?:thanks? (?:you )?for (?:signing up|subscribing|registering)|keep an eye on your inbox|"
           r"(?:sorry!? )?(?:there was an?|an) (?:error|problem) (?:processing|with) your (?:subscription|request|sign-?up)|"
           r"enter your e-?mail(?: address)?|you(?:'re| are) (?:now )?subscribed|invalid e-?mail(?: address)?|sorry!?)\W*.*$"),
+    _rule("subscribe_pitch", 50, r"^(?:subscribe(?: now| today)?\W*|subscribe (?:to|for|now|today)\b.*|already a (?:subscriber|member)\b.*|"
+          r"become a (?:member|subscriber|supporter|patron)\b.*|support (?:our|independent|local|quality) journalism\b.*|"
+          r"if you (?:enjoyed|liked|value|appreciate) (?:this|our) (?:article|story|journalism|reporting)\b.*|"
+          r"(?:get|unlock) (?:unlimited|full|digital|premium) access\b.*)$"),
     # "Follow us on Twitter", "Follow Jane on Facebook", author contact lines.
     _rule("follow", 40, rf"^(?:.*\b)?(?:follow|like|find|join) (?:us|him|her|them|me|[\w.'’@ -]{{1,40}}) on {_SOCIAL}\b.*$"),
     _rule("contact", 40, r"^(?=.*\b(?:reached|contact\w*|e-?mail\w*|write to)\b)(?=.*[\w.+-]+@[\w-]+\.[\w.]+).*$"),
@@ -125,11 +131,27 @@ LINE_RULES: tuple[LineRule, ...] = (
           r"may (?:get|earn|receive) a (?:share|portion|small share) of (?:the )?(?:sale|revenue)|commission on (?:purchases|sales))\b.*$"),
 )
 
+# All-capitals lines from this many words on, without a sentence ending, are promos and related
+# headlines ("SEAN SPICER ELIMINATED FROM 'DANCING WITH THE STARS'", "GET THE QUIZ: INSTANT
+# DOWNLOAD!" is caught by its own rules). Shorter ones and questions are sub-headings ("WHO IS THE
+# FRONT-RUNNER?"), which aeb_dev counts as article text.
+MIN_SHOUTED_WORDS = 6
+MAX_SHOUTED_WORDS = 20
+_SENTENCE_END = re.compile(r"[.?!:…\"”]\W{0,2}$")
+# After a "Related:" / "Read more" heading, the link items trafilatura renders as "- Headline".
+_LINK_LIST_RULES = frozenset({"related_heading", "related_link"})
+_LIST_ITEM = ("- ", "• ", "* ")
+
 _DATE_WORDS = frozenset(
     "jan january feb february mar march apr april may jun june jul july aug august sep sept september oct october "
     "nov november dec december mon monday tue tues tuesday wed wednesday thu thur thurs thursday fri friday sat "
     "saturday sun sunday am pm a m p et est edt pt pst pdt ct cst cdt gmt bst cet cest utc ist at on de da do of "
     "the updated published posted".split()
+)
+_MONTH_OR_DAY = frozenset(
+    "jan january feb february mar march apr april may jun june jul july aug august sep sept september oct october "
+    "nov november dec december mon monday tue tues tuesday wed wednesday thu thur thurs thursday fri friday sat "
+    "saturday sun sunday".split()
 )
 # A short line that is mostly date words and numbers is a dateline or timestamp, not prose.
 MAX_DATELINE_WORDS = 12
@@ -139,8 +161,9 @@ def cleaned_text(text: str) -> str:
     """Article text without the boilerplate lines extraction leaves in.
 
     Normalises whitespace and invisible characters, removes lines matching ``LINE_RULES`` (each
-    bounded by a word count), timestamp-only lines, bare URLs and lines without a word character,
-    then drops repeated lines and pull quotes contained in a longer paragraph.
+    bounded by a word count), timestamp-only lines, shouted promo lines, bare URLs and lines without
+    a word character, the link list under a "Related:" heading, then drops repeated lines and pull
+    quotes contained in a longer paragraph.
 
     Args:
         text: extracted text, one paragraph per line.
@@ -148,57 +171,74 @@ def cleaned_text(text: str) -> str:
         The cleaned text, paragraphs separated by a single ``"\\n"``; "" when nothing is left.
     """
     kept: list[str] = []
+    in_link_list = False
     for raw in unicodedata.normalize("NFC", text).translate(_INVISIBLE).splitlines():
-        line = _SPACES.sub(" ", raw).strip()
-        line = _CLICK_TO_TWEET.sub("", line)
-        if line and not is_boilerplate_line(line):
-            kept.append(line)
+        line = _CLICK_TO_TWEET.sub("", _SPACES.sub(" ", raw).strip())
+        if not line:
+            continue
+        rule = boilerplate_rule(line)
+        if rule is None and in_link_list and line.startswith(_LIST_ITEM) and not _PROSE_END.search(line):
+            rule = "related_list"
+        if rule is not None:
+            in_link_list = rule in _LINK_LIST_RULES or (in_link_list and rule != "empty_or_url")
+            continue
+        in_link_list = False
+        kept.append(line)
     return "\n".join(_without_repeats(kept))
 
 
 def is_boilerplate_line(line: str) -> bool:
     """True when ``line`` (already whitespace-normalised) is boilerplate rather than article prose."""
-    words = _TOKEN.findall(line)
-    if not words or _URL_ONLY.match(line):
-        return True
-    n = len(words)
-    if n <= MAX_DATELINE_WORDS and _is_dateline(words):
-        return True
-    return any(n <= rule.max_words and rule.pattern.match(line) for rule in LINE_RULES)
+    return boilerplate_rule(line) is not None
 
 
 def boilerplate_rule(line: str) -> str | None:
-    """The name of the first rule that drops ``line``, for debugging and the eval report."""
+    """The name of the rule that drops ``line`` (whitespace-normalised), or None for article prose."""
     words = _TOKEN.findall(line)
     if not words or _URL_ONLY.match(line):
         return "empty_or_url"
-    if len(words) <= MAX_DATELINE_WORDS and _is_dateline(words):
+    n = len(words)
+    if n <= MAX_DATELINE_WORDS and (_is_dateline(words) or parsed_datetime(line)):
         return "dateline"
-    return next((r.name for r in LINE_RULES if len(words) <= r.max_words and r.pattern.match(line)), None)
+    if MIN_SHOUTED_WORDS <= n <= MAX_SHOUTED_WORDS and _is_shouted(line, words):
+        return "shouted"
+    return next((rule.name for rule in LINE_RULES if n <= rule.max_words and rule.pattern.match(line)), None)
+
+
+def _is_shouted(line: str, words: list[str]) -> bool:
+    """An all-capitals headline-like line: no sentence ending, not a table row, few numbers."""
+    if _SENTENCE_END.search(line) or "|" in line or not any(c.isalpha() for c in line):
+        return False
+    if sum(w.isdigit() for w in words) > len(words) * 0.3:
+        return False
+    return all(c.isupper() for c in line if c.isalpha())
 
 
 def _is_dateline(words: list[str]) -> bool:
-    """Mostly date words and numbers, with a year or a clock time in it."""
+    """Mostly date words and numbers, with a year in it and a month/weekday name (digits alone are
+    as likely a phone number or a score)."""
     lowered = [w.lower() for w in words]
     has_anchor = any(len(w) == 4 and w.isdigit() and w[:2] in ("19", "20") for w in lowered)
+    has_name = any(w in _MONTH_OR_DAY for w in lowered)
     dateish = sum(1 for w in lowered if w.isdigit() or w in _DATE_WORDS)
+    has_anchor = has_anchor and has_name
     return has_anchor and dateish >= max(2, len(lowered) - 2) and dateish / len(lowered) >= 0.6
 
 
 def _without_repeats(lines: list[str]) -> list[str]:
     """Drop repeated sentence lines and sentence lines contained in a longer line (pull quotes)."""
     keys = [" ".join(_TOKEN.findall(line.lower())) for line in lines]
+    everything = "".join(f" {key} \n" for key in keys)  # one search finds whether a key occurs twice
     seen: set[str] = set()
     out: list[str] = []
-    for i, (line, key) in enumerate(zip(lines, keys)):
+    for line, key in zip(lines, keys):
         n = key.count(" ") + 1
-        prose = _PROSE_END.search(line) is not None
-        if prose and n >= MIN_REPEAT_WORDS and key in seen:
-            continue
-        if prose and n >= MIN_CONTAINED_WORDS and any(
-            len(other) > len(key) and f" {key} " in f" {other} " for j, other in enumerate(keys) if j != i
-        ):
-            continue
+        if n >= min(MIN_CONTAINED_WORDS, MIN_REPEAT_WORDS) and _PROSE_END.search(line):
+            if n >= MIN_REPEAT_WORDS and key in seen:
+                continue
+            padded = f" {key} "
+            if everything.count(padded) > 1 and any(len(other) > len(key) and padded in f" {other} " for other in keys):
+                continue
         seen.add(key)
         out.append(line)
     return out

@@ -26,36 +26,29 @@ from spacy.tokens import Doc, Span, Token
 
 from newswatch.models import Entity, Mention
 from transform.body_lines import body_line_mask
+from transform.names import (
+    CORPORATE_SUFFIXES,
+    COUNTRIES,
+    DATE_WORDS,
+    DETERMINERS,
+    HONORIFICS,
+    KEY_ALIASES,
+    PERSON_TITLES,
+    TITLE_LINKS,
+)
 
 # spaCy labels kept as entities; numbers, dates and amounts are not things an analyst follows.
 ENTITY_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT", "PRODUCT", "WORK_OF_ART", "LAW"})
-# Honorifics and office titles stripped from the front of a name ("President Donald Trump", "Sen. Warren").
-# The same words before a name are strong evidence that it is a PERSON.
-PERSON_TITLES = frozenset(
-    """mr mrs ms miss mx dr prof professor sir dame lord lady madam president vice prime minister premier
-    chancellor secretary senator sen rep representative congressman congresswoman gov governor lt gen general
-    col colonel capt captain adm admiral sgt sergeant cmdr commander judge justice king queen prince princess
-    emperor empress pope cardinal archbishop bishop rev reverend rabbi imam sheikh ayatollah mayor ambassador
-    chairman chairwoman chairperson ceo spokesman spokeswoman spokesperson deputy acting former late
-    first lady attorney inspector superintendent commissioner sheriff detective officer coach
-    president-elect leader speaker minority majority house senate foreign state defense defence interior
-    finance justice home health trade treasury labour labor education energy chief executive director
-    supreme leader opposition party candidate nominee hopeful""".split()
-)
-# Words that keep a title phrase going ("Secretary of State", "Leader of the Opposition").
-_TITLE_LINKS = frozenset({"of", "the", "for", "and", "&"})
-# Honorifics that are titles even before a single capitalised word, in any entity type.
-_HONORIFICS = frozenset("mr mrs ms miss dr president sen senator rep gov governor prime minister".split())
-_DETERMINERS = frozenset({"the", "a", "an", "this", "that", "these", "those"})
+_TYPE_ORDER = ("PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT", "PRODUCT", "WORK_OF_ART", "LAW")
 _POSSESSIVE = re.compile(r"(?:['’]s?|['’]S)$")
-# Expansions of abbreviations too common to leave as separate entities (document-independent).
-KEY_ALIASES = {
-    "us": "united states", "usa": "united states", "u s": "united states", "u s a": "united states",
-    "united states of america": "united states", "america": "united states",
-    "uk": "united kingdom", "u k": "united kingdom", "britain": "united kingdom", "great britain": "united kingdom",
-    "un": "united nations", "u n": "united nations", "eu": "european union", "e u": "european union",
-    "uae": "united arab emirates", "dprk": "north korea", "ussr": "soviet union",
-}
+_DOTTED = re.compile(r"(?<![\w.])((?:[^\W\d_]\.){2,})")
+# A dateline opens a wire story: "WASHINGTON (Reuters) -", "LONDON, June 3 -", "BEIRUT — Officials said",
+# "BONN 1996-08-30". Its capitalised words are a place, which the small model misses in capitals.
+_DATELINE = re.compile(
+    r"^([A-Z][A-Z.'’-]+(?:[ ][A-Z][A-Z.'’-]+){0,3})(?=,?[ ]+(?:\(|[-—–][ ]|\d{4}-\d\d-\d\d"
+    r"|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?[ ]+\d))",
+    re.MULTILINE,
+)
 # A single-token alias is only searched for again when it is at least this long: shorter capitalised
 # tokens ("Al", "US", "Ma") hit unrelated words too often. Measured on CoNLL-2003 testa: 3 vs 4 changes
 # recall by <0.1 point, 2 costs precision.
@@ -99,22 +92,26 @@ def _folded(text: str) -> str:
 
 
 def name_tokens(text: str) -> list[str]:
-    """Comparison tokens of a name: folded words, hyphens and dots split ("Kim Jong-un" -> kim jong un)."""
-    return re.findall(r"[^\W_]+", _folded(text).replace("&", " and ").replace("'s", "").replace("’s", ""))
+    """Comparison tokens of a name: folded words, hyphens split, dotted abbreviations closed up.
+
+    "Kim Jong-un" -> [kim, jong, un]; "U.S." -> [us]; "Kim Jong Un's" -> [kim, jong, un].
+    """
+    text = _DOTTED.sub(lambda m: m.group(1).replace(".", ""), text)
+    text = _folded(text).replace("&", " and ").replace("'s", "").replace("’s", "")
+    return re.findall(r"[^\W_]+", text)
 
 
-def entity_key(name: str, person: bool = False) -> str:
+def entity_key(name: str) -> str:
     """The normalised, type-independent key of an entity's canonical name (used as ``entity_id``).
 
     Args:
         name: the canonical name, e.g. "Donald J. Trump".
-        person: drop single-letter middle initials ("donald j trump" -> "donald trump").
     Returns:
-        Space-joined folded tokens, e.g. "donald trump"; common abbreviations expanded ("U.S." ->
-        "united states").
+        Space-joined folded tokens with single-letter middle initials dropped, e.g. "donald trump";
+        a few common abbreviations expanded ("U.S." -> "united states").
     """
     tokens = name_tokens(name)
-    if person and len(tokens) > 2:
+    if len(tokens) > 2:
         tokens = [t for k, t in enumerate(tokens) if len(t) > 1 or k in (0, len(tokens) - 1)]
     key = " ".join(tokens)
     return KEY_ALIASES.get(key, key)
@@ -124,26 +121,55 @@ def _is_title_word(token: Token) -> bool:
     return token.lower_.rstrip(".") in PERSON_TITLES
 
 
-def _trimmed(span: Span) -> tuple[int, int, bool] | None:
-    """Token bounds of a name inside an NER span, without determiners, titles and possessives.
+def _is_separator(doc: Doc, tok: Token) -> bool:
+    """Commas, brackets, line breaks and spaced dashes end a name."""
+    if tok.text in {",", "(", ")", "[", "]", ";", "|"} or tok.is_space or "\n" in tok.text:
+        return True
+    spaced = bool(tok.whitespace_) and tok.i > 0 and bool(doc[tok.i - 1].whitespace_)
+    return tok.text in {"-", "—", "–", "--"} and spaced
 
-    Returns (start, end, titled) in token indices, or None when nothing name-like is left.
+
+def _pieces(span: Span) -> list[tuple[int, int]]:
+    """Token bounds of the parts of an NER span split at separators.
+
+    The small model runs lists and asides into one span ("Oval, London", "Natalya Shikolen ( Belarus",
+    "Romania - Cosmin Contra"); a name never contains those, so each part is a name of its own.
     """
-    start, end = span.start, span.end
-    doc = span.doc
+    out: list[tuple[int, int]] = []
+    start = span.start
+    for tok in span:
+        if _is_separator(span.doc, tok):
+            if tok.i > start:
+                out.append((start, tok.i))
+            start = tok.i + 1
+    if span.end > start:
+        out.append((start, span.end))
+    return out
+
+
+def _trimmed(doc: Doc, start: int, end: int, label: str) -> tuple[int, int, bool] | None:
+    """Token bounds of a name inside (part of) an NER span, without determiners, titles and possessives.
+
+    Returns (start, end, titled) in token indices, or None when nothing name-like is left. ``titled`` says
+    a person title stood at the head of the span or right before it.
+    """
     titled = start > 0 and _is_title_word(doc[start - 1]) and doc[start - 1].text[0].isupper()
-    while start < end and (doc[start].is_punct or doc[start].lower_ in _DETERMINERS or doc[start].is_space):
+    while start < end and (doc[start].is_punct or doc[start].lower_ in DETERMINERS or doc[start].is_space
+                           or (doc[start].is_lower and start + 1 < end and doc[start + 1].text == "-")):
+        start += 1  # "the United States", "ex-England": a name starts at its first capitalised word
+    while label != "PERSON" and start < end - 1 and doc[start].lower_ in DATE_WORDS:
         start += 1
     title_end = start
-    allowed = PERSON_TITLES if span.label_ == "PERSON" else _HONORIFICS
+    allowed = PERSON_TITLES if label == "PERSON" else HONORIFICS
     while title_end < end - 1 and (doc[title_end].lower_.rstrip(".") in allowed
-                                   or (title_end > start and doc[title_end].lower_ in _TITLE_LINKS)):
+                                   or (title_end > start and doc[title_end].lower_ in TITLE_LINKS)):
         title_end += 1
-    if title_end > start and doc[title_end].text[:1].isupper() and doc[title_end].lower_ not in _TITLE_LINKS:
+    if title_end > start and doc[title_end].text[:1].isupper() and doc[title_end].lower_ not in TITLE_LINKS:
         start, titled = title_end, True
     while end > start and (doc[end - 1].tag_ == "POS" or doc[end - 1].is_punct or doc[end - 1].is_space
-                           or doc[end - 1].lower_ in ("'s", "’s")):
-        end -= 1
+                           or doc[end - 1].lower_ in ("'s", "’s") or doc[end - 1].like_num
+                           or (doc[end - 1].is_lower and end - start > 1)):
+        end -= 1  # "Kim Jong Un's", "Durham 114", "Interfax news agency"
     if end <= start or not any(c.isupper() for c in doc[start:end].text):
         return None
     return start, end, titled
@@ -158,36 +184,57 @@ def _surface_bounds(doc: Doc, start: int, end: int) -> tuple[int, int]:
     return a, b
 
 
+def _label(doc: Doc, start: int, end: int, label: str) -> str:
+    """The model's label, overruled where a name's form settles its type."""
+    if end - start > 1 and doc[end - 1].lower_ in CORPORATE_SUFFIXES:
+        return "ORG"
+    return label
+
+
 def _candidates(doc: Doc, body: list[bool] | None, in_title: bool) -> list[_Candidate]:
-    """Cleaned NER mentions of one doc (body lines only when ``body`` is given)."""
+    """Cleaned NER mentions of one doc, plus datelines (body lines only when ``body`` is given)."""
     out: list[_Candidate] = []
     for ent in doc.ents:
         if ent.label_ not in ENTITY_LABELS:
             continue
-        bounds = _trimmed(ent)
-        if bounds is None:
-            continue
-        start, end, titled = bounds
-        a, b = _surface_bounds(doc, start, end)
-        if body is not None and not body[a]:
-            continue
-        surface = doc.text[a:b]
-        key = entity_key(surface, person=ent.label_ == "PERSON")
-        if key:
-            out.append(_Candidate(a, b, surface, ent.label_, key, titled, in_title))
+        for piece_start, piece_end in _pieces(ent):
+            bounds = _trimmed(doc, piece_start, piece_end, ent.label_)
+            if bounds is None:
+                continue
+            start, end, titled = bounds
+            a, b = _surface_bounds(doc, start, end)
+            if body is not None and not body[a]:
+                continue
+            surface = doc.text[a:b]
+            key = entity_key(surface)
+            if key:
+                out.append(_Candidate(a, b, surface, _label(doc, start, end, ent.label_), key, titled, in_title))
+    if not in_title:
+        for m in _DATELINE.finditer(doc.text):
+            a, b = m.span(1)
+            rest = doc.text[b:doc.text.find("\n", b) % (len(doc.text) + 1)]
+            if re.match(r",?\s*[-—–]", rest) and not re.search(r"[a-z]", rest):
+                continue  # "SOCCER - JAPAN WIN": a headline's kicker, not a dateline
+            if body is None or body[a]:
+                out = [c for c in out if c.end <= a or c.start >= b]
+                out.append(_Candidate(a, b, m.group(1), "GPE", entity_key(m.group(1)), False, False))
     return out
 
 
 def _voted_type(cands: Sequence[_Candidate]) -> str:
-    """The label most mentions agree on; a person title counts twice for PERSON, full names twice."""
+    """The label most mentions agree on.
+
+    Full names count twice (the model types them more reliably than a lone surname), a person title
+    counts twice for PERSON, and a country's name counts three times for GPE.
+    """
     votes: Counter[str] = Counter()
     for c in cands:
-        weight = 2 if len(c.key.split()) > 1 else 1
-        votes[c.label] += weight
+        votes[c.label] += 2 if len(c.key.split()) > 1 else 1
         if c.titled:
             votes["PERSON"] += 2
-    order = ["PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT", "PRODUCT", "WORK_OF_ART", "LAW"]
-    return max(votes, key=lambda lab: (votes[lab], -order.index(lab)))
+        if c.key in COUNTRIES:
+            votes["GPE"] += 3
+    return max(votes, key=lambda lab: (votes[lab], -_TYPE_ORDER.index(lab)))
 
 
 def _contains(longer: list[str], shorter: list[str]) -> bool:
@@ -197,39 +244,45 @@ def _contains(longer: list[str], shorter: list[str]) -> bool:
 
 
 def _acronym(tokens: list[str]) -> str:
-    return "".join(t[0] for t in tokens if t not in _TITLE_LINKS)
+    return "".join(t[0] for t in tokens if t not in TITLE_LINKS)
 
 
-def _grouped(cands: list[_Candidate]) -> list[list[_Candidate]]:
-    """Mentions grouped into entities: same key, or a partial name / acronym of a fuller one."""
+def _grouped(cands: list[_Candidate]) -> list[tuple[list[_Candidate], str]]:
+    """Mentions grouped into entities, with each entity's type.
+
+    A group is one key, plus the partial names ("Trump", "Jong Un") and acronyms ("FBI") of a fuller name
+    in the article. A partial name goes to the nearest fuller name before it (two Clintons), and takes the
+    fuller name's type: "Donald Trump" decides that the "Trump" the model calls ORG is the person.
+    """
     by_key: dict[str, list[_Candidate]] = defaultdict(list)
     for c in cands:
         by_key[c.key].append(c)
     types = {k: _voted_type(v) for k, v in by_key.items()}
+    person_votes = {k: any(c.label == "PERSON" or c.titled for c in v) for k, v in by_key.items()}
+    size = {k: len(v) for k, v in by_key.items()}
     keys = sorted(by_key, key=lambda k: -len(k.split()))
-    target: dict[str, list[str]] = {}
+    heads: dict[str, list[str]] = {}
     for k in keys:
         toks = k.split()
-        fuller = [L for L in keys if len(L.split()) > len(toks) and target.get(L) is None
-                  and ((types[L] == "PERSON" and types[k] in ("PERSON", "ORG", "GPE", "NORP", "LOC")
-                        and _contains(L.split(), toks))
-                       or (len(toks) == 1 and len(k) >= 2 and types[L] in ("ORG", "GPE", "LOC", "FAC")
-                           and _acronym(L.split()) == k))]
-        target[k] = fuller or None  # type: ignore[assignment]
-    groups: dict[str, list[_Candidate]] = {k: [] for k in keys if target[k] is None}
+        heads[k] = [L for L in keys if len(L.split()) > len(toks) and not heads.get(L)
+                    and ((types[L] == "PERSON" and _contains(L.split(), toks)
+                          and (person_votes[k] or (types[k] == "ORG" and size[L] >= size[k])))
+                         or (types[L] == "ORG" and types[k] == "ORG" and L.split()[:len(toks)] == toks)
+                         or (len(toks) == 1 and len(k) >= 2 and types[L] in ("ORG", "GPE", "LOC", "FAC")
+                             and _acronym(L.split()) == k))]
+    groups: dict[str, list[_Candidate]] = {k: list(by_key[k]) for k in keys if not heads[k]}
+    body_starts = {k: sorted(c.start for c in by_key[k] if not c.in_title) for k in keys}
     for k in keys:
-        if target[k] is None:
-            groups[k].extend(by_key[k])
+        options = heads[k]
+        if not options:
             continue
-        heads = target[k]
-        firsts = {L: min(c.start for c in by_key[L] if not c.in_title) if any(not c.in_title for c in by_key[L])
-                  else 10**9 for L in heads}
         for c in by_key[k]:
-            preceding = [L for L in heads if firsts[L] <= c.start]
-            pick = (max(preceding, key=lambda L: max(x.start for x in by_key[L] if not x.in_title and x.start <= c.start))
-                    if preceding and not c.in_title else max(heads, key=lambda L: len(by_key[L])))
+            before = {L: max((s for s in body_starts[L] if s <= c.start), default=-1) for L in options}
+            preceding = [L for L in options if before[L] >= 0 and not c.in_title]
+            pick = (max(preceding, key=lambda L: before[L]) if preceding
+                    else max(options, key=lambda L: len(by_key[L])))
             groups[pick].append(c)
-    return list(groups.values())
+    return [(g, types[k]) for k, g in groups.items()]
 
 
 def _canonical(group: Sequence[_Candidate]) -> str:
@@ -284,9 +337,10 @@ def article_entities(doc: Doc, title_doc: Doc | None = None) -> ArticleEntities:
     cands = _candidates(doc, body, in_title=False)
     if title_doc is not None:
         cands += _candidates(title_doc, None, in_title=True)
-    groups = _grouped(cands)
+    typed = _grouped(cands)
+    groups = [g for g, _ in typed]
     names = [_canonical(g) for g in groups]
-    types = [_voted_type(g) for g in groups]
+    types = [t for _, t in typed]
     taken = [False] * (len(doc.text) + 1)
     for c in cands:
         if not c.in_title:
@@ -304,7 +358,7 @@ def article_entities(doc: Doc, title_doc: Doc | None = None) -> ArticleEntities:
             if alias and not alias.isupper():
                 alias_to_group[alias].append(n)
     extra = _propagated(doc, body, taken, alias_to_group, first_start)
-    ids: dict[int, str] = {n: entity_key(names[n], person=types[n] == "PERSON") for n in range(len(groups))}
+    ids: dict[int, str] = {n: entity_key(names[n]) for n in range(len(groups))}
     mentions = [(c.start, c.end, ids[n]) for n, g in enumerate(groups) for c in g if not c.in_title]
     mentions += [(a, b, ids[n]) for a, b, n in extra]
     merged: dict[str, tuple[str, str, set[str], int]] = {}

@@ -174,16 +174,17 @@ def near_duplicate_score(
     short brief quoted inside a long round-up does not swallow it.
 
     Returns:
-        The Jaccard when it decided, else the containment.
+        The containment when the containment rule holds (it is never below the Jaccard), else the
+        Jaccard when it reaches its threshold, else None.
     """
-    if sim.jaccard >= jaccard_threshold:
-        return sim.jaccard
     if (
         sim.containment >= containment_threshold
         and sim.smaller >= MIN_CONTAINMENT_SHINGLES
         and sim.smaller >= CONTAINMENT_MIN_SIZE_RATIO * sim.larger
     ):
         return sim.containment
+    if sim.jaccard >= jaccard_threshold:
+        return sim.jaccard
     return None
 
 
@@ -236,18 +237,26 @@ def headline_key(url: str, title: str | None) -> str | None:
 
 
 class LshIndex:
-    """Banded MinHash LSH over integer item ids: ``candidates`` costs O(bands), whatever the index size.
+    """Banded MinHash LSH over integer item ids; ``candidates`` costs O(bands x log n).
 
-    Each band of LSH_ROWS signature values is hashed to one 64-bit key (band number mixed in) in a single
-    dict; a bucket holds an item id, or a list of them when several items share the band.
+    Each band of LSH_ROWS signature values is hashed to one 64-bit key (band number mixed in). Keys live
+    in two sorted numpy arrays (key, item), 16 bytes per band and item, instead of a dict of buckets
+    (~75 bytes per entry in CPython: measured 7.1 vs 4.1 KiB per indexed article in total). Items added
+    since the last compaction wait in a small dict; removed items are tombstones. Both are folded into the
+    arrays when they exceed a quarter of the index, so the sort's O(n log n) is paid once per n/4 changes.
     """
 
     def __init__(self, bands: int = LSH_BANDS, rows: int = LSH_ROWS) -> None:
         if bands * rows > NUM_PERM:
             raise ValueError(f"{bands} bands x {rows} rows exceed {NUM_PERM} permutations")
         self.bands, self.rows = bands, rows
-        self._buckets: dict[int, int | list[int]] = {}
         self._salt = np.arange(1, bands + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        self._keys = np.empty(0, dtype=np.uint64)
+        self._items = np.empty(0, dtype=np.int64)
+        self._recent: dict[int, list[int]] = {}
+        self._recent_items = 0
+        self._dead: set[int] = set()
+        self._size = 0
 
     def band_keys(self, signatures: np.ndarray) -> np.ndarray:
         """uint64 band keys of one signature (shape ``(bands,)``) or of a stack of them (``(n, bands)``)."""
@@ -260,42 +269,53 @@ class LshIndex:
         return keys[0] if signatures.ndim == 1 else keys
 
     def add(self, item: int, keys: np.ndarray) -> None:
-        """Index ``item`` under its band ``keys``."""
-        buckets = self._buckets
+        """Index ``item`` under its band ``keys`` (one row of ``band_keys``)."""
         for key in keys.tolist():
-            held = buckets.get(key)
-            if held is None:
-                buckets[key] = item
-            elif isinstance(held, list):
-                held.append(item)
-            else:
-                buckets[key] = [held, item]
+            self._recent.setdefault(key, []).append(item)
+        self._recent_items += 1
+        self._size += 1
+        if self._recent_items > max(256, self._keys.size // (4 * self.bands)):
+            self._compact()
 
-    def remove(self, item: int, keys: np.ndarray) -> None:
-        """Forget ``item`` (indexed under ``keys``)."""
-        buckets = self._buckets
-        for key in keys.tolist():
-            held = buckets.get(key)
-            if held == item:
-                del buckets[key]
-            elif isinstance(held, list):
-                held.remove(item)
-                if len(held) == 1:
-                    buckets[key] = held[0]
+    def add_many(self, items: np.ndarray, keys: np.ndarray) -> None:
+        """Index many items at once (``keys`` of shape ``(len(items), bands)``): one sort, for a bulk load."""
+        self._keys = np.concatenate([self._keys, keys.reshape(-1)])
+        self._items = np.concatenate([self._items, np.repeat(items.astype(np.int64), self.bands)])
+        self._size += len(items)
+        self._compact()
+
+    def remove(self, item: int) -> None:
+        """Forget ``item`` (it must have been added)."""
+        self._dead.add(item)
+        self._size -= 1
+        if len(self._dead) > max(256, self._size // 4):
+            self._compact()
 
     def candidates(self, keys: np.ndarray) -> set[int]:
         """Items sharing at least one band with ``keys``."""
         found: set[int] = set()
-        buckets = self._buckets
+        if self._keys.size:
+            lo = np.searchsorted(self._keys, keys, "left").tolist()
+            hi = np.searchsorted(self._keys, keys, "right").tolist()
+            for a, b in zip(lo, hi, strict=True):
+                if b > a:
+                    found.update(self._items[a:b].tolist())
         for key in keys.tolist():
-            held = buckets.get(key)
-            if held is None:
-                continue
-            if isinstance(held, list):
-                found.update(held)
-            else:
-                found.add(held)
-        return found
+            found.update(self._recent.get(key, ()))
+        return found - self._dead if self._dead else found
+
+    def _compact(self) -> None:
+        """Fold recent items into the sorted arrays and drop tombstones."""
+        if self._recent:
+            pairs = [(k, i) for k, items in self._recent.items() for i in items]
+            self._keys = np.concatenate([self._keys, np.array([k for k, _ in pairs], dtype=np.uint64)])
+            self._items = np.concatenate([self._items, np.array([i for _, i in pairs], dtype=np.int64)])
+        if self._dead:
+            keep = ~np.isin(self._items, np.fromiter(self._dead, dtype=np.int64, count=len(self._dead)))
+            self._keys, self._items = self._keys[keep], self._items[keep]
+        order = np.argsort(self._keys, kind="stable")
+        self._keys, self._items = self._keys[order], self._items[order]
+        self._recent, self._recent_items, self._dead = {}, 0, set()
 
     def __len__(self) -> int:
-        return len(self._buckets)
+        return self._size

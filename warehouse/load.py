@@ -116,7 +116,7 @@ def _load_analyses(con: duckdb.DuckDBPyConnection, analyses: list[tuple[str, Art
             con.execute(
                 "UPDATE entities SET aliases = list_sort(list_distinct(list_concat(entities.aliases, n.aliases))) "
                 "FROM _ent n WHERE entities.entity_id = n.entity_id "
-                "AND len(list_filter(n.aliases, x -> NOT list_contains(entities.aliases, x))) > 0"
+                "AND len(list_filter(n.aliases, lambda x: NOT list_contains(entities.aliases, x))) > 0"
             ).fetchall()
         finally:
             con.unregister("_ent")

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import duckdb
 
+from warehouse.outbox import OUTBOX_SQL
 from warehouse.schema import SCHEMA_SQL
 from warehouse.stories import STORY_SIGNATURES_SQL
 from warehouse.views import create_trend_views
@@ -27,10 +28,16 @@ def _m0002_story_signatures(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(STORY_SIGNATURES_SQL)
 
 
+def _m0004_alerts_outbox(con: duckdb.DuckDBPyConnection) -> None:
+    """The alert outbox's message payload, per-channel subscriptions, the operator outbox and ``alert_outbox``."""
+    con.execute(OUTBOX_SQL)
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _m0001_initial),
     ("0002_story_signatures", _m0002_story_signatures),
     ("0003_trend_views", create_trend_views),
+    ("0004_alerts_outbox", _m0004_alerts_outbox),
 ]
 
 

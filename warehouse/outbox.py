@@ -1,10 +1,336 @@
-"""PLACEHOLDER (being replaced by the alerts engineer): the alert outbox."""
+"""The alert outbox: rows queued in the load transaction, claimed and settled by delivery.
+
+Why an outbox: an alert must go out exactly when its story is committed, never for a story a crash
+rolled back, and never twice. So ``queued_alerts`` runs *inside* the load transaction (newswatch/cycle.py)
+and writes one ``pending`` row per (rule, story, channel) with a deterministic ``alert_id``; the row
+commits or vanishes with the articles. ``newswatch/delivery.py`` sends after the commit, in its own
+short transactions (``claimed_rows`` before sending, ``settled`` after). Delivery semantics and the
+crash windows are described there.
+
+Which stories are (re-)examined: every story that gained a copy (a ``feed_items`` row) in the last
+``ACTIVITY_LOOKBACK``. A story that reaches ``min_sources`` in a later cycle is therefore alerted then;
+one that was alerted is never queued again for the same channel (the anti-join on ``alert_id``).
+
+Which stories a channel hears about: ``alert_channels`` records when each (rule, channel) was first
+configured (``since``); only stories with activity at or after that moment alert it. A rule or channel
+added to a running installation starts with the next new story instead of replaying the archive.
+A channel is identified by its masked URL (``newswatch.channels.masked_channel``): no secret reaches the
+warehouse, and a rotated token (same masked form) keeps its history.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+import duckdb
+import pandas as pd
 
-def queued_alerts(con: Any, settings: Any, *, now: datetime) -> int:
-    return 0
+from newswatch.channels import masked_channel
+from transform.alerts import AlertRule, QuoteRow, StoryCopy, digest_due_at, story_alert
+from transform.urls import stable_id
+from warehouse.frames import insert_rows
+
+# How far back a load looks for stories with new copies. Every load runs queued_alerts in its own
+# transaction, so activity is normally from this very load; a day also covers a config change
+# (a lowered min_sources, a new language) for stories still in the news, at a bounded scan.
+ACTIVITY_LOOKBACK = timedelta(days=1)
+# The rule name operator channels are recorded under in ``alert_channels`` (not a valid topic name).
+OPERATOR_RULE = "@operator"
+
+# Migration 0004 runs this; once shipped, change these tables only through a new migration.
+OUTBOX_SQL = """
+ALTER TABLE alerts ADD COLUMN payload VARCHAR;   -- the StoryAlert as JSON (transform/alerts.py)
+
+-- When each (rule, channel) was first configured: older stories never alert it.
+CREATE TABLE alert_channels (
+    rule    VARCHAR NOT NULL,                   -- an alert rule's name, or '@operator'
+    channel VARCHAR NOT NULL,                   -- masked channel URL (no secrets)
+    since   TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (rule, channel)
+);
+
+-- The operator's outbox (feed health, failed cycles): one row per (incident, channel).
+CREATE TABLE operator_alerts (
+    alert_id        VARCHAR PRIMARY KEY,        -- sha1(kind, subject, incident, channel), 16 hex
+    kind            VARCHAR NOT NULL,           -- feed_failing | feed_disabled | feed_silent | cycle_failed
+    subject         VARCHAR NOT NULL,           -- feed_id or run_id
+    incident        VARCHAR NOT NULL,           -- what tells this incident from the subject's earlier ones
+    channel         VARCHAR NOT NULL,
+    channel_index   INTEGER NOT NULL,
+    status          VARCHAR NOT NULL,           -- pending | sending | sent | failed
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    created_at      TIMESTAMPTZ NOT NULL,
+    next_attempt_at TIMESTAMPTZ,
+    sent_at         TIMESTAMPTZ,
+    error           VARCHAR,
+    title           VARCHAR NOT NULL,
+    body            VARCHAR NOT NULL
+);
+
+-- Both outboxes in one list (``newswatch alerts list`` reads it).
+CREATE VIEW alert_outbox AS
+SELECT 'story' AS kind, alert_id, rule, topic AS subject, story_id, channel, status, attempts, created_at,
+       next_attempt_at, sent_at, error, json_extract_string(payload, '$.headline') AS title
+FROM alerts
+UNION ALL
+SELECT kind, alert_id, '@operator' AS rule, subject, NULL AS story_id, channel, status, attempts, created_at,
+       next_attempt_at, sent_at, error, title
+FROM operator_alerts;
+"""
+
+_COLUMNS = ["alert_id", "rule", "topic", "story_id", "article_id", "channel", "channel_index", "status", "attempts",
+            "created_at", "next_attempt_at", "payload"]
+_OP_COLUMNS = ["alert_id", "kind", "subject", "incident", "channel", "channel_index", "status", "attempts",
+               "created_at", "next_attempt_at", "title", "body"]
+
+
+def channel_identities(urls: Sequence[str]) -> list[str]:
+    """How each channel of a rule is recorded: its masked URL, with ``#2``, ``#3`` ... when two mask alike."""
+    out: list[str] = []
+    for url in urls:
+        base = masked_channel(url)
+        ident, n = base, 1
+        while ident in out:
+            n += 1
+            ident = f"{base}#{n}"
+        out.append(ident)
+    return out
+
+
+def alert_rule(cfg: Any) -> AlertRule:
+    """The decision record of one ``AlertConfig``."""
+    return AlertRule(
+        name=cfg.rule, topic=cfg.topic, min_sources=cfg.min_sources,
+        languages=frozenset(x.split("-")[0].lower() for x in cfg.languages) if cfg.languages else None,
+        feeds=frozenset(x.casefold() for x in cfg.feeds) if cfg.feeds else None,
+        max_age=timedelta(hours=cfg.max_age_hours), mode=cfg.mode,
+        digest_every=timedelta(minutes=cfg.digest_every_minutes),
+    )
+
+
+def subscribed_since(con: duckdb.DuckDBPyConnection, pairs: Sequence[tuple[str, str]], *, now: datetime) -> dict[tuple[str, str], datetime]:
+    """When each (rule, channel) was first configured; pairs seen for the first time start ``now``."""
+    if not pairs:
+        return {}
+    insert_rows(con, "alert_channels", ["rule", "channel", "since"], [(r, c, now) for r, c in pairs],
+                anti_join_on=["rule", "channel"])
+    rows = con.execute("SELECT rule, channel, since FROM alert_channels WHERE rule IN (SELECT unnest(?))",
+                       [sorted({r for r, _ in pairs})]).fetchall()
+    return {(r, c): s for r, c, s in rows}
+
+
+def queued_alerts(con: duckdb.DuckDBPyConnection, settings: Any, *, now: datetime) -> int:
+    """Queue a ``pending`` outbox row for every (rule, story, channel) that matches now and has none yet.
+
+    Runs inside the load transaction, after articles, stories, topic matches and feed items are written.
+
+    Returns:
+        The number of rows queued.
+    """
+    if not settings.alerts:
+        return 0
+    rules = [alert_rule(a) for a in settings.alerts]
+    channels = {a.rule: channel_identities(a.notify) for a in settings.alerts}
+    since = subscribed_since(con, [(r, c) for r, cs in channels.items() for c in cs], now=now)
+    horizon = max(now - ACTIVITY_LOOKBACK, min(since.values()))
+    copies = _active_story_copies(con, sorted({r.topic for r in rules}), horizon)
+    if not copies:
+        return 0
+    story_ids = sorted(copies)
+    quotes = _story_quotes(con, story_ids)
+    existing = {(r, s, c) for r, s, c in con.execute(
+        "SELECT rule, story_id, channel FROM alerts WHERE story_id IN (SELECT unnest(?))", [story_ids]).fetchall()}
+    rows = []
+    for story_id in story_ids:
+        story = copies[story_id]
+        last_activity = max(c.seen_at for c in story)
+        for rule in rules:
+            todo = [(i, ch) for i, ch in enumerate(channels[rule.name])
+                    if (rule.name, story_id, ch) not in existing and last_activity >= since[(rule.name, ch)]]
+            if not todo:
+                continue
+            alert = story_alert(rule, story, quotes.get(story_id, ()), now=now)
+            if alert is None:
+                continue
+            due = digest_due_at(now, rule.digest_every) if rule.mode == "digest" else now
+            rows += [(stable_id("alert", rule.name, story_id, ch), rule.name, rule.topic, story_id, alert.article_id,
+                      ch, i, "pending", 0, now, due, alert.to_json()) for i, ch in todo]
+    return insert_rows(con, "alerts", _COLUMNS, rows, anti_join_on=["alert_id"])
+
+
+def _active_story_copies(con: duckdb.DuckDBPyConnection, topics: list[str], horizon: datetime) -> dict[str, list[StoryCopy]]:
+    """Every copy of every story that gained a copy since ``horizon`` and matched one of ``topics``."""
+    rows = con.execute(
+        """
+        WITH active AS (
+            SELECT DISTINCT a.story_id FROM feed_items fi JOIN articles a ON a.article_id = fi.article_id
+            WHERE fi.first_seen_at >= ?
+        ), matched AS (
+            SELECT DISTINCT a.story_id FROM articles a JOIN topic_matches t ON t.article_id = a.article_id
+            WHERE a.story_id IN (SELECT story_id FROM active) AND t.topic IN (SELECT unnest(?))
+        )
+        SELECT a.story_id, a.article_id, fi.feed_id, coalesce(f.name, fi.feed_id), a.title, a.url, a.published_at,
+               a.language, fi.first_seen_at, t.topic, t.matched_terms
+        FROM articles a
+        JOIN matched m ON m.story_id = a.story_id
+        JOIN feed_items fi ON fi.article_id = a.article_id
+        LEFT JOIN feeds f ON f.feed_id = fi.feed_id
+        LEFT JOIN topic_matches t ON t.article_id = a.article_id AND t.topic IN (SELECT unnest(?))
+        ORDER BY a.story_id, a.published_at, a.article_id, fi.feed_id
+        """,
+        [horizon, topics, topics],
+    ).fetchall()
+    out: dict[str, list[StoryCopy]] = {}
+    for r in rows:
+        out.setdefault(r[0], []).append(StoryCopy(*r[:9], topic=r[9], matched_terms=tuple(r[10] or ())))
+    return out
+
+
+def _story_quotes(con: duckdb.DuckDBPyConnection, story_ids: list[str]) -> dict[str, list[QuoteRow]]:
+    rows = con.execute(
+        "SELECT a.story_id, q.article_id, q.text, q.speaker, q.start_char FROM quotes q "
+        "JOIN articles a ON a.article_id = q.article_id WHERE a.story_id IN (SELECT unnest(?)) "
+        "ORDER BY q.article_id, q.start_char", [story_ids]).fetchall()
+    out: dict[str, list[QuoteRow]] = {}
+    for story_id, *q in rows:
+        out.setdefault(story_id, []).append(QuoteRow(q[0], q[1], q[2] or "", int(q[3])))
+    return out
+
+
+def queued_operator_alerts(con: duckdb.DuckDBPyConnection, incidents: Sequence[Any], urls: Sequence[str], *, now: datetime) -> int:
+    """Queue one ``operator_alerts`` row per (incident, operator channel) not queued before.
+
+    An incident that is an event (a failed cycle) is not sent to a channel configured after it happened.
+    """
+    if not incidents or not urls:
+        return 0
+    idents = channel_identities(urls)
+    since = subscribed_since(con, [(OPERATOR_RULE, c) for c in idents], now=now)
+    rows = [(stable_id("operator", inc.kind, inc.subject, inc.key, ch), inc.kind, inc.subject, inc.key, ch, i,
+             "pending", 0, now, now, inc.title, inc.body)
+            for inc in incidents for i, ch in enumerate(idents)
+            if inc.occurred_at is None or inc.occurred_at >= since[(OPERATOR_RULE, ch)]]
+    return insert_rows(con, "operator_alerts", _OP_COLUMNS, rows, anti_join_on=["alert_id"])
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """One unsent outbox row, as delivery sees it."""
+
+    table: str  # alerts | operator_alerts
+    alert_id: str
+    rule: str  # the rule's name, or OPERATOR_RULE
+    channel: str
+    channel_index: int
+    status: str  # pending | sending
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime | None
+    payload: str | None = None  # story alerts: StoryAlert JSON
+    title: str | None = None  # operator alerts: the rendered message
+    body: str | None = None
+
+
+def unsent_rows(con: duckdb.DuckDBPyConnection) -> list[OutboxRow]:
+    """Every row still to send (``pending``) or being sent (``sending``, possibly by a dead process)."""
+    story = con.execute(
+        "SELECT alert_id, rule, channel, channel_index, status, attempts, created_at, next_attempt_at, payload "
+        "FROM alerts WHERE status IN ('pending', 'sending') ORDER BY created_at, alert_id").fetchall()
+    ops = con.execute(
+        "SELECT alert_id, channel, channel_index, status, attempts, created_at, next_attempt_at, title, body "
+        "FROM operator_alerts WHERE status IN ('pending', 'sending') ORDER BY created_at, alert_id").fetchall()
+    return ([OutboxRow("alerts", *r[:8], payload=r[8]) for r in story]
+            + [OutboxRow("operator_alerts", r[0], OPERATOR_RULE, *r[1:7], title=r[7], body=r[8]) for r in ops])
+
+
+def claimed_rows(con: duckdb.DuckDBPyConnection, rows: Sequence[OutboxRow], *, now: datetime, lease: timedelta) -> None:
+    """Mark rows ``sending`` (one more attempt) until ``now + lease``; run in the claiming transaction."""
+    for table in ("alerts", "operator_alerts"):
+        ids = [r.alert_id for r in rows if r.table == table]
+        if ids:
+            con.execute(f"UPDATE {table} SET status = 'sending', attempts = attempts + 1, next_attempt_at = ? "
+                        "WHERE alert_id IN (SELECT unnest(?)) AND status IN ('pending', 'sending')", [now + lease, ids])
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one claimed row ended this delivery."""
+
+    table: str
+    alert_id: str
+    status: str  # sent | pending (retry later) | failed (given up)
+    error: str | None
+    next_attempt_at: datetime | None
+    sent_at: datetime | None = None
+    attempt_used: bool = True  # False: released unsent (the claim's attempt is given back)
+
+
+def settled(con: duckdb.DuckDBPyConnection, outcomes: Sequence[Outcome]) -> None:
+    """Record what happened to claimed rows (in one short transaction after sending)."""
+    for table in ("alerts", "operator_alerts"):
+        mine = [o for o in outcomes if o.table == table]
+        if not mine:
+            continue
+        frame = pd.DataFrame(
+            [(o.alert_id, o.status, o.error, o.next_attempt_at, o.sent_at, 0 if o.attempt_used else 1) for o in mine],
+            columns=["alert_id", "status", "error", "next_attempt_at", "sent_at", "give_back"])
+        frame["next_attempt_at"] = pd.to_datetime(frame["next_attempt_at"], utc=True)
+        frame["sent_at"] = pd.to_datetime(frame["sent_at"], utc=True)
+        con.register("_outcomes", frame)
+        try:
+            con.execute(
+                f"UPDATE {table} SET status = o.status, error = o.error, next_attempt_at = o.next_attempt_at, "
+                f"sent_at = coalesce(o.sent_at, {table}.sent_at), attempts = {table}.attempts - o.give_back "
+                f"FROM _outcomes o WHERE {table}.alert_id = o.alert_id")
+        finally:
+            con.unregister("_outcomes")
+
+
+# ``alerts list`` waits this long for a running cycle's short transaction before reading the snapshot.
+LIVE_READ_WAIT_SECONDS = 2.0
+
+
+def outbox_reader(settings: Any) -> tuple[duckdb.DuckDBPyConnection, str | None]:
+    """A read-only connection for ``alerts list``: the live file when free, else the analysts' snapshot.
+
+    Returns:
+        The connection, and a note to print when it is the snapshot (statuses as of the last cycle).
+    """
+    from newswatch.errors import FatalError
+    from warehouse.analyst import connect
+    from warehouse.db import open_connection
+
+    try:
+        return open_connection(settings.warehouse.path, read_only=True, wait_seconds=LIVE_READ_WAIT_SECONDS), None
+    except FatalError as e:
+        if e.reason != "warehouse_locked":
+            raise
+    return connect(settings), "(a cycle is running: showing the snapshot published by the last cycle)"
+
+
+def _has_outbox(con: duckdb.DuckDBPyConnection) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = 'alert_outbox'").fetchone()[0])  # type: ignore[index]
+
+
+def recent_alerts(con: duckdb.DuckDBPyConnection, *, limit: int, problems_only: bool = False) -> pd.DataFrame:
+    """The latest outbox rows (story alerts and operator notices), newest first."""
+    if not _has_outbox(con):
+        return pd.DataFrame()
+    where = "WHERE status = 'failed' OR (status <> 'sent' AND error IS NOT NULL)" if problems_only else ""
+    return con.execute(
+        "SELECT strftime(created_at AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M') AS created, kind, rule, status, attempts, "
+        "channel, left(coalesce(title, subject), 60) AS what, "
+        "strftime(coalesce(sent_at, next_attempt_at) AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M') AS sent_or_next, "
+        f"coalesce(left(error, 120), '') AS error FROM alert_outbox {where} "
+        "ORDER BY created_at DESC, alert_id LIMIT ?", [limit]).df()
+
+
+def status_counts(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
+    """How many outbox rows are in each status."""
+    if not _has_outbox(con):
+        return []
+    rows = con.execute("SELECT status, count(*) FROM alert_outbox GROUP BY status ORDER BY status").fetchall()
+    return [(s, int(n)) for s, n in rows]

@@ -88,7 +88,7 @@ class _Entry:
     url_keys: tuple[str, ...]
     headline_key: str | None
     shingles: np.ndarray
-    band_keys: np.ndarray | None
+    indexed: bool  # in the LSH (long enough to have a MinHash signature)
 
 
 def _article_time(a: Article) -> datetime:
@@ -161,17 +161,15 @@ class StoryIndex:
         minhash = table.column("minhash").combine_chunks()
         has_sig = minhash.is_valid().to_numpy(zero_copy_only=False)
         sigs = minhash.flatten().to_numpy(zero_copy_only=False).astype(np.uint32).reshape(-1, NUM_PERM)
-        band_keys = self._lsh.band_keys(sigs) if len(sigs) else np.empty((0, self._lsh.bands), np.uint64)
         cols = [table.column(c).to_pylist() for c in ("article_id", "story_id", "t", "content_hash", "word_count",
                                                        "url_keys", "headline_key")]
-        sig_row = 0
+        first = self._next_slot
         for i, (aid, sid, t, digest, words, urls, hkey) in enumerate(zip(*cols, strict=True)):
-            keys = None
-            if has_sig[i]:
-                keys = band_keys[sig_row]
-                sig_row += 1
             self._insert(_Entry(aid, sid, float(t), digest, int(words), tuple(urls), hkey,
-                                flat[bounds[i] : bounds[i + 1]], keys))
+                                flat[bounds[i] : bounds[i + 1]], bool(has_sig[i])), None)
+        if len(sigs):
+            slots = np.arange(first, self._next_slot, dtype=np.int64)[has_sig]
+            self._lsh.add_many(slots, self._lsh.band_keys(sigs))
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -202,16 +200,16 @@ class StoryIndex:
             fp = text_fingerprint(art.text)
             url_keys = tuple(sorted({k for k in (url_version_key(art.canonical_url), url_version_key(art.url)) if k}))
             entry = _Entry(art.article_id, art.article_id, when.timestamp(), fp.content_hash, fp.word_count, url_keys,
-                           headline_key(art.canonical_url, art.title), fp.shingles,
-                           None if fp.signature is None else self._lsh.band_keys(fp.signature))
-            found = self._match(entry)
+                           headline_key(art.canonical_url, art.title), fp.shingles, fp.signature is not None)
+            keys = None if fp.signature is None else self._lsh.band_keys(fp.signature)
+            found = self._match(entry, keys)
             if found is None:
                 assignment = StoryAssignment(art.article_id, art.article_id, None, "first", None)
             else:
                 match, method, similarity = found
                 entry.story_id = match.story_id
                 assignment = StoryAssignment(art.article_id, match.story_id, match.article_id, method, similarity)
-            self._insert(entry)
+            self._insert(entry, keys)
             done[art.article_id] = assignment
             links.append(assignment)
             sig_rows.append((entry, fp.signature, when))
@@ -225,7 +223,7 @@ class StoryIndex:
         self._write(con, links, sig_rows, deltas, linked_at)
         return [done[a.article_id] for a in articles]
 
-    def _match(self, new: _Entry) -> tuple[_Entry, str, float] | None:
+    def _match(self, new: _Entry, keys: np.ndarray | None) -> tuple[_Entry, str, float] | None:
         """The entry ``new`` copies, the method and the similarity; None when it starts a story."""
         if new.word_count < MIN_MATCH_WORDS:
             return None
@@ -239,8 +237,8 @@ class StoryIndex:
                 sim = shingle_similarity(new.shingles, old.shingles)
                 return old, "url_update", round(max(sim.jaccard, sim.containment), 4)
         best: tuple[float, float, _Entry] | None = None
-        if new.band_keys is not None:
-            for slot in self._lsh.candidates(new.band_keys):
+        if keys is not None:
+            for slot in self._lsh.candidates(keys):
                 old = self._entries[slot]
                 score = near_duplicate_score(shingle_similarity(new.shingles, old.shingles),
                                              jaccard_threshold=self.threshold,
@@ -257,7 +255,8 @@ class StoryIndex:
                 return old, "url_update", round(sim.containment, 4)
         return None
 
-    def _insert(self, entry: _Entry) -> None:
+    def _insert(self, entry: _Entry, keys: np.ndarray | None) -> None:
+        """Add ``entry`` to the maps, and to the LSH under ``keys`` (None: the caller bulk-adds it)."""
         slot = self._next_slot
         self._next_slot += 1
         self._entries[slot] = entry
@@ -269,8 +268,8 @@ class StoryIndex:
                 self._by_url[key] = slot
             if entry.headline_key:
                 self._by_headline[entry.headline_key] = slot
-        if entry.band_keys is not None:
-            self._lsh.add(slot, entry.band_keys)
+        if keys is not None:
+            self._lsh.add(slot, keys)
         heapq.heappush(self._heap, (entry.time, slot))
 
     def _advance(self, t: float) -> None:
@@ -286,8 +285,8 @@ class StoryIndex:
                                  *((self._by_url, k) for k in entry.url_keys)]:
                 if key is not None and mapping.get(key) == slot:
                     del mapping[key]
-            if entry.band_keys is not None:
-                self._lsh.remove(slot, entry.band_keys)
+            if entry.indexed:
+                self._lsh.remove(slot)
 
     def _linked(self, con: duckdb.DuckDBPyConnection, ids: list[str]) -> dict[str, StoryAssignment]:
         """Assignments already recorded for ``ids`` (one scan of ``story_links`` per batch)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import duckdb
 
@@ -32,7 +33,7 @@ class DayVolume:
     day: date
     articles: int
     stories: int
-    share: float | None  # articles / all articles that day; None when the warehouse has none that day
+    share: float | None  # articles / all articles that day; None when unknown (no view row that day)
     baseline: float  # mean stories per day over the SPIKE_BASELINE_DAYS days before
     score: float
     spike: bool
@@ -61,6 +62,7 @@ class TrendSeries:
     days: tuple[DayVolume, ...]
     now: SpikeNow | None  # None when the key had nothing in the last 15 days
     alternatives: tuple[str, ...] = ()  # other entity_ids the requested name also matched
+    as_of: datetime | None = None  # the moment the series was read; its UTC day is the last, partial, day
 
 
 def scored_days(counts: Sequence[tuple[date, int, int, float | None]], shown: int) -> tuple[DayVolume, ...]:
@@ -101,7 +103,7 @@ def _checked_days(days: int) -> int:
     return days
 
 
-def _fetch(con: duckdb.DuckDBPyConnection, sql: str, params: list[object]) -> list[tuple[object, ...]]:
+def _fetch(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     try:
         return con.execute(sql, params).fetchall()
     except duckdb.CatalogException as e:
@@ -119,15 +121,15 @@ def _spike_now(con: duckdb.DuckDBPyConnection, kind: str, key: str, as_of: datet
     if not rows:
         return None
     cs, ca, base, score, spike, end = rows[0]
-    return SpikeNow(int(cs), int(ca), float(base), float(score), bool(spike), end)  # type: ignore[arg-type]
+    return SpikeNow(int(cs), int(ca), float(base), float(score), bool(spike), end)
 
 
 def _series(con: duckdb.DuckDBPyConnection, sql: str, key: str, days: int, as_of: datetime) -> tuple[DayVolume, ...]:
     last = as_of.date()
     first = last - timedelta(days=days + SPIKE_BASELINE_DAYS - 1)
-    rows = {r[0]: (int(r[1]), int(r[2]), None if r[3] is None else float(r[3]))  # type: ignore[call-overload, arg-type]
+    rows = {r[0]: (int(r[1]), int(r[2]), None if r[3] is None else float(r[3]))
             for r in _fetch(con, sql, [key, first, last])}
-    return scored_days(_dense(rows, first, last), days)  # type: ignore[arg-type]
+    return scored_days(_dense(rows, first, last), days)
 
 
 def known_topics(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -165,7 +167,7 @@ def resolved_entities(con: duckdb.DuckDBPyConnection, name: str) -> list[tuple[s
         WHERE e.entity_id = $1 OR lower(e.name) = lower($1) OR lower($1) IN (SELECT lower(unnest(e.aliases)))
         ORDER BY how, n DESC, e.entity_id
     """
-    return [(str(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in _fetch(con, sql, [name])]  # type: ignore[call-overload]
+    return [(str(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in _fetch(con, sql, [name])]
 
 
 def topic_series(con: duckdb.DuckDBPyConnection, topic: str, days: int = 30, *, as_of: datetime | None = None) -> TrendSeries:
@@ -177,7 +179,8 @@ def topic_series(con: duckdb.DuckDBPyConnection, topic: str, days: int = 30, *, 
     days, when = _checked_days(days), _as_of(as_of)
     key = resolved_topic(con, topic)
     sql = "SELECT day, articles, stories, share FROM topic_daily WHERE topic = ? AND day BETWEEN ? AND ?"
-    return TrendSeries("topic", key, key, None, _series(con, sql, key, days, when), _spike_now(con, "topic", key, when))
+    return TrendSeries("topic", key, key, None, _series(con, sql, key, days, when), _spike_now(con, "topic", key, when),
+                       as_of=when)
 
 
 def entity_series(con: duckdb.DuckDBPyConnection, entity: str, days: int = 30, *, as_of: datetime | None = None) -> TrendSeries:
@@ -197,7 +200,7 @@ def entity_series(con: duckdb.DuckDBPyConnection, entity: str, days: int = 30, *
     key, name, etype, _ = matches[0]
     sql = "SELECT day, articles, stories, share FROM entity_daily WHERE entity_id = ? AND day BETWEEN ? AND ?"
     return TrendSeries("entity", key, name, etype, _series(con, sql, key, days, when),
-                       _spike_now(con, "entity", key, when), tuple(m[0] for m in matches[1:]))
+                       _spike_now(con, "entity", key, when), tuple(m[0] for m in matches[1:]), when)
 
 
 def summary_lines(series: TrendSeries) -> list[str]:

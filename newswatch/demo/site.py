@@ -34,7 +34,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from email.utils import format_datetime
 from importlib.resources import files
 from importlib.resources.abc import Traversable
@@ -110,7 +110,7 @@ def demo_site(*, now: datetime | None = None) -> LoopbackSite:
     Returns:
         A bound, not yet started ``LoopbackSite``.
     """
-    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(second=0, microsecond=0)
+    now = (now or datetime.now(UTC)).astimezone(UTC).replace(second=0, microsecond=0)
     site = LoopbackSite()
     pages = demo_pages(now)
     manifest = _manifest()
@@ -118,7 +118,7 @@ def demo_site(*, now: datetime | None = None) -> LoopbackSite:
     for feed in manifest["feeds"]:
         body = _filled(_read(feed["file"]), site.base_url, now, pages).encode("utf-8")
         status = int(feed.get("status", 200))
-        # Conditional GET (304 on the second poll) only for real feeds: error pages change too often.
+        # ETag/Last-Modified (304 on the next poll) only for real feeds, so a broken one fails every poll.
         conditional = status == 200 and feed.get("conditional", True)
         etag = strong_etag(body) if conditional else None
         last_modified = http_date if conditional else None
@@ -151,7 +151,7 @@ def demo_feeds(site: LoopbackSite) -> list[dict[str, str]]:
 
 def demo_page_url(site: LoopbackSite, key: str) -> str:
     """The absolute URL of the demo page ``key`` (e.g. ``"harbor-courier/kim-talks"``) on ``site``."""
-    return site.url(_parsed_page(key, datetime.now(timezone.utc)).path)
+    return site.url(_parsed_page(key, datetime.now(UTC)).path)
 
 
 def demo_pages(now: datetime) -> dict[str, DemoPage]:
@@ -168,7 +168,8 @@ def demo_pages(now: datetime) -> dict[str, DemoPage]:
 
 
 def _manifest() -> dict[str, Any]:
-    return json.loads(_read("site.json"))  # type: ignore[no-any-return]
+    manifest: dict[str, Any] = json.loads(_read("site.json"))
+    return manifest
 
 
 def _read(relpath: str) -> str:
@@ -323,7 +324,7 @@ def _image_svg(page: DemoPage) -> bytes:
         '<rect width="1200" height="675" fill="#8aa3b8"/>'
         '<text x="600" y="350" font-size="28" text-anchor="middle" fill="#fff" font-family="sans-serif">'
         f"{label}</text></svg>"
-    ).encode("utf-8")
+    ).encode()
 
 
 def _index_html(outlet_name: str, pages: list[DemoPage], base: str) -> bytes:
@@ -336,7 +337,7 @@ def _index_html(outlet_name: str, pages: list[DemoPage], base: str) -> bytes:
     return (
         f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(outlet_name)}"
         f"</title></head><body><h1>{html.escape(outlet_name)}</h1><ul>{items}</ul></body></html>"
-    ).encode("utf-8")
+    ).encode()
 
 
 def _front_html(manifest: dict[str, Any], pages: dict[str, DemoPage], base: str) -> bytes:
@@ -353,4 +354,4 @@ def _front_html(manifest: dict[str, Any], pages: dict[str, DemoPage], base: str)
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>newswatch demo</title></head>"
         f"<body><h1>newswatch demo site</h1><p>{len(pages)} article pages.</p><h2>Outlets</h2><ul>{outlets}"
         f"</ul><h2>Feeds</h2><ul>{feeds}</ul></body></html>"
-    ).encode("utf-8")
+    ).encode()

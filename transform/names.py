@@ -1,0 +1,72 @@
+"""Word lists the entity and speaker stages share: titles, countries, company suffixes, abbreviations.
+
+Why: the small spaCy model does not know that "Senator" before a name makes it a person, that
+"Belarus" is a country whatever sentence it is in, or that "Pirelli SpA" is a company. These lists are
+general knowledge about names in English news, not tuned to any data set; each is used as evidence
+(votes, stripping), never as the only way an entity is found.
+"""
+
+from __future__ import annotations
+
+# Honorifics and office titles stripped from the front of a person's name ("President Donald Trump",
+# "Sen. Warren", "Secretary of State Mike Pompeo"). The same words right before a name are strong
+# evidence that it is a PERSON, and a definite description made of them ("the president") refers to a
+# person introduced with that title.
+PERSON_TITLES = frozenset(
+    """mr mrs ms miss mx dr prof professor sir dame lord lady madam president vice prime minister premier
+    chancellor secretary senator sen rep representative congressman congresswoman gov governor lt gen general
+    col colonel capt captain adm admiral sgt sergeant cmdr commander judge justice king queen prince princess
+    emperor empress pope cardinal archbishop bishop rev reverend rabbi imam sheikh ayatollah mayor ambassador
+    chairman chairwoman chairperson ceo spokesman spokeswoman spokesperson deputy acting former late
+    first attorney inspector superintendent commissioner sheriff detective officer coach
+    president-elect leader speaker minority majority house senate foreign state defense defence interior
+    finance home health trade treasury labour labor education energy chief executive director
+    supreme opposition party candidate nominee hopeful""".split()
+)
+# Words that keep a title phrase going ("Secretary of State", "Leader of the Opposition").
+TITLE_LINKS = frozenset({"of", "the", "for", "and", "&"})
+# Titles stripped even when the model did not call the name a PERSON ("President Trump" tagged ORG).
+HONORIFICS = frozenset("mr mrs ms miss dr president sen senator rep gov governor prime minister".split())
+DETERMINERS = frozenset({"the", "a", "an", "this", "that", "these", "those"})
+# Dates the model glues to a name ("September Treasury", "Monday Trump"); never stripped from a PERSON.
+DATE_WORDS = frozenset(
+    """january february march april may june july august september october november december
+    monday tuesday wednesday thursday friday saturday sunday""".split()
+)
+# Endings that make a name a company whatever the model says ("Pirelli SpA", "Acme Holdings").
+CORPORATE_SUFFIXES = frozenset(
+    """inc inc. corp corp. corporation co co. company ltd ltd. llc plc ag sa s.a. nv n.v. spa s.p.a. gmbh
+    bv ab asa oyj group holdings holding bancorp bancshares partners""".split()
+)
+# Expansions of abbreviations too common to leave as separate entities (keys are entity_key forms).
+KEY_ALIASES = {
+    "us": "united states", "usa": "united states", "u s": "united states", "u s a": "united states",
+    "united states of america": "united states", "america": "united states",
+    "uk": "united kingdom", "u k": "united kingdom", "britain": "united kingdom", "great britain": "united kingdom",
+    "un": "united nations", "u n": "united nations", "eu": "european union", "e u": "european union",
+    "uae": "united arab emirates", "dprk": "north korea", "ussr": "soviet union",
+}
+# Sovereign states and a few territories, as entity keys. A name that is a country votes GPE (the small
+# model calls "Belarus" an ORG and "Liechtenstein" a PERSON in lists and results tables).
+COUNTRIES = frozenset(
+    name.strip()
+    for name in """afghanistan|albania|algeria|andorra|angola|antigua and barbuda|argentina|armenia|australia|
+    austria|azerbaijan|bahamas|bahrain|bangladesh|barbados|belarus|belgium|belize|benin|bhutan|bolivia|bosnia|
+    bosnia and herzegovina|botswana|brazil|brunei|bulgaria|burkina faso|burundi|cambodia|cameroon|canada|
+    cape verde|central african republic|chad|chile|china|colombia|comoros|congo|costa rica|croatia|cuba|cyprus|
+    czech republic|czechia|denmark|djibouti|dominica|dominican republic|east timor|ecuador|egypt|el salvador|
+    equatorial guinea|eritrea|estonia|eswatini|ethiopia|fiji|finland|france|gabon|gambia|georgia|germany|ghana|
+    greece|grenada|guatemala|guinea|guinea bissau|guyana|haiti|honduras|hungary|iceland|india|indonesia|iran|
+    iraq|ireland|israel|italy|ivory coast|jamaica|japan|jordan|kazakhstan|kenya|kiribati|kosovo|kuwait|
+    kyrgyzstan|laos|latvia|lebanon|lesotho|liberia|libya|liechtenstein|lithuania|luxembourg|madagascar|malawi|
+    malaysia|maldives|mali|malta|marshall islands|mauritania|mauritius|mexico|micronesia|moldova|monaco|
+    mongolia|montenegro|morocco|mozambique|myanmar|burma|namibia|nauru|nepal|netherlands|holland|new zealand|
+    nicaragua|niger|nigeria|north korea|north macedonia|macedonia|norway|oman|pakistan|palau|palestine|panama|
+    papua new guinea|paraguay|peru|philippines|poland|portugal|qatar|romania|russia|rwanda|samoa|san marino|
+    saudi arabia|senegal|serbia|seychelles|sierra leone|singapore|slovakia|slovenia|solomon islands|somalia|
+    south africa|south korea|south sudan|spain|sri lanka|sudan|suriname|sweden|switzerland|syria|taiwan|
+    tajikistan|tanzania|thailand|togo|tonga|trinidad and tobago|tunisia|turkey|turkmenistan|tuvalu|uganda|
+    ukraine|united arab emirates|united kingdom|united states|uruguay|uzbekistan|vanuatu|vatican|venezuela|
+    vietnam|yemen|zambia|zimbabwe|england|scotland|wales|northern ireland|hong kong|puerto rico|greenland|
+    gaza|west bank|crimea|chechnya|kashmir|tibet|soviet union|yugoslavia""".split("|")
+)
