@@ -8,8 +8,9 @@ copies and 3% exact copies of recent articles), all inside the 7-day window, ass
 
 Usage:
     python bench/stories.py [--articles 100000] [--batch 500]
-Prints ms per new article at index sizes ~1k, ~10k and ~100k (and their ratio), the time to rebuild
-the index from DuckDB at the end, and the memory the index holds per article.
+Prints ms per new article with the index at ~1k, ~10k and ~100k articles (batches with the index
+between n/2 and 2n) and their ratio, the time to rebuild the index from DuckDB at the end, and the
+memory the index holds per article.
 """
 
 from __future__ import annotations
@@ -113,9 +114,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{total:,} articles assigned in batches of {batch}; methods: {methods}")
         per_size = {}
         for n in checkpoints:
-            # the batches that took the index from ~0.8n to n: the median is the typical cost, the mean
-            # includes the LSH compactions (amortised cost)
-            near = [s for size, s in timings if 0.8 * n - batch <= size < n] or [timings[-1][1]]
+            # the batches with the index between n/2 and 2n articles: the median is the typical cost, the
+            # mean includes the LSH compactions (amortised cost)
+            near = [s for size, s in timings if n / 2 <= size < 2 * n] or [timings[-1][1]]
             per_size[n] = float(np.median(near)) * 1e3
             print(f"index ~{n:>7,} articles: {per_size[n]:.3f} ms per new article median, "
                   f"{float(np.mean(near)) * 1e3:.3f} mean ({len(near)} batches)")

@@ -20,7 +20,7 @@ import io
 import json
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -129,6 +129,9 @@ def feed_report(body: bytes, *, feed_id: str, url: str, content_type: str | None
             raise ItemError("empty_feed", f"no readable item in a broken feed ({_bozo_text(doc)})")
     dates = _DateReader()
     entries = [_entry(e, feed_id, url, dates) for e in doc.entries[:max_items]]
+    channel_date = dates.published(doc.feed)
+    if channel_date is not None:  # undated items carry the channel's date as a last resort (see FeedEntry)
+        entries = [replace(e, feed_date=channel_date) if e.published_at is None else e for e in entries]
     unique = _without_repeats(entries)
     # A feed served as text/html or text/plain is common and harmless: not worth a warning.
     harmless = isinstance(doc.get("bozo_exception"), feedparser.NonXMLContentType)
@@ -137,7 +140,7 @@ def feed_report(body: bytes, *, feed_id: str, url: str, content_type: str | None
     if truncated:
         warning = (warning + "; " if warning else "") + f"only the first {max_items} of {items_in_document} items read"
     feed = ParsedFeed(title=_clean(doc.feed.get("title")), entries=tuple(unique), warning=warning)
-    undated = sum(1 for e in unique if e.published_at is None)
+    undated = sum(1 for e in unique if e.published_at is None and e.feed_date is None)
     return FeedReport(feed, max(items_in_document, len(entries)), len(entries) - len(unique), truncated,
                       undated, min(undated, dates.unreadable))
 
@@ -353,7 +356,7 @@ def _json_feed_report(body: bytes, *, feed_id: str, url: str, max_items: int) ->
     truncated = max(0, len(items) - max_items)
     feed = ParsedFeed(title=_clean(doc.get("title")), entries=tuple(unique),
                       warning=f"only the first {max_items} of {len(items)} items read" if truncated else None)
-    undated = sum(1 for e in unique if e.published_at is None)
+    undated = sum(1 for e in unique if e.published_at is None and e.feed_date is None)
     return FeedReport(feed, len(items), len(entries) - len(unique), truncated, undated, min(undated, dates.unreadable))
 
 

@@ -21,6 +21,7 @@ from newswatch import cycle
 from newswatch.config import Settings, load_settings
 from newswatch.cycle import CycleSummary
 from newswatch.delivery import delivered_alerts
+from newswatch.faults import crash_point
 from newswatch.runlock import cycle_lock
 from newswatch.workers import default_processes, processed_jobs, shutdown_pool, submit_local
 from transform.topics import compiled_query
@@ -99,7 +100,10 @@ def _cycle_body(settings: Settings, respect_schedule: bool = False) -> Any:
     queries = {t.name: compiled_query(t.query) for t in settings.topics}
     local = 0 if settings.runner.kind == "dask" else (settings.nlp.processes or default_processes())
     futures = [process_task.submit(chunk, model, queries, local) for chunk in cycle.chunked(jobs, CHUNK_SIZE)]
-    processed = [p for f in futures for p in f.result()]
+    processed: list[cycle.Processed] = []
+    for f in futures:
+        processed += f.result()
+        crash_point("during_extraction")
     counts = load_task(settings, run_id, polls, plan, processed, fetch_rejections)
     deliver_task(settings)
     failed_feeds = cycle.feeds_failed(polls)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from extract.http import FetchPolicy, HttpClient, redacted_url
 from newswatch.config import Settings
+from newswatch.faults import crash_point
 from newswatch.models import Rejection
 from newswatch.stages import Candidate, FeedPoll, FeedTarget, PageJob, Processed, item_key_for, page_job, poll_feed
 from transform.polling import PollBounds
@@ -145,6 +146,7 @@ def fetched_jobs(settings: Settings, candidates: list[Candidate], client: HttpCl
     now = datetime.now(UTC)
     with ThreadPoolExecutor(max_workers=min(settings.fetch.concurrency, len(candidates))) as ex:
         results = list(ex.map(lambda c: page_job(client, c, now=now), candidates))
+    crash_point("during_fetch")
     jobs: list[PageJob] = []
     rejections: list[tuple[Candidate, Rejection, bool]] = []
     for cand, res in zip(candidates, results, strict=True):
@@ -187,7 +189,7 @@ def loaded(settings: Settings, run_id: str, polls: list[FeedPoll], plan: Plan, p
             batch.rejections.append((cand, rej, final))
         for p in polls:
             if p.status == "failed":
-                batch.rejections.append((None, Rejection("feed", p.feed_id, "", p.reason or "error", p.message or ""), True))
+                batch.rejections.append((None, Rejection("feed", p.feed_id, p.url, p.reason or "error", p.message or ""), True))
         stories = StoryIndex.load(con, window_days=settings.stories.window_days,
                                   **({"threshold": settings.stories.threshold} if settings.stories.threshold else {}))
         counts = load_batch(con, batch, stories, poll_bounds(settings))

@@ -23,6 +23,7 @@ class FeedEntry:
     published_at: datetime | None = None  # UTC, from the feed
     summary: str | None = None
     content_html: str | None = None  # full body when the feed carries it (content:encoded, atom content)
+    feed_date: datetime | None = None  # the channel's own date (lastBuildDate/updated): a fallback for undated items
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,7 @@ class FeedPoll:
     feed_id: str
     status: str
     entries: tuple[FeedEntry, ...] = ()
+    url: str = ""  # the feed URL, redacted (for quarantine rows)
     etag: str | None = None
     last_modified: str | None = None
     content_hash: str | None = None
@@ -94,24 +95,25 @@ def item_key_for(entry: FeedEntry) -> str:
 
 def poll_feed(client: HttpClient, target: FeedTarget, *, max_items: int) -> FeedPoll:
     """GET one feed conditionally and parse it unless the server or the body hash says it is unchanged."""
+    shown = redacted_url(target.url)
     try:
         res = client.get(target.url, etag=target.etag, last_modified=target.last_modified, accept=FEED_ACCEPT)
         if res.not_modified:
             return FeedPoll(target.feed_id, "not_modified", etag=target.etag, last_modified=target.last_modified,
-                            content_hash=target.last_content_hash)
+                            content_hash=target.last_content_hash, url=shown)
         digest = body_hash(res.body)
         etag, modified = res.headers.get("etag"), res.headers.get("last-modified")
         if digest == target.last_content_hash:
-            return FeedPoll(target.feed_id, "unchanged", etag=etag, last_modified=modified, content_hash=digest)
+            return FeedPoll(target.feed_id, "unchanged", etag=etag, last_modified=modified, content_hash=digest, url=shown)
         feed = parsed_feed(res.body, feed_id=target.feed_id, url=res.final_url,
                            content_type=res.headers.get("content-type"), max_items=max_items)
     except PipelineError as e:
         if not isinstance(e, ItemError | RetriableError):
             raise
-        return FeedPoll(target.feed_id, "failed", reason=e.reason, message=e.message,
+        return FeedPoll(target.feed_id, "failed", url=shown, reason=e.reason, message=e.message,
                         retriable=isinstance(e, RetriableError),
                         retry_after=e.retry_after if isinstance(e, RetriableError) else None)
-    return FeedPoll(target.feed_id, "ok", feed.entries, etag, modified, digest, warning=feed.warning)
+    return FeedPoll(target.feed_id, "ok", feed.entries, shown, etag, modified, digest, warning=feed.warning)
 
 
 def page_job(client: HttpClient, cand: Candidate, *, now: datetime | None = None) -> PageJob | Rejection:
@@ -142,6 +144,8 @@ def _published(entry: FeedEntry, page_date: datetime | None, page_source: str | 
     from_url = published_at_from_url(url)
     if from_url is not None:
         return from_url, "url"
+    if entry.feed_date is not None:  # the channel's date: coarser than the page's, better than fetch time
+        return min(entry.feed_date, fetched_at), "feed"
     return fetched_at, "fetched"
 
 

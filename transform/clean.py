@@ -54,11 +54,13 @@ def _rule(name: str, max_words: int, pattern: str, flags: int = re.IGNORECASE) -
 
 
 _SOCIAL = r"(?:facebook|twitter|x|instagram|linkedin|youtube|tiktok|threads|bluesky|mastodon|whatsapp|telegram|pinterest|reddit|flipboard)"
+# Credits name a photo agency, spelled as agencies spell themselves (case-sensitive: "(ePA)" in a
+# German sentence or "Michael Bloomberg" in a heading are not credits).
 _AGENCY = (
-    r"(?:getty(?: images?)?|afp|reuters|ap(?: photo)?|associated press|epa(?:-efe)?|efe|shutterstock|"
-    r"istock(?:photo)?|alamy|pa(?: media| wire| images)?|bloomberg|xinhua|anadolu(?: agency)?|sipa(?: usa)?|"
-    r"rex(?: features)?|nurphoto|corbis|wireimage|filmmagic|dpa|ansa|kyodo|yonhap|tass|imago|zuma(?: press)?|"
-    r"reuters/\w+|press association|unsplash|pexels|pixabay|wikimedia commons|nasa)"
+    r"(?:Getty(?: Images)?|GETTY(?: IMAGES)?|AFP|Reuters|REUTERS|AP(?: Photo)?|Associated Press|EPA(?:-EFE)?|EFE|"
+    r"Shutterstock|SHUTTERSTOCK|iStock(?:photo)?|Alamy|PA(?: Media| Wire| Images)|Press Association|Xinhua|"
+    r"Anadolu(?: Agency)?|SIPA(?: USA)?|Sipa(?: USA)?|REX|Rex Features|NurPhoto|Corbis|WireImage|FilmMagic|dpa|DPA|"
+    r"ANSA|Kyodo|Yonhap|TASS|IMAGO|ZUMA(?: Press| Wire)?|Unsplash|Pexels|Pixabay|Wikimedia Commons)"
 )
 _RELATED_HEAD = (
     r"(?:related|related (?:articles?|stories|story|coverage|content|news|links?|reading|topics|videos?)|"
@@ -100,7 +102,9 @@ LINE_RULES: tuple[LineRule, ...] = (
           r"(?:get|unlock) (?:unlimited|full|digital|premium) access\b.*)$"),
     # "Follow us on Twitter", "Follow Jane on Facebook", author contact lines.
     _rule("follow", 40, rf"^(?:.*\b)?(?:follow|like|find|join) (?:us|him|her|them|me|[\w.'’@ -]{{1,40}}) on {_SOCIAL}\b.*$"),
-    _rule("contact", 40, r"^(?=.*\b(?:reached|contact\w*|e-?mail\w*|write to)\b)(?=.*[\w.+-]+@[\w-]+\.[\w.]+).*$"),
+    _rule("contact", 40, r"^(?=.*[\w.+-]+@[\w-]+\.\w)(?=.*\b(?:(?:can|may) be reached|reach (?:the |our )?(?:reporter|editor|author|writer|newsroom)|"
+          r"have a (?:news )?tip|send (?:us )?(?:your )?(?:news )?tips?|letters? to the editor|write to (?:us|letters)|you can contact|"
+          r"contact (?:us|the (?:reporter|author|writer|editor|newsroom))|e-?mail (?:us|the (?:reporter|author|writer|editor|newsroom)))\b).*$"),
     # Calls to action: apps, "click here".
     _rule("click_here", 25, r"^(?:(?:click|tap) here\b.*|.*\bby (?:clicking|tapping) here\W*|(?:get|download) (?:the|our) [\w .'’&-]{0,40}\bapp\b.*)$"),
     # "Related:", "READ MORE: headline", "Most read in world news", "Explore further".
@@ -112,8 +116,8 @@ LINE_RULES: tuple[LineRule, ...] = (
     _rule("credit", 25, r"^\(?\s*(?:(?:file |main |top |featured |header |lead )?(?:photo|photograph|image|picture|pic|illustration|graphic|video|"
           r"foto|bild|imagen|immagine)s?(?: illustration)?(?: credits?| source| courtesy(?: of)?| by)?|credits?|(?:photo|image) courtesy(?: of)?|"
           r"quelle|crédit(?: photo)?|crédito|fonte)\s*[:：]\s*\S.*$"),
-    _rule("credit_trailing", 60, rf"^.*(?:^|[\s(/|.,:;–—-]){_AGENCY}(?:\s+(?:via|for)\s+[\w .'’&-]{{1,40}})?\s*\)?$"),
-    _rule("credit_photographer", 60, rf"^.*\(?\b(?:{_AGENCY}|staff)\s*(?:photo|photograph|image|pic)s?\s*/\s*[^()]{{1,60}}\)?\W*$"),
+    _rule("credit_trailing", 60, rf"^.*(?:^|[\s(/|.,:;–—-]){_AGENCY}(?:\s+(?:via|for)\s+[\w .'’&-]{{1,40}})?\s*\)?$", 0),
+    _rule("credit_photographer", 60, rf"^.*\(?\b(?:{_AGENCY}|[Ss]taff|STAFF)\s*(?:[Pp]hoto|PHOTO|[Pp]hotograph|[Ii]mage|[Pp]ic)s?\s*/\s*[^()]{{1,60}}\)?\W*$", 0),
     _rule("copyright", 30, r"^(?:.*(?:©|\(c\) ?\d{4}|\bcopyright\b).*|.*\ball rights reserved\b.*)$"),
     _rule("source", 8, r"^source\s*:\s*\S.*$"),
     # Bylines, credits of the reporting, datelines and update stamps.

@@ -380,3 +380,35 @@ def article_entities(doc: Doc, title_doc: Doc | None = None) -> ArticleEntities:
 def _tokens_of(doc: Doc, c: _Candidate) -> list[Token]:
     span = doc.char_span(c.start, c.end, alignment_mode="expand")
     return list(span) if span is not None else []
+
+
+def with_person_mention(ents: ArticleEntities, text: str, start: int, end: int) -> tuple[ArticleEntities, Entity]:
+    """Add a mention of a person the model missed (a quote's speaker), reusing an entity where one fits.
+
+    The name joins the entity with the same key, or the one PERSON whose name contains it ("Fallon" after
+    "Brian Fallon"); otherwise it becomes a new PERSON.
+
+    Args:
+        ents: the article's entities so far.
+        text: the article text; ``text[start:end]`` is the name.
+    Returns:
+        The updated entities and the entity the name belongs to.
+    """
+    surface = text[start:end]
+    key = entity_key(surface)
+    entity = ents.by_id.get(key)
+    if entity is None:
+        tokens = key.split()
+        persons = [e for e in ents.entities if e.type == "PERSON" and _contains(e.entity_id.split(), tokens)]
+        entity = persons[0] if len(persons) == 1 else None
+    if entity is None:
+        entity = Entity(key, surface, "PERSON", (surface,))
+    elif surface not in entity.aliases:
+        entity = Entity(entity.entity_id, entity.name, entity.type, tuple(sorted({*entity.aliases, surface})))
+    by_id = {**ents.by_id, entity.entity_id: entity}
+    entities = tuple(by_id[e.entity_id] for e in ents.entities)
+    if entity.entity_id not in ents.by_id:
+        entities += (entity,)
+    mentions = tuple(sorted((*ents.mentions, Mention(entity.entity_id, surface, start, end)),
+                            key=lambda m: (m.start_char, m.end_char)))
+    return ArticleEntities(entities, mentions, by_id), entity

@@ -14,6 +14,7 @@ from datetime import datetime
 
 import duckdb
 
+from newswatch.faults import crash_point
 from newswatch.models import Article, ArticleAnalysis, Rejection
 from newswatch.stages import Candidate, FeedPoll
 from transform.polling import PollBounds, next_poll_after_failure, next_poll_after_success
@@ -73,6 +74,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch, stories: StoryI
          for _, a, _, _ in fresh],
         anti_join_on=["article_id"],
     )
+    crash_point("during_load")  # articles written, the rest of the batch not yet: the transaction must roll back
     insert_rows(
         con, "topic_matches", ["article_id", "topic", "matched_terms", "matched_at"],
         [(a.article_id, t, list(terms), now) for _, a, _, topics in fresh for t, terms in topics.items()],
@@ -86,7 +88,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch, stories: StoryI
     items += [(c.feed_id, c.item_key, c.canonical_url, None, "quarantined", now) for c, _, final in batch.rejections if c and final]
     insert_rows(con, "feed_items", ["feed_id", "item_key", "canonical_url", "article_id", "status", "first_seen_at"],
                 items, anti_join_on=["feed_id", "item_key"])
-    quarantined(con, [(c.feed_id if c else None, r) for c, r, _ in batch.rejections], run_id=batch.run_id, now=now)
+    quarantined(con, [(c.feed_id if c else r.item_key, r) for c, r, _ in batch.rejections], run_id=batch.run_id, now=now)
 
     # 3. Feed state, advanced only now that the items are committed.
     new_per_feed = Counter(c.feed_id for c, _, _, _ in fresh)
