@@ -28,9 +28,21 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import duckdb  # noqa: E402
+import numpy as np  # noqa: E402
 
 from newswatch.models import Article  # noqa: E402
-from transform.stories import content_hash  # noqa: E402
+from transform.stories import (  # noqa: E402
+    CONTAINMENT_MIN_SIZE_RATIO,
+    NUM_PERM,
+    LshIndex,
+    _mix64,
+    content_hash,
+    near_duplicate_score,
+    shingle_hashes,
+    shingle_similarity,
+    text_fingerprint,
+    text_tokens,
+)
 from transform.urls import article_id_for, normalized_url  # noqa: E402
 from warehouse.migrations import migrate  # noqa: E402
 from warehouse.stories import StoryIndex  # noqa: E402
@@ -208,6 +220,60 @@ def pairwise(items: list[tuple[int, str, Article]], story_of: dict[str, str]) ->
             "stories": len(by_story), "true_stories": len(by_cluster), "merged_distinct": merged}
 
 
+def _pr(decisions: list[tuple[bool, bool]]) -> str:
+    tp = sum(1 for same, d in decisions if same and d)
+    fp = sum(1 for same, d in decisions if d and not same)
+    fn = sum(1 for same, d in decisions if same and not d)
+    return f"P={tp / (tp + fp) if tp + fp else 1:.4f} R={tp / (tp + fn) if tp + fn else 1:.4f}"
+
+
+def _simhash(shingles: np.ndarray) -> int:
+    """64-bit SimHash of a shingle set (each shingle one unit weight)."""
+    h = _mix64(shingles.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+    bits = ((h[:, None] >> np.arange(64, dtype=np.uint64)[None, :]) & np.uint64(1)).astype(np.int64)
+    return sum(1 << i for i, v in enumerate((2 * bits - 1).sum(axis=0).tolist()) if v > 0)
+
+
+def analyse(items: list[tuple[int, str, Article]], clusters: int = 45) -> None:
+    """The measurements behind the choices in transform/stories.py (pair-level parts on ``clusters`` stories)."""
+    print("shingle size k: all originals as negatives, max J and max guarded C; copies vs their original, 5th pct")
+    for k in (3, 4, 5, 6, 8):
+        sh = {a.article_id: shingle_hashes(text_tokens(a.text), k) for _, _, a in items}
+        origs = {c: a for c, kind, a in items if kind == "original"}
+        neg = [shingle_similarity(sh[a.article_id], sh[b.article_id]) for a, b in combinations(origs.values(), 2)]
+        guarded = [s.containment for s in neg if s.smaller >= 25 and s.smaller >= CONTAINMENT_MIN_SIZE_RATIO * s.larger]
+        pos = [shingle_similarity(sh[origs[c].article_id], sh[a.article_id]) for c, kind, a in items
+               if kind not in ("original", "background")]
+        print(f"  k={k}: negatives J {max(s.jaccard for s in neg):.3f} C {max(guarded):.3f} | "
+              f"copies J {np.percentile([s.jaccard for s in pos], 5):.3f} C {np.percentile([s.containment for s in pos], 5):.3f}")
+    items = [t for t in items if t[0] < clusters]
+    same = lambda i, j: items[i][0] == items[j][0]  # noqa: E731
+    pairs = list(combinations(range(len(items)), 2))
+    print(f"{len(items)} texts of {clusters} stories, {sum(same(i, j) for i, j in pairs)} true pairs of {len(pairs)}")
+    fps = [text_fingerprint(a.text) for _, _, a in items]
+    pairs = [(i, j) for i, j in pairs if fps[i].signature is not None and fps[j].signature is not None]
+    sims = {p: shingle_similarity(fps[p[0]].shingles, fps[p[1]].shingles) for p in pairs}
+    verified = {p for p, s in sims.items() if same(*p) and near_duplicate_score(s) is not None}
+    negatives = [p for p in pairs if not same(*p)]
+    print("LSH banding: recall of verified true pairs, false candidates per negative pair")
+    for bands, rows in ((42, 3), (32, 4), (64, 2), (25, 5)):
+        lsh = LshIndex(bands, rows)
+        keys = [set(lsh.band_keys(f.signature).tolist()) for f in fps]
+        found = sum(bool(keys[i] & keys[j]) for i, j in verified) / len(verified)
+        false = sum(bool(keys[i] & keys[j]) for i, j in negatives) / len(negatives)
+        print(f"  {bands}x{rows}: recall {found:.4f}, false candidates {false:.1e}")
+    print("pair decisions (true = same story):")
+    print(f"  exact shingles, near_duplicate_score: {_pr([(same(*p), near_duplicate_score(s) is not None) for p, s in sims.items()])}")
+    est = {p: float(np.mean(fps[p[0]].signature == fps[p[1]].signature)) for p in pairs}
+    for t in (0.3, 0.5):
+        print(f"  MinHash estimate alone, J >= {t}: {_pr([(same(*p), e >= t) for p, e in est.items()])}")
+    err = [est[p] - s.jaccard for p, s in sims.items() if s.jaccard >= 0.2]
+    print(f"  MinHash-{NUM_PERM} estimate error where J >= 0.2: sd {np.std(err):.3f}, max {np.max(np.abs(err)):.3f}")
+    simh = [_simhash(f.shingles) for f in fps]
+    for d in (6, 10, 13, 16, 20):
+        print(f"  SimHash-64 Hamming <= {d}: {_pr([(same(*p), bin(simh[p[0]] ^ simh[p[1]]).count('1') <= d) for p in pairs])}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--analyse", action="store_true", help="score distributions, sweeps, LSH and SimHash")
@@ -218,8 +284,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     items = syndication_set(args.seed)
     if args.analyse:
-        from eval.stories_analysis import analyse  # noqa: PLC0415
-
         analyse(items)
         return 0
     assigned = assigned_stories(items)

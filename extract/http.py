@@ -181,11 +181,12 @@ class HttpClient:
 
     Args:
         policy: limits and manners.
-        resolver: ``(host, port) -> [ip, ...]``, for tests (fake DNS); defaults to the system resolver.
+        resolver: ``(host, port) -> [ip, ...]``, for tests (fake DNS); defaults to
+            ``netguard.DEFAULT_RESOLVER`` (the system resolver).
         transport: an httpx transport for tests (e.g. ``httpx.MockTransport``). With it, the address
             policy is still checked on every hop but the connection is the transport's business, and
             the deadline is checked between chunks only.
-        address_check: ``ip -> allowed`` replacing ``netguard.is_public_address`` (tests only).
+        address_check: ``ip -> allowed`` replacing ``netguard.DEFAULT_ADDRESS_CHECK`` (tests only).
     """
 
     def __init__(self, policy: FetchPolicy, *, resolver: Resolver | None = None,

@@ -73,6 +73,14 @@ def system_resolver(host: str, port: int) -> list[str]:
     return list(seen)
 
 
+# What ``checked_addresses`` uses when a caller passes no resolver or address check. The poll cycle
+# builds its own ``HttpClient`` (flows/cycle.py), so a whole-cycle test has no argument to pass a fake
+# DNS through: it replaces these two instead (pytest ``monkeypatch``), e.g. to make a name fail to
+# resolve or to let a server on 127.0.0.1 play a public host. Production code never reassigns them.
+DEFAULT_RESOLVER: Resolver = system_resolver
+DEFAULT_ADDRESS_CHECK: AddressCheck = is_public_address
+
+
 def _ip_literal(host: str) -> str | None:
     try:
         return str(ipaddress.ip_address(host.strip("[]").split("%", 1)[0]))
@@ -98,8 +106,8 @@ def checked_addresses(
         host: a host name or IP literal (IP literals are not resolved).
         port: the port (some resolvers need it).
         allow_private: ``fetch.allow_private_networks``; when true every address is allowed.
-        resolver: ``(host, port) -> [ip, ...]``; defaults to the system resolver.
-        address_check: ``ip -> allowed``; defaults to ``is_public_address``.
+        resolver: ``(host, port) -> [ip, ...]``; defaults to ``DEFAULT_RESOLVER`` (the system resolver).
+        address_check: ``ip -> allowed``; defaults to ``DEFAULT_ADDRESS_CHECK`` (``is_public_address``).
         timeout: seconds to wait for the resolver (``None``: as long as it takes).
     Returns:
         At least one IP address.
@@ -113,10 +121,10 @@ def checked_addresses(
     if literal is not None:
         addresses = [literal]
     else:
-        addresses = _resolved(resolver or system_resolver, host, port, timeout)
+        addresses = _resolved(resolver or DEFAULT_RESOLVER, host, port, timeout)
     if allow_private:
         return addresses
-    check = address_check or is_public_address
+    check = address_check or DEFAULT_ADDRESS_CHECK
     allowed = [ip for ip in addresses if check(ip)]
     if not allowed:
         raise ItemError("private_address", f"{host} resolves to a non-public address ({addresses[0]}); "

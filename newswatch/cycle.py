@@ -8,7 +8,6 @@ single-writer rule is visible: only ``begin_cycle``, ``planned_items`` (read), `
 from __future__ import annotations
 
 import uuid
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -215,8 +214,3 @@ def chunked(items: list[PageJob], size: int) -> list[list[PageJob]]:
 
 def feeds_failed(polls: list[FeedPoll]) -> int:
     return sum(1 for p in polls if p.status == "failed")
-
-
-def rejection_counts(rejections: list[tuple[Candidate, Rejection, bool]]) -> Counter[str]:
-    return Counter(r.reason for _, r, _ in rejections)
-

@@ -35,7 +35,6 @@ from typing import Any
 import duckdb
 
 from newswatch import secrets
-from warehouse.state import feed_id_for
 
 # Gaps needed before a feed's rhythm is trusted, and the history they must span (see the module note).
 MIN_GAPS = 5
@@ -140,6 +139,8 @@ def _hours(d: timedelta) -> str:
 
 def operator_incidents(con: duckdb.DuckDBPyConnection, settings: Any, *, now: datetime) -> list[Incident]:
     """Every incident open now: unhealthy configured feeds, and recent failed or crashed cycles."""
+    from warehouse.state import feed_id_for  # (imports the pipeline's stages: only when checking)
+
     op = settings.operator
     feed_ids = [feed_id_for(f.url) for f in settings.feeds]
     incidents: list[Incident] = []

@@ -38,3 +38,30 @@ def cycle_lock(warehouse_path: str | Path, *, wait_seconds: float = 3600.0) -> I
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+@contextmanager
+def serve_lock(warehouse_path: str | Path) -> Iterator[None]:
+    """Hold the warehouse's ``serve`` lock for the life of one ``newswatch serve``; fail at once if taken.
+
+    Why: two ``serve`` processes on one warehouse would each schedule every cycle; the cycle lock keeps
+    them from overlapping, but the second is almost always an operator's mistake (a unit started twice,
+    a forgotten terminal), so it is refused with the holder's pid instead of silently doubling the work.
+
+    Raises:
+        FatalError: another ``serve`` holds the lock (reason ``serve_running``).
+    """
+    p = Path(warehouse_path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(p.with_name(p.name + ".serve.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise FatalError("serve_running", f"another `newswatch serve` (pid {holder}) already serves {p.name}") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)

@@ -8,7 +8,7 @@ are caught, so a bug surfaces.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from extract.feeds import body_hash, parsed_feed
@@ -93,6 +93,23 @@ def item_key_for(entry: FeedEntry) -> str:
     return stable_id("item", entry.guid or normalized_url(entry.url))
 
 
+def entries_with_usable_guids(entries: tuple[FeedEntry, ...]) -> tuple[FeedEntry, ...]:
+    """The entries, minus GUIDs that one document gives to items with different links.
+
+    Why: an item is known by its GUID (``item_key_for``), but some feeds give every item the same GUID;
+    keyed on it, every item after the first would be skipped as already seen, i.e. lost. A GUID that
+    covers several links identifies nothing, so those items are keyed on their link instead.
+    """
+    links: dict[str, set[str]] = {}
+    for e in entries:
+        if e.guid and e.url:
+            links.setdefault(e.guid, set()).add(e.url)
+    shared = {guid for guid, urls in links.items() if len(urls) > 1}
+    if not shared:
+        return entries
+    return tuple(replace(e, guid=None) if e.guid in shared and e.url else e for e in entries)
+
+
 def poll_feed(client: HttpClient, target: FeedTarget, *, max_items: int) -> FeedPoll:
     """GET one feed conditionally and parse it unless the server or the body hash says it is unchanged."""
     shown = redacted_url(target.url)
@@ -113,7 +130,8 @@ def poll_feed(client: HttpClient, target: FeedTarget, *, max_items: int) -> Feed
         return FeedPoll(target.feed_id, "failed", url=shown, reason=e.reason, message=e.message,
                         retriable=isinstance(e, RetriableError),
                         retry_after=e.retry_after if isinstance(e, RetriableError) else None)
-    return FeedPoll(target.feed_id, "ok", feed.entries, shown, etag, modified, digest, warning=feed.warning)
+    return FeedPoll(target.feed_id, "ok", entries_with_usable_guids(feed.entries), shown, etag, modified, digest,
+                    warning=feed.warning)
 
 
 def page_job(client: HttpClient, cand: Candidate, *, now: datetime | None = None) -> PageJob | Rejection:
@@ -124,6 +142,8 @@ def page_job(client: HttpClient, cand: Candidate, *, now: datetime | None = None
         text = extracted_feed_body(entry.content_html, entry.url)
         if text:
             return PageJob(cand, entry.url, None, text, now)
+    if not entry.url:  # a teaser with nowhere to read the rest
+        return Rejection("feed", cand.item_key, "", "no_link", "feed item has no link and its body is only a teaser")
     try:
         res = client.get(entry.url, accept=PAGE_ACCEPT)
         html = decoded_html(res.body, res.headers.get("content-type"))

@@ -93,10 +93,8 @@ def sim(a: str, b: str) -> float | None:
 
 
 @pytest.fixture()
-def con() -> duckdb.DuckDBPyConnection:
-    c = duckdb.connect(":memory:")
-    migrate(c)
-    return c
+def con(mem_db: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    return mem_db
 
 
 def assign(con: duckdb.DuckDBPyConnection, index: StoryIndex, arts: list[Article]):
@@ -114,6 +112,7 @@ def test_content_hash_ignores_case_punctuation_and_spacing_but_not_words():
     assert content_hash(a) == content_hash("North Korea fired a missile; officials said!")
     assert content_hash(a) != content_hash("North Korea fired two missiles, officials said.")
     assert len(content_hash(a)) == 40
+    assert text_fingerprint(a).content_hash == content_hash(a)
 
 
 def test_signatures_are_deterministic_because_they_are_stored():
@@ -273,12 +272,14 @@ def test_a_copy_outside_the_window_starts_a_new_story(con):
     assert assign(con2, wide, [late])[0].story_id == orig.article_id
 
 
-def test_the_window_evicts_old_articles_as_the_clock_advances(con):
+def test_the_window_evicts_old_articles_and_prunes_their_signatures(con):
     index = StoryIndex.load(con, window_days=1, now=T0)
     assign(con, index, [article("https://a.example/2024/budget-vote", BUDGET)])
     assert len(index) == 1
     assign(con, index, [article("https://b.example/2024/missile-story", MISSILE, minutes=2 * 24 * 60)])
     assert len(index) == 1
+    assert con.execute("SELECT count(*) FROM story_signatures").fetchone() == (1,)
+    assert con.execute("SELECT count(*) FROM story_links").fetchone() == (2,)
 
 
 def test_short_generic_texts_never_merge(con):
@@ -291,11 +292,23 @@ def test_short_generic_texts_never_merge(con):
 def test_a_rewritten_update_with_the_same_headline_on_the_same_site_joins(con):
     orig = article("https://wire.example/world/a1", MISSILE, title="North Korea fires ballistic missile into sea")
     rewrite = article("https://wire.example/world/a2",
-                      MISSILE[:2] + ["A second missile was fired an hour later, the military said, and flew a "
+                      MISSILE[:3] + ["A second missile was fired an hour later, the military said, and flew a "
                                      "shorter distance before splashing down near the coast."] + TALKS[:2],
                       minutes=120, title="UPDATE 1-North Korea fires ballistic missile into sea")
+    s = shingle_similarity(text_fingerprint(orig.text).shingles, text_fingerprint(rewrite.text).shingles)
+    assert near_duplicate_score(s) is None  # too rewritten for a near-duplicate
     out = assign(con, StoryIndex.load(con, now=T0), [orig, rewrite])
     assert out[1].method == "url_update" and out[1].story_id == orig.article_id
+
+
+def test_a_recurring_headline_on_one_site_with_a_shared_footer_is_not_an_update(con):
+    footer = ["Letters may be edited for length and clarity. Send yours to the opinion desk with your name, "
+              "address and a daytime phone number so that we can confirm you wrote it."]
+    week1 = article("https://paper.example/opinion/letters-1", BUDGET[:2] + footer, title="Letters to the editor: readers respond")
+    week2 = article("https://paper.example/opinion/letters-2", TALKS[:2] + footer, minutes=7 * 24 * 60 - 60,
+                    title="Letters to the editor: readers respond")
+    out = assign(con, StoryIndex.load(con, window_days=8, now=T0), [week1, week2])
+    assert [a.method for a in out] == ["first", "first"]
 
 
 def test_a_brief_and_a_roundup_that_quotes_it_stay_apart(con):

@@ -77,6 +77,11 @@ LINE_RULES: tuple[LineRule, ...] = (
           r"(?:story|article) continues? (?:below|after)(?: (?:this )?(?:ad|advertisement))?|"
           r"continue reading(?: (?:below|the main story|the article|after (?:the )?ad(?:vertisement)?))?|"
           r"scroll (?:down )?to continue(?: reading)?|skip (?:the )?ad(?:vertisement)?)\W*$"),
+    # Media-player, gallery and consent leftovers.
+    _rule("media_ui", 6, r"^(?:loading(?: video| comments| \w+)?|play(?:ing)? video|watch video|video (?:duration|length)\b.*|now playing|"
+          r"pause|mute|unmute|replay|close|expand|collapse|skip to (?:the )?(?:main )?content|(?:\d+:)?\d{1,2}:\d{2}|"
+          r"listen(?: to)?(?: this)? (?:article|story)\b.*|(?:image|photo|slide|picture)\s*\d+\s*(?:of|/)\s*\d+|\d+ of \d+)\W*$"),
+    _rule("cookies", 60, r"^.*\b(?:we|this (?:web)?site|our (?:web)?site) uses? cookies\b.*$"),
     # "4 min read", "Reading time: 3 minutes", "Lesezeit: 4 Minuten", "Tempo de leitura: 1 minuto".
     _rule("read_time", 8, r"^(?:\d+\s*(?:-|to)?\s*\d*\s*(?:min(?:ute)?s?\.?|minutos?|minuten|mn)\s+(?:read|reading|listen|de lecture|de leitura|de lectura|lesezeit|lettura)|"
           r"(?:estimated )?(?:read(?:ing)?|listening) time\W.*|(?:tempo de leitura|tiempo de lectura|temps de lecture|lesezeit|tempo di lettura|leestijd)\W.*|"
@@ -91,8 +96,8 @@ LINE_RULES: tuple[LineRule, ...] = (
           r"themen|schlagw(?:ö|oe)rter|etiquetas|mots-cl(?:é|e)s|temas|argomenti)\s*[:|»›]\s*.*$"),
     _rule("tags_heading", 3, r"^(?:tags|topics|related topics|filed under|categories)\W*$"),
     # Newsletter and subscription prompts.
-    _rule("newsletter", 40, r"^(?=.*\b(?:newsletters?|inbox|mailing list)\b)(?=.*\b(?:sign(?:ing)?[ -]?up|subscrib\w*|register|"
-          r"deliver\w*|get (?:the|our)|enter your e-?mail|join)\b).*$"),
+    _rule("newsletter", 40, r"^(?=.*\b(?:newsletters?|inbox|mailing list)\b)(?=.*\b(?:sign(?:ing)?[ -]?up|subscribe|subscribing|register|"
+          r"delivered|(?:to|in|into) your inbox|get (?:the|our)|enter your e-?mail|join (?:our|the))\b).*$"),
     _rule("newsletter_ack", 14, r"^(?:thanks? (?:you )?for (?:signing up|subscribing|registering)|keep an eye on your inbox|"
           r"(?:sorry!? )?(?:there was an?|an) (?:error|problem) (?:processing|with) your (?:subscription|request|sign-?up)|"
           r"enter your e-?mail(?: address)?|you(?:'re| are) (?:now )?subscribed|invalid e-?mail(?: address)?|sorry!?)\W*.*$"),
@@ -115,7 +120,8 @@ LINE_RULES: tuple[LineRule, ...] = (
     # Captions and credits.
     _rule("credit", 25, r"^\(?\s*(?:(?:file |main |top |featured |header |lead )?(?:photo|photograph|image|picture|pic|illustration|graphic|video|"
           r"foto|bild|imagen|immagine)s?(?: illustration)?(?: credits?| source| courtesy(?: of)?| by)?|credits?|(?:photo|image) courtesy(?: of)?|"
-          r"quelle|crédit(?: photo)?|crédito|fonte)\s*[:：]\s*\S.*$"),
+          r"quelle|crédit(?: photo)?|crédito|fonte)\s*[:：]\s*\S.*$|^\(?(?:photo|image|picture|video)s? (?:courtesy|credit) (?:of )?\S.*$"),
+    _rule("credit_by", 10, r"^\(?(?i:photo|photograph|image|picture|video|illustration)s? by [A-Z].*$", 0),
     _rule("credit_trailing", 60, rf"^.*(?:^|[\s(/|.,:;–—-]){_AGENCY}(?:\s+(?:via|for)\s+[\w .'’&-]{{1,40}})?\s*\)?$", 0),
     _rule("credit_photographer", 60, rf"^.*\(?\b(?:{_AGENCY}|[Ss]taff|STAFF)\s*(?:[Pp]hoto|PHOTO|[Pp]hotograph|[Ii]mage|[Pp]ic)s?\s*/\s*[^()]{{1,60}}\)?\W*$", 0),
     _rule("copyright", 30, r"^(?:.*(?:©|\(c\) ?\d{4}|\bcopyright\b).*|.*\ball rights reserved\b.*)$"),
@@ -125,7 +131,8 @@ LINE_RULES: tuple[LineRule, ...] = (
           r"(?:\s*[,|/–—-]\s*(?:[A-Z][\w.'’-]*\s*){1,5})?$", 0),
     _rule("reporting_by", 40, r"^\(?\s*(?:additional |with additional )?(?:reporting|writing|editing|compiled|edited|research|contributing|"
           r"produced|fact-checked) by\b.*$"),
-    _rule("stamp", 14, r"^(?:updated|published|posted|last updated|first published|modified|last modified)\b(?=.*\d).*$"),
+    _rule("stamp", 14, r"^(?:updated|published|posted|last updated|first published|modified|last modified)\b(?=.*\d).*$|"
+          r"^\d+ (?:seconds?|minutes?|mins?|hours?|hrs?|days?|weeks?) ago\W*$|^this article is more than .{1,20} old\W*$"),
     # Comment-section leftovers.
     _rule("comments", 10, r"^(?:\d+\s+)?(?:comments?|replies)\W*$|^(?:leave|post|add|write|view|show|see|read|load) (?:a |the |all |more )?(?:\d+ )?"
           r"(?:comments?|reply|replies|responses)\b.*$|^(?:tell us what you think|join the (?:conversation|discussion|debate)|comments are closed|"

@@ -175,10 +175,10 @@ def _trimmed(doc: Doc, start: int, end: int, label: str) -> tuple[int, int, bool
     return start, end, titled
 
 
-def _surface_bounds(doc: Doc, start: int, end: int) -> tuple[int, int]:
+def _surface_bounds(doc: Doc, text: str, start: int, end: int) -> tuple[int, int]:
     """Character bounds of tokens ``start:end``, with a possessive glued to the last token removed."""
     a, b = doc[start].idx, doc[end - 1].idx + len(doc[end - 1].text)
-    m = _POSSESSIVE.search(doc.text[a:b])
+    m = _POSSESSIVE.search(text[a:b])
     if m and b - a > len(m.group()) + 1:
         b -= len(m.group())
     return a, b
@@ -193,6 +193,7 @@ def _label(doc: Doc, start: int, end: int, label: str) -> str:
 
 def _candidates(doc: Doc, body: list[bool] | None, in_title: bool) -> list[_Candidate]:
     """Cleaned NER mentions of one doc, plus datelines (body lines only when ``body`` is given)."""
+    text = doc.text  # a property that joins every token: read it once
     out: list[_Candidate] = []
     for ent in doc.ents:
         if ent.label_ not in ENTITY_LABELS:
@@ -202,17 +203,17 @@ def _candidates(doc: Doc, body: list[bool] | None, in_title: bool) -> list[_Cand
             if bounds is None:
                 continue
             start, end, titled = bounds
-            a, b = _surface_bounds(doc, start, end)
+            a, b = _surface_bounds(doc, text, start, end)
             if body is not None and not body[a]:
                 continue
-            surface = doc.text[a:b]
+            surface = text[a:b]
             key = entity_key(surface)
             if key:
                 out.append(_Candidate(a, b, surface, _label(doc, start, end, ent.label_), key, titled, in_title))
     if not in_title:
-        for m in _DATELINE.finditer(doc.text):
+        for m in _DATELINE.finditer(text):
             a, b = m.span(1)
-            rest = doc.text[b:doc.text.find("\n", b) % (len(doc.text) + 1)]
+            rest = text[b:text.find("\n", b) % (len(text) + 1)]
             if re.match(r",?\s*[-—–]", rest) and not re.search(r"[a-z]", rest):
                 continue  # "SOCCER - JAPAN WIN": a headline's kicker, not a dateline
             if body is None or body[a]:
@@ -333,7 +334,8 @@ def article_entities(doc: Doc, title_doc: Doc | None = None) -> ArticleEntities:
     Returns:
         One :class:`Entity` per real-world thing, and one :class:`Mention` per occurrence in the text.
     """
-    body = body_line_mask(doc.text)
+    text = doc.text
+    body = body_line_mask(text)
     cands = _candidates(doc, body, in_title=False)
     if title_doc is not None:
         cands += _candidates(title_doc, None, in_title=True)
@@ -341,7 +343,7 @@ def article_entities(doc: Doc, title_doc: Doc | None = None) -> ArticleEntities:
     groups = [g for g, _ in typed]
     names = [_canonical(g) for g in groups]
     types = [t for _, t in typed]
-    taken = [False] * (len(doc.text) + 1)
+    taken = [False] * (len(text) + 1)
     for c in cands:
         if not c.in_title:
             for i in range(c.start, c.end):
@@ -371,7 +373,7 @@ def article_entities(doc: Doc, title_doc: Doc | None = None) -> ArticleEntities:
         else:
             merged[ids[n]] = (names[n], types[n], surfaces, weight)
     entities = tuple(Entity(eid, name, typ, tuple(sorted(aliases))) for eid, (name, typ, aliases, _) in merged.items())
-    mention_rows = tuple(Mention(eid, doc.text[a:b], a, b) for a, b, eid in sorted(mentions))
+    mention_rows = tuple(Mention(eid, text[a:b], a, b) for a, b, eid in sorted(mentions))
     used = {m.entity_id for m in mention_rows}
     entities = tuple(e for e in entities if e.entity_id in used)
     return ArticleEntities(entities, mention_rows, {e.entity_id: e for e in entities})

@@ -74,9 +74,9 @@ class _Attribution:
 class _Article:
     """Per-article lookups the attribution rules share: tokens by offset, mentions, quotes, genders."""
 
-    def __init__(self, doc: Doc, ents: ArticleEntities, quoted: Sequence[QuotedSpan]) -> None:
+    def __init__(self, doc: Doc, text: str, ents: ArticleEntities, quoted: Sequence[QuotedSpan]) -> None:
         self.doc = doc
-        self.text = doc.text
+        self.text = text
         self.ents = ents
         self.starts = [t.idx for t in doc]
         self.quoted = [(s.start, s.end) for s in quoted]
@@ -134,12 +134,13 @@ class _Article:
         return fallback if title is not None else None
 
 
-def _subject(verb: Token) -> Token | None:
-    """The subject of a speech verb, climbing from "saying"/"and said" clauses to the verb they join."""
+def _subject(verb: Token, lo: int, hi: int) -> Token | None:
+    """The subject of a speech verb outside the quote's tokens ``lo:hi``, climbing from "saying" and
+    "and said" clauses to the verb they join (the parser often hangs the quote's own subject there too)."""
     for _ in range(3):
-        for child in verb.children:
-            if child.dep_ in ("nsubj", "nsubjpass"):
-                return child
+        subjects = [c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass") and not lo <= c.i < hi]
+        if subjects:
+            return min(subjects, key=lambda c: abs(c.i - verb.i))
         if verb.dep_ in ("conj", "advcl", "xcomp", "acl", "relcl") and verb.head is not verb:
             if verb.dep_ in ("acl", "relcl"):
                 return verb.head
@@ -233,10 +234,10 @@ def _cue_in(doc: Doc, lo: int, hi: int) -> Token | None:
     return None
 
 
-def _cue_subject(tok: Token) -> Token | None:
+def _cue_subject(tok: Token, lo: int, hi: int) -> Token | None:
     if tok.lower_ == "according":
         return _according_to(tok)
-    subject = _subject(tok)
+    subject = _subject(tok, lo, hi)
     if subject is None and tok.i + 1 < len(tok.doc) and tok.nbor(1).tag_ in ("NNP", "PRP"):
         subject = tok.nbor(1)  # '"X," said Smith' parsed with Smith as an object
         while subject.i + 1 < len(tok.doc) and subject.nbor(1).tag_ == "NNP":
@@ -248,13 +249,16 @@ def _cue_text(tok: Token) -> str:
     return "according to" if tok.lower_ == "according" else tok.text
 
 
-def _head_chain_cue(doc: Doc, lo: int, hi: int) -> Token | None:
-    """The speech verb outside tokens ``lo:hi`` that the quote's clauses hang from, if any."""
+def _head_chain_cue(doc: Doc, lo: int, hi: int, para_lo: int, para_hi: int) -> Token | None:
+    """The speech verb outside tokens ``lo:hi`` (and inside ``para_lo:para_hi``) that the quote's clauses
+    hang from, if any."""
     for tok in doc[lo:hi]:
         head = tok.head
         if lo <= head.i < hi or head is tok:
             continue
         for _ in range(4):
+            if not para_lo <= head.i < para_hi:
+                break
             if head.lower_ in CUE_FORMS and head.tag_.startswith("VB"):
                 return head
             if head.head is head or lo <= head.head.i < hi:
@@ -268,16 +272,17 @@ def _attribution(a: _Article, resolver: _Resolver, span: QuotedSpan) -> _Attribu
     doc = a.doc
     lo = a.token_at(span.outer_start)
     hi = a.token_at(max(span.outer_start, span.outer_end - 1)) + 1
-    cue = _head_chain_cue(doc, lo, hi)
+    line_start = a.text.rfind("\n", 0, span.outer_start) + 1
+    line_end = a.text.find("\n", span.outer_end)
+    line_end = len(a.text) if line_end < 0 else line_end
+    cue = _head_chain_cue(doc, lo, hi, a.token_at(line_start), a.token_at(line_end) + 1)
     if cue is None:  # a trailing attribution: '"X," she said.' / '"X." Smith said.'
         end = min(len(doc), hi + AFTER_WINDOW_TOKENS)
         stop = next((q for q in a.quoted if q[0] > span.outer_end), None)
-        line_end = a.text.find("\n", span.outer_end)
-        limit = min(x for x in (stop[0] - 1 if stop else len(a.text), line_end if line_end >= 0 else len(a.text)))
+        limit = min(stop[0] - 1 if stop else len(a.text), line_end)
         end = min(end, a.token_at(limit) + 1)
         cue = _cue_in(doc, hi, end)
     if cue is None:  # a leading one: 'He added: "X"' / 'According to Smith, "X"'
-        line_start = a.text.rfind("\n", 0, span.outer_start) + 1
         sent_start = doc[lo].sent.start if lo < len(doc) else lo
         start = max(a.token_at(line_start), sent_start)
         before = a.text[line_start:span.outer_start].rstrip()
@@ -289,7 +294,7 @@ def _attribution(a: _Article, resolver: _Resolver, span: QuotedSpan) -> _Attribu
                 cue = _cue_in(doc, doc[a.token_at(prev_end - 1)].sent.start, a.token_at(prev_end - 1) + 1)
     if cue is None:
         return None
-    return _Attribution(resolver.speaker(_cue_subject(cue)), _cue_text(cue))
+    return _Attribution(resolver.speaker(_cue_subject(cue, lo, hi)), _cue_text(cue))
 
 
 def article_quotes(doc: Doc, ents: ArticleEntities) -> tuple[tuple[Quote, ...], ArticleEntities]:
@@ -304,7 +309,7 @@ def article_quotes(doc: Doc, ents: ArticleEntities) -> tuple[tuple[Quote, ...], 
     text = doc.text
     body = body_line_mask(text)
     spans = quoted_spans(text)
-    article = _Article(doc, ents, spans)
+    article = _Article(doc, text, ents, spans)
     resolver = _Resolver(article)
     quotes: list[Quote] = []
     previous: tuple[QuotedSpan, _Attribution] | None = None
@@ -324,5 +329,9 @@ def article_quotes(doc: Doc, ents: ArticleEntities) -> tuple[tuple[Quote, ...], 
 
 
 def _continues(text: str, before: QuotedSpan, span: QuotedSpan) -> bool:
-    """Whether ``span`` goes on from the quote ``before`` in the same paragraph ('"X," he said. "Y."')."""
-    return "\n" not in text[before.outer_end:span.open_mark]
+    """Whether ``span`` goes on from the quote ``before``: later in the same paragraph ('"X," he said.
+    "Y."'), or opening the next paragraph, which news style leaves unattributed when the speaker goes on."""
+    between = text[before.outer_end:span.open_mark]
+    if "\n" not in between:
+        return True
+    return not between.split("\n", 1)[1].strip()

@@ -8,8 +8,9 @@ identity, then MinHash-LSH candidates verified on exact shingles, then same-site
 ``story_links``, ``story_signatures`` and ``stories``. The rules and their measured thresholds are in
 transform/stories.py.
 
-Memory is bounded by the window: entries older than ``window_days`` before the newest article time are
-evicted as the clock advances. After a rolled-back transaction, load the index again.
+Memory and the ``story_signatures`` table are bounded by the window: entries older than ``window_days``
+before the newest article time are evicted as the clock advances, and their rows deleted (a wider window
+set later fills up as new articles arrive). After a rolled-back transaction, load the index again.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import duckdb
 import numpy as np
@@ -91,6 +92,16 @@ class _Entry:
     indexed: bool  # in the LSH (long enough to have a MinHash signature)
 
 
+@dataclass(slots=True)
+class _StoryDelta:
+    """What one batch adds to a story row."""
+
+    first_seen: datetime
+    last_seen: datetime
+    title: str | None
+    count: int
+
+
 def _article_time(a: Article) -> datetime:
     """Published time, but never later than the fetch (a future date is a feed's timezone bug)."""
     return min(a.published_at, a.fetched_at)
@@ -119,6 +130,7 @@ class StoryIndex:
         self._by_headline: dict[str, int] = {}
         self._heap: list[tuple[float, int]] = []
         self._next_slot = 0
+        self._pruned_before = float("-inf")
 
     @classmethod
     def load(
@@ -191,7 +203,7 @@ class StoryIndex:
         linked_at = datetime.now(UTC)
         links: list[StoryAssignment] = []
         sig_rows: list[tuple[_Entry, np.ndarray | None, datetime]] = []
-        deltas: dict[str, list[object]] = {}  # story_id -> [first, last, title, count]
+        deltas: dict[str, _StoryDelta] = {}
         for art in sorted(articles, key=lambda a: (_article_time(a), a.fetched_at, a.article_id)):
             if art.article_id in done:
                 continue
@@ -215,12 +227,13 @@ class StoryIndex:
             sig_rows.append((entry, fp.signature, when))
             delta = deltas.get(entry.story_id)
             if delta is None:
-                deltas[entry.story_id] = [when, when, art.title, 1]
-            else:
-                delta[0], delta[1] = min(delta[0], when), max(delta[1], when)  # type: ignore[type-var]
-                delta[2] = delta[2] or art.title
-                delta[3] = int(delta[3]) + 1  # type: ignore[call-overload]
+                deltas[entry.story_id] = _StoryDelta(when, when, art.title, 1)
+            else:  # articles come in time order: the first one seen has the story's title
+                delta.first_seen, delta.last_seen = min(delta.first_seen, when), max(delta.last_seen, when)
+                delta.title = delta.title or art.title
+                delta.count += 1
         self._write(con, links, sig_rows, deltas, linked_at)
+        self._prune(con)
         return [done[a.article_id] for a in articles]
 
     def _match(self, new: _Entry, keys: np.ndarray | None) -> tuple[_Entry, str, float] | None:
@@ -288,6 +301,15 @@ class StoryIndex:
             if entry.indexed:
                 self._lsh.remove(slot)
 
+    def _prune(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Delete signature rows that fell out of the window: only the window is ever loaded, and the rows
+        (~3 KB each, mostly shingles) would otherwise grow the warehouse file and its snapshot copies.
+        ``story_links`` keeps the history."""
+        cutoff = self.horizon - self.window_seconds
+        if cutoff > self._pruned_before:
+            con.execute("DELETE FROM story_signatures WHERE article_time < ?", [datetime.fromtimestamp(cutoff, UTC)])
+            self._pruned_before = cutoff
+
     def _linked(self, con: duckdb.DuckDBPyConnection, ids: list[str]) -> dict[str, StoryAssignment]:
         """Assignments already recorded for ``ids`` (one scan of ``story_links`` per batch)."""
         rows = con.execute(
@@ -305,7 +327,7 @@ class StoryIndex:
         con: duckdb.DuckDBPyConnection,
         links: list[StoryAssignment],
         sig_rows: list[tuple[_Entry, np.ndarray | None, datetime]],
-        deltas: dict[str, list[object]],
+        deltas: dict[str, _StoryDelta],
         linked_at: datetime,
     ) -> None:
         if not links:
@@ -332,10 +354,10 @@ class StoryIndex:
         })
         story_table = pa.table({
             "story_id": list(deltas),
-            "first_seen_at": pa.array([d[0] for d in deltas.values()], pa.timestamp("us", tz="UTC")),
-            "last_seen_at": pa.array([d[1] for d in deltas.values()], pa.timestamp("us", tz="UTC")),
-            "title": pa.array([d[2] for d in deltas.values()], pa.string()),
-            "article_count": pa.array([d[3] for d in deltas.values()], pa.int32()),
+            "first_seen_at": pa.array([d.first_seen for d in deltas.values()], pa.timestamp("us", tz="UTC")),
+            "last_seen_at": pa.array([d.last_seen for d in deltas.values()], pa.timestamp("us", tz="UTC")),
+            "title": pa.array([d.title for d in deltas.values()], pa.string()),
+            "article_count": pa.array([d.count for d in deltas.values()], pa.int32()),
         })
         for name, table, sql in [
             ("_story_links_batch", link_table, "INSERT INTO story_links BY NAME SELECT * FROM _story_links_batch"),
