@@ -1,8 +1,8 @@
 """Fault injection for crash tests: ``NEWSWATCH_FAULT=<point>`` kills the process at that point.
 
 Why: the promise "a crash anywhere loses nothing" is only worth something if tests kill the real
-pipeline at the dangerous moments (mid-fetch, mid-extraction, inside the load transaction, between
-commit and alert delivery) and check the next cycle. The check is one dictionary lookup of an
+pipeline at the dangerous moments (mid-fetch, mid-extraction, inside the load transaction, and in
+newswatch/delivery.py between commit and alert delivery) and check the next cycle. The check is one dictionary lookup of an
 environment variable, so it costs nothing in production, where the variable is never set.
 """
 
@@ -14,8 +14,9 @@ POINTS = frozenset({
     "during_fetch",          # after some article pages were fetched, before extraction
     "during_extraction",     # inside a worker, while extracting a chunk
     "during_load",           # inside the load transaction, after the articles were inserted
-    "after_commit",          # after the load committed, before alerts are sent
 })
+# Between the load's commit and alert delivery, newswatch/delivery.py has its own points
+# (exit_before_send, exit_after_send), checked the same way.
 
 
 def crash_point(point: str) -> None:

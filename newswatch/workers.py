@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 
@@ -48,7 +50,28 @@ def processed_jobs(jobs: Sequence[PageJob], model: str | None, topics: dict[str,
     return [p for p in out if p is not None]
 
 
+def _die_with_parent() -> None:
+    """Make this worker exit when the process that started it dies (SIGKILL, OOM): an orphaned worker
+    would otherwise linger holding the model's memory and its parent's output pipes."""
+    parent = os.getppid()
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:  # not Linux: fall back to polling for the parent below
+        pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _warm(model: str | None) -> None:
+    _die_with_parent()
     import extract.html  # noqa: F401  (import trafilatura once, before the first chunk)
 
     if model:
