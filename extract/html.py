@@ -53,19 +53,18 @@ EXTRACTION_OPTIONS: dict[str, bool] = {
     "favor_recall": False,
 }
 
-# Elements removed before extraction: caption/credit boxes, sign-up and promo boxes, read-time
-# badges, "more stories" rails and screen-reader-only labels that trafilatura's own discard list
-# misses. Matched as substrings of class or id. The length guard (characters of text) keeps a badly
-# named *article container* safe: these boxes are short, an article body is not. Inline ``<span>``s
-# are pruned only for the tokens that never hold words of the sentence around them (hidden labels,
-# credits): an inline "share"/"social"/hover-card span can wrap a name inside a sentence, and
-# removing it leaves "Gov. (R) said" (seen on aeb_dev). Done in Python rather than as trafilatura
-# ``prune_xpath``: the same XPath cost 4.3 ms a page, this 0.5 ms.
+# Elements removed before extraction: caption and credit boxes (trafilatura keeps a
+# ``<p class="photo-credit">``, TECH-NOTES §4.2), newsletter/promo boxes, read-time badges and
+# screen-reader-only labels. Matched as substrings of class or id. The length guard (characters of
+# text) keeps a badly named *article container* safe: these boxes are short, an article body is not.
+# Inline ``<span>``s are pruned only for tokens that never hold words of the sentence around them:
+# a hover-card span can wrap a name inside a sentence, and pruning it left "Gov. (R) said" on one
+# aeb_dev page. Share/social/related boxes are left to trafilatura's own discard list: an ablation
+# on the eval pages showed no gain from naming them here (nor from subscribe/signup/advert/recirc).
+# Done in Python rather than as trafilatura ``prune_xpath``: the same XPath cost 4.3 ms a page,
+# this 0.5 ms.
 PRUNE_MAX_CHARS = 400
-PRUNE_BLOCK_TOKENS = (
-    "newsletter", "subscribe", "signup", "sign-up", "promo", "recirc", "more-stories", "read-more",
-    "readmore", "see-also", "advert", "social", "share",
-)
+PRUNE_BLOCK_TOKENS = ("newsletter", "promo")
 PRUNE_INLINE_TOKENS = ("caption", "credit", "read-time", "reading-time", "readtime", "sr-only", "visually-hidden", "screen-reader")
 _PRUNE_BLOCK = re.compile("|".join(map(re.escape, PRUNE_BLOCK_TOKENS + PRUNE_INLINE_TOKENS)), re.IGNORECASE)
 _PRUNE_INLINE = re.compile("|".join(map(re.escape, PRUNE_INLINE_TOKENS)), re.IGNORECASE)

@@ -4,32 +4,30 @@ Why a server of our own: Prefect's ephemeral mode does not schedule (``flow.serv
 "Cannot schedule flows on an ephemeral server"; TECH-NOTES §1.1). Unless ``PREFECT_API_URL`` points at
 an existing server, ``serve`` starts ``prefect server start`` on 127.0.0.1 (UI off, its SQLite next to
 the warehouse, old runs vacuumed), waits for it to be healthy, serves the deployment, and stops the
-server when it exits. The server is tied to ``serve``'s life (``PR_SET_PDEATHSIG``), so even a
-``kill -9`` of ``serve`` leaves no server behind.
+server when it exits.
+
+Three processes: ``serve`` itself is a small supervisor; Prefect's runner runs in a child process in a
+session of its own, and starts each cycle in a subprocess of its own (so nothing grows over months).
+Why the split: Ctrl-C in a terminal signals the whole foreground process group. With the runner and
+its cycles in the same group, every process died at once with its own traceback. Now only ``serve``
+sees Ctrl-C or SIGTERM; it asks the runner to stop (SIGTERM: the runner cancels a cycle in flight),
+waits, kills whatever is left of the runner's process group, then stops the server. Children get
+SIGTERM if ``serve`` dies (``PR_SET_PDEATHSIG``), so even ``kill -9`` leaves no server or runner behind.
 
 No overlap: the runner executes at most one cycle at a time (``limit=1``), so a slow cycle delays the
 next instead of overlapping it; the warehouse's cycle lock (``newswatch/runlock.py``) also keeps a
-manual ``newswatch run`` from running beside it, and a second ``serve`` on the same warehouse is refused.
-Each cycle runs in a fresh subprocess (Prefect's runner does that), so the serve process itself does
-not grow over months.
-
-Stopping: SIGTERM and Ctrl-C mean the same thing. The runner cancels a cycle in flight and exits;
-nothing is lost, because a cycle writes in one transaction at its end and the next cycle redoes
-whatever was not committed. Ctrl-C in a terminal is sent to the whole foreground process group; cycle
-subprocesses (and their worker pools) are started with SIGINT blocked so that only ``serve`` sees it
-and stops them in order, instead of every process dying with its own traceback. A second signal
-while stopping is ignored: shutdown is bounded anyway (the runner's kill grace, then the server's).
+manual ``newswatch run`` from running beside it, and a second ``serve`` on one warehouse is refused.
+Nothing is lost when a cycle is cancelled: a cycle writes in one transaction at its end, and the next
+cycle redoes whatever was not committed.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -45,13 +43,15 @@ from newswatch.runlock import cycle_lock, serve_lock
 SERVER_START_TIMEOUT = 180.0
 # Flow and task runs older than this are deleted by the server's vacuum service, so its database stays flat.
 RUN_RETENTION_DAYS = 14
-# How long the server gets to exit on SIGTERM before it is killed (it flushes its SQLite in ~1-3 s).
+# How long the server gets to exit on SIGTERM before it is killed (measured: it exits in ~1-3 s).
 SERVER_STOP_SECONDS = 20.0
+# How long the runner gets to cancel a cycle in flight and exit (measured: 2-4 s, a cycle's pool included).
+RUNNER_STOP_SECONDS = 60.0
 _PR_SET_PDEATHSIG = 1
 
 
 class StopRequested(BaseException):
-    """Raised in the main thread by SIGTERM/SIGINT before the runner has taken over signal handling."""
+    """SIGTERM/SIGINT arrived while ``serve`` was starting up."""
 
 
 def _free_port() -> int:
@@ -60,20 +60,42 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _tied_to_parent(module: str, *args: str) -> list[str]:
-    """A command running ``python -m module args`` that gets SIGTERM when its parent dies (Linux).
+def _tied_to_parent(main: str) -> list[str]:
+    """A ``python -c`` command that gets SIGTERM when its parent dies (Linux), then runs ``main``.
 
-    Why not ``preexec_fn``: it is unsafe once threads exist. The child sets ``PR_SET_PDEATHSIG`` itself,
-    then checks it was not orphaned already, then runs the module as ``-m`` would.
+    Why not ``preexec_fn``: it is unsafe once threads exist. The child sets ``PR_SET_PDEATHSIG`` itself
+    and exits if it was orphaned before it could.
     """
     code = (
         "import ctypes, os, runpy, signal, sys\n"
         f"if sys.platform.startswith('linux'): ctypes.CDLL(None).prctl({_PR_SET_PDEATHSIG}, signal.SIGTERM)\n"
         f"if os.getppid() != {os.getpid()}: sys.exit(0)\n"
-        f"sys.argv = [{module!r}, *{list(args)!r}]\n"
-        f"runpy.run_module({module!r}, run_name='__main__', alter_sys=True)\n"
+        f"{main}\n"
     )
     return [sys.executable, "-c", code]
+
+
+def _kill_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class _StopFlag:
+    """SIGTERM and SIGINT both mean "stop gracefully"; the handler only records it."""
+
+    def __init__(self) -> None:
+        self.asked = False
+        signal.signal(signal.SIGTERM, self._handle)
+        signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.asked = True
+
+    def check(self) -> None:
+        if self.asked:
+            raise StopRequested
 
 
 class LocalPrefectServer:
@@ -89,8 +111,8 @@ class LocalPrefectServer:
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api"
 
-    def start(self) -> LocalPrefectServer:
-        """Start the server and wait until ``/health`` answers. Stops it again on any failure (or signal)."""
+    def start(self, stop: _StopFlag | None = None) -> LocalPrefectServer:
+        """Start the server and wait until ``/health`` answers; stop it again on failure or a stop signal."""
         self.home.mkdir(parents=True, exist_ok=True)
         env = {
             **os.environ,
@@ -102,23 +124,26 @@ class LocalPrefectServer:
             "PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD": str(RUN_RETENTION_DAYS * 86400),
         }
         env.pop("PREFECT_API_URL", None)
+        args = ["server", "start", "--host", "127.0.0.1", "--port", str(self.port)]
         self._log = open(self.home / "server.log", "ab")  # noqa: SIM115 - handed to the child, closed in stop()
         self.proc = subprocess.Popen(
-            _tied_to_parent("prefect", "server", "start", "--host", "127.0.0.1", "--port", str(self.port)),
+            _tied_to_parent(f"sys.argv = ['prefect', *{args!r}]\nrunpy.run_module('prefect', run_name='__main__', alter_sys=True)"),
             env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         try:
-            self._wait_healthy()
+            self._wait_healthy(stop)
         except BaseException:
             self.stop()
             raise
         return self
 
-    def _wait_healthy(self) -> None:
+    def _wait_healthy(self, stop: _StopFlag | None) -> None:
         assert self.proc is not None
         deadline = time.monotonic() + SERVER_START_TIMEOUT
         with httpx.Client(timeout=2) as client:
             while time.monotonic() < deadline:
+                if stop is not None:
+                    stop.check()
                 if self.proc.poll() is not None:
                     raise FatalError("prefect_server", f"prefect server exited with {self.proc.returncode}; "
                                                        f"see {self.home / 'server.log'}")
@@ -133,67 +158,16 @@ class LocalPrefectServer:
 
     def stop(self) -> None:
         """SIGTERM the server's process group, SIGKILL it if it has not exited in ``SERVER_STOP_SECONDS``."""
-        if self.proc and self.proc.poll() is None:
+        if self.proc is not None and self.proc.poll() is None:
+            _kill_group(self.proc.pid, signal.SIGTERM)
             try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
                 self.proc.wait(timeout=SERVER_STOP_SECONDS)
             except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                _kill_group(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
-            except ProcessLookupError:
-                pass
         if self._log is not None:
             self._log.close()
             self._log = None
-
-
-class _StopSignals:
-    """SIGTERM and SIGINT both mean "stop gracefully", once.
-
-    SIGINT is blocked in every thread (threads and spawned children inherit the mask), and one thread
-    waits for it and turns it into a SIGTERM for the main thread. So Ctrl-C reaches ``serve`` only, and
-    cycle subprocesses are stopped by the runner, with SIGTERM, in order.
-    """
-
-    def __init__(self) -> None:
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        signal.signal(signal.SIGTERM, self._before_runner)
-        threading.Thread(target=self._sigint_to_sigterm, name="newswatch-sigint", daemon=True).start()
-
-    @staticmethod
-    def _sigint_to_sigterm() -> None:
-        main = threading.main_thread().ident
-        while True:
-            signal.sigwait({signal.SIGINT})
-            if main is not None:
-                signal.pthread_kill(main, signal.SIGTERM)
-
-    @staticmethod
-    def _before_runner(signum: int, frame: Any) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        raise StopRequested
-
-    @staticmethod
-    def ignore_further() -> None:
-        """While cleaning up: the shutdown already under way is bounded, a second signal must not break it."""
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-
-
-def _runner_class() -> type:
-    from prefect.runner import Runner
-
-    class _Runner(Runner):  # type: ignore[misc]
-        """Prefect's runner, with a SIGTERM handler that stops it once and never calls ``sys.exit``."""
-
-        def handle_sigterm(self, *args: Any, **kwargs: Any) -> None:
-            if self.stopping:
-                return
-            if not self.started or self._loop is None:
-                raise StopRequested
-            self.stopping = True
-            self.execute_in_background(self.astop)
-
-    return _Runner
 
 
 def schedule_kwargs(settings: Settings) -> dict[str, Any]:
@@ -204,7 +178,7 @@ def schedule_kwargs(settings: Settings) -> dict[str, Any]:
 
 
 def _publish_initial_snapshot(settings: Settings) -> None:
-    """Make sure analysts have a snapshot before the first cycle, so they never open the live file.
+    """Make sure analysts have a snapshot before the first cycle, so they never fall back to the live file.
 
     Skipped when a cycle (e.g. a manual ``newswatch run``) holds the lock: that cycle publishes one.
     """
@@ -225,47 +199,128 @@ def _publish_initial_snapshot(settings: Settings) -> None:
 
 
 def serve(settings: Settings, config_path: Path) -> int:
-    """Serve the cycle until SIGTERM/SIGINT. Returns the exit code (0 after a requested stop).
+    """Serve the cycle until SIGTERM/SIGINT.
+
+    Returns:
+        0 after a requested stop; the runner's exit code (non-zero) if it died on its own, so that a
+        supervisor such as systemd restarts ``serve``.
 
     Raises:
         FatalError: another ``serve`` holds this warehouse, or the local Prefect server did not start.
     """
-    signals = _StopSignals()
+    stop = _StopFlag()
     server: LocalPrefectServer | None = None
+    runner: subprocess.Popen[bytes] | None = None
+    code = 0
     try:
         with serve_lock(settings.warehouse.path):
             _publish_initial_snapshot(settings)
-            if not os.environ.get("PREFECT_API_URL"):
+            env = dict(os.environ)
+            if not env.get("PREFECT_API_URL"):
                 home = Path(settings.warehouse.path).resolve().parent / "prefect"
                 print(f"newswatch serve: starting a local Prefect server (state in {home}) ...", flush=True)
-                server = LocalPrefectServer(home).start()
-                os.environ["PREFECT_API_URL"] = server.api_url
-            _run_runner(settings, config_path)
+                server = LocalPrefectServer(home).start(stop)
+                env["PREFECT_API_URL"] = server.api_url
+            stop.check()
+            every = settings.schedule.cron or f"every {settings.schedule.every_minutes} min"
+            print(f"newswatch serve: {len(settings.feeds)} feeds, schedule {every}, API {env['PREFECT_API_URL']}",
+                  flush=True)
+            runner = subprocess.Popen(
+                _tied_to_parent(f"from flows.serve import run_runner\nsys.exit(run_runner({str(config_path.resolve())!r}))"),
+                env=env, start_new_session=True,
+            )
+            while runner.poll() is None and not stop.asked:
+                time.sleep(0.2)
+            if runner.poll() is not None and not stop.asked:
+                code = runner.returncode or 1
+                print(f"newswatch serve: the runner exited with {runner.returncode}", file=sys.stderr, flush=True)
     except StopRequested:
         pass
     finally:
-        signals.ignore_further()
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # shutdown is bounded; a second signal must not break it
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if runner is not None:
+            _stop_runner(runner)
         if server is not None:
             server.stop()
         print("newswatch serve: stopped", flush=True)
+    return code
+
+
+def _stop_runner(runner: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the runner (it cancels the cycle in flight), wait, then kill anything left in its group."""
+    if runner.poll() is None:
+        runner.send_signal(signal.SIGTERM)
+        try:
+            runner.wait(timeout=RUNNER_STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            print("newswatch serve: the runner did not stop in time; killing it", file=sys.stderr, flush=True)
+    _kill_group(runner.pid, signal.SIGKILL)  # a cycle subprocess or pool worker that outlived the runner
+    runner.wait()
+
+
+def run_runner(config_path: str) -> int:
+    """The runner process: serve ``newswatch_cycle`` on the configured schedule until SIGTERM. Returns 0."""
+    signal.signal(signal.SIGTERM, _stop_before_runner)
+    # Cycle subprocesses inherit "ignore SIGINT": only SIGTERM from the runner stops them, in order.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        from prefect.runner import Runner
+        from prefect.types.entrypoint import EntrypointType
+
+        from flows.cycle import newswatch_cycle
+        from newswatch.config import load_settings
+
+        class _Runner(Runner):  # type: ignore[misc]
+            """Prefect's runner with a SIGTERM handler that stops it once and never calls ``sys.exit``."""
+
+            def handle_sigterm(self, *args: Any, **kwargs: Any) -> None:
+                if self.stopping:
+                    return
+                _arm_stop_deadline()
+                if not self.started or self._loop is None:
+                    raise StopRequested
+                self.stopping = True
+                self.execute_in_background(self.astop)
+
+        import asyncio
+
+        settings = load_settings(config_path)
+        runner = _Runner(name="newswatch", limit=1, pause_on_shutdown=False)
+        runner.add_flow(
+            newswatch_cycle,
+            name="newswatch",
+            parameters={"config_path": config_path, "respect_schedule": True},
+            entrypoint_type=EntrypointType.MODULE_PATH,
+            **schedule_kwargs(settings),
+        )
+        asyncio.run(runner.start(webserver=False))
+    except StopRequested:
+        pass
     return 0
 
 
-def _run_runner(settings: Settings, config_path: Path) -> None:
-    """Register the deployment and run Prefect's runner until it is stopped."""
-    from prefect.types.entrypoint import EntrypointType
+def _stop_before_runner(signum: int, frame: Any) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _arm_stop_deadline()
+    raise StopRequested
 
-    from flows.cycle import newswatch_cycle
 
-    runner = _runner_class()(name="newswatch", limit=1, pause_on_shutdown=False)
-    runner.add_flow(
-        newswatch_cycle,
-        name="newswatch",
-        parameters={"config_path": str(config_path.resolve()), "respect_schedule": True},
-        entrypoint_type=EntrypointType.MODULE_PATH,
-        **schedule_kwargs(settings),
-    )
-    every = settings.schedule.cron or f"every {settings.schedule.every_minutes} min"
-    print(f"newswatch serve: {len(settings.feeds)} feeds, schedule {every}, API {os.environ['PREFECT_API_URL']}",
-          flush=True)
-    asyncio.run(runner.start(webserver=False))
+def _arm_stop_deadline() -> None:
+    """Kill the runner's whole process group if a graceful stop has not finished in time.
+
+    Why: a graceful stop talks to the Prefect API (cancel the run, report states). If the API is gone
+    too (``serve`` was killed with ``-9`` and its server died with it), those calls retry for minutes;
+    the runner, the cycle in flight and its pool must still go. The warehouse is safe: a cycle killed
+    before its one commit leaves the previous state.
+    """
+    import threading
+
+    def kill() -> None:
+        if os.getpgid(0) == os.getpid():  # our own group (serve starts us in a new session): take the cycle along
+            os.killpg(os.getpid(), signal.SIGKILL)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    timer = threading.Timer(RUNNER_STOP_SECONDS * 0.75, kill)
+    timer.daemon = True
+    timer.start()

@@ -155,7 +155,13 @@ class NlpConfig(_Model):
 
 class StoriesConfig(_Model):
     window_days: float = Field(7, gt=0, description="How far back a new article looks for copies.")
-    threshold: float | None = Field(None, gt=0, le=1, description="Similarity to join a story; None = measured default.")
+    threshold: float | None = Field(
+        None, gt=0, le=1, description="Shingle Jaccard to join a story; None = the measured default (0.5)."
+    )
+    containment_threshold: float | None = Field(
+        None, gt=0, le=1,
+        description="Share of a shorter copy found in a longer one to join its story; None = measured default (0.8).",
+    )
 
 
 class RunnerConfig(_Model):

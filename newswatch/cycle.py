@@ -189,8 +189,9 @@ def loaded(settings: Settings, run_id: str, polls: list[FeedPoll], plan: Plan, p
         for p in polls:
             if p.status == "failed":
                 batch.rejections.append((None, Rejection("feed", p.feed_id, p.url, p.reason or "error", p.message or ""), True))
-        stories = StoryIndex.load(con, window_days=settings.stories.window_days,
-                                  **({"threshold": settings.stories.threshold} if settings.stories.threshold else {}))
+        tuned = {k: v for k, v in (("threshold", settings.stories.threshold),
+                                    ("containment_threshold", settings.stories.containment_threshold)) if v}
+        stories = StoryIndex.load(con, window_days=settings.stories.window_days, **tuned)
         counts = load_batch(con, batch, stories, poll_bounds(settings))
         queued_alerts(con, settings, now=now)  # the outbox, in the same transaction as the articles
     return counts
