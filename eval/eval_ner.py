@@ -100,18 +100,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     analyses = analyses_of_articles(nlp, [(None, t) for t in texts])
     elapsed = time.perf_counter() - started
     ours = []
-    for text, analysis in zip(texts, analyses):
+    for text, analysis in zip(texts, analyses, strict=True):
         types = {e.entity_id: e.type for e in analysis.entities}
         for m in analysis.mentions:
             assert text[m.start_char:m.end_char] == m.surface
         ours.append(Counter((m.surface, TYPE_MAP[types[m.entity_id]]) for m in analysis.mentions
                             if types[m.entity_id] in TYPE_MAP))
-    p, r, f = prf(list(zip(golds, ours)))
+    p, r, f = prf(list(zip(golds, ours, strict=True)))
     print(f"{args.file}: {len(docs)} documents, {sum(sum(g.values()) for g in golds)} gold mentions")
     print(f"newswatch  P {p:.3f}  R {r:.3f}  F1 {f:.3f}   ({elapsed:.1f} s)")
     if not args.no_bare:
         bare = [Counter((e.text, TYPE_MAP[e.label_]) for e in d.ents if e.label_ in TYPE_MAP) for d in nlp.pipe(texts)]
-        p, r, f = prf(list(zip(golds, bare)))
+        p, r, f = prf(list(zip(golds, bare, strict=True)))
         print(f"bare spaCy P {p:.3f}  R {r:.3f}  F1 {f:.3f}")
     return 0
 

@@ -182,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     texts = sorted({r["text"] for r in rows})  # several annotators may share one article
     nlp = load_pipeline(args.model)
     started = time.perf_counter()
-    analyses = dict(zip(texts, analyses_of_articles(nlp, [(None, t) for t in texts])))
+    analyses = dict(zip(texts, analyses_of_articles(nlp, [(None, t) for t in texts]), strict=True))
     elapsed = time.perf_counter() - started
     tally = Tally()
     errors: list[dict] | None = [] if args.errors else None

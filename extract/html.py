@@ -9,10 +9,10 @@ on hand-written fixtures without a network.
   charset), then the declared charset (header, then ``<meta>``), and finally the usual mislabel:
   a page "in UTF-8" that is really windows-1252. It never raises.
 - Text comes from ``trafilatura.bare_extraction`` with ``include_comments=False`` and
-  ``deduplicate=False`` (its dedup cache is process-global and non-idempotent, TECH-NOTES §4.2),
-  ``fast=True`` and without trafilatura's metadata pass: both measured on the eval pages (see
-  ``EXTRACTION_OPTIONS``). The metadata we need (canonical URL, title, author, publication time) is
-  read here from meta tags and JSON-LD, which costs a fraction of htmldate's search.
+  ``deduplicate=False`` (its dedup cache is process-global and non-idempotent, TECH-NOTES §4.2)
+  and without trafilatura's metadata pass (see ``EXTRACTION_OPTIONS``). The metadata we need
+  (canonical URL, title, author, publication time) is read by ``extract.page_meta`` from meta tags
+  and JSON-LD, which costs a fraction of htmldate's search.
 - The text is then cleaned by ``transform.clean.cleaned_text`` and stripped of the headline that
   article templates repeat at the top of the body (the title is stored on its own).
 """
@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import codecs
 import re
+from datetime import datetime
 from urllib.parse import urljoin, urlsplit
 
+from htmldate import find_date
 from lxml.html import HtmlElement
 from trafilatura import bare_extraction
 from trafilatura.utils import load_html
@@ -31,15 +33,21 @@ from extract.page_meta import PageMeta, page_meta
 from newswatch.errors import ItemError
 from newswatch.models import ExtractedPage
 from transform.clean import cleaned_text
-from transform.dates import published_at_from_url
+from transform.dates import parsed_datetime, published_at_from_url
 from transform.language import detected_language
 from transform.urls import normalized_url
 
-# Options measured on /work/shared/eval/extraction (eval/eval_extraction.py, 91 + 180 pages):
-# - fast=True skips the readability/justext comparison: on aeb_dev it scored higher (a fallback
-#   occasionally picks a worse candidate) and ~1.5x faster, at a small recall cost on trafilatura_en.
-# - favor_precision=True drops link text *inside* paragraphs (sentences lose words) and costs
-#   recall on trafilatura_en, so it stays off; the line cleaning recovers its precision gain.
+# Options measured on /work/shared/eval/extraction with eval/eval_extraction.py (91 + 180 pages),
+# together with the pruning and cleaning below:
+# - fast=False keeps trafilatura's readability/justext comparison. fast=True scored the same
+#   (aeb_dev mean F1 0.9755 vs 0.9752; trafilatura_en identical) and extracts ~1.3x faster, but
+#   its losses were news articles cut to a fragment (a KBS weather story, an Axios feature) while
+#   its wins were recipes, a wiki and a Q&A page; for a news monitor the fallback is worth ~10 ms.
+# - favor_precision=True drops link text *inside* paragraphs (sentences lose words) and cost
+#   trafilatura_en recall (0.957 -> 0.935 kept snippets), so it stays off; the line cleaning gets
+#   the precision back without touching sentences.
+# - with_metadata=False: trafilatura's metadata pass cost a third of the throughput on aeb_dev
+#   (extract(include_comments=False) 77 docs/s, 51 with with_metadata=True); see page_meta.py.
 # - include_tables stays on: data tables are article content on news pages.
 EXTRACTION_OPTIONS: dict[str, bool] = {
     "fast": False,
@@ -102,9 +110,8 @@ _CHARSET_ALIASES = {
 }
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
-_META_CHARSET = re.compile(
-    rb"<meta[^>]+charset\s*=\s*[\"']?\s*([\w.:-]+)", re.IGNORECASE
-)
+_META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([\w.:-]+)", re.IGNORECASE)
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 # How far into the document a <meta charset> may appear (the HTML spec's prescan looks at 1024
 # bytes; real pages put long <head> scripts first, so we look further).
 _META_SCAN_BYTES = 8192
@@ -156,7 +163,7 @@ def extracted_page(html: str, url: str) -> ExtractedPage:
         url: the page's final URL after redirects (resolves relative canonical links).
     Returns:
         The cleaned text with the page's title, author, canonical URL, language and publication time
-        (``published_at_source`` is ``"page_metadata"`` or ``"url"``, or None when neither has one).
+        (``published_at_source`` is ``"page_metadata"`` or ``"url"``, or None when the page has none).
     Raises:
         ItemError: reason ``no_text`` when the page holds no article text (not HTML, an empty shell,
             or fewer than ``MIN_ARTICLE_WORDS`` words after cleaning).
@@ -164,17 +171,14 @@ def extracted_page(html: str, url: str) -> ExtractedPage:
     tree = _parsed_tree(html)
     if tree is None:
         raise ItemError("no_text", f"not parseable as HTML: {url}")
-    meta = page_meta(tree, url)
+    meta = page_meta(tree)
     document = bare_extraction(_pruned(tree), url=url, **EXTRACTION_OPTIONS)
     raw = document.text if document is not None and not isinstance(document, dict) else None
     text = _without_headline(cleaned_text(raw or ""), meta.headlines)
     if (words := _word_count(text)) < MIN_ARTICLE_WORDS:
         raise ItemError("no_text", f"no article text found ({words} words): {url}")
     canonical = _canonical_url(meta.canonical_href, url)
-    published_at, source = meta.published_at, "page_metadata" if meta.published_at else None
-    if published_at is None:
-        published_at = published_at_from_url(url) or (published_at_from_url(canonical) if canonical else None)
-        source = "url" if published_at else None
+    published_at, source = _published_at(meta, tree, url, canonical)
     return ExtractedPage(
         url=url,
         canonical_url=canonical,
@@ -185,6 +189,24 @@ def extracted_page(html: str, url: str) -> ExtractedPage:
         text=text,
         language=detected_language(text),
     )
+
+
+def _published_at(meta: PageMeta, tree: HtmlElement, url: str, canonical: str | None) -> tuple[datetime | None, str | None]:
+    """The publication time and where it came from: meta tags / JSON-LD, then the URL, then htmldate.
+
+    htmldate's fast search (``<time>``, date-classed elements, "Published ..." patterns) only runs
+    when the first two found nothing: 4 ms a page there, on the ~20% of eval pages that need it, and
+    it found a date on 37 of those 50 (its extensive search costs 55 ms and guessed more wildly).
+    """
+    if meta.published_at is not None:
+        return meta.published_at, "page_metadata"
+    from_url = published_at_from_url(url) or (published_at_from_url(canonical) if canonical else None)
+    if from_url is not None:
+        return from_url, "url"
+    # url="" stops htmldate from reading the date out of the canonical link itself ("url" above).
+    found = find_date(tree, url="", extensive_search=False, original_date=True)
+    parsed = parsed_datetime(found) if found else None
+    return (parsed, "page_metadata") if parsed else (None, None)
 
 
 def extracted_feed_body(content_html: str, url: str) -> str | None:
@@ -259,7 +281,7 @@ def _mostly_utf8(body: bytes) -> bool:
     """More well-formed multi-byte UTF-8 characters than broken bytes: UTF-8 with a few glitches."""
     text = body.decode("utf-8", errors="replace")
     broken = text.count("\ufffd")
-    good = sum(1 for ch in text if ord(ch) > 0x7F) - broken
+    good = len(_NON_ASCII.findall(text)) - broken
     return good > broken
 
 

@@ -9,6 +9,7 @@ rel=canonical>`` and JSON-LD on virtually every news page, and one pass over tho
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from lxml.etree import XPath
 from lxml.html import HtmlElement
 
 from transform.dates import parsed_datetime
@@ -40,8 +42,16 @@ _ARTICLE_TYPES = frozenset(
         "scholarlyarticle", "techarticle", "socialmediaposting",
     }
 )
-_BY_PREFIX = re.compile(r"^\s*(?:by|von|par|por|di|door)\s*:?\s+", re.IGNORECASE)
+_BY_PREFIX = re.compile(r"^\s*(?:(?:written |posted )?by|von|par|por|di|door|author)\s*:?\s+", re.IGNORECASE)
 _TITLE_SEPARATORS = re.compile(r"\s+(?:\||-|–|—|::|»|·)\s+")
+# Byline elements, read only when the page declares no author in JSON-LD or meta tags.
+_BYLINE_XPATH = XPath(
+    "//*[@itemprop='author' or @rel='author' or contains(@class, 'byline') or contains(@class, 'author-name')"
+    " or contains(@class, 'author__name') or contains(@class, 'authorName')]"
+)
+# What a byline element must look like to be taken as a name: one to five capitalised words (with
+# "and", initials, hyphens, apostrophes), not "Follow" or "Posted by admin on 3 May".
+_BYLINE_NAME = re.compile(r"^(?:[A-ZÀ-Þ][\w.'’-]*\.?(?: (?:and|&|de|van|von|da|del|der|di|la|le|bin|al)| [A-ZÀ-Þ][\w.'’-]*\.?|,){0,6})$")
 # An author longer than this is a bio paragraph or a list of every contributor, not a byline.
 MAX_AUTHOR_CHARS = 120
 
@@ -57,12 +67,11 @@ class PageMeta:
     headlines: tuple[str, ...]  # every spelling of the headline (og:title, h1, <title> ...), for stripping
 
 
-def page_meta(tree: HtmlElement, url: str) -> PageMeta:
+def page_meta(tree: HtmlElement) -> PageMeta:
     """Read the canonical link, title, author and publication time a page declares.
 
     Args:
         tree: the parsed page (not modified).
-        url: the page URL (unused today beyond symmetry with extraction; kept for relative links).
     Returns:
         A ``PageMeta``; every field may be None when the page does not say.
     """
@@ -73,7 +82,8 @@ def page_meta(tree: HtmlElement, url: str) -> PageMeta:
     title_tag = _text(tree.find(".//title"))
     site = _first(metas.get("og:site_name"))
     ld_headline = next((_as_text(obj.get("headline")) for obj in ld if obj.get("headline")), None)
-    titles = [_first(metas.get(k)) for k in TITLE_KEYS[:2]] + [ld_headline, h1]
+    # html.unescape: CMSs often escape twice ("O&#039;Donnell" arrives as text after parsing).
+    titles = [html.unescape(t) if t else None for t in [_first(metas.get(k)) for k in TITLE_KEYS[:2]] + [ld_headline, h1]]
     title = next((_without_site(t, site) for t in titles if t), None) or _title_from_tag(title_tag)
     headlines = tuple(dict.fromkeys(
         h for h in (*titles, *(_first(metas.get(k)) for k in TITLE_KEYS[2:]), title_tag,
@@ -83,7 +93,7 @@ def page_meta(tree: HtmlElement, url: str) -> PageMeta:
     return PageMeta(
         canonical_href=canonical,
         title=title,
-        author=_author(metas, ld),
+        author=_author(metas, ld, tree),
         published_at=_published_at(metas, ld, tree),
         headlines=headlines,
     )
@@ -160,7 +170,8 @@ def _published_at(metas: dict[str, list[str]], ld: list[dict[str, Any]], tree: H
     return next((found for value in candidates if (found := parsed_datetime(value))), None)
 
 
-def _author(metas: dict[str, list[str]], ld: list[dict[str, Any]]) -> str | None:
+def _author(metas: dict[str, list[str]], ld: list[dict[str, Any]], tree: HtmlElement) -> str | None:
+    """JSON-LD author, then author meta tags, then a byline element in the page."""
     for obj in ld:
         names = [_person_name(a) for a in (obj.get("author") if isinstance(obj.get("author"), list) else [obj.get("author")])]
         found = [n for n in names if n]
@@ -171,6 +182,13 @@ def _author(metas: dict[str, list[str]], ld: list[dict[str, Any]]) -> str | None
             author = _clean_author(value)
             if author:
                 return author
+    for element in _BYLINE_XPATH(tree):
+        named = element.find(".//*[@itemprop='name']") if element.get("itemprop") == "author" else None
+        source = named if named is not None else element
+        text = source.get("content") or source.text_content()
+        author = _clean_author(text)
+        if author and _BYLINE_NAME.match(author):
+            return author
     return None
 
 
@@ -183,7 +201,7 @@ def _person_name(value: Any) -> str | None:
 
 
 def _clean_author(value: str) -> str | None:
-    value = _BY_PREFIX.sub("", " ".join(value.split()))
+    value = _BY_PREFIX.sub("", " ".join(html.unescape(value).split()))
     if not value or len(value) > MAX_AUTHOR_CHARS or "://" in value or value.startswith("www.") or "@" in value:
         return None
     return value

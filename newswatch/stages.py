@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from extract.feeds import body_hash, parsed_feed
 from extract.html import decoded_html, extracted_feed_body, extracted_page
 from extract.http import HttpClient, redacted_url
+from newswatch import secrets
 from newswatch.errors import ItemError, PipelineError, RetriableError
 from newswatch.models import Article, ArticleAnalysis, FeedEntry, Rejection
 from transform.dates import published_at_from_url
@@ -24,6 +25,11 @@ from transform.urls import article_id_for, normalized_url, stable_id
 
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+# The longest text an article may have. The longest real article in the eval sets (91 aeb_dev bodies,
+# 1,013 PolNeAR texts) has 34k characters. spaCy (en_core_web_sm, synthetic prose) took 4 s / 0.3 GB for
+# 50k characters, 16 s / 0.8 GB for 200k and 58 s / 1.9 GB for 600k, and refuses 1M outright (E088),
+# which failed the whole chunk and so every cycle after it. A longer "article" is a dump, not news.
+MAX_ARTICLE_CHARS = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +147,7 @@ def page_job(client: HttpClient, cand: Candidate, *, now: datetime | None = None
     if entry.content_html:
         text = extracted_feed_body(entry.content_html, entry.url)
         if text:
-            return PageJob(cand, entry.url, None, text, now)
+            return PageJob(cand, secrets.redacted(entry.url), None, text, now)
     if not entry.url:  # a teaser with nowhere to read the rest
         return Rejection("feed", cand.item_key, "", "no_link", "feed item has no link and its body is only a teaser")
     try:
@@ -152,7 +158,9 @@ def page_job(client: HttpClient, cand: Candidate, *, now: datetime | None = None
             raise
         return Rejection("fetch", cand.item_key, redacted_url(entry.url), e.reason, e.message,
                          retriable=isinstance(e, RetriableError))
-    return PageJob(cand, res.final_url, html, None, now)
+    # The URL is stored as the article's url: mask config secrets a feed echoed into its links (this runs in
+    # the main process, where the secrets are registered; the workers know none).
+    return PageJob(cand, secrets.redacted(res.final_url), html, None, now)
 
 
 def _published(entry: FeedEntry, page_date: datetime | None, page_source: str | None, url: str,
@@ -173,7 +181,8 @@ def article_from_job(job: PageJob) -> Article:
     """Extract and clean the page (or take the feed body) into an ``Article``.
 
     Raises:
-        ItemError: no article text (``no_text``) or another extraction failure.
+        ItemError: no article text (``no_text``), text over ``MAX_ARTICLE_CHARS`` (``too_long``) or
+            another extraction failure.
     """
     cand, entry = job.candidate, job.candidate.entry
     if job.html is None:
@@ -189,6 +198,8 @@ def article_from_job(job: PageJob) -> Article:
         canonical = page.canonical_url or cand.canonical_url
     if not text.strip():
         raise ItemError("no_text", "no article text found")
+    if len(text) > MAX_ARTICLE_CHARS:
+        raise ItemError("too_long", f"article text of {len(text)} characters, over the {MAX_ARTICLE_CHARS} limit")
     published_at, source = _published(entry, page_date, page_src, job.final_url, job.fetched_at)
     return Article(
         article_id=article_id_for(canonical),

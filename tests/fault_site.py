@@ -175,6 +175,15 @@ def full_body_html(seed: int) -> str:
     return page[start: page.index("</div>", start) + 6]
 
 
+def million_character_page() -> bytes:
+    """An "article" of over a million characters of prose: under the byte cap, over what NLP can take."""
+    from newswatch.corpus import synthetic_paragraphs
+
+    plan = synthetic_articles(190, n_feeds=1, seed=803, words_per_article=(900, 900), now=NOW)
+    body = "".join(f"<p>{html.escape(p)}</p>" for a in plan for p in synthetic_paragraphs(a))
+    return f"<html><head><title>Everything</title></head><body><article>{body}</article></body></html>".encode()
+
+
 NO_TEXT_PAGE = (b'<!DOCTYPE html><html><head><meta charset="utf-8"><title>Subscribe</title></head><body>'
                 b'<nav><a href="/">Home</a> <a href="/world">World</a></nav>'
                 b'<div class="paywall"><h1>Subscribe to continue</h1><button>Log in</button></div>'
@@ -255,6 +264,7 @@ def document_site() -> FaultSite:
     site.add("/p/big-target", Route(pages[8][1].encode()))
     site.add("/p/latin1-feed-target", Route(pages[9][1].encode()))
     site.add("/p/paywall", Route(NO_TEXT_PAGE))
+    site.add("/p/million", Route(million_character_page()))
     site.add("/p/huge", fifty_megabytes(log))
     site.add("/p/endless", endless_chunked(log))
     site.add("/p/trickle", one_byte_a_second(log))
@@ -267,6 +277,7 @@ def document_site() -> FaultSite:
         item("Accents broken by a bad byte", u("/p/bad-utf8"), "main-bad-utf8"),
         item("Accents in a mislabelled page", u("/p/mislabelled"), "main-mislabelled"),
         item("Subscribers only", u("/p/paywall"), "main-paywall"),
+        item("A million characters", u("/p/million"), "main-million"),
         item("A 50 MB page", u("/p/huge"), "main-huge"),
         item("A page that never ends", u("/p/endless"), "main-endless"),
         item("A page at one byte a second", u("/p/trickle"), "main-trickle"),
@@ -298,7 +309,8 @@ def document_site() -> FaultSite:
     return FaultSite(
         site, [{"name": n, "url": u(f"/feeds/{k}.xml")} for k, n in names.items()], log,
         expected_pages={
-            "/p/paywall": ("extract", "no_text"), "/p/huge": ("fetch", "too_large"),
+            "/p/paywall": ("extract", "no_text"), "/p/million": ("extract", "too_long"),
+            "/p/huge": ("fetch", "too_large"),
             "/p/endless": ("fetch", "too_large"), "/p/trickle": ("fetch", "timeout"),
             "/p/gzip-bomb": ("fetch", "too_large"), "/p/br-bomb": ("fetch", "too_large"),
         },

@@ -50,6 +50,11 @@ PROSE = "The council voted on Monday night to approve the repair of the bridge, 
         ("By Maria Okafor, Transport Correspondent", "byline"),
         ("Additional reporting by Steve Gorman; Editing by Nick Zieminski", "reporting_by"),
         ("Updated at 1:23 p.m.", "stamp"),
+        ("UPDATED: Tue., Nov. 19, 2019", "dateline"),
+        ("Updated: 5:45 p.m. ET", "stamp"),
+        ("Copyright 2023 Sunbeam Television Corp. All rights reserved.", "copyright"),
+        ("Mike Wall's book is out now. Follow him on Twitter @michaeldwall.", "follow"),
+        ("You’re subscribed!", "newsletter_ack"),
         ("Tuesday, March 5, 2024", "dateline"),
         ("2019-11-19T08:57:40+01:00", "dateline"),
         ("3 comments", "comments"),
@@ -90,6 +95,14 @@ def test_boilerplate_lines_are_recognised(line: str, rule: str) -> None:
         "Photos by the agency show the damage to the roof.",
         "Close to 3,000 people attended the rally.",
         "Loading bays will be moved to Quay Street.",
+        "Sorry seems to be the hardest word for the minister this week.",
+        "Fans can find him on Instagram, where he posts every day.",
+        "The court ruled the copyright claim invalid.",
+        "Copyright holders sued the company in 2023.",
+        "Published in 1998, the report found the bridge unsafe.",
+        "Reading time, she said, was sacred in the family.",
+        "Read the responses from the ministry below.",
+        "What do you think the council should do next?",
         "1/4",
     ],
 )
@@ -129,7 +142,8 @@ def test_a_repeated_sentence_is_kept_once() -> None:
 
 def test_repeated_lines_of_a_structured_article_are_kept() -> None:
     """A recipe or schedule repeats its short lines legitimately; only sentence repeats are pull quotes."""
-    day = ["Pre-workout meal", "Eat 60-90 minutes before your workout", "Portion Fix containers: 1 green, 1 red, 1 yellow, 1 tsp"]
+    day = ["Pre-workout meal", "Eat 60-90 minutes before your workout",
+           "Portion Fix containers: 1 green, 1 red, 1 yellow, 1 orange, 1 tsp."]
     text = "\n".join(["Monday", *day, "Tuesday", *day])
     assert cleaned_text(text) == text
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -74,7 +74,7 @@ def test_page_metadata_gives_title_author_language_and_the_published_not_modifie
     assert extracted.title == "Council approves £40m repair of Harbour Bridge"
     assert extracted.author == "Maria Okafor"
     assert extracted.language == "en"
-    assert extracted.published_at == datetime(2024, 3, 5, 9, 30, tzinfo=timezone.utc)
+    assert extracted.published_at == datetime(2024, 3, 5, 9, 30, tzinfo=UTC)
     assert extracted.published_at_source == "page_metadata"
 
 
@@ -102,7 +102,7 @@ def test_canonical_url_comes_from_link_rel_canonical_or_og_url(head: str, expect
 def test_a_page_without_date_metadata_takes_the_date_from_its_url() -> None:
     html = fixture("blog_no_date_meta.html").decode("utf-8")
     extracted = extracted_page(html, "https://wharfside-notes.example/2023/11/14/tram-depot-vote-delayed/")
-    assert (extracted.published_at, extracted.published_at_source) == (datetime(2023, 11, 14, tzinfo=timezone.utc), "url")
+    assert (extracted.published_at, extracted.published_at_source) == (datetime(2023, 11, 14, tzinfo=UTC), "url")
     assert extracted.title == "Why the tram depot vote was delayed"
     assert extracted.text.endswith("raised at every consultation since 2021.")  # "Follow us on Twitter" dropped
 
@@ -110,7 +110,7 @@ def test_a_page_without_date_metadata_takes_the_date_from_its_url() -> None:
 def test_the_canonical_url_date_is_used_when_the_fetched_url_has_none() -> None:
     html = fixture("blog_no_date_meta.html").decode("utf-8")
     extracted = extracted_page(html, "https://wharfside-notes.example/?p=4411")
-    assert (extracted.published_at, extracted.published_at_source) == (datetime(2023, 11, 14, tzinfo=timezone.utc), "url")
+    assert (extracted.published_at, extracted.published_at_source) == (datetime(2023, 11, 14, tzinfo=UTC), "url")
 
 
 def test_no_date_anywhere_leaves_published_at_empty() -> None:
@@ -123,16 +123,27 @@ def test_no_date_anywhere_leaves_published_at_empty() -> None:
     [
         ('<script type="application/ld+json">{"@graph": [{"@type": "WebSite"}, {"@type": ["NewsArticle"], '
          '"datePublished": "2024-04-02T18:15:00-04:00", "author": {"@type": "Person", "name": "By Sam Reid"}}]}</script>',
-         datetime(2024, 4, 2, 22, 15, tzinfo=timezone.utc)),
-        ("<meta name='pubdate' content='Tue, 02 Apr 2024 18:15:00 +0100'>", datetime(2024, 4, 2, 17, 15, tzinfo=timezone.utc)),
-        ("<meta itemprop='datePublished' content='2024-04-02'>", datetime(2024, 4, 2, tzinfo=timezone.utc)),
+         datetime(2024, 4, 2, 22, 15, tzinfo=UTC)),
+        ("<meta name='pubdate' content='Tue, 02 Apr 2024 18:15:00 +0100'>", datetime(2024, 4, 2, 17, 15, tzinfo=UTC)),
+        ("<meta itemprop='datePublished' content='2024-04-02'>", datetime(2024, 4, 2, tzinfo=UTC)),
         ("<script type='application/ld+json'>{not json</script><meta name='date' content='2024-04-02 08:00'>",
-         datetime(2024, 4, 2, 8, 0, tzinfo=timezone.utc)),
+         datetime(2024, 4, 2, 8, 0, tzinfo=UTC)),
     ],
 )
 def test_publication_time_is_read_from_json_ld_and_meta_tags(head: str, expected: datetime) -> None:
     extracted = extracted_page(page(head), "https://news.example/story/ferry-sailings")
     assert (extracted.published_at, extracted.published_at_source) == (expected, "page_metadata")
+
+
+def test_a_date_shown_only_in_the_page_body_is_found_by_htmldate() -> None:
+    body = BODY + "<div class='article-date'>Published on 12 March 2024</div>"
+    extracted = extracted_page(page(body=body), "https://news.example/story/ferry-sailings")
+    assert (extracted.published_at, extracted.published_at_source) == (datetime(2024, 3, 12, tzinfo=UTC), "page_metadata")
+
+
+def test_a_byline_element_gives_the_author_when_meta_tags_do_not() -> None:
+    body = "<div class='byline'>By <a href='/staff/sam-reid'>Sam Reid</a></div>" + BODY
+    assert extracted_page(page(body=body), "https://news.example/a").author == "Sam Reid"
 
 
 def test_json_ld_author_loses_its_by_prefix() -> None:
@@ -143,12 +154,12 @@ def test_json_ld_author_loses_its_by_prefix() -> None:
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        ("2019-11-19T08:57:40+01:00", datetime(2019, 11, 19, 7, 57, 40, tzinfo=timezone.utc)),
-        ("2019-11-19T08:57:40.123Z", datetime(2019, 11, 19, 8, 57, 40, tzinfo=timezone.utc)),
-        ("2019-11-19T08:57:40-0500", datetime(2019, 11, 19, 13, 57, 40, tzinfo=timezone.utc)),
-        ("2019-11-19", datetime(2019, 11, 19, tzinfo=timezone.utc)),
-        ("Tue, 19 Nov 2019 08:57:40 GMT", datetime(2019, 11, 19, 8, 57, 40, tzinfo=timezone.utc)),
-        ("1574150260", datetime(2019, 11, 19, 7, 57, 40, tzinfo=timezone.utc)),
+        ("2019-11-19T08:57:40+01:00", datetime(2019, 11, 19, 7, 57, 40, tzinfo=UTC)),
+        ("2019-11-19T08:57:40.123Z", datetime(2019, 11, 19, 8, 57, 40, tzinfo=UTC)),
+        ("2019-11-19T08:57:40-0500", datetime(2019, 11, 19, 13, 57, 40, tzinfo=UTC)),
+        ("2019-11-19", datetime(2019, 11, 19, tzinfo=UTC)),
+        ("Tue, 19 Nov 2019 08:57:40 GMT", datetime(2019, 11, 19, 8, 57, 40, tzinfo=UTC)),
+        ("1574150260", datetime(2019, 11, 19, 7, 57, 40, tzinfo=UTC)),
         ("0001-01-01T00:00:00", None),
         ("2019-02-31", None),
         ("yesterday", None),
@@ -162,10 +173,10 @@ def test_parsed_datetime_reads_iso_rfc2822_and_epoch_into_utc(value: str, expect
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        ("https://news.example/2019/11/19/slug", datetime(2019, 11, 19, tzinfo=timezone.utc)),
-        ("https://news.example/world/2019/nov/19/slug/", datetime(2019, 11, 19, tzinfo=timezone.utc)),
-        ("https://news.example/2019-11-19-slug", datetime(2019, 11, 19, tzinfo=timezone.utc)),
-        ("https://news.example/archive/20191119/slug", datetime(2019, 11, 19, tzinfo=timezone.utc)),
+        ("https://news.example/2019/11/19/slug", datetime(2019, 11, 19, tzinfo=UTC)),
+        ("https://news.example/world/2019/nov/19/slug/", datetime(2019, 11, 19, tzinfo=UTC)),
+        ("https://news.example/2019-11-19-slug", datetime(2019, 11, 19, tzinfo=UTC)),
+        ("https://news.example/archive/20191119/slug", datetime(2019, 11, 19, tzinfo=UTC)),
         ("https://news.example/2019/11/slug", None),  # no day
         ("https://news.example/story/4416291", None),
         ("https://news.example/2019/13/40/slug", None),
@@ -212,7 +223,7 @@ def test_a_windows_1252_page_declared_utf8_extracts_clean_french_text() -> None:
     assert extracted.author == "Élodie Marchand"
     assert extracted.title == "Le café du port rouvre ses portes"
     assert extracted.text.startswith("Après dix-huit mois de travaux, le café du port a rouvert samedi matin.")
-    assert (extracted.published_at, extracted.published_at_source) == (datetime(2023, 6, 14, tzinfo=timezone.utc), "page_metadata")
+    assert (extracted.published_at, extracted.published_at_source) == (datetime(2023, 6, 14, tzinfo=UTC), "page_metadata")
 
 
 def test_a_utf8_page_with_one_broken_byte_stays_utf8() -> None:

@@ -4,8 +4,9 @@ nothing else is lost.
 One loopback site (tests/fault_site.py ``document_site``) carries XXE and billion-laughs feeds, a gzip
 bomb feed, a trickling feed, a 10,000-item feed, a feed that repeats one GUID, a feed in windows-1252
 labelled UTF-8, and a main feed whose items point at bombs, a 50 MB page, an endless chunked page, a
-one-byte-a-second page, pages with broken or mislabelled charsets, a page with no article text, items
-without links and a repeated item. Two cycles run over it (flows.cycle.run_cycle, real DuckDB file);
+one-byte-a-second page, a page of a million characters (under the byte cap, over what NLP can take),
+pages with broken or mislabelled charsets, a page with no article text, items without links and a
+repeated item. Two cycles run over it (flows.cycle.run_cycle, real DuckDB file);
 the unit tests of each limit are in tests/test_http.py and tests/test_feeds.py.
 """
 
@@ -122,6 +123,11 @@ def test_a_page_without_article_text_is_quarantined_as_no_text(run):
     assert (stage, reason) == ("extract", "no_text") and "no article text" in message
 
 
+def test_a_million_character_page_is_quarantined_before_nlp_instead_of_failing_the_cycle(run):
+    stage, reason, message, _ = quarantine_by_path(run["path"])["/p/million"]
+    assert (stage, reason) == ("extract", "too_long") and "over the 100000 limit" in message
+
+
 def test_a_10000_item_feed_is_read_only_up_to_max_items(run):
     big = rows(run["path"], "SELECT status, count(*) FROM feed_items JOIN feeds USING (feed_id) "
                             "WHERE name = 'Ten thousand items' GROUP BY status ORDER BY status")
@@ -171,5 +177,5 @@ def test_the_rerun_adds_nothing_and_retries_only_the_retriable(run):
     trickle = quarantine_by_path(run["path"])["/p/trickle"]
     assert trickle[3] == 2  # a timeout is retried in the next cycle (up to 3 attempts) ...
     assert run["requests"]["/p/trickle"] == 2
-    for path in ("/p/huge", "/p/endless", "/p/gzip-bomb", "/p/br-bomb", "/p/paywall"):
+    for path in ("/p/huge", "/p/endless", "/p/gzip-bomb", "/p/br-bomb", "/p/paywall", "/p/million"):
         assert run["requests"][path] == 1, path  # ... a final failure is not fetched again

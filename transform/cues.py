@@ -10,12 +10,12 @@ from __future__ import annotations
 # Verbs of saying, writing and reacting that news style uses to attribute a direct quote. Deliberately
 # excluded: verbs that more often introduce a paraphrase or an object than a quote ("offer", "show",
 # "think", "believe", "know").
-CUE_BASES = """say tell add write explain note state declare announce insist argue claim recall warn ask answer
+CUE_BASES = """say tell add write explain note state declare announce insist argue claim recall warn ask answer remember
 reply respond tweet post quip joke exclaim acknowledge admit concede suggest predict promise vow boast
 complain observe remark shout yell scream chant whisper mutter testify assert contend emphasize emphasise
 stress reiterate mention confirm deny continue recount call describe urge pledge counter retort caution
 lament conclude muse agree put quote read blast slam charge demand proclaim wonder thunder snap sigh laugh
-interject chime cry plead beg sing accuse comment echo mock report reveal inform email text tell
+interject chime cry plead beg sing exhort bark question accuse comment echo mock report reveal inform email text tell
 acknowledge begin cite brag gush rail scoff sneer tout hail praise criticize criticise condemn
 dismiss denounce concur elaborate explain instruct advise recommend remind assure reassure""".split()
 _IRREGULAR = {

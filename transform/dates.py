@@ -11,7 +11,7 @@ aware UTC ``datetime``; a value without an offset is taken as UTC.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 # Dates outside this range are typos, placeholders ("0001-01-01") or epoch zero, never a news date.
@@ -119,20 +119,20 @@ def _rfc2822_datetime(value: str) -> datetime | None:
     except (TypeError, ValueError, IndexError):  # the stdlib raises all three on junk
         return None
     if found.tzinfo is None:
-        return found.replace(tzinfo=timezone.utc)
-    return found.astimezone(timezone.utc)
+        return found.replace(tzinfo=UTC)
+    return found.astimezone(UTC)
 
 
 def _epoch_datetime(value: str) -> datetime | None:
     if not _EPOCH.match(value):
         return None
     seconds = int(value) / (1000 if len(value) == 13 else 1)
-    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    return datetime.fromtimestamp(seconds, tz=UTC)
 
 
 def _valid_datetime(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime | None:
     try:
-        return datetime(year, month, day, hour, minute, min(second, 59), tzinfo=timezone.utc)
+        return datetime(year, month, day, hour, minute, min(second, 59), tzinfo=UTC)
     except ValueError:  # 31 February, hour 25 ...
         return None
 

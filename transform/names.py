@@ -8,6 +8,9 @@ general knowledge about names in English news, not tuned to any data set; each i
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 # Honorifics and office titles stripped from the front of a person's name ("President Donald Trump",
 # "Sen. Warren", "Secretary of State Mike Pompeo"). The same words right before a name are strong
 # evidence that it is a PERSON, and a definite description made of them ("the president") refers to a
@@ -25,6 +28,12 @@ PERSON_TITLES = frozenset(
 )
 # Words that keep a title phrase going ("Secretary of State", "Leader of the Opposition").
 TITLE_LINKS = frozenset({"of", "the", "for", "and", "&"})
+# Lower-case words that occur inside names ("Bank of America", "Charles de Gaulle", "Osama bin Laden",
+# "Gone with the Wind"); any other lower-case word inside an NER span ends the name there.
+NAME_PARTICLES = frozenset(
+    """of the and for in on at to a an with de la le les du des di da do dos das del della van von der den
+    ten ter al el bin ibn y e et upon""".split()
+)
 # Titles stripped even when the model did not call the name a PERSON ("President Trump" tagged ORG).
 HONORIFICS = frozenset("mr mrs ms miss dr president sen senator rep gov governor prime minister".split())
 DETERMINERS = frozenset({"the", "a", "an", "this", "that", "these", "those"})
@@ -70,3 +79,38 @@ COUNTRIES = frozenset(
     vietnam|yemen|zambia|zimbabwe|england|scotland|wales|northern ireland|hong kong|puerto rico|greenland|
     gaza|west bank|crimea|chechnya|kashmir|tibet|soviet union|yugoslavia""".split("|")
 )
+
+
+_DOTTED = re.compile(r"(?<![\w.])((?:[^\W\d_]\.){2,})")
+
+
+def _folded(text: str) -> str:
+    """Lower-case, accents removed: the form names are compared in."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def name_tokens(text: str) -> list[str]:
+    """Comparison tokens of a name: folded words, hyphens split, dotted abbreviations closed up.
+
+    "Kim Jong-un" -> [kim, jong, un]; "U.S." -> [us]; "Kim Jong Un's" -> [kim, jong, un].
+    """
+    text = _DOTTED.sub(lambda m: m.group(1).replace(".", ""), text)
+    text = _folded(text).replace("&", " and ").replace("'s", "").replace("’s", "")
+    return re.findall(r"[^\W_]+", text)
+
+
+def entity_key(name: str) -> str:
+    """The normalised, type-independent key of an entity's canonical name (used as ``entity_id``).
+
+    Args:
+        name: the canonical name, e.g. "Donald J. Trump".
+    Returns:
+        Space-joined folded tokens with single-letter middle initials dropped, e.g. "donald trump";
+        a few common abbreviations expanded ("U.S." -> "united states").
+    """
+    tokens = name_tokens(name)
+    if len(tokens) > 2:
+        tokens = [t for k, t in enumerate(tokens) if len(t) > 1 or k in (0, len(tokens) - 1)]
+    key = " ".join(tokens)
+    return KEY_ALIASES.get(key, key)

