@@ -110,7 +110,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{args.file}: {len(docs)} documents, {sum(sum(g.values()) for g in golds)} gold mentions")
     print(f"newswatch  P {p:.3f}  R {r:.3f}  F1 {f:.3f}   ({elapsed:.1f} s)")
     if not args.no_bare:
-        bare = [Counter((e.text, TYPE_MAP[e.label_]) for e in d.ents if e.label_ in TYPE_MAP) for d in nlp.pipe(texts)]
+        import spacy
+
+        from transform.nlp import FALLBACK_MODELS
+
+        try:
+            plain = spacy.load(args.model)
+        except OSError:
+            plain = spacy.load(FALLBACK_MODELS[args.model])
+        bare = [Counter((e.text, TYPE_MAP[e.label_]) for e in d.ents if e.label_ in TYPE_MAP) for d in plain.pipe(texts)]
         p, r, f = prf(list(zip(golds, bare, strict=True)))
         print(f"bare spaCy P {p:.3f}  R {r:.3f}  F1 {f:.3f}")
     return 0

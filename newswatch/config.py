@@ -101,6 +101,16 @@ class TopicConfig(_Model):
         return v
 
 
+def _valid_channels(urls: list[str]) -> list[str]:
+    """Every notify URL must be an apprise URL; all problems are reported together."""
+    from newswatch.channels import channel_problem
+
+    problems = [p for p in (channel_problem(u) for u in urls) if p]
+    if problems:
+        raise ValueError("; ".join(problems))
+    return urls
+
+
 class AlertConfig(_Model):
     name: str | None = Field(None, description="Rule name (default: the topic).")
     topic: str
@@ -114,15 +124,7 @@ class AlertConfig(_Model):
         48, gt=0, description="Never alert a story first published longer ago than this (old news, back catalogues)."
     )
 
-    @field_validator("notify")
-    @classmethod
-    def _apprise_urls(cls, v: list[str]) -> list[str]:
-        from newswatch.channels import channel_problem
-
-        problems = [p for p in (channel_problem(u) for u in v) if p]
-        if problems:
-            raise ValueError("; ".join(problems))
-        return v
+    _apprise_urls = field_validator("notify")(classmethod(lambda cls, v: _valid_channels(v)))
 
     @property
     def rule(self) -> str:
@@ -136,15 +138,7 @@ class OperatorConfig(_Model):
         5, gt=1, description="Alert when a feed is silent for this many times its usual gap between items."
     )
 
-    @field_validator("notify")
-    @classmethod
-    def _apprise_urls(cls, v: list[str]) -> list[str]:
-        from newswatch.channels import channel_problem
-
-        problems = [p for p in (channel_problem(u) for u in v) if p]
-        if problems:
-            raise ValueError("; ".join(problems))
-        return v
+    _apprise_urls = field_validator("notify")(classmethod(lambda cls, v: _valid_channels(v)))
 
 
 class NlpConfig(_Model):

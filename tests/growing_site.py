@@ -18,7 +18,8 @@ from newswatch.corpus import SyntheticArticle, synthetic_articles, synthetic_pag
 from newswatch.loopback import LoopbackSite, strong_etag
 
 
-def _rss(feed: int, articles: list[SyntheticArticle], base_url: str) -> bytes:
+def rss_document(feed: int, articles: list[SyntheticArticle], base_url: str) -> bytes:
+    """An RSS 2.0 document listing ``articles`` (newest first, as given)."""
     items = "".join(
         f"<item><title>{escape(a.title)}</title><link>{base_url}{a.path}</link>"
         f'<guid isPermaLink="false">grow-{a.seed}-{a.index}</guid>'
@@ -43,12 +44,12 @@ def growing_site(n_articles: int, *, n_feeds: int = 4, per_poll: int = 2, seed: 
     def feed_handler(k: int):
         def handle(h: BaseHTTPRequestHandler) -> None:
             with lock:
-                before = _rss(k, per_feed[k][: shown[k]], site.base_url)
+                before = rss_document(k, per_feed[k][: shown[k]], site.base_url)
                 if h.headers.get("If-None-Match") == strong_etag(before) and shown[k] >= len(per_feed[k]):
                     body = b""
                 else:
                     shown[k] = min(shown[k] + per_poll, len(per_feed[k]))
-                    body = _rss(k, per_feed[k][: shown[k]], site.base_url)
+                    body = rss_document(k, per_feed[k][: shown[k]], site.base_url)
             if not body:
                 h.send_response(304)
                 h.send_header("ETag", strong_etag(before))

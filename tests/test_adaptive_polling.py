@@ -19,7 +19,7 @@ import pytest
 from newswatch.corpus import synthetic_articles, synthetic_page_html
 from newswatch.loopback import Route, strong_etag
 from tests.conftest import loopback_settings
-from tests.growing_site import _rss, growing_site
+from tests.growing_site import growing_site, rss_document
 
 pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.timeout(240)]
 
@@ -49,14 +49,14 @@ def history(tmp_path_factory):
     site = growing_site(60, n_feeds=1, per_poll=1)
     quiet_article = synthetic_articles(1, seed=99)[0]
     site.add(quiet_article.path, Route(synthetic_page_html(quiet_article, site.base_url).encode()))
-    quiet_body = _rss(9, [quiet_article], site.base_url)
+    quiet_body = rss_document(9, [quiet_article], site.base_url)
     site.add("/quiet.xml", Route(quiet_body, content_type="application/rss+xml", etag=strong_etag(quiet_body)))
     failing = {"polls": 0}
 
     def flaky(h: BaseHTTPRequestHandler) -> None:
         failing["polls"] += 1
         down = failing["polls"] <= RECOVER_AFTER
-        body = b"down for maintenance" if down else _rss(8, [], site.base_url)
+        body = b"down for maintenance" if down else rss_document(8, [], site.base_url)
         h.send_response(500 if down else 200)
         h.send_header("Content-Type", "text/plain" if down else "application/rss+xml")
         h.send_header("Content-Length", str(len(body)))

@@ -89,7 +89,7 @@ class Everything(logging.Handler):
 def console_captured() -> Iterator[dict[str, str]]:
     """Everything written to file descriptors 1 and 2 in this block (Prefect's console handler included)."""
     out: dict[str, str] = {}
-    with open("/tmp/orph/console.txt", "w+b") as tmp:
+    with tempfile.TemporaryFile() as tmp:
         sys.stdout.flush()
         sys.stderr.flush()
         saved = os.dup(1), os.dup(2)
@@ -136,7 +136,9 @@ def run(tmp_path_factory, secret_values, prefect_harness):
     from prefect.settings import PREFECT_API_URL
 
     from flows.cycle import run_cycle
+    from newswatch.workers import shutdown_pool
 
+    shutdown_pool()  # a fresh worker pool, whatever earlier modules left
     tmp = tmp_path_factory.mktemp("secrets")
     site = secret_site(secret_values["NW_FEED_KEY"])
     port = int(site.base_url.rsplit(":", 1)[1])

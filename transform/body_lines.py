@@ -20,6 +20,7 @@ import re
 MAX_HEADING_WORDS = 8
 # Caption and credit lines are short too; longer lines that mention a photo are body text about one.
 MAX_CREDIT_WORDS = 25
+_DIGIT = re.compile(r"\d")
 _SENTENCE_END = re.compile(r"[.!?…:;\"”’')\]]\s*$")
 _CREDIT = re.compile(
     r"^\s*(?:photo(?:graph)?s?|image|picture|video|graphic|illustration|credit|source|file photo)\b\s*(?:by\b|[:|/©-])"
@@ -42,7 +43,7 @@ def is_heading_like(line: str) -> bool:
         return True
     if len(words) <= MAX_CREDIT_WORDS and _CREDIT.search(line):
         return True
-    if any(c.isdigit() for c in line):
+    if _DIGIT.search(line):
         return False  # figures make a data line (results, tables, a dateline): its names are real mentions
     return len(words) <= MAX_HEADING_WORDS and not _SENTENCE_END.search(line)
 

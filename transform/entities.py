@@ -44,15 +44,6 @@ class ArticleEntities:
     mentions: tuple[Mention, ...]
     by_id: dict[str, Entity] = field(default_factory=dict)
 
-    def entity_at(self, start: int, end: int) -> Entity | None:
-        """The entity of the mention overlapping ``[start, end)`` the most, if any."""
-        best: tuple[int, Entity] | None = None
-        for m in self.mentions:
-            overlap = min(end, m.end_char) - max(start, m.start_char)
-            if overlap > 0 and (best is None or overlap > best[0]):
-                best = (overlap, self.by_id[m.entity_id])
-        return best[1] if best else None
-
 
 def _voted_type(cands: Sequence[Candidate]) -> str:
     """The label most mentions agree on.
@@ -167,20 +158,21 @@ def _propagated(doc: Doc, body: list[bool], taken: list[bool], alias_to_group: d
     return found
 
 
-def article_entities(doc: Doc, title_doc: Doc | None = None,
-                     quoted: Sequence[tuple[int, int]] = ()) -> ArticleEntities:
+def article_entities(doc: Doc, title_doc: Doc | None = None, quoted: Sequence[tuple[int, int]] = (),
+                     text: str | None = None) -> ArticleEntities:
     """The entities and mentions of one article.
 
     Args:
         doc: the parsed article text (offsets of mentions index ``doc.text``).
         title_doc: the parsed headline, if any; it informs types, names and aliases but yields no mentions.
         quoted: ``(start, end)`` of the article's quoted strings; names there do not name an entity.
+        text: ``doc.text``, if already read (spaCy rebuilds it from the tokens on every access).
     Returns:
         One :class:`Entity` per real-world thing, and one :class:`Mention` per occurrence in the text.
     """
-    text = doc.text
+    text = doc.text if text is None else text
     body = body_line_mask(text)
-    cands = name_candidates(doc, body, in_title=False)
+    cands = name_candidates(doc, body, in_title=False, text=text)
     if title_doc is not None:
         cands += name_candidates(title_doc, None, in_title=True)
     typed = _grouped(cands)
@@ -210,8 +202,11 @@ def article_entities(doc: Doc, title_doc: Doc | None = None,
     mentions = [(c.start, c.end, ids[n]) for n, g in enumerate(groups) for c in g if not c.in_title]
     mentions += [(a, b, ids[n]) for a, b, n in extra]
     merged: dict[str, tuple[str, str, set[str], int]] = {}
+    found_again: dict[int, set[str]] = defaultdict(set)
+    for a, b, n in extra:
+        found_again[n].add(text[a:b])
     for n, g in enumerate(groups):
-        surfaces = {c.surface for c in g}
+        surfaces = {c.surface for c in g} | found_again[n]
         weight = len(g)
         if ids[n] in merged:  # two groups with one key (e.g. "U.S." and "United States"): one entity
             name, typ, old, w = merged[ids[n]]
@@ -233,30 +228,44 @@ def _tokens_of(doc: Doc, c: Candidate) -> list[Token]:
 def with_person_mention(ents: ArticleEntities, text: str, start: int, end: int) -> tuple[ArticleEntities, Entity]:
     """Add a mention of a person the model missed (a quote's speaker), reusing an entity where one fits.
 
-    The name joins the entity with the same key, or the one PERSON whose name contains it ("Fallon" after
-    "Brian Fallon"); otherwise it becomes a new PERSON.
+    The name joins the entity with the same key, or the PERSON whose name contains it ("Fallon" after
+    "Brian Fallon"; of two Clintons, the one named last before it); otherwise it becomes a new PERSON.
+    Mentions never overlap: the part of the name another mention covers is left to that mention.
 
     Args:
         ents: the article's entities so far.
         text: the article text; ``text[start:end]`` is the name.
+        start: where the name starts.
+        end: where it ends.
     Returns:
         The updated entities and the entity the name belongs to.
     """
+    for m in ents.mentions:
+        if m.start_char < end and start < m.end_char:
+            start = max(start, m.end_char)
+    while start < end and not text[start].isalnum():
+        start += 1
     surface = text[start:end]
     key = entity_key(surface)
     entity = ents.by_id.get(key)
-    if entity is None:
+    if entity is None and key:
         tokens = key.split()
-        persons = [e for e in ents.entities if e.type == "PERSON" and _contains(e.entity_id.split(), tokens)]
-        entity = persons[0] if len(persons) == 1 else None
+        persons = {e.entity_id for e in ents.entities if e.type == "PERSON" and _contains(e.entity_id.split(), tokens)}
+        last_before = {m.entity_id: m.start_char for m in ents.mentions if m.entity_id in persons and m.start_char < start}
+        if last_before:
+            entity = ents.by_id[max(last_before, key=lambda eid: last_before[eid])]
+        elif persons:
+            entity = ents.by_id[sorted(persons)[0]]
     if entity is None:
         entity = Entity(key, surface, "PERSON", (surface,))
-    elif surface not in entity.aliases:
+    elif surface and surface not in entity.aliases:
         entity = Entity(entity.entity_id, entity.name, entity.type, tuple(sorted({*entity.aliases, surface})))
     by_id = {**ents.by_id, entity.entity_id: entity}
     entities = tuple(by_id[e.entity_id] for e in ents.entities)
     if entity.entity_id not in ents.by_id:
         entities += (entity,)
-    mentions = tuple(sorted((*ents.mentions, Mention(entity.entity_id, surface, start, end)),
-                            key=lambda m: (m.start_char, m.end_char)))
+    mentions = ents.mentions
+    if surface:
+        mentions = tuple(sorted((*mentions, Mention(entity.entity_id, surface, start, end)),
+                                key=lambda m: (m.start_char, m.end_char)))
     return ArticleEntities(entities, mentions, by_id), entity

@@ -17,12 +17,13 @@ from spacy.tokens import Doc, Span, Token
 
 from transform.names import (
     CORPORATE_SUFFIXES,
-    DATE_WORDS,
+    MONTHS,
     DETERMINERS,
     HONORIFICS,
     NAME_PARTICLES,
     PERSON_TITLES,
     TITLE_LINKS,
+    WEEKDAYS,
     entity_key,
 )
 
@@ -55,12 +56,18 @@ def _is_title_word(token: Token) -> bool:
     return token.lower_.rstrip(".") in PERSON_TITLES
 
 
+def _hyphenated(doc: Doc, tok: Token) -> bool:
+    """Whether a token continues a hyphenated word ("Jong-un", "Yo-jong")."""
+    return tok.i > 1 and doc[tok.i - 1].text == "-" and not doc[tok.i - 1].whitespace_ \
+        and not doc[tok.i - 2].whitespace_
+
+
 def _is_separator(doc: Doc, tok: Token) -> bool:
     """Commas, brackets, quotation marks, line breaks, spaced dashes and lower-case words other than
     name particles ("Trump told The Associated Press") end a name."""
     if tok.text in _SEPARATORS or tok.is_space or "\n" in tok.text:
         return True
-    if tok.is_lower and tok.is_alpha and tok.lower_ not in NAME_PARTICLES:
+    if tok.is_lower and tok.is_alpha and tok.lower_ not in NAME_PARTICLES and not _hyphenated(doc, tok):
         return True
     spaced = bool(tok.whitespace_) and tok.i > 0 and bool(doc[tok.i - 1].whitespace_)
     return tok.text in {"-", "—", "–", "--"} and spaced
@@ -97,8 +104,9 @@ def _trimmed(doc: Doc, start: int, end: int, label: str) -> tuple[int, int, bool
     while start < end and (doc[start].is_punct or doc[start].lower_ in DETERMINERS or doc[start].is_space
                            or (doc[start].is_lower and start + 1 < end and doc[start + 1].text == "-")):
         start += 1  # "the United States", "ex-England": a name starts at its first capitalised word
-    while label != "PERSON" and start < end - 1 and doc[start].lower_ in DATE_WORDS:
-        start += 1
+    while start < end - 1 and (doc[start].lower_ in MONTHS and label != "PERSON"
+                                or doc[start].lower_ in WEEKDAYS and label in ("GPE", "LOC", "NORP", "FAC")):
+        start += 1  # "September Treasury"; but "Sunday Times" and "Saturday Night Live" keep their day
     title_end = start
     allowed = PERSON_TITLES if label == "PERSON" else HONORIFICS
     while title_end < end - 1 and (doc[title_end].lower_.rstrip(".") in allowed
@@ -108,7 +116,7 @@ def _trimmed(doc: Doc, start: int, end: int, label: str) -> tuple[int, int, bool
         start, titled = title_end, True
     while end > start and (doc[end - 1].tag_ == "POS" or doc[end - 1].is_punct or doc[end - 1].is_space
                            or doc[end - 1].lower_ in ("'s", "’s") or doc[end - 1].like_num
-                           or (doc[end - 1].is_lower and end - start > 1)):
+                           or (doc[end - 1].is_lower and end - start > 1 and not _hyphenated(doc, doc[end - 1]))):
         end -= 1  # "Kim Jong Un's", "Durham 114", "Interfax news agency"
     if end <= start or not any(c.isupper() for c in doc[start:end].text):
         return None
@@ -131,7 +139,7 @@ def _label(doc: Doc, start: int, end: int, label: str) -> str:
     return label
 
 
-def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool) -> list[Candidate]:
+def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str | None = None) -> list[Candidate]:
     """Cleaned NER mentions of one doc, plus datelines.
 
     Args:
@@ -139,10 +147,11 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool) -> list[C
         body: per character, whether it is in a body line (see :func:`transform.body_lines.body_line_mask`);
             mentions outside body lines are dropped. None keeps everything (headlines).
         in_title: mark the mentions as the headline's.
+        text: ``doc.text``, if already read.
     Returns:
         The mentions in text order (datelines last).
     """
-    text = doc.text  # a property that joins every token: read it once
+    text = doc.text if text is None else text  # a property that joins every token: read it once
     out: list[Candidate] = []
     for ent in doc.ents:
         if ent.label_ not in ENTITY_LABELS:

@@ -37,10 +37,13 @@ NAME_PARTICLES = frozenset(
 # Titles stripped even when the model did not call the name a PERSON ("President Trump" tagged ORG).
 HONORIFICS = frozenset("mr mrs ms miss dr president sen senator rep gov governor prime minister".split())
 DETERMINERS = frozenset({"the", "a", "an", "this", "that", "these", "those"})
-# Dates the model glues to a name ("September Treasury", "Monday Trump"); never stripped from a PERSON.
-DATE_WORDS = frozenset(
-    """january february march april may june july august september october november december
-    monday tuesday wednesday thursday friday saturday sunday""".split()
+# Dates the model glues to a name ("September Treasury", "Monday Trump").
+MONTHS = frozenset("january february march april may june july august september october november december".split())
+WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
+DATE_WORDS = MONTHS | WEEKDAYS
+# Legal forms dropped from a company's key, so that "Apple Inc." and "Apple" are one entity across articles.
+LEGAL_FORMS = frozenset(
+    "inc inc. corp corp. co co. ltd ltd. llc plc ag sa s.a. nv n.v. spa s.p.a. gmbh bv ab asa oyj limited".split()
 )
 # Endings that make a name a company whatever the model says ("Pirelli SpA", "Acme Holdings").
 CORPORATE_SUFFIXES = frozenset(
@@ -81,6 +84,7 @@ COUNTRIES = frozenset(
 )
 
 
+_LEGAL_FORM_TOKENS = frozenset(t.replace(".", "") for t in LEGAL_FORMS)
 _DOTTED = re.compile(r"(?<![\w.])((?:[^\W\d_]\.){2,})")
 
 
@@ -106,10 +110,12 @@ def entity_key(name: str) -> str:
     Args:
         name: the canonical name, e.g. "Donald J. Trump".
     Returns:
-        Space-joined folded tokens with single-letter middle initials dropped, e.g. "donald trump";
-        a few common abbreviations expanded ("U.S." -> "united states").
+        Space-joined folded tokens with single-letter middle initials and a company's legal form dropped,
+        e.g. "donald trump", "apple"; a few common abbreviations expanded ("U.S." -> "united states").
     """
     tokens = name_tokens(name)
+    while len(tokens) > 1 and tokens[-1] in _LEGAL_FORM_TOKENS:
+        tokens = tokens[:-1]
     if len(tokens) > 2:
         tokens = [t for k, t in enumerate(tokens) if len(t) > 1 or k in (0, len(tokens) - 1)]
     key = " ".join(tokens)

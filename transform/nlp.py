@@ -92,7 +92,7 @@ def analysis_of_docs(doc: Doc, title_doc: Doc | None) -> ArticleAnalysis:
     """Entities, mentions and quotes of one parsed article (``title_doc`` informs entities only)."""
     text = doc.text
     spans = quoted_spans(text)
-    ents = article_entities(doc, title_doc, [(s.start, s.end) for s in spans])
+    ents = article_entities(doc, title_doc, [(s.start, s.end) for s in spans], text)
     quotes, ents = article_quotes(doc, ents, spans, text)
     return ArticleAnalysis(ents.entities, ents.mentions, quotes)
 

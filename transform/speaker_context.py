@@ -63,7 +63,7 @@ class ArticleContext:
         self.doc = doc
         self.text = text
         self.ents = ents
-        self.starts = [t.idx for t in doc]
+        self.starts: list[int] = doc.to_array("IDX").tolist() if len(doc) else []
         self.quoted = [(s.start, s.end) for s in quoted]
         self.genders = self._genders()
 

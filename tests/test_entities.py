@@ -1,0 +1,127 @@
+"""Entities and mentions of hand-written articles, with the real spaCy model."""
+
+from __future__ import annotations
+
+import pytest
+
+from newswatch.models import ArticleAnalysis, Entity
+from transform.entities import entity_key
+from transform.nlp import analyses_of_articles, load_pipeline
+
+
+@pytest.fixture(scope="module")
+def nlp():
+    return load_pipeline()
+
+
+def analysed(nlp, text: str, title: str | None = None) -> ArticleAnalysis:
+    (analysis,) = analyses_of_articles(nlp, [(title, text)])
+    for m in analysis.mentions:
+        assert text[m.start_char:m.end_char] == m.surface
+    assert {m.entity_id for m in analysis.mentions} == {e.entity_id for e in analysis.entities}
+    return analysis
+
+
+def entity_rows(analysis: ArticleAnalysis) -> set[Entity]:
+    return set(analysis.entities)
+
+
+def mentions_of(analysis: ArticleAnalysis, entity_id: str) -> list[str]:
+    return [m.surface for m in analysis.mentions if m.entity_id == entity_id]
+
+
+KIM = ("North Korean leader Kim Jong Un arrived in Singapore on Sunday. Kim Jong Un's motorcade drove past "
+       "the harbour.\nKim Jong-un later met officials at the hotel. Kim smiled for the cameras, and aides said "
+       "Jong Un was tired.")
+
+
+def test_every_form_of_kim_jong_un_is_one_person(nlp):
+    a = analysed(nlp, KIM)
+    assert entity_rows(a) == {
+        Entity("kim jong un", "Kim Jong Un", "PERSON", ("Jong Un", "Kim", "Kim Jong Un", "Kim Jong-un")),
+        Entity("north korean", "North Korean", "NORP", ("North Korean",)),
+        Entity("singapore", "Singapore", "GPE", ("Singapore",)),
+    }
+    assert mentions_of(a, "kim jong un") == ["Kim Jong Un", "Kim Jong Un", "Kim Jong-un", "Kim", "Jong Un"]
+    possessive = a.mentions[3]
+    assert (possessive.start_char, possessive.surface) == (KIM.index("Kim Jong Un's"), "Kim Jong Un")
+
+
+def test_titles_and_possessives_are_stripped_and_trump_is_one_person(nlp):
+    text = ("President Trump spoke to reporters at the White House on Monday. Donald Trump said the talks would "
+            "go ahead. Trump's aides were less sure, and Trump later left for Florida.")
+    a = analysed(nlp, text)
+    assert Entity("donald trump", "Donald Trump", "PERSON", ("Donald Trump", "Trump")) in entity_rows(a)
+    assert mentions_of(a, "donald trump") == ["Trump", "Donald Trump", "Trump", "Trump"]
+    assert a.mentions[0].start_char == text.index("Trump")  # "President" is not part of the name
+
+
+def test_the_type_is_voted_by_all_mentions_of_the_article(nlp):
+    # The small model tags a lone "Trump" as ORG about half the time; the article's full name decides.
+    text = ("Donald Trump met the governors on Tuesday. Trump told them the plan was ready. Later Trump signed "
+            "the order, and Trump thanked the staff.")
+    a = analysed(nlp, text)
+    assert [e.type for e in a.entities if e.entity_id == "donald trump"] == ["PERSON"]
+    assert len(mentions_of(a, "donald trump")) == 4
+
+
+def test_country_abbreviations_join_the_country(nlp):
+    a = analysed(nlp, "The U.S. and China signed the agreement in Geneva. The United States will cut tariffs "
+                      "next year.")
+    assert Entity("united states", "United States", "GPE", ("U.S.", "United States")) in entity_rows(a)
+
+
+def test_company_legal_forms_do_not_split_a_company(nlp):
+    a = analysed(nlp, "Apple Inc. reported higher profits on Thursday. Apple said sales rose in Europe.")
+    assert Entity("apple", "Apple Inc.", "ORG", ("Apple", "Apple Inc.")) in entity_rows(a)
+
+
+def test_headings_captions_and_credits_yield_no_entities(nlp):
+    text = ("Talks in Geneva\n"
+            "The negotiators from Norway met again on Tuesday morning to discuss the border.\n"
+            "Photo: John Smith/Reuters\n"
+            "Jane Miller")
+    a = analysed(nlp, text)
+    assert entity_rows(a) == {Entity("norway", "Norway", "GPE", ("Norway",))}
+
+
+def test_the_same_person_gets_the_same_id_in_every_article(nlp):
+    first, second = analyses_of_articles(nlp, [
+        (None, "Kim Jong-un arrived in Hanoi on Tuesday. Kim met the delegation at the station."),
+        ("Kim Jong Un in Hanoi", "North Korean leader Kim Jong Un left Hanoi on Thursday by train."),
+    ])
+    assert {m.entity_id for m in first.mentions if m.surface.startswith("Kim")} == {"kim jong un"}
+    assert {m.entity_id for m in second.mentions if m.surface.startswith("Kim")} == {"kim jong un"}
+
+
+def test_the_headline_informs_names_but_yields_no_mentions(nlp):
+    text = "The minister arrived in Paris on Monday and met the president."
+    (a,) = analyses_of_articles(nlp, [("Angela Merkel visits Paris", text)])
+    assert [(m.surface, m.entity_id) for m in a.mentions] == [("Paris", "paris")]
+    assert all(m.end_char <= len(text) for m in a.mentions)
+
+
+def test_results_come_back_in_order_and_empty_texts_are_fine(nlp):
+    texts = ["Boris Johnson resigned in London.", "", "Emmanuel Macron spoke in Paris."]
+    analyses = analyses_of_articles(nlp, [(None, t) for t in texts], batch_size=2)
+    assert [[m.surface for m in a.mentions] for a in analyses] == [
+        ["Boris Johnson", "London"], [], ["Emmanuel Macron", "Paris"]]
+
+
+@pytest.mark.parametrize(("name", "key"), [
+    ("Donald J. Trump", "donald trump"),
+    ("Kim Jong-un", "kim jong un"),
+    ("Kim Jong Un's", "kim jong un"),
+    ("U.S.", "united states"),
+    ("Britain", "united kingdom"),
+    ("Pirelli SpA", "pirelli"),
+    ("Zoë Kravitz", "zoe kravitz"),
+])
+def test_entity_keys_ignore_case_accents_initials_hyphens_and_legal_forms(name, key):
+    assert entity_key(name) == key
+
+
+def test_worker_processes_give_the_same_result(nlp):
+    articles = [(None, f"Angela Merkel met Emmanuel Macron in Berlin on day {k}. \"We agree on the budget,\" "
+                       "Merkel said.") for k in range(32)]
+    assert analyses_of_articles(nlp, articles, n_process=2) == analyses_of_articles(nlp, articles)

@@ -1,0 +1,138 @@
+"""Direct quotes and their speakers, on hand-written articles, with the real spaCy model."""
+
+from __future__ import annotations
+
+import pytest
+
+from newswatch.models import ArticleAnalysis, Entity
+from transform.nlp import analyses_of_articles, load_pipeline
+from transform.quotes import is_quotation, quotation_text, quoted_spans
+
+
+@pytest.fixture(scope="module")
+def nlp():
+    return load_pipeline()
+
+
+def analysed(nlp, text: str, title: str | None = None) -> ArticleAnalysis:
+    (analysis,) = analyses_of_articles(nlp, [(title, text)])
+    for q in analysis.quotes:
+        assert text[q.start_char:q.end_char].replace("\n“", "\n") == q.text
+    return analysis
+
+
+def quote_rows(analysis: ArticleAnalysis) -> list[tuple[str, str, str | None, str | None]]:
+    return [(q.text, q.speaker, q.speaker_entity_id, q.cue) for q in analysis.quotes]
+
+
+def entity(analysis: ArticleAnalysis, entity_id: str) -> Entity:
+    return next(e for e in analysis.entities if e.entity_id == entity_id)
+
+
+def test_a_trailing_attribution_in_straight_marks_names_the_speaker_by_full_name(nlp):
+    a = analysed(nlp, 'Jane Doe is the mayor of Springfield.\n"We will rebuild the bridge by spring," Doe said on Monday.')
+    assert quote_rows(a) == [("We will rebuild the bridge by spring", "Jane Doe", "jane doe", "said")]
+    assert entity(a, "jane doe") == Entity("jane doe", "Jane Doe", "PERSON", ("Doe", "Jane Doe"))
+
+
+def test_a_colon_introduced_quote_in_curly_marks_resolves_the_pronoun(nlp):
+    a = analysed(nlp, "Prime Minister Anna Berg spoke in Oslo on Tuesday. She added: “The talks are not over yet.”")
+    assert quote_rows(a) == [("The talks are not over yet.", "Anna Berg", "anna berg", "added")]
+    assert entity(a, "anna berg").type == "PERSON"
+
+
+def test_a_quote_split_by_its_attribution_keeps_one_speaker(nlp):
+    a = analysed(nlp, "“The deal is dead,” Senator Tom Harlan told reporters. “Nobody wants it anymore.”")
+    assert quote_rows(a) == [
+        ("The deal is dead", "Tom Harlan", "tom harlan", "told"),
+        ("Nobody wants it anymore.", "Tom Harlan", "tom harlan", "told"),
+    ]
+
+
+def test_a_quote_running_over_two_paragraphs_is_one_quote(nlp):
+    text = ("Maria Lopez, the union leader, spoke at the rally in Detroit.\n"
+            "“We have waited ten years for this contract.\n"
+            "“Now we will not wait any longer,” Lopez said.")
+    a = analysed(nlp, text)
+    assert quote_rows(a) == [("We have waited ten years for this contract.\nNow we will not wait any longer",
+                              "Maria Lopez", "maria lopez", "said")]
+    q = a.quotes[0]
+    assert (q.start_char, q.end_char) == (text.index("We have"), text.index(",” Lopez"))
+
+
+def test_according_to_names_its_object(nlp):
+    a = analysed(nlp, "According to Mark Chen, “the budget will be cut by half next year.”")
+    assert quote_rows(a) == [("the budget will be cut by half next year.", "Mark Chen", "mark chen", "according to")]
+
+
+def test_a_title_description_resolves_to_the_person_introduced_with_that_title(nlp):
+    a = analysed(nlp, 'President Donald Trump held a rally in Ohio on Saturday.\n'
+                      '"We are going to win big in November," the president said.')
+    assert quote_rows(a) == [("We are going to win big in November", "Donald Trump", "donald trump", "said")]
+
+
+def test_an_age_description_resolves_to_the_person_last_named(nlp):
+    a = analysed(nlp, 'Senator Bernie Sanders spoke in Vermont on Sunday.\n'
+                      '"I am not retiring from the Senate," the 79-year-old said.')
+    assert quote_rows(a) == [("I am not retiring from the Senate", "Bernie Sanders", "bernie sanders", "said")]
+
+
+def test_a_pronoun_agrees_with_the_gender_an_honorific_gave(nlp):
+    a = analysed(nlp, 'Mr. Paul Stone met Ms. Rita Vance in Boston on Friday. "The merger is off for now," she said.')
+    assert quote_rows(a) == [("The merger is off for now", "Rita Vance", "rita vance", "said")]
+
+
+def test_a_dash_after_the_quote_names_its_author(nlp):
+    a = analysed(nlp, "“Democracy dies in darkness and we must all stay awake.” — Jane Roe")
+    assert quote_rows(a) == [("Democracy dies in darkness and we must all stay awake.", "Jane Roe", "jane roe", None)]
+
+
+def test_single_marks_british_style_are_quotes_too(nlp):
+    a = analysed(nlp, "'The railway line will reopen in May,' said Transport Secretary Louise Haigh.")
+    assert quote_rows(a) == [("The railway line will reopen in May", "Louise Haigh", "louise haigh", "said")]
+
+
+def test_a_colon_ending_the_paragraph_before_introduces_the_quote(nlp):
+    a = analysed(nlp, "Governor Ada Brook visited the flooded towns on Friday. In a statement, she wrote:\n"
+                      "“We have declared an emergency in three counties.”")
+    assert quote_rows(a) == [("We have declared an emergency in three counties.", "Ada Brook", "ada brook", "wrote")]
+
+
+def test_a_quote_nobody_can_be_credited_with_keeps_an_empty_speaker(nlp):
+    a = analysed(nlp, "Residents woke to find the message painted on the wall overnight.\n"
+                      "“This town belongs to all of us.”")
+    assert quote_rows(a) == [("This town belongs to all of us.", "", None, None)]
+
+
+def test_titles_nicknames_and_scare_quotes_are_not_quotes(nlp):
+    a = analysed(nlp, "Critics called the plan a “fake fix” and compared it to “Groundhog Day,” the film. "
+                      "She appeared on “Saturday Night Live” last year. Voters call him “Little Marco.”")
+    assert a.quotes == ()
+
+
+def test_unbalanced_marks_never_fail_and_offsets_stay_valid(nlp):
+    text = 'He said "we will see what happens. And then he left.\nThe 6" pipe burst. “Odd ” marks ” everywhere “'
+    a = analysed(nlp, text)
+    assert [q.text for q in a.quotes] == ["we will see what happens. And then he left."]
+    assert a.quotes[0].speaker == ""  # "He" names nobody in this article: no guess
+
+
+def test_a_speaker_is_never_a_pronoun(nlp):
+    a = analysed(nlp, '"We will not give up on this town," he said. "Never," she added.')
+    assert [q.speaker for q in a.quotes] == [""]
+
+
+def test_quoted_spans_pair_marks_per_paragraph_and_report_unterminated_ones():
+    text = 'Alpha "one two three" beta.\n“Four five six\n“seven eight.”\nA stray " mark here and there'
+    spans = quoted_spans(text)
+    assert [text[s.start:s.end] for s in spans] == ["one two three", "Four five six\n“seven eight.",
+                                                    " mark here and there"]
+    assert spans[1].continuation_marks == (text.index("“seven"),)
+    assert quotation_text(text, spans[1]) == "Four five six\nseven eight."
+    assert spans[2].close_mark is None and not is_quotation(text, spans[2])
+
+
+def test_two_apostrophes_are_a_double_quotation_mark():
+    text = "''We are ready for the vote,'' Mr. Cole said."
+    (span,) = quoted_spans(text)
+    assert text[span.start:span.end] == "We are ready for the vote," and is_quotation(text, span)
