@@ -180,29 +180,61 @@ class Settings(_Model):
     stories: StoriesConfig = StoriesConfig()
     runner: RunnerConfig = RunnerConfig()
 
-    @model_validator(mode="after")
-    def _cross_refs(self) -> Settings:
-        topics = {t.name for t in self.topics}
-        problems = []
-        feed_names = {f.name for f in self.feeds}
-        rules: set[str] = set()
-        for i, a in enumerate(self.alerts):
-            if a.topic not in topics:
-                problems.append(f"alerts[{i}].topic: unknown topic {a.topic!r} (hint: one of {sorted(topics)})")
-            if a.rule in rules:  # the outbox keys alerts on the rule name
-                problems.append(f"alerts[{i}].name: rule {a.rule!r} is defined twice (hint: give each rule a distinct name:)")
-            rules.add(a.rule)
-            for j, name in enumerate(a.feeds or []):
-                if name not in feed_names:
-                    problems.append(f"alerts[{i}].feeds[{j}]: unknown feed {name!r} (hint: use a feeds[].name)")
-        seen: set[str] = set()
-        for i, f in enumerate(self.feeds):
-            if f.url in seen:
-                problems.append(f"feeds[{i}].url: listed twice")
-            seen.add(f.url)
-        if problems:
-            raise ValueError("\n".join(problems))
-        return self
+
+def _cross_reference_problems(doc: dict[str, Any]) -> list[str]:
+    """Problems between sections (an alert's unknown topic, a feed listed twice), from the raw document.
+
+    Why raw: checked on the model, these would only show once every field is valid; users get every
+    problem in one go instead.
+    """
+    def items(key: str) -> list[dict[str, Any]]:
+        value = doc.get(key)
+        return [x for x in value if isinstance(x, dict)] if isinstance(value, list) else []
+
+    topics = {t.get("name") for t in items("topics")}
+    feed_names = {f.get("name") for f in items("feeds")}
+    problems: list[str] = []
+    rules: set[str] = set()
+    for i, a in enumerate(items("alerts")):
+        topic = a.get("topic")
+        if isinstance(topic, str) and topic not in topics:
+            problems.append(f"alerts[{i}].topic: unknown topic {topic!r} (hint: one of {sorted(map(str, topics))})")
+        rule = a.get("name") or topic
+        if isinstance(rule, str):
+            if rule in rules:  # the outbox keys alerts on the rule name
+                problems.append(f"alerts[{i}].name: rule {rule!r} is defined twice (hint: give each rule a distinct name)")
+            rules.add(rule)
+        for j, name in enumerate(a.get("feeds") or []):
+            if name not in feed_names:
+                problems.append(f"alerts[{i}].feeds[{j}]: unknown feed {name!r} (hint: use a feeds[].name)")
+    seen: set[str] = set()
+    for i, f in enumerate(items("feeds")):
+        url = f.get("url")
+        if isinstance(url, str):
+            if url in seen:
+                problems.append(f"feeds[{i}].url: listed twice (hint: remove one of them)")
+            seen.add(url)
+    return problems
+
+
+# A hint per pydantic error type, so that every problem tells the user what would be right.
+_TYPE_HINTS = {
+    "float_parsing": "a number, e.g. 20", "float_type": "a number, e.g. 20",
+    "int_parsing": "a whole number, e.g. 16", "int_type": "a whole number, e.g. 16",
+    "int_from_float": "a whole number, e.g. 16", "bool_parsing": "true or false", "bool_type": "true or false",
+    "string_type": "text (quote it if it looks like a number)", "list_type": "a list, e.g. [a, b] or '- a' lines",
+    "dict_type": "a mapping of keys, e.g. 'path: data/x.duckdb'", "missing": "this key is required",
+    "literal_error": "one of the values listed", "model_type": "a mapping of keys",
+}
+
+
+def _hinted(err_type: str, msg: str) -> str:
+    if "hint" in msg or "position" in msg:
+        return msg
+    hint = _TYPE_HINTS.get(err_type)
+    if hint is None and err_type.startswith(("greater", "less", "too_short", "too_long", "string_pattern")):
+        hint = "see the allowed range in README 'Configuration'"
+    return f"{msg} (hint: {hint or 'see README Configuration'})"
 
 
 def _expanded(node: Any, path: str, missing: list[str]) -> Any:
@@ -245,6 +277,7 @@ def settings_from_dict(raw: Any, *, source: str = "config") -> Settings:
     missing: list[str] = []
     expanded = _expanded(raw, "", missing)
     problems = list(missing)
+    settings = None
     try:
         settings = Settings.model_validate(expanded)
     except ValidationError as e:
@@ -253,10 +286,11 @@ def settings_from_dict(raw: Any, *, source: str = "config") -> Settings:
             msg = secrets.redacted(str(err["msg"]).removeprefix("Value error, "))
             if err["type"] == "extra_forbidden":
                 msg = "unknown key (hint: check the spelling; see README 'Configuration')"
-            for line in msg.split("\n"):
-                problems.append(f"{path}: {line}" if line.strip() and not line.startswith("      ") else line)
-        raise ConfigError(problems) from None
-    if problems:
+            first, *rest = msg.split("\n")
+            problems.append(f"{path}: {_hinted(err['type'], first)}")
+            problems += rest  # a query's text and the caret under the error position
+    problems += _cross_reference_problems(expanded)
+    if problems or settings is None:
         raise ConfigError(problems)
     return settings
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from extract.http import FetchPolicy, HttpClient, redacted_url
+from newswatch import secrets
 from newswatch.config import Settings
 from newswatch.faults import crash_point
 from newswatch.models import Rejection
@@ -84,8 +85,10 @@ def begin_cycle(settings: Settings, *, respect_schedule: bool, now: datetime | N
         con.execute("UPDATE runs SET status='crashed', finished_at=? WHERE status='running'", [now]).fetchall()
         synced_feeds(con, [(f.name, f.url) for f in settings.feeds])
         con.execute("INSERT INTO runs (run_id, started_at, status) VALUES (?, ?, 'running')", [run_id, now]).fetchall()
-        targets = due_feeds(con, [feed_id_for(f.url) for f in settings.feeds], now=now, respect_schedule=respect_schedule)
-    return run_id, targets
+        urls = {feed_id_for(f.url): f.url for f in settings.feeds}
+        targets = due_feeds(con, list(urls), now=now, respect_schedule=respect_schedule)
+    # Poll the configured URL (secrets expanded); the warehouse only holds its redacted form.
+    return run_id, [replace(t, url=urls[t.feed_id]) for t in targets]
 
 
 def polled_feeds(settings: Settings, targets: list[FeedTarget], client: HttpClient) -> list[FeedPoll]:
@@ -97,7 +100,8 @@ def polled_feeds(settings: Settings, targets: list[FeedTarget], client: HttpClie
 
 
 def _canonical_for(feed_id: str, item_key: str, url: str) -> str:
-    return normalized_url(url) if url else f"urn:newswatch:{feed_id}:{item_key}"
+    # Redacted first: a feed that copies its API key into item links must not put it in article ids.
+    return normalized_url(secrets.redacted(url)) if url else f"urn:newswatch:{feed_id}:{item_key}"
 
 
 def planned_items(settings: Settings, polls: list[FeedPoll]) -> Plan:
@@ -169,15 +173,17 @@ def loaded(settings: Settings, run_id: str, polls: list[FeedPoll], plan: Plan, p
             batch.articles.append((p.candidate, p.article, p.analysis, p.topics))
         elif p.rejection is not None:
             rejected.append((p.candidate, p.rejection, False))
-    loaded_ids = {a.article_id for _, a, _, _ in batch.articles}
+    # A leader's article may have taken the page's rel=canonical: followers point at what was loaded.
+    loaded_as = {article_id_for(c.canonical_url): a.article_id for c, a, _, _ in batch.articles}
     failed = {article_id_for(c.canonical_url): r for c, r, _ in rejected}
     for aid, followers in plan.followers.items():
         for f in followers:
-            if aid in failed and aid not in loaded_ids:
-                r = failed[aid]
-                rejected.append((f, Rejection(r.stage, f.item_key, redacted_url(f.entry.url), r.reason, r.message), False))
+            if aid in loaded_as:
+                batch.duplicates.append((f, loaded_as[aid]))
             else:
-                batch.duplicates.append((f, aid))
+                r = failed[aid]
+                rejected.append((f, Rejection(r.stage, f.item_key, redacted_url(f.entry.url), r.reason, r.message,
+                                              retriable=r.retriable), r.retriable))
     with db.writer(settings.warehouse.path) as con, db.transaction(con):
         retry_keys = [r.item_key for _, r, retry in rejected if retry]
         attempts = attempts_of(con, "fetch", retry_keys)

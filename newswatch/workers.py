@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import signal
 import threading
-import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 
@@ -52,19 +50,18 @@ def processed_jobs(jobs: Sequence[PageJob], model: str | None, topics: dict[str,
 
 def _die_with_parent() -> None:
     """Make this worker exit when the process that started it dies (SIGKILL, OOM): an orphaned worker
-    would otherwise linger holding the model's memory and its parent's output pipes."""
-    parent = os.getppid()
-    try:
-        import ctypes
+    would otherwise linger holding the model's memory and its parent's output pipes.
 
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:  # not Linux: fall back to polling for the parent below
-        pass
+    Waits on the parent's process sentinel rather than using ``PR_SET_PDEATHSIG``, which fires when the
+    *thread* that started the worker exits (a Prefect task thread, gone after each flow run), and which
+    misses a parent that died before the call.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
 
     def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
+        parent.join()
         os._exit(0)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()

@@ -66,14 +66,13 @@ def korea_site() -> tuple[LoopbackSite, list[str]]:
 
 
 def publish_second(site: LoopbackSite) -> list[str]:
-    pages = {f"/later/{i}": page for i, (_, page) in enumerate(articles(5, seed=1101))}
-    pages["/later/summit"] = page_html(*SUMMIT)
-    titles = [t for t, _ in articles(5, seed=1101)] + [SUMMIT[0]]
-    for path, page in pages.items():
+    later = articles(5, seed=1101) + [(SUMMIT[0], page_html(*SUMMIT))]
+    paths = [f"/later/{i}" for i in range(5)] + ["/later/summit"]
+    for path, (_, page) in zip(paths, later, strict=True):
         site.add(path, Route(page.encode(), delay_seconds=0.3))
-    items = [item(t, site.url(p), p) for t, p in zip(titles, pages, strict=True)]
+    items = [item(title, site.url(path), path) for path, (title, _) in zip(paths, later, strict=True)]
     site.add("/second.xml", Route(rss(items).encode(), content_type="application/rss+xml"))
-    return list(pages)
+    return paths
 
 
 def state(path: str) -> dict:
@@ -229,9 +228,6 @@ def test_each_injected_death_kills_the_process_at_its_point(life):
     assert codes == {"during_fetch": 137, "during_extraction": 137, "during_load": 137, "exit_before_send": 86}
 
 
-@pytest.mark.xfail(strict=False, reason="newswatch/workers.py _die_with_parent races with a parent killed while the "
-                   "worker is still starting: getppid() is already 1, so the watch loop waits forever (and prctl comes "
-                   "too late). Seen after the random SIGKILL, depending on its timing")
 def test_a_dead_cycle_leaves_no_worker_process_behind(life):
     # the spawn pool's worker and resource tracker must not outlive the cycle's process by > 3 s
     left = {f: d["leftovers"] for f, d in life["deaths"].items()} | {"sigkill": life["sigkill"]["leftovers"]}
@@ -291,9 +287,6 @@ def test_a_rerun_after_everything_changes_nothing(life):
                                                  "runs": life["states"]["final"]["tables"]["runs"] + 1}
 
 
-@pytest.mark.xfail(strict=True, reason="newswatch/workers.py _die_with_parent sets PR_SET_PDEATHSIG, which fires when "
-                   "the *thread* that spawned the worker exits (prctl(2)): the Prefect task thread of the first cycle "
-                   "ends with its flow run, the worker is SIGKILLed and the next cycle fails with BrokenProcessPool")
 def test_two_cycles_in_one_process_with_new_pages_both_complete(tmp_path, prefect_harness):
     from flows.cycle import run_cycle
     from newswatch.workers import shutdown_pool

@@ -106,8 +106,8 @@ def test_bombs_huge_endless_and_trickling_bodies_stop_at_their_limits(run):
         (t,) = fs.transfers.by_path[path]
         assert t.client_closed and t.bytes_sent < raw_cap + 8 * 1024 * 1024, (path, t)
     trickles = fs.transfers.by_path["/p/trickle"] + fs.transfers.by_path["/feeds/trickle.xml"]
-    # the client hung up at its 2 s deadline: the server notices at its next write, a second later
-    assert trickles and all(t.client_closed and t.seconds < TIMEOUT_S + 2.5 for t in trickles), trickles
+    # the client hung up at its 2 s deadline; the server notices a write or two later (of 30 s it would trickle)
+    assert trickles and all(t.client_closed and t.seconds < TIMEOUT_S + 4 for t in trickles), trickles
 
 
 def test_broken_and_mislabelled_charsets_decode_sensibly(run):
@@ -137,9 +137,6 @@ def test_a_10000_item_feed_is_read_only_up_to_max_items(run):
     assert run["requests"]["/p/big-target"] == 1
 
 
-@pytest.mark.xfail(strict=True, reason="newswatch/cycle.py loaded(): an item that duplicates an article loaded in "
-                   "the same cycle records the article_id of its link, not of the loaded article (which took the "
-                   "page's rel=canonical)")
 def test_every_duplicate_item_points_at_a_loaded_article(run):
     dangling = rows(run["path"], "SELECT count(*) FROM feed_items f WHERE article_id IS NOT NULL "
                                  "AND NOT EXISTS (SELECT 1 FROM articles a WHERE a.article_id = f.article_id)")

@@ -240,11 +240,14 @@ def with_person_mention(ents: ArticleEntities, text: str, start: int, end: int) 
     Returns:
         The updated entities and the entity the name belongs to.
     """
+    covering = None
     for m in ents.mentions:
         if m.start_char < end and start < m.end_char:
-            start = max(start, m.end_char)
+            start, covering = max(start, m.end_char), m
     while start < end and not text[start].isalnum():
         start += 1
+    if start >= end and covering is not None:  # the name is already a mention
+        return ents, ents.by_id[covering.entity_id]
     surface = text[start:end]
     key = entity_key(surface)
     entity = ents.by_id.get(key)

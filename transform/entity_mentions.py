@@ -17,11 +17,12 @@ from spacy.tokens import Doc, Span, Token
 
 from transform.names import (
     CORPORATE_SUFFIXES,
-    MONTHS,
     DETERMINERS,
     HONORIFICS,
+    MONTHS,
     NAME_PARTICLES,
     PERSON_TITLES,
+    PRONOUNS,
     TITLE_LINKS,
     WEEKDAYS,
     entity_key,
@@ -38,6 +39,7 @@ _DATELINE = re.compile(
     r"|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?[ ]+\d))",
     re.MULTILINE,
 )
+
 
 @dataclass
 class Candidate:
@@ -166,7 +168,7 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str
                 continue
             surface = text[a:b]
             key = entity_key(surface)
-            if key:
+            if key and key not in PRONOUNS:
                 out.append(Candidate(a, b, surface, _label(doc, start, end, ent.label_), key, titled, in_title))
     if not in_title:
         for m in _DATELINE.finditer(text):

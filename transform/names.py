@@ -37,6 +37,11 @@ NAME_PARTICLES = frozenset(
 # Titles stripped even when the model did not call the name a PERSON ("President Trump" tagged ORG).
 HONORIFICS = frozenset("mr mrs ms miss dr president sen senator rep gov governor prime minister".split())
 DETERMINERS = frozenset({"the", "a", "an", "this", "that", "these", "those"})
+# Words that are never a name, whatever the model tagged ("She" at the start of a sentence as PERSON).
+PRONOUNS = frozenset(
+    """i me my mine we us our ours you your yours he him his she her hers it its they them their theirs
+    who whom whose this that these those one someone somebody everyone anyone nobody""".split()
+)
 # Dates the model glues to a name ("September Treasury", "Monday Trump").
 MONTHS = frozenset("january february march april may june july august september october november december".split())
 WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING
@@ -38,6 +39,11 @@ MIN_ARTICLES_PER_PROCESS = 16
 PARAGRAPH_COMPONENT = "newswatch_paragraphs"
 
 _MODEL_NAMES: dict[int, str] = {}
+# One pipeline is shared by every thread of a process; spaCy does not promise that one pipeline can run
+# in several threads at once, and CPU-bound threads would not run in parallel anyway, so each pipeline
+# analyses one batch at a time. Use processes (n_process) for parallelism.
+_PIPE_LOCKS: dict[int, threading.Lock] = {}
+_LOAD_LOCK = threading.Lock()
 
 
 def _paragraph_starts(doc: Doc) -> Doc:
@@ -60,7 +66,6 @@ def _register_paragraph_component() -> None:
         Language.component(PARAGRAPH_COMPONENT, func=_paragraph_starts)
 
 
-@functools.cache
 def load_pipeline(model: str = DEFAULT_MODEL) -> spacy.language.Language:
     """The spaCy pipeline ``model``, loaded once per process, with unused components disabled.
 
@@ -72,6 +77,12 @@ def load_pipeline(model: str = DEFAULT_MODEL) -> spacy.language.Language:
     Raises:
         OSError: when neither the model nor its fallback is installed.
     """
+    with _LOAD_LOCK:
+        return _loaded(model)
+
+
+@functools.cache
+def _loaded(model: str) -> spacy.language.Language:
     import spacy
 
     try:
@@ -85,6 +96,7 @@ def load_pipeline(model: str = DEFAULT_MODEL) -> spacy.language.Language:
     if "parser" in nlp.pipe_names and PARAGRAPH_COMPONENT not in nlp.pipe_names:
         nlp.add_pipe(PARAGRAPH_COMPONENT, before="parser")
     _MODEL_NAMES[id(nlp)] = model
+    _PIPE_LOCKS[id(nlp)] = threading.Lock()
     return nlp
 
 
@@ -130,7 +142,8 @@ def analyses_of_articles(nlp: spacy.language.Language, articles: Sequence[tuple[
     model = _MODEL_NAMES.get(id(nlp))
     workers = min(n_process, len(articles) // MIN_ARTICLES_PER_PROCESS, os.cpu_count() or 1)
     if workers <= 1 or model is None:
-        return _analysed(nlp, articles, batch_size)
+        with _PIPE_LOCKS.get(id(nlp)) or threading.Lock():
+            return _analysed(nlp, articles, batch_size)
     size = -(-len(articles) // workers)
     chunks = [articles[i:i + size] for i in range(0, len(articles), size)]
     import multiprocessing

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 
 from spacy.tokens import Doc, Token
 
-from newswatch.models import Entity
+from newswatch.models import Entity, Mention
 from transform.cues import CUE_FORMS
 from transform.entities import ArticleEntities, with_person_mention
 from transform.names import DATE_WORDS, PERSON_TITLES
@@ -65,6 +65,7 @@ class ArticleContext:
         self.ents = ents
         self.starts: list[int] = doc.to_array("IDX").tolist() if len(doc) else []
         self.quoted = [(s.start, s.end) for s in quoted]
+        self._ends: tuple[tuple[Mention, ...], list[int]] = ((), [])
         self.genders = self._genders()
 
     def token_at(self, char: int) -> int:
@@ -72,12 +73,15 @@ class ArticleContext:
         return max(0, bisect.bisect_right(self.starts, char) - 1)
 
     def in_quote(self, char: int) -> bool:
+        """Whether character ``char`` is inside any quoted string (quotation or not)."""
         return any(a <= char < b for a, b in self.quoted)
 
     def entity_between(self, a: int, b: int) -> Entity | None:
         """The entity of the first mention overlapping characters ``a:b``."""
         mentions = self.ents.mentions
-        k = bisect.bisect_left([m.end_char for m in mentions], a + 1)
+        if self._ends[0] is not mentions:  # mentions never overlap, so their ends are sorted too
+            self._ends = (mentions, [m.end_char for m in mentions])
+        k = bisect.bisect_left(self._ends[1], a + 1)
         for m in mentions[k:]:
             if m.start_char >= b:
                 break
@@ -86,6 +90,7 @@ class ArticleContext:
         return None
 
     def entity_of(self, tok: Token) -> Entity | None:
+        """The entity a token is (part of) a mention of."""
         return self.entity_between(tok.idx, tok.idx + len(tok.text))
 
     def _genders(self) -> dict[str, str]:
@@ -154,8 +159,12 @@ def subject_of(verb: Token, quoted: Callable[[int], bool]) -> Token | None:
     for _ in range(4):
         deps = ("nsubj",) if verb.lower_ in _ADDRESSEE_PASSIVES else ("nsubj", "nsubjpass")
         subjects = [c for c in verb.children if c.dep_ in deps and not quoted(c.idx)]
-        if subjects:
-            return min(subjects, key=lambda c: abs(c.i - verb.i))
+        if subjects:  # the nearest one before the verb; after it only when inverted ('said Smith')
+            before = [c for c in subjects if c.i < verb.i]
+            return max(before, key=lambda c: c.i) if before else min(subjects, key=lambda c: c.i)
+        agent = next((c for c in verb.children if c.dep_ == "agent"), None)  # 'was asked by Bill Maher'
+        if agent is not None and (obj := next((c for c in agent.children if c.dep_ == "pobj"), None)) is not None:
+            return obj
         if verb.dep_ in ("acl", "relcl") and verb.head is not verb:
             return verb.head
         if verb.dep_ in ("conj", "advcl", "xcomp", "pcomp", "prep") and verb.head is not verb:
@@ -219,6 +228,13 @@ class SpeakerResolver:
         self.article = article
 
     def speaker(self, tok: Token | None, depth: int = 0) -> Entity | None:
+        """The entity a cue's subject stands for, or None when it names nobody we can tell.
+
+        In order: a relative pronoun's antecedent; the entity the word is a mention of (of any type: the
+        subject of a speech verb is someone, whatever NER said); a person or organisation in apposition or
+        compound ("a spokesman, Brian Fallon"); a gendered pronoun's antecedent; a capitalised name the
+        model missed (added as a PERSON); a spokesperson's principal; a definite description's referent.
+        """
         if tok is None or depth > 2:
             return None
         a = self.article
@@ -260,6 +276,7 @@ class SpeakerResolver:
 
 
 def is_cue(tok: Token) -> bool:
+    """Whether a token is a speech verb (:data:`transform.cues.CUE_FORMS`, tagged as a verb)."""
     return tok.lower_ in CUE_FORMS and tok.tag_.startswith("VB")
 
 
@@ -274,6 +291,8 @@ def cue_in(doc: Doc, lo: int, hi: int) -> Token | None:
 
 
 def cue_subject(tok: Token, quoted: Callable[[int], bool]) -> Token | None:
+    """Who a cue is attributed to: the object of "according to", else the verb's subject outside quotes,
+    else the name right after the verb."""
     if tok.lower_ == "according":
         return _according_to(tok)
     subject = subject_of(tok, quoted)

@@ -13,13 +13,14 @@ from datetime import datetime
 import duckdb
 import pandas as pd
 
+from newswatch import secrets
 from newswatch.stages import FeedTarget
 from transform.urls import stable_id
 
 
 def feed_id_for(url: str) -> str:
-    """The ``feed_id`` of a feed URL."""
-    return stable_id("feed", url)
+    """The ``feed_id`` of a feed URL (of its redacted form, so a rotated API key keeps the feed's id)."""
+    return stable_id("feed", secrets.redacted(url))
 
 
 def synced_feeds(con: duckdb.DuckDBPyConnection, feeds: Sequence[tuple[str, str]]) -> None:
@@ -28,7 +29,8 @@ def synced_feeds(con: duckdb.DuckDBPyConnection, feeds: Sequence[tuple[str, str]
     Args:
         feeds: (name, url) pairs from the config.
     """
-    rows = [(feed_id_for(url), name, url) for name, url in feeds]
+    # The stored URL is redacted: a key in a feed URL comes from ${ENV} and never lands in the warehouse.
+    rows = [(feed_id_for(url), name, secrets.redacted(url)) for name, url in feeds]
     if not rows:
         return
     frame = pd.DataFrame(rows, columns=["feed_id", "name", "url"])
