@@ -10,6 +10,7 @@ existing scheduler (``runner.dask_address``).
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 import duckdb
@@ -28,6 +29,7 @@ VOLATILE = {"run_id", "fetched_at", "first_seen_at", "last_seen_at", "linked_at"
             "last_polled_at", "last_success_at", "last_new_item_at", "next_poll_at", "failing_since",
             "next_attempt_at", "sent_at"}
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+TOPICS = [{"name": "markets", "query": "merger OR takeover OR shares"}, {"name": "diplomacy", "query": "summit OR treaty"}]
 
 
 def _tables(path: str) -> dict[str, list[str]]:
@@ -49,20 +51,20 @@ def both_runners(tmp_path_factory):
 
     from flows.cycle import run_cycle
 
-    # 36 articles in 3 feeds, a fifth of them syndicated copies: stories, entities and quotes all have work.
-    with synthetic_site(36, n_feeds=3, seed=11, syndicated_fraction=0.2, now=NOW) as site:
+    # 24 articles in 3 feeds, a quarter of them syndicated copies: stories, entities and quotes all have
+    # work, and the pages make two chunks (16 + 8 pages), one for each worker.
+    with synthetic_site(24, n_feeds=3, seed=11, syndicated_fraction=0.25, now=NOW) as site:
         feeds = [{"name": f"Synthetic {i}", "url": u} for i, u in enumerate(synthetic_feed_urls(site))]
-        topics = [{"name": "markets", "query": "merger OR takeover OR shares"}, {"name": "diplomacy", "query": "summit OR treaty"}]
-        local = loopback_settings(tmp_path_factory.mktemp("local"), feeds, topics=topics)
+        local = loopback_settings(tmp_path_factory.mktemp("local"), feeds, topics=TOPICS)
         local_summary = run_cycle(local)
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-            dask = loopback_settings(tmp_path_factory.mktemp("dask"), feeds, topics=topics,
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                          silence_logs=logging.ERROR) as cluster:
+            dask = loopback_settings(tmp_path_factory.mktemp("dask"), feeds, topics=TOPICS,
                                      runner={"kind": "dask", "dask_address": cluster.scheduler_address})
             dask_summary = run_cycle(dask)
-            prefixes = {name: dict(tp.state_counts) for name, tp in cluster.scheduler.task_prefixes.items()}
-    print(prefixes)
-    return {"local": local, "dask": dask, "local_summary": local_summary, "dask_summary": dask_summary,
-            "prefixes": prefixes}
+            # What the scheduler ran, by task name: evidence that the chunks went to the cluster.
+            ran = {name: dict(prefix.state_counts) for name, prefix in cluster.scheduler.task_prefixes.items()}
+    return {"local": local, "dask": dask, "local_summary": local_summary, "dask_summary": dask_summary, "ran": ran}
 
 
 def test_dask_cycle_completes_with_the_same_counts(both_runners):
@@ -71,6 +73,10 @@ def test_dask_cycle_completes_with_the_same_counts(both_runners):
     assert a.articles_new > 0
     assert (a.feeds_polled, a.entries_seen, a.articles_new, a.duplicates, a.quarantined) == (
         b.feeds_polled, b.entries_seen, b.articles_new, b.duplicates, b.quarantined)
+
+
+def test_the_pages_were_processed_on_the_dask_workers(both_runners):
+    assert both_runners["ran"].get("process_task", {}).get("memory", 0) >= 2, both_runners["ran"]
 
 
 def test_dask_cycle_writes_the_same_warehouse_table_by_table(both_runners):

@@ -7,7 +7,6 @@ resolver and address check, and the refusal tests make sure no socket is even op
 from __future__ import annotations
 
 import gzip
-import itertools
 import socket
 import threading
 import time
@@ -443,11 +442,14 @@ def test_many_threads_share_one_client(site):
 
 
 def test_per_host_delay_spaces_request_starts(site):
+    # A lower bound measured on the client side: the gate must hold each start back, whatever the load.
+    # (The server's own timestamps are taken when a handler thread runs, which a busy box can bunch up.)
     with local(per_host_delay_seconds=0.15) as client:
-        for _ in range(3):
+        client.get(site.url("/cp1252"))
+        started = time.monotonic()
+        for _ in range(2):
             client.get(site.url("/cp1252"))
-    starts = [r.at for r in site.requests_to("/cp1252")[-3:]]
-    assert all(b - a >= 0.13 for a, b in itertools.pairwise(starts))
+        assert time.monotonic() - started >= 0.29
 
 
 # --- helpers --------------------------------------------------------------------------------------

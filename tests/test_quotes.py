@@ -16,8 +16,10 @@ def nlp():
 
 def analysed(nlp, text: str, title: str | None = None) -> ArticleAnalysis:
     (analysis,) = analyses_of_articles(nlp, [(title, text)])
+    names = {e.entity_id: e.name for e in analysis.entities}
     for q in analysis.quotes:
         assert text[q.start_char:q.end_char].replace("\n“", "\n") == q.text
+        assert q.speaker == (names[q.speaker_entity_id] if q.speaker_entity_id else "")
     return analysis
 
 

@@ -17,6 +17,7 @@ from spacy.tokens import Doc, Span, Token
 
 from transform.names import (
     CORPORATE_SUFFIXES,
+    COUNTRIES,
     DETERMINERS,
     HONORIFICS,
     MONTHS,
@@ -28,6 +29,10 @@ from transform.names import (
     entity_key,
 )
 
+# A line with at least this share of its letters in capitals is a headline or a kicker, where the small
+# model's entities are unreliable; names in capitals there are dropped (countries kept). CoNLL-2003 testa
+# mention F1: 0.737 without the rule, 0.737 at 0.5, 0.738 at 0.6 and 0.8 (precision 0.788 -> 0.800).
+SHOUTING_SHARE = 0.6
 _SEPARATORS = frozenset({",", "(", ")", "[", "]", ";", "|", '"', "“", "”", "«", "»"})
 # spaCy labels kept as entities; numbers, dates and amounts are not things an analyst follows.
 ENTITY_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT", "PRODUCT", "WORK_OF_ART", "LAW"})
@@ -141,6 +146,14 @@ def _label(doc: Doc, start: int, end: int, label: str) -> str:
     return label
 
 
+def _shouting(text: str, at: int) -> bool:
+    """Whether the line around ``at`` is mostly in capitals (a headline, a kicker, a slug)."""
+    start = text.rfind("\n", 0, at) + 1
+    end = text.find("\n", at)
+    letters = [c for c in text[start:end if end >= 0 else len(text)] if c.isalpha()]
+    return sum(c.isupper() for c in letters) >= SHOUTING_SHARE * len(letters)
+
+
 def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str | None = None) -> list[Candidate]:
     """Cleaned NER mentions of one doc, plus datelines.
 
@@ -168,6 +181,8 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str
                 continue
             surface = text[a:b]
             key = entity_key(surface)
+            if surface.isupper() and _shouting(text, a) and key not in COUNTRIES:
+                continue  # the small model tags words in capitals almost at random ("INCREASE EXPECTATIONS")
             if key and key not in PRONOUNS:
                 out.append(Candidate(a, b, surface, _label(doc, start, end, ent.label_), key, titled, in_title))
     if not in_title:

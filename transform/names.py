@@ -1,9 +1,10 @@
-"""Word lists the entity and speaker stages share: titles, countries, company suffixes, abbreviations.
+"""Names: the word lists the entity and speaker stages share, and the normalised key of a name.
 
 Why: the small spaCy model does not know that "Senator" before a name makes it a person, that
 "Belarus" is a country whatever sentence it is in, or that "Pirelli SpA" is a company. These lists are
 general knowledge about names in English news, not tuned to any data set; each is used as evidence
-(votes, stripping), never as the only way an entity is found.
+(votes, stripping), never as the only way an entity is found. :func:`entity_key` is the one place that
+decides when two names are the same name (the ``entity_id`` of the warehouse).
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ COUNTRIES = frozenset(
 
 
 _LEGAL_FORM_TOKENS = frozenset(t.replace(".", "") for t in LEGAL_FORMS)
+_POSSESSIVE_S = re.compile(r"['’]s\b")
 _DOTTED = re.compile(r"(?<![\w.])((?:[^\W\d_]\.){2,})")
 
 
@@ -105,7 +107,7 @@ def name_tokens(text: str) -> list[str]:
     "Kim Jong-un" -> [kim, jong, un]; "U.S." -> [us]; "Kim Jong Un's" -> [kim, jong, un].
     """
     text = _DOTTED.sub(lambda m: m.group(1).replace(".", ""), text)
-    text = _folded(text).replace("&", " and ").replace("'s", "").replace("’s", "")
+    text = _POSSESSIVE_S.sub("", _folded(text).replace("&", " and "))
     return re.findall(r"[^\W_]+", text)
 
 

@@ -231,8 +231,10 @@ class SpeakerResolver:
         """The entity a cue's subject stands for, or None when it names nobody we can tell.
 
         In order: a relative pronoun's antecedent; the entity the word is a mention of (of any type: the
-        subject of a speech verb is someone, whatever NER said); a person or organisation in apposition or
-        compound ("a spokesman, Brian Fallon"); a gendered pronoun's antecedent; a capitalised name the
+        subject of a speech verb is someone, whatever NER said); a person or organisation in apposition
+        ("a spokesman, Brian Fallon") or in compound, whom the speaker speaks for ("Time magazine", "the
+        Clinton campaign", "a Clinton aide"; not with a role noun: "the Vermont senator"); a gendered
+        pronoun's antecedent; a capitalised name the
         model missed (added as a PERSON); a spokesperson's principal; a definite description's referent.
         """
         if tok is None or depth > 2:
@@ -243,10 +245,10 @@ class SpeakerResolver:
         entity = a.entity_of(tok)
         if entity is not None:  # any type: the subject of a speech verb is someone whatever NER said
             return entity
-        for child in tok.children:
+        for child in tok.children:  # "a spokesman, Brian Fallon"; "Time magazine"; "the Clinton campaign"
             if child.dep_ in ("appos", "compound") and (entity := a.entity_of(child)) is not None:
-                if entity.type in ("PERSON", "ORG") and (child.dep_ == "appos" or tok.lower_ not in ROLE_NOUNS
-                                                         or tok.lower_ in SPOKES_NOUNS):
+                if entity.type in ("PERSON", "ORG") and (child.dep_ == "appos" or tok.lower_ in SPOKES_NOUNS
+                                                         or tok.lower_ not in ROLE_NOUNS):
                     return entity
         if tok.tag_ == "PRP":
             return a.recent_person(tok.idx, gender=PRONOUN_GENDERS[tok.lower_]) if tok.lower_ in PRONOUN_GENDERS else None
