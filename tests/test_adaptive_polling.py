@@ -43,7 +43,6 @@ def _feed_state(path: str) -> dict[str, dict]:
 @pytest.fixture(scope="module")
 def history(tmp_path_factory):
     from flows.cycle import run_cycle
-    from newswatch.workers import shutdown_pool
 
     tmp = tmp_path_factory.mktemp("polling")
     site = growing_site(60, n_feeds=1, per_poll=1)
@@ -85,7 +84,6 @@ def history(tmp_path_factory):
         t_end = time.monotonic() + MAX_RUN_SECONDS
         while not done() and time.monotonic() < t_end:
             summaries.append(run_cycle(settings, respect_schedule=True))
-            shutdown_pool()  # workaround: pool workers die with their spawning thread (newswatch/workers.py)
             states.append(_feed_state(settings.warehouse.path))
             due = [s["next_poll_at"] for s in states[-1].values() if not s["disabled"] and s["next_poll_at"]]
             wait = (min(due).timestamp() - time.time()) if due else 0.5

@@ -24,7 +24,7 @@ from tests.growing_site import growing_feeds, growing_site
 
 pytestmark = pytest.mark.timeout(300)
 
-CYCLES = 5
+CYCLES = 8
 # A read is connect + two small queries + close on a file the writer never touches; 2 s is a loose
 # bound for a loaded 2-core CI box (measured here: p99 well under 100 ms).
 MAX_READ_SECONDS = 2.0
@@ -82,14 +82,12 @@ def _config(tmp: Path, site) -> tuple[Path, dict]:
 def reads(tmp_path_factory, prefect_harness):
     from flows.cycle import run_cycle
     from newswatch.config import settings_from_dict
-    from newswatch.workers import shutdown_pool
 
     tmp = tmp_path_factory.mktemp("readers")
     with growing_site(600, n_feeds=4, per_poll=8) as site:
         cfg, doc = _config(tmp, site)
         settings = settings_from_dict(doc)
         run_cycle(settings)  # the first cycle creates the warehouse and its first snapshot
-        shutdown_pool()
         stop, out, ready = tmp / "stop", tmp / "reader.json", tmp / "ready"
         reader = subprocess.Popen([sys.executable, "-c", READER, str(cfg), str(stop), str(out), str(ready)])
         cli: list[tuple[int, float, str]] = []
@@ -108,12 +106,7 @@ def reads(tmp_path_factory, prefect_harness):
                 time.sleep(0.1)
             sql_thread = threading.Thread(target=sql_loop, daemon=True)
             sql_thread.start()
-            summaries = []
-            for _ in range(CYCLES):
-                summaries.append(run_cycle(settings))
-                # Workaround: the pool's workers die with the *thread* that spawned them (PR_SET_PDEATHSIG in
-                # newswatch/workers.py), i.e. with the flow run's task thread; start a fresh pool per cycle.
-                shutdown_pool()
+            summaries = [run_cycle(settings) for _ in range(CYCLES)]
         finally:
             stop.write_text("stop")
         reader.wait(timeout=60)

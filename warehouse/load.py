@@ -17,6 +17,7 @@ import duckdb
 from newswatch.faults import crash_point
 from newswatch.models import Article, ArticleAnalysis, Rejection
 from newswatch.stages import Candidate, FeedPoll
+from transform.entity_merge import merged_analysis, surname_targets
 from transform.polling import PollBounds, next_poll_after_failure, next_poll_after_success
 from transform.urls import stable_id
 from warehouse.frames import insert_rows
@@ -98,7 +99,22 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch, stories: StoryI
                       tuple(a.article_id for _, a, _, _ in fresh))
 
 
+def _with_full_names(con: duckdb.DuckDBPyConnection, analyses: list[tuple[str, ArticleAnalysis]]) -> list[tuple[str, ArticleAnalysis]]:
+    """Surname-only PERSON entities joined to the one full name the warehouse or the batch knows."""
+    single = {e.entity_id for _, an in analyses for e in an.entities if e.type == "PERSON" and " " not in e.entity_id}
+    if not single:
+        return analyses
+    batch = {e.entity_id: e.name for _, an in analyses for e in an.entities if e.type == "PERSON" and " " in e.entity_id}
+    rows = con.execute(
+        "SELECT entity_id, name FROM entities WHERE type = 'PERSON' AND contains(entity_id, ' ') "
+        "AND split_part(entity_id, ' ', -1) IN (SELECT unnest(?))", [sorted(single)]).fetchall()
+    names = {**{r[0]: r[1] for r in rows}, **batch}
+    targets = surname_targets(single, names)
+    return [(aid, merged_analysis(an, targets, names)) for aid, an in analyses]
+
+
 def _load_analyses(con: duckdb.DuckDBPyConnection, analyses: list[tuple[str, ArticleAnalysis]], now: datetime) -> None:
+    analyses = _with_full_names(con, analyses)
     names: dict[str, Counter[str]] = {}
     types: dict[str, Counter[str]] = {}
     aliases: dict[str, set[str]] = {}
