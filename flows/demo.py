@@ -49,6 +49,10 @@ def run_demo(directory: Path) -> int:
         ("Articles per feed", "SELECT f.name AS feed, count(a.article_id) AS articles FROM feeds f "
                               "LEFT JOIN articles a USING (feed_id) GROUP BY f.name ORDER BY f.name"),
         ("Topic matches", "SELECT topic, count(*) AS articles, any_value(matched_terms) AS example_terms FROM topic_matches GROUP BY topic"),
+        ("Stories carried by more than one outlet",
+         "SELECT title, article_count FROM stories WHERE article_count > 1 ORDER BY article_count DESC"),
+        ("Some quotes and their speakers",
+         "SELECT speaker, left(text, 70) AS quote FROM quotes WHERE speaker <> '' ORDER BY article_id, start_char LIMIT 8"),
         ("Quarantine", "SELECT stage, reason, url FROM quarantine ORDER BY stage, reason"),
     ]
     for title, sql in report:

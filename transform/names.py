@@ -25,7 +25,8 @@ PERSON_TITLES = frozenset(
     first attorney inspector superintendent commissioner sheriff detective officer coach
     president-elect leader speaker minority majority house senate foreign state defense defence interior
     finance home health trade treasury labour labor education energy chief executive director
-    supreme opposition party candidate nominee hopeful""".split()
+    supreme opposition party candidate nominee hopeful councillor councilor councilman councilwoman
+    alderman alderwoman assemblyman assemblywoman assemblymember""".split()
 )
 # Words that keep a title phrase going ("Secretary of State", "Leader of the Opposition").
 TITLE_LINKS = frozenset({"of", "the", "for", "and", "&"})
