@@ -15,8 +15,8 @@ import json
 import os
 import sys
 import tempfile
-from email.utils import format_datetime
 from datetime import UTC, datetime
+from email.utils import format_datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
 

@@ -22,9 +22,9 @@ from newswatch.config import Settings, load_settings
 from newswatch.cycle import CycleSummary
 from newswatch.delivery import delivered_alerts
 from newswatch.errors import FatalError
-from newswatch.secrets import redacted
 from newswatch.faults import crash_point
 from newswatch.runlock import cycle_lock
+from newswatch.secrets import redacted
 from newswatch.workers import default_processes, processed_jobs, shutdown_pool, submit_local
 from transform.topics import compiled_query
 

@@ -8,8 +8,8 @@ Routes:
 
 from __future__ import annotations
 
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 from newswatch.loopback import LoopbackSite, Route, strong_etag
 
