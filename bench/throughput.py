@@ -230,11 +230,13 @@ def main() -> None:
            "PYTHONPATH": str(ROOT)}
     print(f"newswatch throughput: {args.cores} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
           f"model {args.model}, sizes {sizes}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print(f"work dir {work}", flush=True)
+    api = os.environ.get("PREFECT_API_URL")
+    print(f"work dir {work}; Prefect: {f'the running API at {api}' if api else 'an ephemeral API per run (no PREFECT_API_URL)'}",
+          flush=True)
 
     # The fixed cost of the command: a cycle with no feeds (first with a fresh Prefect home, then as usual).
     fixed = [pipeline_run([], work / f"fixed{k}", env, args.model) for k in range(2)]
-    print(f"fixed cost of `newswatch run` (no feeds): first run in a fresh PREFECT_HOME {fixed[0].wall:.1f} s, "
+    print(f"fixed cost of `newswatch run` (no feeds): first run {'' if api else 'in a fresh PREFECT_HOME '}{fixed[0].wall:.1f} s, "
           f"afterwards {fixed[1].wall:.1f} s wall ({fixed[1].cpu:.1f} s CPU, {fixed[1].inner:.1f} s inside the flow, "
           f"peak {fixed[1].peak_mb:.0f} MB)", flush=True)
 

@@ -24,6 +24,7 @@ from warehouse import db
 from warehouse.load import LoadBatch, LoadCounts, load_batch
 from warehouse.outbox import queued_alerts
 from warehouse.quarantine import attempts_of
+from warehouse.retention import pruned_texts
 from warehouse.snapshot import published_snapshot
 from warehouse.state import due_feeds, existing_articles, feed_id_for, known_items, synced_feeds
 from warehouse.stories import StoryIndex
@@ -200,6 +201,7 @@ def loaded(settings: Settings, run_id: str, polls: list[FeedPoll], plan: Plan, p
         stories = StoryIndex.load(con, window_days=settings.stories.window_days, **tuned)
         counts = load_batch(con, batch, stories, poll_bounds(settings))
         queued_alerts(con, settings, now=now)  # the outbox, in the same transaction as the articles
+        pruned_texts(con, keep_days=settings.warehouse.retention_text_days, now=now)
     return counts
 
 

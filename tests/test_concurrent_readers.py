@@ -173,10 +173,6 @@ def test_before_any_snapshot_a_reader_waits_for_the_writer_instead_of_failing(tm
     assert float(out) < 15.0  # analyst.READ_WAIT_SECONDS
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "DuckDB caches one database instance per file path and process: while any connection to the snapshot "
-    "is open, a new connect() in the same process returns the old snapshot. Fixed by publishing each "
-    "snapshot under a new file name behind a symlink (proposed change to warehouse/snapshot.py)."))
 def test_a_notebook_that_keeps_a_connection_open_still_gets_fresh_data_on_reconnect(tmp_path):
     from newswatch.config import settings_from_dict
     from warehouse import db
