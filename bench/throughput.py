@@ -37,6 +37,7 @@ import json
 import os
 import re
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -221,6 +222,7 @@ def main() -> None:
     ap.add_argument("--ratio-at", type=int, default=400, help="the size the headline ratio is reported at")
     ap.add_argument("--model", default="en_core_web_sm")
     ap.add_argument("--cores", type=int, default=len(os.sched_getaffinity(0)))
+    ap.add_argument("--keep", action="store_true", help="keep the work dir (warehouses, PREFECT_HOME)")
     ap.add_argument("--repeat", type=int, default=1, help="runs of (a) and (b) per size; the fastest of each is kept")
     ap.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--feeds", help=argparse.SUPPRESS)
@@ -228,15 +230,23 @@ def main() -> None:
     if args.bare:
         bare_main(args.feeds.split(","), args.cores, args.model)
         return
-    sizes = [int(s) for s in args.sizes.split(",")]
     work = Path(tempfile.mkdtemp(prefix="newswatch-bench-"))
+    try:
+        benchmark(args, [int(s) for s in args.sizes.split(",")], work)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def benchmark(args: argparse.Namespace, sizes: list[int], work: Path) -> None:
+    """Measure and print everything (see the module docstring); ``work`` holds warehouses and PREFECT_HOME."""
     env = {**os.environ, "PREFECT_HOME": str(work / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
            "PREFECT_LOGGING_LEVEL": "WARNING", "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
            "PYTHONPATH": str(ROOT)}
     print(f"newswatch throughput: {args.cores} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
           f"model {args.model}, sizes {sizes}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     api = os.environ.get("PREFECT_API_URL")
-    print(f"work dir {work}; Prefect: {f'the running API at {api}' if api else 'an ephemeral API per run (no PREFECT_API_URL)'}",
+    print(f"work dir {work}{' (kept)' if args.keep else ''}; Prefect: {f'the running API at {api}' if api else 'an ephemeral API per run (no PREFECT_API_URL)'}",
           flush=True)
 
     # The fixed cost of the command: a cycle with no feeds (first with a fresh Prefect home, then as usual).

@@ -15,6 +15,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import quote
 
 from extract.http import HttpClient
 from newswatch import cycle
@@ -25,7 +26,7 @@ from newswatch.errors import FatalError
 from newswatch.faults import crash_point
 from newswatch.runlock import cycle_lock
 from newswatch.secrets import redacted
-from newswatch.workers import default_processes, processed_jobs, shutdown_pool, submit_local
+from newswatch.workers import default_processes, processed_jobs, shutdown_pool, started_pool, submit_local
 from transform.topics import compiled_query
 
 # Pages per processing task: big enough that the ~10 ms task overhead is <1% of the ~0.3 s of CPU a
@@ -88,6 +89,20 @@ def finish_task(settings: Settings, run_id: str, summary: CycleSummary) -> None:
     cycle.finished(settings, run_id, summary)
 
 
+def _api_for_workers() -> Any:
+    """Settings that give Dask workers this flow run's Prefect API, even when it is the ephemeral one.
+
+    Why: task runs on a Dask worker report to the API named in the settings shipped with them; with no
+    ``PREFECT_API_URL`` set, every worker process started an ephemeral API server of its own (measured:
+    one more uvicorn per worker, ~220 MB each, on the same SQLite file; a 40-article cycle took 40.6 s
+    instead of 23.4 s).
+    """
+    from prefect.context import get_run_context
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    return temporary_settings(updates={PREFECT_API_URL: str(get_run_context().client.api_url)})
+
+
 def task_runner_for(settings: Settings) -> Any:
     """Threads for the local runner (bounded: TECH-NOTES §2.8), ``DaskTaskRunner`` when configured."""
     if settings.runner.kind == "dask":
@@ -97,24 +112,29 @@ def task_runner_for(settings: Settings) -> Any:
             return DaskTaskRunner(address=settings.runner.dask_address)
         return DaskTaskRunner(cluster_kwargs={"n_workers": settings.runner.dask_workers, "threads_per_worker": 1,
                                               "processes": True})
-    return ThreadPoolTaskRunner(max_workers=max(2, default_processes()))
+    return ThreadPoolTaskRunner(max_workers=default_processes() + 2)
 
 
 def _cycle_body(settings: Settings, respect_schedule: bool = False) -> Any:
     started = time.monotonic()
     run_id, targets = begin_task(settings, respect_schedule)
     polls = poll_task(settings, targets)
-    plan = plan_task(settings, polls)
-    jobs, fetch_rejections = fetch_task(settings, plan.candidates)
+    # quote(): Prefect would otherwise walk every object of these inputs looking for futures, which costs
+    # ~7 ms of wall time per article of the cycle (measured for issue 7); they hold no futures. (Not for
+    # process_task: on Dask the quote would reach the task unresolved.)
+    plan = plan_task(settings, quote(polls))
     model = settings.nlp.model if settings.nlp.enabled else None
-    queries = {t.name: compiled_query(t.query) for t in settings.topics}
     local = 0 if settings.runner.kind == "dask" else (settings.nlp.processes or default_processes())
+    if local and plan.candidates:
+        started_pool(local, model)  # the workers load spaCy while the pages download
+    jobs, fetch_rejections = fetch_task(settings, quote(plan.candidates))
+    queries = {t.name: compiled_query(t.query) for t in settings.topics}
     futures = [process_task.submit(chunk, model, queries, local) for chunk in cycle.chunked(jobs, CHUNK_SIZE)]
     processed: list[cycle.Processed] = []
     for f in futures:
         processed += f.result()
         crash_point("during_extraction")
-    counts = load_task(settings, run_id, polls, plan, processed, fetch_rejections)
+    counts = load_task(settings, run_id, quote(polls), quote(plan), quote(processed), quote(fetch_rejections))
     deliver_task(settings)
     failed_feeds = cycle.feeds_failed(polls)
     too_many = bool(polls) and failed_feeds / len(polls) > settings.runner.max_failure_ratio
@@ -137,7 +157,9 @@ _SETTINGS: dict[str, Settings] = {}
 _SUMMARIES: dict[str, CycleSummary] = {}
 
 
-@flow(name="newswatch-cycle", task_runner=ThreadPoolTaskRunner(max_workers=max(2, default_processes())),
+# Two threads more than worker processes: a chunk always waits in the pool, so a worker never idles
+# while Prefect records the previous chunk's task run (20-80 ms each, measured).
+@flow(name="newswatch-cycle", task_runner=ThreadPoolTaskRunner(max_workers=default_processes() + 2),
       validate_parameters=False)
 def newswatch_cycle(config_path: str | None = None, settings_token: str | None = None,
                     respect_schedule: bool = False) -> Any:
@@ -146,7 +168,8 @@ def newswatch_cycle(config_path: str | None = None, settings_token: str | None =
     try:
         with cycle_lock(settings.warehouse.path):
             if settings.runner.kind == "dask":
-                summary = _dask_cycle.with_options(task_runner=task_runner_for(settings))(settings, respect_schedule)
+                with _api_for_workers():
+                    summary = _dask_cycle.with_options(task_runner=task_runner_for(settings))(settings, respect_schedule)
             else:
                 summary = _cycle_body(settings, respect_schedule)
     finally:
@@ -175,6 +198,8 @@ def run_cycle(settings: Settings, *, respect_schedule: bool = False) -> CycleSum
     """Run one cycle as a Prefect flow run in this process and return its summary."""
     token = uuid.uuid4().hex
     _SETTINGS[token] = settings
+    if settings.runner.kind == "local":  # the workers start while Prefect's API starts (3-4 s saved)
+        started_pool(settings.nlp.processes or default_processes(), settings.nlp.model if settings.nlp.enabled else None)
     try:
         state = newswatch_cycle(settings_token=token, respect_schedule=respect_schedule, return_state=True)
     finally:

@@ -100,6 +100,14 @@ def local_pool(processes: int, model: str | None) -> ProcessPoolExecutor:
         return _pool
 
 
+def started_pool(processes: int, model: str | None) -> None:
+    """Start the local pool's workers now, so that their start-up (spawn, imports, loading spaCy, ~3-4 s)
+    overlaps other work (Prefect's API start-up, fetching) instead of delaying the first chunk."""
+    pool = local_pool(processes, model)
+    for _ in range(processes):
+        pool.submit(os.getpid)  # one call per worker: the pool spawns a worker per call while none is idle
+
+
 def submit_local(jobs: Sequence[PageJob], model: str | None, topics: dict[str, TopicQuery], processes: int) -> Future[list[Processed]]:
     """Run ``processed_jobs`` on the local pool."""
     return local_pool(processes, model).submit(processed_jobs, list(jobs), model, topics)
