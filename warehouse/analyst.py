@@ -6,7 +6,6 @@ Python; ``newswatch sql`` uses it too.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ import duckdb
 import pandas as pd
 
 from newswatch.errors import FatalError
+from warehouse.db import open_connection
 from warehouse.snapshot import snapshot_path
 
 # Opening a snapshot read-only can only collide with a writer when the snapshot does not exist yet
@@ -36,16 +36,7 @@ def connect(settings: Any | None = None, db: str | None = None, *, wait_seconds:
     path = analyst_db_path(settings, db)
     if not path.exists():
         raise FatalError("no_warehouse", f"{path} does not exist yet (hint: run `newswatch run` first)")
-    deadline = time.monotonic() + wait_seconds
-    delay = 0.05
-    while True:
-        try:
-            return duckdb.connect(str(path), read_only=True)
-        except duckdb.IOException as e:
-            if "lock" not in str(e).lower() or time.monotonic() >= deadline:
-                raise FatalError("warehouse_locked", str(e)) from e
-        time.sleep(delay)
-        delay = min(delay * 2, 0.5)
+    return open_connection(path, read_only=True, wait_seconds=wait_seconds)
 
 
 def query_frame(sql: str, *, settings: Any | None = None, db: str | None = None) -> pd.DataFrame:

@@ -22,7 +22,7 @@ from transform.polling import PollBounds, next_poll_after_failure, next_poll_aft
 from transform.urls import stable_id
 from warehouse.frames import insert_rows
 from warehouse.quarantine import quarantined
-from warehouse.state import feed_rows
+from warehouse.state import existing_articles, feed_rows
 from warehouse.stories import StoryIndex
 
 
@@ -54,7 +54,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch, stories: StoryI
     now = batch.now
     # 1. Articles that are really new (an earlier cycle or an earlier item of this batch may have them).
     ids = sorted({a.article_id for _, a, _, _ in batch.articles})
-    existing = {r[0] for r in con.execute("SELECT article_id FROM articles WHERE article_id IN (SELECT unnest(?))", [ids]).fetchall()} if ids else set()
+    existing = existing_articles(con, ids)
     fresh: list[tuple[Candidate, Article, ArticleAnalysis | None, dict[str, tuple[str, ...]]]] = []
     seen_ids: set[str] = set(existing)
     duplicates = list(batch.duplicates)
