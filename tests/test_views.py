@@ -130,6 +130,42 @@ def test_top_speakers_between_limits_to_the_window_and_ties_share_a_rank(days_db
     assert rows == [(1, "Jane Roe", 2, 2, 2), (2, "Kim Jong Un", 1, 1, 1), (2, "Moon Jae-in", 1, 1, 1)]
 
 
+@pytest.mark.parametrize("order", [("jane roe", "Jane Roe"), ("Jane Roe", "jane roe")])
+def test_an_unlinked_speakers_spelling_does_not_depend_on_row_order(order):
+    """One spelling each: the capitalised one wins however the rows were stored (mode() picked either)."""
+    con = duckdb.connect(":memory:")
+    migrate(con)
+    for i, spelling in enumerate(order):
+        add_article(con, f"b{i}", ts(f"2026-03-0{i + 1}T08:00:00+00:00"))
+        add_match(con, f"b{i}", "korea")
+        add_quote(con, f"b{i}", spelling, None, f"quote {i}", 0)
+    add_article(con, "b9", ts("2026-03-05T08:00:00+00:00"))
+    add_match(con, "b9", "korea")
+    add_quote(con, "b9", "Moon jae-in", None, "older spelling", 0)
+    add_quote(con, "b9", "moon jae-in", None, "lower spelling", 100)
+    add_quote(con, "b9", "Moon Jae-in", None, "latest spelling", 200)
+    add_quote(con, "b9", "Moon Jae-in", None, "said twice", 300)
+    rows = con.execute("SELECT speaker, quotes FROM top_speakers ORDER BY speaker").fetchall()
+    assert rows == [("Jane Roe", 2), ("Moon Jae-in", 4)]                  # the most frequent spelling
+
+
+def test_migration_0005_upgrades_a_database_built_before_it():
+    con = duckdb.connect(":memory:")
+    con.execute("CREATE TABLE _migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)")
+    from warehouse.migrations import MIGRATIONS
+    names = [name for name, _ in MIGRATIONS]
+    for name, fn in MIGRATIONS[: names.index("0005_top_speakers_spelling")]:
+        fn(con)
+        con.execute("INSERT INTO _migrations VALUES (?, now())", [name])
+    assert migrate(con) == ["0005_top_speakers_spelling"]
+    for i, spelling in enumerate(("jane roe", "Jane Roe")):
+        add_article(con, f"b{i}", ts(f"2026-03-0{i + 1}T08:00:00+00:00"))
+        add_match(con, f"b{i}", "korea")
+        add_quote(con, f"b{i}", spelling, None, f"quote {i}", 0)
+    assert con.execute("SELECT speaker FROM top_speakers").fetchall() == [("Jane Roe",)]
+    assert migrate(con) == []
+
+
 AS_OF = ts("2026-03-20T12:00:00+00:00")
 
 

@@ -14,7 +14,7 @@ import duckdb
 from warehouse.outbox import OUTBOX_SQL
 from warehouse.schema import SCHEMA_SQL
 from warehouse.stories import STORY_SIGNATURES_SQL
-from warehouse.views import create_trend_views
+from warehouse.views import create_trend_views, replace_top_speakers
 
 Migration = tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]
 
@@ -38,6 +38,7 @@ MIGRATIONS: list[Migration] = [
     ("0002_story_signatures", _m0002_story_signatures),
     ("0003_trend_views", create_trend_views),
     ("0004_alerts_outbox", _m0004_alerts_outbox),
+    ("0005_top_speakers_spelling", replace_top_speakers),
 ]
 
 
