@@ -18,7 +18,7 @@ EXAMPLE_QUERIES = [
     ("Stories carried by more than one outlet",
      "SELECT s.title, s.article_count, s.first_seen_at FROM stories s WHERE s.article_count > 1 ORDER BY s.article_count DESC"),
     ("Who was quoted about North Korea",
-     "SELECT q.speaker, count(*) AS quotes, any_value(q.text) AS example FROM quotes q "
+     "SELECT q.speaker, count(*) AS quotes, min(q.text) AS example FROM quotes q "
      "JOIN topic_matches t USING (article_id) WHERE t.topic = 'korea-diplomacy' AND q.speaker <> '' "
      "GROUP BY q.speaker ORDER BY quotes DESC"),
     ("Most mentioned people and organisations",
@@ -48,7 +48,7 @@ def run_demo(directory: Path) -> int:
     report = [
         ("Articles per feed", "SELECT f.name AS feed, count(a.article_id) AS articles FROM feeds f "
                               "LEFT JOIN articles a USING (feed_id) GROUP BY f.name ORDER BY f.name"),
-        ("Topic matches", "SELECT topic, count(*) AS articles, any_value(matched_terms) AS example_terms FROM topic_matches GROUP BY topic"),
+        ("Topic matches", "SELECT topic, count(*) AS articles, min(matched_terms) AS example_terms FROM topic_matches GROUP BY topic"),
         ("Stories carried by more than one outlet",
          "SELECT title, article_count FROM stories WHERE article_count > 1 ORDER BY article_count DESC"),
         ("Some quotes and their speakers",

@@ -145,8 +145,9 @@ def test_an_unlinked_speakers_spelling_does_not_depend_on_row_order(order):
     add_quote(con, "b9", "moon jae-in", None, "lower spelling", 100)
     add_quote(con, "b9", "Moon Jae-in", None, "latest spelling", 200)
     add_quote(con, "b9", "Moon Jae-in", None, "said twice", 300)
-    rows = con.execute("SELECT speaker, quotes FROM top_speakers ORDER BY speaker").fetchall()
-    assert rows == [("Jane Roe", 2), ("Moon Jae-in", 4)]                  # the most frequent spelling
+    rows = con.execute("SELECT speaker, quotes, latest_quote FROM top_speakers ORDER BY speaker").fetchall()
+    # the most frequent spelling; the latest quote is the last one of the latest article
+    assert rows == [("Jane Roe", 2, "quote 1"), ("Moon Jae-in", 4, "said twice")]
 
 
 def test_migration_0005_upgrades_a_database_built_before_it():

@@ -207,11 +207,13 @@ def create_trend_views(con: duckdb.DuckDBPyConnection) -> None:
 # arbitrarily, so "Jane Roe" once and "jane roe" once gave either spelling from one run to the next.
 # Now: the most frequent spelling; on a tie the one with capitals (how a name is written), then the
 # most recently published, then the alphabetically first, so the same data always reads the same.
+# ``latest_quote`` had the same flaw (``arg_max`` over ``published_at`` ties between the quotes of one
+# article): it is now the last quote of the latest article.
 TOP_SPEAKERS_0005_SQL = """
 CREATE OR REPLACE MACRO top_speakers_between(since, until) AS TABLE
 WITH q AS (
     SELECT t.topic, coalesce(q.speaker_entity_id, 'name:' || lower(q.speaker)) AS speaker_key,
-           q.speaker, q.speaker_entity_id, q.text, q.article_id, a.story_id, a.published_at
+           q.speaker, q.speaker_entity_id, q.text, q.start_char, q.article_id, a.story_id, a.published_at
     FROM quotes q
     JOIN topic_matches t USING (article_id)
     JOIN articles a USING (article_id)
@@ -230,7 +232,7 @@ WITH q AS (
            any_value(q.speaker_entity_id) AS speaker_entity_id,
            count(*) AS quotes, count(DISTINCT q.article_id) AS articles, count(DISTINCT q.story_id) AS stories,
            min(q.published_at) AS first_quoted_at, max(q.published_at) AS last_quoted_at,
-           arg_max(q.text, q.published_at) AS latest_quote
+           first(q.text ORDER BY q.published_at DESC, q.article_id DESC, q.start_char DESC) AS latest_quote
     FROM q
     JOIN spelling s USING (topic, speaker_key)
     LEFT JOIN entities e ON e.entity_id = q.speaker_entity_id
