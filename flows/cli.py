@@ -7,6 +7,7 @@ Prefect is imported lazily, after logging defaults are set, so ``check-config`` 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -56,9 +57,17 @@ def summary_lines(summary: Any) -> list[str]:
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _quiet_prefect()
-    from flows.cycle import run_cycle
+    from flows.local_api import early_ephemeral_api
 
-    summary = run_cycle(settings)
+    # The API server starts now, while Prefect is imported and the workers load spaCy (see local_api).
+    with early_ephemeral_api() or contextlib.nullcontext() as api:
+        from flows.cycle import run_cycle
+        from newswatch.workers import shutdown_pool
+
+        try:
+            summary = run_cycle(settings, api=api)
+        finally:
+            shutdown_pool(wait=False)  # one cycle only: the workers exit while the API server stops
     print("\n".join(summary_lines(summary)))
     return 0 if summary.status == "completed" else 1
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -18,6 +20,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
 from extract.http import HttpClient
+from flows.local_api import LocalPrefectServer
 from newswatch import cycle
 from newswatch.config import Settings, load_settings
 from newswatch.cycle import CycleSummary
@@ -194,14 +197,19 @@ def cycle_log_line(s: CycleSummary) -> str:
             f"deferred={s.deferred} in {s.seconds:.1f}s")
 
 
-def run_cycle(settings: Settings, *, respect_schedule: bool = False) -> CycleSummary:
-    """Run one cycle as a Prefect flow run in this process and return its summary."""
+def run_cycle(settings: Settings, *, respect_schedule: bool = False, api: LocalPrefectServer | None = None) -> CycleSummary:
+    """Run one cycle as a Prefect flow run in this process and return its summary.
+
+    ``api``: an ephemeral server the caller launched early (``flows.local_api.early_ephemeral_api``);
+    the flow reports to it unless Prefect's settings name another API. ``None``: Prefect's settings decide.
+    """
     token = uuid.uuid4().hex
     _SETTINGS[token] = settings
     if settings.runner.kind == "local":  # the workers start while Prefect's API starts (3-4 s saved)
         started_pool(settings.nlp.processes or default_processes(), settings.nlp.model if settings.nlp.enabled else None)
     try:
-        state = newswatch_cycle(settings_token=token, respect_schedule=respect_schedule, return_state=True)
+        with _reporting_to(api):
+            state = newswatch_cycle(settings_token=token, respect_schedule=respect_schedule, return_state=True)
     finally:
         _SETTINGS.pop(token, None)
     summary = _SUMMARIES.pop(token, None)
@@ -209,3 +217,42 @@ def run_cycle(settings: Settings, *, respect_schedule: bool = False) -> CycleSum
         return summary
     state.result()  # re-raises the exception that crashed the flow
     raise RuntimeError(f"cycle flow ended in state {state.type} without a summary: {state.message}")
+
+
+@contextmanager
+def _reporting_to(api: LocalPrefectServer | None) -> Iterator[None]:
+    """Point Prefect at ``api`` once it is healthy, unless Prefect's settings say otherwise.
+
+    A profile (not just the environment, which the launcher checked) may name an API or forbid
+    ephemeral servers; then the early server is stopped unused and Prefect's own choice stands.
+    Heartbeats are off on the ephemeral server: they exist so a server can mark crashed runs, and this
+    one dies with the run (they also cost up to 1 s at the end, joining the heartbeat thread).
+    """
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED, temporary_settings
+
+    if api is None:
+        yield
+        return
+    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
+        api.stop()
+        yield
+        return
+    api.wait_healthy()
+    with temporary_settings(updates={PREFECT_API_URL: api.api_url, "flows.heartbeat_frequency": None}):
+        try:
+            yield
+        finally:
+            _drain_prefect_services()
+
+
+def _drain_prefect_services(timeout: float = 5.0) -> None:
+    """Send the logs and events Prefect still queues, while the API that takes them is still up.
+
+    Prefect drains these queues at interpreter exit, after the caller has stopped our server: each
+    send then failed and retried (the same order Prefect's own test harness follows: drain, then stop).
+    """
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for service in (APILogWorker, EventsWorker):
+        service.drain_all(timeout=timeout)

@@ -26,32 +26,18 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from flows.local_api import LocalPrefectServer, kill_group, tied_to_parent
 from newswatch.config import Settings
 from newswatch.errors import FatalError
 from newswatch.runlock import cycle_lock, serve_lock
 
-# The dedicated server needs ~19 s to become healthy on a 2-core box (TECH-NOTES §1.1); allow for a slow disk.
-SERVER_START_TIMEOUT = 180.0
-# The local server's history is only a window for debugging (the warehouse's ``runs`` table is the
-# record), so it is kept short: its SQLite grows ~0.3 MB per cycle (measured: 64 MB after 200 cycles,
-# two thirds of it events). Flow and task runs older than this are deleted by its vacuum service...
-RUN_RETENTION_DAYS = 7
-# ...and events older than this (Prefect's default is 7 days).
-EVENT_RETENTION_DAYS = 3
-# A previous server.log bigger than this is moved to server.log.1 when serve starts.
-SERVER_LOG_ROTATE_BYTES = 10 * 1024 * 1024
-# How long the server gets to exit on SIGTERM before it is killed (measured: it exits in ~1-3 s).
-SERVER_STOP_SECONDS = 20.0
 # On a stop, how long a cycle in flight may take to finish before it is abandoned. A routine cycle (a
 # few new articles per feed) takes seconds; a first cycle or a backlog can take minutes and is then
 # abandoned rather than holding up a restart (the next cycle redoes it). Abandoning means SIGTERM in
@@ -60,39 +46,10 @@ CYCLE_FINISH_SECONDS = 30.0
 # How long the runner gets to stop: the cycle's grace, then cancelling it (measured: 2-8 s, its pool
 # included) and closing Prefect's client. After that ``serve`` kills the runner's process group.
 RUNNER_STOP_SECONDS = CYCLE_FINISH_SECONDS + 45.0
-_PR_SET_PDEATHSIG = 1
 
 
 class StopRequested(BaseException):
     """SIGTERM/SIGINT arrived while ``serve`` was starting up."""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _tied_to_parent(main: str) -> list[str]:
-    """A ``python -c`` command that gets SIGTERM when its parent dies (Linux), then runs ``main``.
-
-    Why not ``preexec_fn``: it is unsafe once threads exist. The child sets ``PR_SET_PDEATHSIG`` itself
-    and exits if it was orphaned before it could.
-    """
-    code = (
-        "import ctypes, os, runpy, signal, sys\n"
-        f"if sys.platform.startswith('linux'): ctypes.CDLL(None).prctl({_PR_SET_PDEATHSIG}, signal.SIGTERM)\n"
-        f"if os.getppid() != {os.getpid()}: sys.exit(0)\n"
-        f"{main}\n"
-    )
-    return [sys.executable, "-c", code]
-
-
-def _kill_group(pid: int, sig: int) -> None:
-    try:
-        os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 class _StopFlag:
@@ -116,87 +73,6 @@ class _StopFlag:
     def check(self) -> None:
         if self.asked:
             raise StopRequested
-
-
-class LocalPrefectServer:
-    """A ``prefect server start`` subprocess on loopback, for the lifetime of ``serve``."""
-
-    def __init__(self, home: Path) -> None:
-        self.home = home
-        self.port = _free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._log: Any = None
-
-    @property
-    def api_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api"
-
-    def start(self, stop: _StopFlag | None = None) -> LocalPrefectServer:
-        """Start the server and wait until ``/health`` answers; stop it again on failure or a stop signal."""
-        self.home.mkdir(parents=True, exist_ok=True)
-        env = {
-            **os.environ,
-            "PREFECT_HOME": str(self.home),
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "PREFECT_UI_ENABLED": "false",
-            "PREFECT_SERVER_UI_ENABLED": "false",
-            "PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED": "events,flow_runs",
-            "PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD": str(RUN_RETENTION_DAYS * 86400),
-            "PREFECT_SERVER_EVENTS_RETENTION_PERIOD": f"P{EVENT_RETENTION_DAYS}D",  # an ISO duration, not seconds
-            # The late-runs service only relabels overdue runs "Late". When cycles are slower than the
-            # schedule, runs queue up and it rewrote hundreds of them every few seconds: SQLite "database
-            # is locked" errors, 13k tracebacks (64 MB of server.log) in 200 cycles. The runner picks up
-            # overdue runs either way.
-            "PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED": "false",
-        }
-        env.pop("PREFECT_API_URL", None)
-        args = ["server", "start", "--host", "127.0.0.1", "--port", str(self.port)]
-        log = self.home / "server.log"
-        if log.exists() and log.stat().st_size > SERVER_LOG_ROTATE_BYTES:
-            os.replace(log, log.with_name("server.log.1"))
-        self._log = open(log, "ab")  # noqa: SIM115 - handed to the child, closed in stop()
-        self.proc = subprocess.Popen(
-            _tied_to_parent(f"sys.argv = ['prefect', *{args!r}]\nrunpy.run_module('prefect', run_name='__main__', alter_sys=True)"),
-            env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        try:
-            self._wait_healthy(stop)
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def _wait_healthy(self, stop: _StopFlag | None) -> None:
-        assert self.proc is not None
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while time.monotonic() < deadline:
-            if stop is not None:
-                stop.check()
-            if self.proc.poll() is not None:
-                raise FatalError("prefect_server", f"prefect server exited with {self.proc.returncode}; "
-                                                   f"see {self.home / 'server.log'}")
-            try:
-                with urllib.request.urlopen(self.api_url + "/health", timeout=2) as r:  # noqa: S310 - loopback
-                    if r.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.5)
-        raise FatalError("prefect_server", f"prefect server did not become healthy in {SERVER_START_TIMEOUT:.0f}s; "
-                                           f"see {self.home / 'server.log'}")
-
-    def stop(self) -> None:
-        """SIGTERM the server's process group, SIGKILL it if it has not exited in ``SERVER_STOP_SECONDS``."""
-        if self.proc is not None and self.proc.poll() is None:
-            _kill_group(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=SERVER_STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                _kill_group(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
 
 
 def schedule_kwargs(settings: Settings) -> dict[str, Any]:
@@ -263,7 +139,7 @@ def serve(settings: Settings, config_path: Path) -> int:
             print(f"newswatch serve: {len(settings.feeds)} feeds, schedule {every}, API {env['PREFECT_API_URL']}",
                   flush=True)
             runner = subprocess.Popen(
-                _tied_to_parent(f"from flows.serve import run_runner\nsys.exit(run_runner({str(config_path.resolve())!r}))"),
+                tied_to_parent(f"from flows.serve import run_runner\nsys.exit(run_runner({str(config_path.resolve())!r}))"),
                 env=env, start_new_session=True,
             )
             while runner.poll() is None and not stop.asked:
@@ -298,7 +174,7 @@ def _stop_runner(runner: subprocess.Popen[bytes], stop: _StopFlag) -> None:
             time.sleep(0.1)
         if runner.poll() is None:
             print("newswatch serve: the runner did not stop in time; killing it", file=sys.stderr, flush=True)
-    _kill_group(runner.pid, signal.SIGKILL)  # a cycle subprocess or pool worker that outlived the runner
+    kill_group(runner.pid, signal.SIGKILL)  # a cycle subprocess or pool worker that outlived the runner
     runner.wait()
 
 

@@ -23,7 +23,8 @@ import psutil
 import pytest
 import yaml
 
-from flows.serve import CYCLE_FINISH_SECONDS, RUNNER_STOP_SECONDS, SERVER_STOP_SECONDS
+from flows.local_api import SERVER_STOP_SECONDS
+from flows.serve import CYCLE_FINISH_SECONDS, RUNNER_STOP_SECONDS
 from tests.growing_site import growing_feeds, growing_site
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]

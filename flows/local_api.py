@@ -1,0 +1,228 @@
+"""Prefect API servers that newswatch starts itself on loopback: ``serve``'s dedicated one, ``run``'s ephemeral one.
+
+Why our own launcher rather than Prefect's ephemeral mode for ``newswatch run``: Prefect starts its
+ephemeral server only at the flow's first API call, and waits for it doing nothing; before that it
+imports ``prefect.server`` into the calling process just to build the command (measured: 2.6 s of the
+~9.9 s fixed cost of a run with no feeds, plus 3.3 s waiting for the server). ``newswatch run`` now
+launches the very same server (uvicorn over ``prefect.server.api.server:create_app`` with Prefect's
+ephemeral flags) as soon as the config is valid, and imports Prefect, opens the warehouse and warms
+the worker pool while it starts, on the other core (bench/throughput.py quotes the fixed cost).
+
+This module imports no Prefect at all, so the CLI can call it before Prefect's import.
+
+``serve`` needs a server that schedules, which the ephemeral one does not (TECH-NOTES §1.1), so it
+starts ``prefect server start`` with a state directory next to the warehouse and a vacuum policy.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+
+from newswatch.errors import FatalError
+
+# The dedicated server needs ~19 s to become healthy on a 2-core box (TECH-NOTES §1.1); allow for a slow disk.
+SERVER_START_TIMEOUT = 180.0
+# The local server's history is only a window for debugging (the warehouse's ``runs`` table is the
+# record), so it is kept short: its SQLite grows ~0.3 MB per cycle (measured: 64 MB after 200 cycles,
+# two thirds of it events). Flow and task runs older than this are deleted by its vacuum service...
+RUN_RETENTION_DAYS = 7
+# ...and events older than this (Prefect's default is 7 days).
+EVENT_RETENTION_DAYS = 3
+# A previous server.log bigger than this is moved to server.log.1 when serve starts.
+SERVER_LOG_ROTATE_BYTES = 10 * 1024 * 1024
+# How long the server gets to exit on SIGTERM before it is killed (measured: it exits in ~1-3 s).
+SERVER_STOP_SECONDS = 20.0
+# How often the start-up wait asks ``/health``. The ephemeral server is up in ~3.3 s on an idle
+# 2-core box; polling every 50 ms costs nothing measurable and wastes at most 50 ms of it.
+HEALTH_POLL_SECONDS = 0.05
+# An ephemeral server that dies while starting is relaunched on a new port this many times: the port
+# was free when we picked it, and another process may have taken it before uvicorn bound it.
+EPHEMERAL_LAUNCH_ATTEMPTS = 3
+_PR_SET_PDEATHSIG = 1
+
+
+class StopCheck(Protocol):
+    """Something that raises when a stop was asked for (``serve``'s signal flag)."""
+
+    def check(self) -> None: ...
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def tied_to_parent(main: str) -> list[str]:
+    """A ``python -c`` command that gets SIGTERM when its parent dies (Linux), then runs ``main``.
+
+    Why not ``preexec_fn``: it is unsafe once threads exist. The child sets ``PR_SET_PDEATHSIG`` itself
+    and exits if it was orphaned before it could.
+    """
+    code = (
+        "import ctypes, os, runpy, signal, sys\n"
+        f"if sys.platform.startswith('linux'): ctypes.CDLL(None).prctl({_PR_SET_PDEATHSIG}, signal.SIGTERM)\n"
+        f"if os.getppid() != {os.getpid()}: sys.exit(0)\n"
+        f"{main}\n"
+    )
+    return [sys.executable, "-c", code]
+
+
+def kill_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class LocalPrefectServer:
+    """A Prefect API server subprocess on 127.0.0.1, in a process group of its own, dying with us.
+
+    ``dedicated`` (``serve``): ``prefect server start`` with its state in ``home``, output to
+    ``home/server.log``. ``ephemeral`` (``run``, ``demo``): Prefect's own ephemeral server (no
+    scheduler or other services, state in the usual ``PREFECT_HOME``), output inherited.
+    ``launch()`` returns at once; ``wait_healthy()`` blocks until ``/health`` answers.
+    """
+
+    def __init__(self, home: Path | None = None, *, ephemeral: bool = False) -> None:
+        if home is None and not ephemeral:
+            raise ValueError("a dedicated server needs a home directory")
+        self.home = home
+        self.ephemeral = ephemeral
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log: Any = None
+        self._launches = 0
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def start(self, stop: StopCheck | None = None) -> LocalPrefectServer:
+        """Launch and wait until healthy; stop the server again on failure or a stop signal."""
+        self.launch()
+        try:
+            self.wait_healthy(stop)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def launch(self) -> LocalPrefectServer:
+        """Start the subprocess and return without waiting for it."""
+        self._launches += 1
+        if self.ephemeral:
+            self.proc = subprocess.Popen(self._ephemeral_command(), env=self._ephemeral_env(), start_new_session=True)
+            return self
+        assert self.home is not None
+        self.home.mkdir(parents=True, exist_ok=True)
+        args = ["server", "start", "--host", "127.0.0.1", "--port", str(self.port)]
+        log = self.home / "server.log"
+        if log.exists() and log.stat().st_size > SERVER_LOG_ROTATE_BYTES:
+            os.replace(log, log.with_name("server.log.1"))
+        self._log = open(log, "ab")  # noqa: SIM115 - handed to the child, closed in stop()
+        self.proc = subprocess.Popen(
+            tied_to_parent(f"sys.argv = ['prefect', *{args!r}]\nrunpy.run_module('prefect', run_name='__main__', alter_sys=True)"),
+            env=self._dedicated_env(), stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        return self
+
+    def _ephemeral_command(self) -> list[str]:
+        # Prefect's SubprocessASGIServer runs this command line (prefect/server/api/server.py), except
+        # that it also passes ``--app-dir``, which only matters when prefect is not importable anyway.
+        args = ["uvicorn", "--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1",
+                "--port", str(self.port), "--log-level", "error", "--lifespan", "on"]
+        return tied_to_parent(f"sys.argv = {args!r}\nrunpy.run_module('uvicorn', run_name='__main__', alter_sys=True)")
+
+    @staticmethod
+    def _ephemeral_env() -> dict[str, str]:
+        env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+        env.pop("PREFECT_API_URL", None)
+        return env
+
+    def _dedicated_env(self) -> dict[str, str]:
+        env = {
+            **os.environ,
+            "PREFECT_HOME": str(self.home),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_UI_ENABLED": "false",
+            "PREFECT_SERVER_UI_ENABLED": "false",
+            "PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED": "events,flow_runs",
+            "PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD": str(RUN_RETENTION_DAYS * 86400),
+            "PREFECT_SERVER_EVENTS_RETENTION_PERIOD": f"P{EVENT_RETENTION_DAYS}D",  # an ISO duration, not seconds
+            # The late-runs service only relabels overdue runs "Late". When cycles are slower than the
+            # schedule, runs queue up and it rewrote hundreds of them every few seconds: SQLite "database
+            # is locked" errors, 13k tracebacks (64 MB of server.log) in 200 cycles. The runner picks up
+            # overdue runs either way.
+            "PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED": "false",
+        }
+        env.pop("PREFECT_API_URL", None)
+        return env
+
+    def wait_healthy(self, stop: StopCheck | None = None, timeout: float = SERVER_START_TIMEOUT) -> None:
+        """Block until ``/health`` answers 200.
+
+        Raises:
+            FatalError: the server exited (an ephemeral one after ``EPHEMERAL_LAUNCH_ATTEMPTS`` launches)
+                or was not healthy within ``timeout`` seconds.
+        """
+        assert self.proc is not None, "launch() first"
+        where = "its output above" if self.ephemeral else f"{self.home / 'server.log'}"  # type: ignore[operator]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if stop is not None:
+                stop.check()
+            if self.proc.poll() is not None:
+                if self.ephemeral and self._launches < EPHEMERAL_LAUNCH_ATTEMPTS:
+                    self.port = free_port()
+                    self.launch()
+                    continue
+                raise FatalError("prefect_server", f"the Prefect server exited with {self.proc.returncode}; see {where}")
+            try:
+                with urllib.request.urlopen(self.api_url + "/health", timeout=2) as r:  # noqa: S310 - loopback
+                    if r.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(HEALTH_POLL_SECONDS if self.ephemeral else 0.5)
+        raise FatalError("prefect_server", f"the Prefect server did not become healthy in {timeout:.0f}s; see {where}")
+
+    def stop(self) -> None:
+        """SIGTERM the server's process group, SIGKILL it if it has not exited in ``SERVER_STOP_SECONDS``."""
+        if self.proc is not None and self.proc.poll() is None:
+            kill_group(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=SERVER_STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                kill_group(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> LocalPrefectServer:
+        return self
+
+    def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+
+def early_ephemeral_api() -> LocalPrefectServer | None:
+    """Launch an ephemeral API now, unless the environment names one (``PREFECT_API_URL``).
+
+    The caller must still ask Prefect's settings once Prefect is imported (``flows.cycle.run_cycle``
+    does): a profile may name an API, or disable ephemeral servers, and then this one is stopped unused.
+    """
+    if os.environ.get("PREFECT_API_URL"):
+        return None
+    return LocalPrefectServer(ephemeral=True).launch()

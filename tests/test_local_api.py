@@ -1,0 +1,107 @@
+"""The Prefect API servers newswatch starts itself (flows/local_api.py), ``newswatch run``'s early one above all."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import psutil
+import pytest
+import yaml
+
+from flows.local_api import LocalPrefectServer, early_ephemeral_api
+from newswatch.corpus import synthetic_feed_urls, synthetic_site
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _servers_of(home: Path) -> list[psutil.Process]:
+    """Live Prefect API processes whose PREFECT_HOME is ``home``."""
+    found = []
+    for p in psutil.process_iter(["cmdline"]):
+        try:
+            if "prefect.server.api.server:create_app" in " ".join(p.info["cmdline"] or []) \
+                    and p.environ().get("PREFECT_HOME") == str(home):
+                found.append(p)
+        except psutil.Error:
+            pass
+    return found
+
+
+def test_run_without_an_api_reports_to_its_own_server_and_leaves_nothing_running(tmp_path):
+    home = tmp_path / "prefect"
+    with synthetic_site(6, n_feeds=2, seed=3) as site:
+        cfg = tmp_path / "config.yaml"
+        cfg.write_text(yaml.safe_dump({
+            "warehouse": {"path": str(tmp_path / "wh" / "newswatch.duckdb")},
+            "fetch": {"allow_private_networks": True},
+            "feeds": [{"name": f"Feed {k}", "url": u} for k, u in enumerate(synthetic_feed_urls(site))],
+            "topics": [{"name": "any", "query": "the"}],
+            "nlp": {"processes": 1},
+        }))
+        env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+        env.update(PREFECT_HOME=str(home), PREFECT_LOGGING_LEVEL="WARNING")
+        r = subprocess.run([sys.executable, "-m", "flows.cli", "run", "--config", str(cfg)], cwd=REPO, env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "new 6 + duplicate 0 + quarantined 0" in r.stdout
+    assert _servers_of(home) == []
+    # Everything reached the server before it was stopped: the flow run, each task run's final event.
+    db = sqlite3.connect(home / "prefect.db")
+    try:
+        runs = db.execute("SELECT state_type FROM flow_run").fetchall()
+        tasks = db.execute("SELECT count(*) FROM task_run WHERE state_type = 'COMPLETED'").fetchone()[0]
+        completed_events = db.execute("SELECT count(*) FROM events WHERE event = 'prefect.task-run.Completed'").fetchone()[0]
+        heartbeats = db.execute("SELECT count(*) FROM events WHERE event = 'prefect.flow-run.heartbeat'").fetchone()[0]
+    finally:
+        db.close()
+    assert runs == [("COMPLETED",)]
+    assert tasks >= 7 and completed_events == tasks
+    assert heartbeats == 0  # nobody watches an ephemeral server for crashed runs
+    assert "Traceback" not in r.stderr and "ConnectError" not in r.stderr
+
+
+def test_an_ephemeral_server_whose_port_was_taken_starts_on_another(tmp_path, monkeypatch):
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
+    server = LocalPrefectServer(ephemeral=True)
+    taken = server.port
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("127.0.0.1", taken))
+        squatter.listen()
+        with server.launch():
+            server.wait_healthy(timeout=120)
+            assert server.port != taken
+            with urllib.request.urlopen(server.api_url + "/health", timeout=5) as resp:  # noqa: S310 - loopback
+                assert resp.status == 200
+        assert server.proc is not None and server.proc.poll() is not None  # stopped on leaving the block
+
+
+def test_the_early_server_is_skipped_when_the_environment_names_an_api(monkeypatch):
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    assert early_ephemeral_api() is None
+
+
+def test_an_api_named_by_prefects_settings_wins_over_the_early_server(prefect_harness, tmp_path, monkeypatch):
+    """The session's test API is set in Prefect's settings (as a profile would), not in the environment."""
+    from flows.cycle import run_cycle
+    from tests.conftest import loopback_settings
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
+    api = early_ephemeral_api()
+    assert api is not None
+    with api:
+        summary = run_cycle(loopback_settings(tmp_path, []), api=api)
+        assert summary.status == "completed"
+        assert api.proc is not None and api.proc.poll() is not None  # stopped unused
+
+
+def test_a_dedicated_server_needs_a_home():
+    with pytest.raises(ValueError, match="home"):
+        LocalPrefectServer(None)
