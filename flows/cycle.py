@@ -238,7 +238,8 @@ def _reporting_to(api: LocalPrefectServer | None) -> Iterator[None]:
         yield
         return
     api.wait_healthy()
-    with temporary_settings(updates={PREFECT_API_URL: api.api_url, "flows.heartbeat_frequency": None}):
+    with temporary_settings(updates={PREFECT_API_URL: api.api_url, "flows.heartbeat_frequency": None,
+                                     "client.server_version_check_enabled": False}):
         try:
             yield
         finally:
