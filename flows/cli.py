@@ -118,9 +118,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     _quiet_prefect()
-    from flows.demo import run_demo
+    from flows.local_api import early_ephemeral_api
 
-    return run_demo(Path(args.dir))
+    with early_ephemeral_api() or contextlib.nullcontext() as api:
+        from flows.demo import run_demo
+        from newswatch.workers import shutdown_pool
+
+        try:
+            return run_demo(Path(args.dir), api=api)
+        finally:
+            shutdown_pool(wait=False)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 from flows.cycle import run_cycle
+from flows.local_api import LocalPrefectServer
 from newswatch.config import settings_from_dict
 from newswatch.demo.site import DEMO_TOPICS, demo_feeds, demo_site
 from warehouse.analyst import query_frame
@@ -27,8 +28,10 @@ EXAMPLE_QUERIES = [
 ]
 
 
-def run_demo(directory: Path) -> int:
-    """Serve the demo site, run one cycle into ``directory``, print a report and example SQL."""
+def run_demo(directory: Path, api: LocalPrefectServer | None = None) -> int:
+    """Serve the demo site, run one cycle into ``directory``, print a report and example SQL.
+
+    ``api``: an ephemeral Prefect API launched early by the caller (see ``flows.cycle.run_cycle``)."""
     if directory.exists():
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
@@ -41,7 +44,7 @@ def run_demo(directory: Path) -> int:
             "topics": DEMO_TOPICS,
         })
         print(f"newswatch demo: serving {len(settings.feeds)} sample feeds on {site.base_url} ...")
-        summary = run_cycle(settings)
+        summary = run_cycle(settings, api=api)
     from flows.cli import summary_lines
 
     print("\n".join(summary_lines(summary)))

@@ -105,3 +105,17 @@ def test_an_api_named_by_prefects_settings_wins_over_the_early_server(prefect_ha
 def test_a_dedicated_server_needs_a_home():
     with pytest.raises(ValueError, match="home"):
         LocalPrefectServer(None)
+
+
+def test_the_demo_command_runs_end_to_end_on_its_own_api(tmp_path):
+    """``newswatch demo`` is the README's first command: real site, real flow run, real warehouse, report."""
+    home = tmp_path / "prefect"
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.update(PREFECT_HOME=str(home), PREFECT_LOGGING_LEVEL="WARNING")
+    r = subprocess.run([sys.executable, "-m", "flows.cli", "demo", "--dir", str(tmp_path / "demo")], cwd=REPO,
+                       env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "entries seen 15 = new 13 + duplicate 1 + quarantined 1" in r.stdout
+    for section in ("== Articles per feed", "== Topic matches", "== Some quotes and their speakers", "== Quarantine"):
+        assert section in r.stdout
+    assert (tmp_path / "demo" / "newswatch.duckdb").exists() and _servers_of(home) == []
