@@ -249,8 +249,9 @@ def _reporting_to(api: LocalPrefectServer | None) -> Iterator[None]:
 def _drain_prefect_services(timeout: float = 5.0) -> None:
     """Send the logs and events Prefect still queues, while the API that takes them is still up.
 
-    Prefect drains these queues at interpreter exit, after the caller has stopped our server: each
-    send then failed and retried (the same order Prefect's own test harness follows: drain, then stop).
+    Prefect drains these queues only at interpreter exit, when the caller has already stopped our
+    server, so the last events of the run would go nowhere. Prefect's own test harness does the same:
+    drain, then stop the server.
     """
     from prefect.events.worker import EventsWorker
     from prefect.logging.handlers import APILogWorker
