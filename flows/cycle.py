@@ -8,6 +8,7 @@ counts: a cycle fails only on a fatal error or when too many feeds failed.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Iterator
@@ -32,6 +33,9 @@ from newswatch.secrets import redacted
 from newswatch.workers import default_processes, processed_jobs, shutdown_pool, started_pool, submit_local
 from transform.topics import compiled_query
 
+# How long the end of a run waits for Prefect's queued logs and events to reach our own API server
+# (normally well under a second; Prefect's own exit drain allows 5 s for logs too).
+DRAIN_SECONDS = 5.0
 # Pages per processing task: big enough that the ~10 ms task overhead is <1% of the ~0.3 s of CPU a
 # chunk of 16 pages costs, small enough that two workers stay busy until the end of a small cycle.
 CHUNK_SIZE = 16
@@ -234,7 +238,7 @@ def _reporting_to(api: LocalPrefectServer | None) -> Iterator[None]:
         yield
         return
     if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
-        api.stop()
+        api.stop(wait=False)  # the caller's ``with`` reaps it; a server still starting is slow to stop
         yield
         return
     api.wait_healthy()
@@ -246,7 +250,7 @@ def _reporting_to(api: LocalPrefectServer | None) -> Iterator[None]:
             _drain_prefect_services()
 
 
-def _drain_prefect_services(timeout: float = 5.0) -> None:
+def _drain_prefect_services(timeout: float = DRAIN_SECONDS) -> None:
     """Send the logs and events Prefect still queues, while the API that takes them is still up.
 
     Prefect drains these queues only at interpreter exit, when the caller has already stopped our
@@ -256,5 +260,10 @@ def _drain_prefect_services(timeout: float = 5.0) -> None:
     from prefect.events.worker import EventsWorker
     from prefect.logging.handlers import APILogWorker
 
+    deadline = time.monotonic() + timeout
     for service in (APILogWorker, EventsWorker):
-        service.drain_all(timeout=timeout)
+        _, not_done = service.drain_all(timeout=max(0.0, deadline - time.monotonic()))  # type: ignore[misc]
+        if not_done:
+            logging.getLogger(__name__).warning(
+                "Prefect's %s did not send everything in %.0f s; the rest of this run's %s is not in Prefect's API",
+                service.__name__, timeout, "logs" if service is APILogWorker else "events")

@@ -17,6 +17,7 @@ starts ``prefect server start`` with a state directory next to the warehouse and
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
@@ -47,8 +48,10 @@ SERVER_STOP_SECONDS = 20.0
 # 2-core box; polling every 50 ms costs nothing measurable and wastes at most 50 ms of it.
 HEALTH_POLL_SECONDS = 0.05
 # An ephemeral server that dies while starting is relaunched on a new port this many times: the port
-# was free when we picked it, and another process may have taken it before uvicorn bound it.
+# was free when we picked it, and another process may have taken it before uvicorn bound it. Only for
+# uvicorn's start-up failure (exit code 3, "address already in use" among others), as Prefect does.
 EPHEMERAL_LAUNCH_ATTEMPTS = 3
+_UVICORN_STARTUP_FAILURE = 3
 _PR_SET_PDEATHSIG = 1
 
 
@@ -64,11 +67,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def tied_to_parent(main: str) -> list[str]:
-    """A ``python -c`` command that gets SIGTERM when its parent dies (Linux), then runs ``main``.
+def tied_to_parent(main: str, *, safe_path: bool = False) -> list[str]:
+    """A ``python -c`` command that gets SIGTERM when the thread that started it dies (Linux), then runs ``main``.
 
-    Why not ``preexec_fn``: it is unsafe once threads exist. The child sets ``PR_SET_PDEATHSIG`` itself
-    and exits if it was orphaned before it could.
+    ``PR_SET_PDEATHSIG`` fires when the parent *thread* exits, so call this from the main thread (the
+    CLI and ``serve`` do). Why not ``preexec_fn``: it is unsafe once threads exist. The child sets the
+    signal itself and exits if it was orphaned before it could. ``safe_path``: Python's ``-P``, so that
+    a module in the working directory cannot shadow the installed one (for commands that import only
+    installed packages, such as Prefect's server).
     """
     code = (
         "import ctypes, os, runpy, signal, sys\n"
@@ -76,7 +82,7 @@ def tied_to_parent(main: str) -> list[str]:
         f"if os.getppid() != {os.getpid()}: sys.exit(0)\n"
         f"{main}\n"
     )
-    return [sys.executable, "-c", code]
+    return [sys.executable, *(["-P"] if safe_path else []), "-c", code]
 
 
 def kill_group(pid: int, sig: int) -> None:
@@ -133,21 +139,25 @@ class LocalPrefectServer:
             os.replace(log, log.with_name("server.log.1"))
         self._log = open(log, "ab")  # noqa: SIM115 - handed to the child, closed in stop()
         self.proc = subprocess.Popen(
-            tied_to_parent(f"sys.argv = ['prefect', *{args!r}]\nrunpy.run_module('prefect', run_name='__main__', alter_sys=True)"),
+            tied_to_parent(f"sys.argv = ['prefect', *{args!r}]\nrunpy.run_module('prefect', run_name='__main__', alter_sys=True)",
+                           safe_path=True),
             env=self._dedicated_env(), stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         return self
 
     def _ephemeral_command(self) -> list[str]:
-        # Prefect's SubprocessASGIServer runs this command line (prefect/server/api/server.py), except
-        # that it also passes ``--app-dir``, which only matters when prefect is not importable anyway.
+        # Prefect's SubprocessASGIServer runs this command line (prefect/server/api/server.py); instead
+        # of its ``--app-dir`` (the installed prefect's parent, first on sys.path), ``-P`` keeps the
+        # working directory off sys.path, so the installed prefect and uvicorn are the ones imported.
         args = ["uvicorn", "--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1",
                 "--port", str(self.port), "--log-level", "error", "--lifespan", "on"]
-        return tied_to_parent(f"sys.argv = {args!r}\nrunpy.run_module('uvicorn', run_name='__main__', alter_sys=True)")
+        return tied_to_parent(f"sys.argv = {args!r}\nrunpy.run_module('uvicorn', run_name='__main__', alter_sys=True)",
+                              safe_path=True)
 
     @staticmethod
     def _ephemeral_env() -> dict[str, str]:
         env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+        env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # traffic stays on this machine
         env.pop("PREFECT_API_URL", None)
         return env
 
@@ -170,21 +180,28 @@ class LocalPrefectServer:
         env.pop("PREFECT_API_URL", None)
         return env
 
-    def wait_healthy(self, stop: StopCheck | None = None, timeout: float = SERVER_START_TIMEOUT) -> None:
+    def wait_healthy(self, stop: StopCheck | None = None, timeout: float | None = None) -> None:
         """Block until ``/health`` answers 200.
 
+        Args:
+            timeout: seconds; default ``SERVER_START_TIMEOUT``, or for an ephemeral server Prefect's own
+                ``PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS`` when the environment sets it.
         Raises:
-            FatalError: the server exited (an ephemeral one after ``EPHEMERAL_LAUNCH_ATTEMPTS`` launches)
-                or was not healthy within ``timeout`` seconds.
+            FatalError: the server exited (an ephemeral one whose port was taken is relaunched, up to
+                ``EPHEMERAL_LAUNCH_ATTEMPTS`` launches) or was not healthy within ``timeout`` seconds.
         """
         assert self.proc is not None, "launch() first"
+        if timeout is None:
+            configured = os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS") if self.ephemeral else None
+            timeout = float(configured) if configured else SERVER_START_TIMEOUT
         where = "its output above" if self.ephemeral else f"{self.home / 'server.log'}"  # type: ignore[operator]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if stop is not None:
                 stop.check()
             if self.proc.poll() is not None:
-                if self.ephemeral and self._launches < EPHEMERAL_LAUNCH_ATTEMPTS:
+                if (self.ephemeral and self.proc.returncode == _UVICORN_STARTUP_FAILURE
+                        and self._launches < EPHEMERAL_LAUNCH_ATTEMPTS):
                     self.port = free_port()
                     self.launch()
                     continue
@@ -193,15 +210,21 @@ class LocalPrefectServer:
                 with urllib.request.urlopen(self.api_url + "/health", timeout=2) as r:  # noqa: S310 - loopback
                     if r.status == 200:
                         return
-            except (urllib.error.URLError, OSError):
-                pass
+            except (urllib.error.URLError, http.client.HTTPException, OSError):
+                pass  # not up yet (or something else answers on the port: keep waiting for ours)
             time.sleep(HEALTH_POLL_SECONDS if self.ephemeral else 0.5)
         raise FatalError("prefect_server", f"the Prefect server did not become healthy in {timeout:.0f}s; see {where}")
 
-    def stop(self) -> None:
-        """SIGTERM the server's process group, SIGKILL it if it has not exited in ``SERVER_STOP_SECONDS``."""
+    def stop(self, *, wait: bool = True) -> None:
+        """SIGTERM the server's process group, SIGKILL it if it has not exited in ``SERVER_STOP_SECONDS``.
+
+        ``wait=False``: only send SIGTERM (a server still starting defers it until its start-up is done,
+        up to seconds); a later ``stop()`` (leaving the ``with`` block) waits for the exit.
+        """
         if self.proc is not None and self.proc.poll() is None:
             kill_group(self.proc.pid, signal.SIGTERM)
+            if not wait:
+                return
             try:
                 self.proc.wait(timeout=SERVER_STOP_SECONDS)
             except subprocess.TimeoutExpired:
