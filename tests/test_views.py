@@ -1,4 +1,4 @@
-"""The trend views of migration 0003 on hand-built warehouses whose answers are worked out by hand."""
+"""The trend views of migrations 0003 and 0005 on hand-built warehouses whose answers are worked out by hand."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Trend views for analysts (migration 0003): daily volumes, spikes, co-occurrence and top speakers.
+"""Trend views for analysts (migrations 0003 and 0005): daily volumes, spikes, co-occurrence and top speakers.
 
 Why views and table macros rather than tables: they are always as fresh as the snapshot they read, cost
 nothing to store, and every consumer (``newswatch sql``, ``newswatch trends``, a notebook) gets the same
