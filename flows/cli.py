@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,20 +55,29 @@ def summary_lines(summary: Any) -> list[str]:
     ] + ([f"  {summary.message}"] if summary.message else [])
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+@contextlib.contextmanager
+def _one_shot_api() -> Iterator[Any]:
+    """For a command that runs one cycle and exits: Prefect's API server starts now, while the caller
+    imports Prefect and the workers load spaCy (see ``flows.local_api``); at the end the workers exit
+    while the server stops. Yields the early server, or None when ``PREFECT_API_URL`` names one."""
     _quiet_prefect()
     from flows.local_api import early_ephemeral_api
 
-    # The API server starts now, while Prefect is imported and the workers load spaCy (see local_api).
     with early_ephemeral_api() or contextlib.nullcontext() as api:
-        from flows.cycle import run_cycle
-        from newswatch.workers import shutdown_pool
-
         try:
-            summary = run_cycle(settings, api=api)
+            yield api
         finally:
-            shutdown_pool(wait=False)  # one cycle only: the workers exit while the API server stops
+            from newswatch.workers import shutdown_pool
+
+            shutdown_pool(wait=False)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    with _one_shot_api() as api:
+        from flows.cycle import run_cycle
+
+        summary = run_cycle(settings, api=api)
     print("\n".join(summary_lines(summary)))
     return 0 if summary.status == "completed" else 1
 
@@ -117,17 +127,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    _quiet_prefect()
-    from flows.local_api import early_ephemeral_api
-
-    with early_ephemeral_api() or contextlib.nullcontext() as api:
+    with _one_shot_api() as api:
         from flows.demo import run_demo
-        from newswatch.workers import shutdown_pool
 
-        try:
-            return run_demo(Path(args.dir), api=api)
-        finally:
-            shutdown_pool(wait=False)
+        return run_demo(Path(args.dir), api=api)
 
 
 def build_parser() -> argparse.ArgumentParser:
