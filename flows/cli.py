@@ -56,25 +56,27 @@ def summary_lines(summary: Any) -> list[str]:
 
 
 @contextlib.contextmanager
-def _one_shot_api() -> Iterator[Any]:
-    """For a command that runs one cycle and exits: Prefect's API server starts now, while the caller
-    imports Prefect and the workers load spaCy (see ``flows.local_api``); at the end the workers exit
-    while the server stops. Yields the early server, or None when ``PREFECT_API_URL`` names one."""
+def _one_shot_api(settings: Any) -> Iterator[Any]:
+    """For a command that runs one cycle of ``settings`` and exits: Prefect's API server starts now, while
+    this process loads spaCy, forks the workers and imports Prefect (see ``flows.local_api`` and
+    ``newswatch.workers.preloaded_pool``); at the end the workers exit while the server stops. Yields the
+    early server, or None when ``PREFECT_API_URL`` names one."""
     _quiet_prefect()
     from flows.local_api import early_ephemeral_api
+    from newswatch.workers import local_pool_spec, preloaded_pool, shutdown_pool
 
     with early_ephemeral_api() or contextlib.nullcontext() as api:
         try:
+            if (pool := local_pool_spec(settings)) is not None:
+                preloaded_pool(*pool)
             yield api
         finally:
-            from newswatch.workers import shutdown_pool
-
             shutdown_pool(wait=False)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    with _one_shot_api() as api:
+    with _one_shot_api(settings) as api:
         from flows.cycle import run_cycle
 
         summary = run_cycle(settings, api=api)
@@ -127,7 +129,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    with _one_shot_api() as api:
+    from newswatch.config import settings_from_dict
+
+    with _one_shot_api(settings_from_dict({"warehouse": {"path": args.dir}})) as api:  # the demo's runner and NLP defaults
         from flows.demo import run_demo
 
         return run_demo(Path(args.dir), api=api)

@@ -30,7 +30,8 @@ from newswatch.errors import FatalError
 from newswatch.faults import crash_point
 from newswatch.runlock import cycle_lock
 from newswatch.secrets import redacted
-from newswatch.workers import default_processes, processed_jobs, shutdown_pool, started_pool, submit_local
+from newswatch.workers import (default_processes, local_pool_spec, processed_jobs, shutdown_pool, started_pool,
+                               submit_local)
 from transform.topics import compiled_query
 
 # How long the end of a run waits for Prefect's queued logs and events to reach our own API server
@@ -122,13 +123,17 @@ def task_runner_for(settings: Settings) -> Any:
     return ThreadPoolTaskRunner(max_workers=default_processes() + 2)
 
 
+def _as_is(x: Any) -> Any:
+    return x
+
+
 def _cycle_body(settings: Settings, respect_schedule: bool = False) -> Any:
     started = time.monotonic()
     run_id, targets = begin_task(settings, respect_schedule)
     polls = poll_task(settings, targets)
     # quote(): Prefect would otherwise walk every object of these inputs looking for futures, which costs
-    # ~7 ms of wall time per article of the cycle (measured for issue 7); they hold no futures. (Not for
-    # process_task: on Dask the quote would reach the task unresolved.)
+    # ~7 ms of wall time per article of the cycle (measured for issue 7); they hold no futures. (For
+    # process_task only on the local runner: on Dask the quote would reach the task unresolved.)
     plan = plan_task(settings, quote(polls))
     model = settings.nlp.model if settings.nlp.enabled else None
     local = 0 if settings.runner.kind == "dask" else (settings.nlp.processes or default_processes())
@@ -136,7 +141,10 @@ def _cycle_body(settings: Settings, respect_schedule: bool = False) -> Any:
         started_pool(local, model)  # the workers load spaCy while the pages download
     jobs, fetch_rejections = fetch_task(settings, quote(plan.candidates))
     queries = {t.name: compiled_query(t.query) for t in settings.topics}
-    futures = [process_task.submit(chunk, model, queries, local) for chunk in cycle.chunked(jobs, CHUNK_SIZE)]
+    workers = local or (settings.runner.dask_workers if not settings.runner.dask_address else default_processes())
+    inputs = quote if local else _as_is
+    futures = [process_task.submit(inputs(chunk), model, inputs(queries), local)
+               for chunk in cycle.chunked(jobs, CHUNK_SIZE, workers)]
     processed: list[cycle.Processed] = []
     for f in futures:
         processed += f.result()
@@ -209,8 +217,8 @@ def run_cycle(settings: Settings, *, respect_schedule: bool = False, api: LocalP
     """
     token = uuid.uuid4().hex
     _SETTINGS[token] = settings
-    if settings.runner.kind == "local":  # the workers start while Prefect's API starts (3-4 s saved)
-        started_pool(settings.nlp.processes or default_processes(), settings.nlp.model if settings.nlp.enabled else None)
+    if (pool := local_pool_spec(settings)) is not None:  # the workers start while Prefect's API starts (3-4 s saved)
+        started_pool(*pool)
     try:
         with _reporting_to(api):
             state = newswatch_cycle(settings_token=token, respect_schedule=respect_schedule, return_state=True)
@@ -241,6 +249,12 @@ def _reporting_to(api: LocalPrefectServer | None) -> Iterator[None]:
         api.stop(wait=False)  # the caller's ``with`` reaps it; a server still starting is slow to stop
         yield
         return
+    # Prefect imports these only when the flow starts (measured: 0.2 s);
+    # importing them while the server is still starting takes that off the run's critical path.
+    import fastapi.encoders  # noqa: F401
+    import prefect.flow_engine  # noqa: F401
+    import prefect.utilities.visualization  # noqa: F401  (graphviz, at the first task call)
+
     api.wait_healthy()
     with temporary_settings(updates={PREFECT_API_URL: api.api_url, "flows.heartbeat_frequency": None,
                                      "client.server_version_check_enabled": False}):

@@ -217,8 +217,22 @@ def finished(settings: Settings, run_id: str, summary: CycleSummary) -> None:
     published_snapshot(settings.warehouse.path, settings.warehouse.snapshot_dir)
 
 
-def chunked(items: list[PageJob], size: int) -> list[list[PageJob]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
+def chunked(items: list[PageJob], size: int, workers: int = 1, min_size: int = 4) -> list[list[PageJob]]:
+    """Consecutive chunks of at most ``size`` items that shrink towards the end ("guided" scheduling).
+
+    Why: the workers take chunks in order, and equal chunks leave a worker idle at the end for up to a
+    whole chunk (measured: 400 articles in 25 chunks of 16 on 2 workers, one worker alone for the last
+    ~1.6 s, 7% of the cycle). A chunk is at most an equal share of what remains over ``2 * workers``, so
+    the last chunks are small and the workers finish within a small chunk of each other. ``min_size``
+    keeps a chunk's work (~0.1 s an article) well above the ~10-40 ms a Prefect task costs.
+    """
+    out: list[list[PageJob]] = []
+    i = 0
+    while i < len(items):
+        k = max(min_size, min(size, -(-(len(items) - i) // (2 * max(1, workers)))))
+        out.append(items[i : i + k])
+        i += k
+    return out
 
 
 def feeds_failed(polls: list[FeedPoll]) -> int:

@@ -4,7 +4,8 @@ Why: trafilatura and spaCy are CPU-bound; threads do not help (TECH-NOTES §4.4)
 sends chunks to a process pool whose workers load the spaCy model once and keep it for the life of
 the process (``serve`` reuses the pool across cycles). On Dask, the same ``processed_jobs`` runs inside
 the Dask worker. Processes are started with ``spawn``: forking a process that holds DuckDB handles is
-unsafe (TECH-NOTES §3.1).
+unsafe (TECH-NOTES §3.1). The one exception is ``preloaded_pool``, for the one-shot commands, which forks
+before any such handle or any thread exists.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 
+from newswatch.config import Settings
 from newswatch.errors import ItemError
 from newswatch.models import Rejection
 from newswatch.stages import PageJob, Processed, article_from_job, topic_matches
@@ -67,14 +69,18 @@ def _die_with_parent() -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _warm(model: str | None) -> None:
-    _die_with_parent()
+def _preloaded(model: str | None) -> None:
     import extract.html  # noqa: F401  (import trafilatura once, before the first chunk)
 
     if model:
         from transform.nlp import load_pipeline
 
         load_pipeline(model)
+
+
+def _warm(model: str | None) -> None:
+    _die_with_parent()
+    _preloaded(model)
 
 
 _pool: ProcessPoolExecutor | None = None
@@ -84,6 +90,13 @@ _pool_lock = threading.Lock()
 
 def default_processes() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+def local_pool_spec(settings: Settings) -> tuple[int, str | None] | None:
+    """(processes, spaCy model or None) of the local pool these settings use; None on the Dask runner."""
+    if settings.runner.kind != "local":
+        return None
+    return settings.nlp.processes or default_processes(), settings.nlp.model if settings.nlp.enabled else None
 
 
 def local_pool(processes: int, model: str | None) -> ProcessPoolExecutor:
@@ -106,6 +119,31 @@ def started_pool(processes: int, model: str | None) -> None:
     pool = local_pool(processes, model)
     for _ in range(processes):
         pool.submit(os.getpid)  # one call per worker: the pool spawns a worker per call while none is idle
+
+
+def preloaded_pool(processes: int, model: str | None) -> None:
+    """Start the local pool by loading trafilatura and spaCy here once and forking the workers from this process.
+
+    For the one-shot commands (``run``, ``demo``), called while Prefect's API server starts and before
+    Prefect is imported. Why: a spawned worker imports everything and loads the model itself (~1.3 s of
+    CPU each, competing with the server's start-up on a 2-core box), and tears a whole interpreter down
+    at exit (~0.4 s); a forked one starts with the model in memory (shared copy-on-write) and exits at
+    once. Forking is safe only before any thread or DuckDB handle exists (TECH-NOTES §3.1), so this
+    falls back to ``started_pool`` (spawn) when a thread is already running.
+    """
+    global _pool, _pool_key
+    if threading.active_count() > 1:
+        started_pool(processes, model)
+        return
+    _preloaded(model)
+    with _pool_lock:
+        if _pool is not None:
+            _pool.shutdown(cancel_futures=True)
+        # With "fork", the pool starts every worker at its first submit, before its own threads.
+        _pool = ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("fork"),
+                                    initializer=_die_with_parent)
+        _pool_key = (processes, model)
+    _pool.submit(os.getpid)
 
 
 def submit_local(jobs: Sequence[PageJob], model: str | None, topics: dict[str, TopicQuery], processes: int) -> Future[list[Processed]]:
