@@ -30,8 +30,14 @@ from newswatch.errors import FatalError
 from newswatch.faults import crash_point
 from newswatch.runlock import cycle_lock
 from newswatch.secrets import redacted
-from newswatch.workers import (default_processes, local_pool_spec, processed_jobs, shutdown_pool, started_pool,
-                               submit_local)
+from newswatch.workers import (
+    default_processes,
+    local_pool_spec,
+    processed_jobs,
+    shutdown_pool,
+    started_pool,
+    submit_local,
+)
 from transform.topics import compiled_query
 
 # How long the end of a run waits for Prefect's queued logs and events to reach our own API server
