@@ -52,8 +52,9 @@ HEALTH_POLL_SECONDS = 0.05
 # uvicorn's start-up failure (exit code 3, "address already in use" among others), as Prefect does.
 EPHEMERAL_LAUNCH_ATTEMPTS = 3
 _UVICORN_STARTUP_FAILURE = 3
-# gc.set_threshold() for the ephemeral server (CPython's defaults: 700, 10, 10); see _ephemeral_command.
-EPHEMERAL_GC_THRESHOLDS = (50_000, 50, 100)
+# gc.set_threshold() for processes that live for one run: the ephemeral server (see _ephemeral_command)
+# and the ``run``/``demo`` command itself. CPython's defaults (700, 10, 10) suit long-lived processes.
+ONE_SHOT_GC_THRESHOLDS = (50_000, 50, 100)
 _PR_SET_PDEATHSIG = 1
 
 
@@ -157,7 +158,7 @@ class LocalPrefectServer:
         # thresholds make it traverse them again and again: 0.45 s of the ~2.9 s to healthy. This server
         # lives for one run, so young objects are collected 70 times less often (measured with the lines
         # below and without PREFECT__SERVER_FINAL: healthy after 2.24 s instead of 2.88 s, median of 5).
-        return tied_to_parent(f"import gc; gc.set_threshold(*{EPHEMERAL_GC_THRESHOLDS})\nsys.argv = {args!r}\n"
+        return tied_to_parent(f"import gc; gc.set_threshold(*{ONE_SHOT_GC_THRESHOLDS})\nsys.argv = {args!r}\n"
                               "runpy.run_module('uvicorn', run_name='__main__', alter_sys=True)", safe_path=True)
 
     @staticmethod
