@@ -71,7 +71,11 @@ def _one_shot_api(settings: Any) -> Iterator[Any]:
     # 0.52 s with CPython's default thresholds and 0.37 s with these).
     gc.set_threshold(*ONE_SHOT_GC_THRESHOLDS)
     with early_ephemeral_api() or contextlib.nullcontext() as api:
-        from newswatch.workers import local_pool_spec, preloaded_pool, shutdown_pool  # after the launch: 0.2 s of imports
+        from newswatch.workers import (  # after the launch: 0.2 s of imports
+            local_pool_spec,
+            preloaded_pool,
+            shutdown_pool,
+        )
 
         try:
             if (pool := local_pool_spec(settings)) is not None:
