@@ -142,7 +142,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from newswatch.config import settings_from_dict
 
-    with _one_shot_api(settings_from_dict({"warehouse": {"path": args.dir}})) as api:  # the demo's runner and NLP defaults
+    with _one_shot_api(settings_from_dict({})) as api:  # the demo runs with the default runner and NLP settings
         from flows.demo import run_demo
 
         return run_demo(Path(args.dir), api=api)

@@ -147,6 +147,8 @@ def _cycle_body(settings: Settings, respect_schedule: bool = False) -> Any:
         started_pool(local, model)  # the workers load spaCy while the pages download
     jobs, fetch_rejections = fetch_task(settings, quote(plan.candidates))
     queries = {t.name: compiled_query(t.query) for t in settings.topics}
+    # How many take chunks, for the size of the last ones; an existing Dask cluster's size is not known
+    # here, so this machine's core count stands in for it.
     workers = local or (settings.runner.dask_workers if not settings.runner.dask_address else default_processes())
     inputs = quote if local else _as_is
     futures = [process_task.submit(inputs(chunk), model, inputs(queries), local)

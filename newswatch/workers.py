@@ -15,12 +15,15 @@ import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from typing import TYPE_CHECKING
 
-from newswatch.config import Settings
 from newswatch.errors import ItemError
 from newswatch.models import Rejection
 from newswatch.stages import PageJob, Processed, article_from_job, topic_matches
 from transform.topics import TopicQuery
+
+if TYPE_CHECKING:
+    from newswatch.config import Settings
 
 # Languages spaCy's English model can analyse; other articles get no entities/quotes.
 NLP_LANGUAGES = frozenset({"en", None})
@@ -128,8 +131,9 @@ def preloaded_pool(processes: int, model: str | None) -> None:
     Prefect is imported. Why: a spawned worker imports everything and loads the model itself (~1.3 s of
     CPU each, competing with the server's start-up on a 2-core box), and tears a whole interpreter down
     at exit (~0.4 s); a forked one starts with the model in memory (shared copy-on-write) and exits at
-    once. Forking is safe only before any thread or DuckDB handle exists (TECH-NOTES §3.1), so this
-    falls back to ``started_pool`` (spawn) when a thread is already running.
+    once. Forking is safe only before any thread or DuckDB handle exists (TECH-NOTES §3.1): call this
+    before opening the warehouse (the CLI does); it falls back to ``started_pool`` (spawn) when a thread
+    is already running.
     """
     global _pool, _pool_key
     if threading.active_count() > 1:
