@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -136,7 +137,7 @@ def preloaded_pool(processes: int, model: str | None) -> None:
     is already running.
     """
     global _pool, _pool_key
-    if threading.active_count() > 1:
+    if threading.active_count() > 1 or not sys.platform.startswith("linux"):  # macOS' frameworks are not fork-safe
         started_pool(processes, model)
         return
     _preloaded(model)
