@@ -69,7 +69,8 @@ class _TreeWatch:
                 return
             runners = set()
             for k in kids:
-                if k.pid not in self.seen:
+                # Read again while it shows no command line or its parent's: sampled between fork and exec.
+                if k.pid not in self.seen or self._pre_exec(k):
                     try:
                         self.seen[k.pid] = (k, " ".join(k.cmdline()))
                     except psutil.Error:
@@ -86,6 +87,12 @@ class _TreeWatch:
                     pass
             self.max_cycle_processes = max(self.max_cycle_processes, cycles)
             time.sleep(0.1)
+
+    def _pre_exec(self, k: psutil.Process) -> bool:
+        try:
+            return self.seen[k.pid][1] in ("", " ".join(k.parent().cmdline()))
+        except (psutil.Error, AttributeError):  # gone, or no parent any more
+            return False
 
     def stop(self) -> None:
         self._stop.set()
