@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import TYPE_CHECKING
 
-from newswatch.errors import ItemError
+from newswatch.errors import ConfigError, ItemError
 from newswatch.models import Rejection
 from newswatch.stages import PageJob, Processed, article_from_job, topic_matches
 from transform.topics import TopicQuery
@@ -135,12 +135,18 @@ def preloaded_pool(processes: int, model: str | None) -> None:
     once. Forking is safe only before any thread or DuckDB handle exists (TECH-NOTES §3.1): call this
     before opening the warehouse (the CLI does); it falls back to ``started_pool`` (spawn) when a thread
     is already running.
+
+    Raises:
+        ConfigError: the spaCy model is not installed.
     """
     global _pool, _pool_key
     if threading.active_count() > 1 or not sys.platform.startswith("linux"):  # macOS' frameworks are not fork-safe
         started_pool(processes, model)
         return
-    _preloaded(model)
+    try:
+        _preloaded(model)
+    except OSError as e:  # spaCy's "can't find model" (E050): say so before anything runs
+        raise ConfigError([f"nlp.model: {e}"]) from e
     with _pool_lock:
         if _pool is not None:
             _pool.shutdown(cancel_futures=True)

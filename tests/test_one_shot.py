@@ -94,3 +94,17 @@ def test_a_run_whose_feeds_all_fail_exits_1_with_its_summary_and_leaves_no_proce
     assert "Traceback" not in err and "leaked" not in err
     assert descendants  # the server and the worker ran...
     assert not [p for p in descendants if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]  # ...and are gone
+
+
+def test_a_run_with_a_model_that_is_not_installed_is_a_configuration_error(tmp_path):
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(yaml.safe_dump({"warehouse": {"path": str(tmp_path / "wh" / "newswatch.duckdb")}, "feeds": [],
+                                   "nlp": {"model": "en_core_web_not_installed"}}))
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.update(PREFECT_HOME=str(tmp_path / "prefect"))
+    r = subprocess.run([sys.executable, "-m", "flows.cli", "run", "--config", str(cfg)], cwd=REPO, env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2, r.stderr[-3000:]
+    assert "configuration error" in r.stderr and "nlp.model" in r.stderr and "en_core_web_not_installed" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "wh" / "newswatch.duckdb").exists()
