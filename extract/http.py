@@ -21,7 +21,6 @@ import email.utils
 import re
 import ssl
 import time
-import zlib
 from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -30,15 +29,14 @@ from http import HTTPStatus
 from types import TracebackType
 from urllib.parse import urlsplit, urlunsplit
 
-import brotli
 import httpx
 
+from extract.decoding import ACCEPT_ENCODING, DECODE_ERRORS, decoded, decoders_for
 from extract.netguard import AddressCheck, GuardedBackend, HostGate, Resolver, checked_addresses
 from newswatch.errors import ItemError, PipelineError, RetriableError
 from newswatch.models import FetchResult
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_ACCEPT_ENCODING = "gzip, deflate, br"  # exactly the encodings _decoders_for() can bound
 # Raw-stream slack over max_bytes: response headers, chunk framing and the few bytes gzip adds to
 # incompressible data. The decoded cap is the real limit; the raw cap stops streams that decode to nothing.
 _RAW_SLACK_BYTES = 256 * 1024
@@ -101,73 +99,6 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-class _ZlibDecoder:
-    """gzip/deflate with bounded output: at most ``room + 1`` bytes per call, whatever the ratio."""
-
-    def __init__(self, wbits: int) -> None:
-        self._wbits = wbits
-        self._d = zlib.decompressobj(wbits)
-        self._started = False
-
-    def decode(self, data: bytes, room: int) -> bytes:
-        if not self._started and data and self._wbits == zlib.MAX_WBITS:
-            self._started = True
-            try:  # "deflate" is zlib-wrapped per the RFC, raw deflate in practice on some servers
-                return self._drain(data, room, bytearray())
-            except zlib.error:
-                self._wbits, self._d = -zlib.MAX_WBITS, zlib.decompressobj(-zlib.MAX_WBITS)
-        return self._drain(data, room, bytearray())
-
-    def _drain(self, data: bytes, room: int, out: bytearray) -> bytes:
-        while data and len(out) <= room:
-            out += self._d.decompress(data, room - len(out) + 1)
-            data = self._d.unconsumed_tail
-            if self._d.eof and self._d.unused_data.startswith(b"\x1f\x8b"):  # concatenated gzip members
-                data, self._d = self._d.unused_data, zlib.decompressobj(self._wbits)
-        return bytes(out)
-
-    def flush(self, room: int) -> bytes:
-        return self._d.flush()[: room + 1]
-
-
-class _BrotliDecoder:
-    """brotli with bounded output (brotli >= 1.2 ``output_buffer_limit``)."""
-
-    def __init__(self) -> None:
-        self._d = brotli.Decompressor()
-
-    def decode(self, data: bytes, room: int) -> bytes:
-        out = bytearray(self._d.process(data, output_buffer_limit=room + 1))
-        while len(out) <= room and not self._d.can_accept_more_data():
-            more = self._d.process(b"", output_buffer_limit=room - len(out) + 1)
-            if not more:
-                break
-            out += more
-        return bytes(out)
-
-    def flush(self, room: int) -> bytes:  # brotli keeps no output back once input is processed
-        return b""
-
-
-_Decoder = _ZlibDecoder | _BrotliDecoder
-
-
-def _decoders_for(content_encoding: str) -> list[_Decoder]:
-    """The decoders for a Content-Encoding header, in the order they must be applied."""
-    names = [n.strip().lower() for n in content_encoding.split(",") if n.strip()]
-    decoders: list[_Decoder] = []
-    for name in reversed(names):
-        if name in ("gzip", "x-gzip"):
-            decoders.append(_ZlibDecoder(16 + zlib.MAX_WBITS))
-        elif name == "deflate":
-            decoders.append(_ZlibDecoder(zlib.MAX_WBITS))
-        elif name == "br":
-            decoders.append(_BrotliDecoder())
-        elif name != "identity":
-            raise ItemError("bad_encoding", f"unsupported Content-Encoding {name!r}")
-    return decoders
-
-
 @dataclass(frozen=True)
 class _Hop:
     status: int
@@ -202,7 +133,7 @@ class HttpClient:
             transport = _guarded_transport(self._backend)
         self._client = httpx.Client(
             transport=transport, follow_redirects=False, trust_env=False,
-            headers={"User-Agent": policy.user_agent, "Accept-Encoding": _ACCEPT_ENCODING},
+            headers={"User-Agent": policy.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
         )
 
     def get(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
@@ -292,20 +223,20 @@ class HttpClient:
         declared = response.headers.get("content-length", "").strip()
         if declared.isdigit() and int(declared) > cap:
             raise ItemError("too_large", f"{where}: declared {int(declared)} bytes, over the {cap}-byte cap")
-        decoders = _decoders_for(response.headers.get("content-encoding", ""))
+        decoders = decoders_for(response.headers.get("content-encoding", ""))
         body = bytearray()
         try:
             # A response built in memory (a test transport) is already read; a real one is streamed.
             chunks = [response.content] if response.is_stream_consumed else response.iter_raw()
             for raw in chunks:
-                body += _decoded(decoders, raw, cap - len(body), final=False)
+                body += decoded(decoders, raw, cap - len(body), final=False)
                 if len(body) > cap:
                     raise ItemError("too_large", f"{where}: body over the {cap}-byte cap")
                 if time.monotonic() > deadline:
                     raise RetriableError("timeout", f"{where}: body not complete within "
                                          f"{self._policy.timeout_seconds:g}s")
-            body += _decoded(decoders, b"", cap - len(body), final=True)
-        except (zlib.error, brotli.error) as exc:
+            body += decoded(decoders, b"", cap - len(body), final=True)
+        except DECODE_ERRORS as exc:
             raise ItemError("bad_encoding", f"{where}: corrupt compressed body ({exc})") from exc
         if len(body) > cap:
             raise ItemError("too_large", f"{where}: body over the {cap}-byte cap")
@@ -321,15 +252,6 @@ class HttpClient:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
-
-
-def _decoded(decoders: list[_Decoder], data: bytes, room: int, *, final: bool) -> bytes:
-    """Run ``data`` through the decoder chain; each stage yields at most ``room + 1`` bytes."""
-    for decoder in decoders:
-        data = decoder.decode(data, room) + (decoder.flush(room) if final else b"")
-        if len(data) > room:
-            return data
-    return data
 
 
 def _guarded_transport(backend: GuardedBackend) -> httpx.HTTPTransport:
