@@ -142,9 +142,10 @@ def _cycle_body(settings: Settings, respect_schedule: bool = False) -> Any:
     # process_task only on the local runner: on Dask the quote would reach the task unresolved.)
     plan = plan_task(settings, quote(polls))
     model = settings.nlp.model if settings.nlp.enabled else None
-    local = 0 if settings.runner.kind == "dask" else (settings.nlp.processes or default_processes())
-    if local and plan.candidates:
-        started_pool(local, model)  # the workers load spaCy while the pages download
+    pool = local_pool_spec(settings)  # None on Dask
+    local = pool[0] if pool else 0
+    if pool and plan.candidates:
+        started_pool(*pool)  # the workers load spaCy while the pages download
     jobs, fetch_rejections = fetch_task(settings, quote(plan.candidates))
     queries = {t.name: compiled_query(t.query) for t in settings.topics}
     # How many take chunks, for the size of the last ones; an existing Dask cluster's size is not known
