@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast lint eval bench lock clean
+.PHONY: setup demo test test-fast lint eval bench lock clean schema-snapshot
 
 setup: $(STAMP)
 
@@ -34,6 +34,10 @@ eval: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/throughput.py
+
+# Refresh tests/fixtures/schema_snapshot.txt after adding a migration (review the diff).
+schema-snapshot: $(STAMP)
+	$(BIN)/python tests/test_schema_snapshot.py --update
 
 # Re-resolve the lock file (needs uv: pip install uv).
 lock:

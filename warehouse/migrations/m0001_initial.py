@@ -1,11 +1,14 @@
-"""The one warehouse schema (migration 0001). Later changes go in numbered migrations.
+"""The initial schema: feeds and their poll state, runs, articles, stories, topic matches, entities,
+mentions, quotes, alerts and quarantine.
 
-Why no PRIMARY KEY on the big tables: an ART index on text ids grows the file ~5x and slows loads
-(TECH-NOTES §3.6); loads are idempotent by anti-join on deterministic keys instead. Small tables that
-are updated in place (feeds, runs) keep their keys.
+Why no PRIMARY KEY on the big tables: an ART index on text ids grows the file about five times and slows
+loads; loads are idempotent by anti-join on deterministic keys instead. Small tables updated in place
+(feeds, runs) keep their keys.
+
+Shipped: never edit this file; change the schema with a new migration.
 """
 
-SCHEMA_SQL = """
+SQL = """
 CREATE TABLE feeds (
     feed_id              VARCHAR PRIMARY KEY,   -- sha1 of the feed URL, 16 hex
     name                 VARCHAR NOT NULL,
