@@ -100,7 +100,7 @@ def disk_benchmark(per_day: int, keep_days: int, days: int = 60) -> None:
 
     import duckdb
 
-    from newswatch.corpus import synthetic_articles, synthetic_paragraphs
+    from demosite.corpus import synthetic_articles, synthetic_paragraphs
     from warehouse.frames import insert_rows
     from warehouse.migrations import migrate
     from warehouse.retention import compacted_copy, file_space, pruned_texts

@@ -1,7 +1,7 @@
 """Benchmark: `newswatch run` end to end against the bare components at their best, on the same pages.
 
 Why: a cycle should cost little more than its unavoidable work (downloading, trafilatura, spaCy). This
-serves a synthetic corpus (newswatch/corpus.py: realistic article pages with nav, figure, byline,
+serves a synthetic corpus (demosite/corpus.py: realistic article pages with nav, figure, byline,
 boilerplate, and RSS feeds) on loopback, and measures in the same run, at each corpus size:
 
 (a) ``newswatch run --config ...`` as a subprocess into a fresh warehouse: the command a user types,
@@ -54,8 +54,8 @@ sys.path.insert(0, str(ROOT))
 import psutil  # noqa: E402
 import yaml  # noqa: E402
 
-from newswatch.corpus import synthetic_articles, synthetic_feed_urls, synthetic_page_html, synthetic_site  # noqa: E402
-from newswatch.loopback import LoopbackSite, Route  # noqa: E402
+from demosite.corpus import synthetic_articles, synthetic_feed_urls, synthetic_page_html, synthetic_site  # noqa: E402
+from demosite.loopback import LoopbackSite, Route  # noqa: E402
 
 N_FEEDS = 8
 SEED = 7

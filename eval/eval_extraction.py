@@ -48,9 +48,9 @@ import trafilatura
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from demosite.loopback import LoopbackSite, Route  # noqa: E402
 from extract.html import decoded_html, extracted_page  # noqa: E402
 from newswatch.errors import ItemError  # noqa: E402
-from newswatch.loopback import LoopbackSite, Route  # noqa: E402
 
 EVAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval" / "extraction"
 _TOKEN = re.compile(r"\w+")

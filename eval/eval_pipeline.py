@@ -34,10 +34,10 @@ def main() -> int:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     import duckdb
 
+    from demosite.loopback import LoopbackSite, Route
     from eval.eval_extraction import shingle_f1
     from flows.cycle import run_cycle
     from newswatch.config import settings_from_dict
-    from newswatch.loopback import LoopbackSite, Route
     from transform.urls import normalized_url
 
     truth = json.loads((EVAL_DIR / "ground-truth.json").read_text())

@@ -61,7 +61,7 @@ def summary_lines(summary: Any) -> list[str]:
 def _one_shot_api(settings: Any) -> Iterator[Any]:
     """For a command that runs one cycle of ``settings`` and exits: Prefect's API server starts now, while
     this process loads spaCy, forks the workers and imports Prefect (see ``flows.local_api`` and
-    ``newswatch.workers.preloaded_pool``); at the end the workers exit while the server stops. Yields the
+    ``pipeline.workers.preloaded_pool``); at the end the workers exit while the server stops. Yields the
     early server, or None when ``PREFECT_API_URL`` names one."""
     _quiet_prefect()
     from flows.local_api import ONE_SHOT_GC_THRESHOLDS, early_ephemeral_api
@@ -71,7 +71,7 @@ def _one_shot_api(settings: Any) -> Iterator[Any]:
     # 0.52 s with CPython's default thresholds and 0.37 s with these).
     gc.set_threshold(*ONE_SHOT_GC_THRESHOLDS)
     with early_ephemeral_api() or contextlib.nullcontext() as api:
-        from newswatch.workers import (  # after the launch: 0.2 s of imports
+        from pipeline.workers import (  # after the launch: 0.2 s of imports
             local_pool_spec,
             preloaded_pool,
             shutdown_pool,
@@ -119,7 +119,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from newswatch.inspect import inspection
+    from pipeline.inspect import inspection
 
     settings = None
     try:

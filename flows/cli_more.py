@@ -15,7 +15,7 @@ from typing import Any
 def cmd_alerts_test(args: argparse.Namespace) -> int:
     """Send the test message; exit 1 when any channel refused it."""
     from newswatch.config import load_settings
-    from newswatch.delivery import sent_test_alert
+    from pipeline.delivery import sent_test_alert
 
     results = sent_test_alert(load_settings(args.config), args.rule)
     for channel, error in results:

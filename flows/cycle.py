@@ -22,15 +22,15 @@ from prefect.utilities.annotations import quote
 
 from extract.http import HttpClient
 from flows.local_api import LocalPrefectServer
-from newswatch import cycle
 from newswatch.config import Settings, load_settings
-from newswatch.cycle import CycleSummary
-from newswatch.delivery import delivered_alerts
 from newswatch.errors import FatalError
 from newswatch.faults import crash_point
-from newswatch.runlock import cycle_lock
 from newswatch.secrets import redacted
-from newswatch.workers import (
+from pipeline import cycle
+from pipeline.cycle import CycleSummary
+from pipeline.delivery import delivered_alerts
+from pipeline.runlock import cycle_lock
+from pipeline.workers import (
     default_processes,
     local_pool_spec,
     processed_jobs,

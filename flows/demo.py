@@ -9,10 +9,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from demosite.site import DEMO_TOPICS, demo_feeds, demo_site
 from flows.cycle import run_cycle
 from flows.local_api import LocalPrefectServer
 from newswatch.config import settings_from_dict
-from newswatch.demo.site import DEMO_TOPICS, demo_feeds, demo_site
 from warehouse.analyst import query_frame
 
 EXAMPLE_QUERIES = [

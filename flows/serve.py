@@ -16,7 +16,7 @@ whatever is left of the runner's process group, then stops the server. Children 
 SIGTERM if ``serve`` dies (``PR_SET_PDEATHSIG``), so even ``kill -9`` leaves no server or runner behind.
 
 No overlap: the runner executes at most one cycle at a time (``limit=1``), so a slow cycle delays the
-next instead of overlapping it; the warehouse's cycle lock (``newswatch/runlock.py``) also keeps a
+next instead of overlapping it; the warehouse's cycle lock (``pipeline/runlock.py``) also keeps a
 manual ``newswatch run`` from running beside it, and a second ``serve`` on one warehouse is refused.
 Nothing is lost when a cycle is abandoned: a cycle writes in one transaction at its end, and the next
 cycle redoes whatever was not committed.
@@ -36,7 +36,7 @@ from typing import Any
 from flows.local_api import LocalPrefectServer, kill_group, tied_to_parent
 from newswatch.config import Settings
 from newswatch.errors import FatalError
-from newswatch.runlock import cycle_lock, serve_lock
+from pipeline.runlock import cycle_lock, serve_lock
 
 # On a stop, how long a cycle in flight may take to finish before it is abandoned. A routine cycle (a
 # few new articles per feed) takes seconds; a first cycle or a backlog can take minutes and is then

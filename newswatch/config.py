@@ -103,7 +103,7 @@ class TopicConfig(_Model):
 
 def _valid_channels(urls: list[str]) -> list[str]:
     """Every notify URL must be an apprise URL; all problems are reported together."""
-    from newswatch.channels import channel_problem
+    from pipeline.channels import channel_problem
 
     problems = [p for p in (channel_problem(u) for u in urls) if p]
     if problems:

@@ -2,7 +2,7 @@
 
 Why: the promise "a crash anywhere loses nothing" is only worth something if tests kill the real
 pipeline at the dangerous moments (mid-fetch, mid-extraction, inside the load transaction, and in
-newswatch/delivery.py between commit and alert delivery) and check the next cycle. The check is one dictionary lookup of an
+pipeline/delivery.py between commit and alert delivery) and check the next cycle. The check is one dictionary lookup of an
 environment variable, so it costs nothing in production, where the variable is never set.
 """
 
@@ -15,7 +15,7 @@ POINTS = frozenset({
     "during_extraction",     # inside a worker, while extracting a chunk
     "during_load",           # inside the load transaction, after the articles were inserted
 })
-# Between the load's commit and alert delivery, newswatch/delivery.py has its own points
+# Between the load's commit and alert delivery, pipeline/delivery.py has its own points
 # (exit_before_send, exit_after_send), checked the same way.
 
 

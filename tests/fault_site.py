@@ -23,8 +23,8 @@ from http.server import BaseHTTPRequestHandler
 
 import brotli
 
-from newswatch.corpus import synthetic_articles, synthetic_page_html
-from newswatch.loopback import LoopbackSite, Route
+from demosite.corpus import synthetic_articles, synthetic_page_html
+from demosite.loopback import LoopbackSite, Route
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 FEED_TYPE = "application/rss+xml; charset=utf-8"
@@ -177,7 +177,7 @@ def full_body_html(seed: int) -> str:
 
 def million_character_page() -> bytes:
     """An "article" of over a million characters of prose: under the byte cap, over what NLP can take."""
-    from newswatch.corpus import synthetic_paragraphs
+    from demosite.corpus import synthetic_paragraphs
 
     plan = synthetic_articles(190, n_feeds=1, seed=803, words_per_article=(900, 900), now=NOW)
     body = "".join(f"<p>{html.escape(p)}</p>" for a in plan for p in synthetic_paragraphs(a))

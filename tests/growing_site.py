@@ -4,7 +4,7 @@ Why: ``serve``, concurrent-reader and memory tests need every cycle to do real w
 fetch, extract and load in one transaction, a new snapshot to publish), not just 304s. Each feed
 reveals ``per_poll`` more of its planned articles every time it is fetched with a changed document,
 until its plan is exhausted; after that it answers conditional requests with 304 like a quiet feed.
-Article pages come from the synthetic corpus (``newswatch.corpus``), rendered on request.
+Article pages come from the synthetic corpus (``demosite.corpus``), rendered on request.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from email.utils import format_datetime
 from html import escape
 from http.server import BaseHTTPRequestHandler
 
-from newswatch.corpus import SyntheticArticle, synthetic_articles, synthetic_page_html
-from newswatch.loopback import LoopbackSite, strong_etag
+from demosite.corpus import SyntheticArticle, synthetic_articles, synthetic_page_html
+from demosite.loopback import LoopbackSite, strong_etag
 
 
 def rss_document(feed: int, articles: list[SyntheticArticle], base_url: str) -> bytes:

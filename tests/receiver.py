@@ -1,6 +1,6 @@
 """A webhook receiver on 127.0.0.1 for the alert tests: records every POST, answers scripted statuses.
 
-Why: ``newswatch.loopback.LoopbackSite`` serves GETs; alerts are POSTed by apprise (``json://``), and the
+Why: ``demosite.loopback.LoopbackSite`` serves GETs; alerts are POSTed by apprise (``json://``), and the
 tests must see exactly what a real webhook would (the JSON body, the Idempotency-Key header) and make
 it fail on demand (500 then 200).
 """

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
-from newswatch.loopback import LoopbackSite, Route, strong_etag
+from demosite.loopback import LoopbackSite, Route, strong_etag
 
 ARTICLES = {
     "korea-talks": (

@@ -16,8 +16,8 @@ from http.server import BaseHTTPRequestHandler
 import duckdb
 import pytest
 
-from newswatch.corpus import synthetic_articles, synthetic_page_html
-from newswatch.loopback import Route, strong_etag
+from demosite.corpus import synthetic_articles, synthetic_page_html
+from demosite.loopback import Route, strong_etag
 from tests.conftest import loopback_settings
 from tests.growing_site import growing_site, rss_document
 

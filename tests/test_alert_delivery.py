@@ -19,9 +19,9 @@ import duckdb
 import pytest
 import yaml
 
+from demosite.loopback import LoopbackSite, Route
 from newswatch.config import load_settings, settings_from_dict
-from newswatch.delivery import FAULT_ENV, FAULT_EXIT_CODE, LEASE, MAX_ATTEMPTS, delivered_alerts
-from newswatch.loopback import LoopbackSite, Route
+from pipeline.delivery import FAULT_ENV, FAULT_EXIT_CODE, LEASE, MAX_ATTEMPTS, delivered_alerts
 from tests.conftest import loopback_settings
 from tests.receiver import WebhookReceiver
 from tests.site_fixture import ARTICLES, atom, page_html, rss2
@@ -132,7 +132,7 @@ def test_digest_mode_groups_several_stories_into_one_message_when_its_window_end
     assert [r[0] for r in rows(s)] == ["sent"] * 3
 
 
-DELIVER_SCRIPT = "import sys; from newswatch.config import load_settings; from newswatch.delivery import delivered_alerts; delivered_alerts(load_settings(sys.argv[1]))"
+DELIVER_SCRIPT = "import sys; from newswatch.config import load_settings; from pipeline.delivery import delivered_alerts; delivered_alerts(load_settings(sys.argv[1]))"
 
 
 def test_a_process_dying_after_the_channel_accepted_resends_with_the_same_idempotency_key(tmp_path):

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import duckdb
 import pytest
 
-from newswatch.corpus import synthetic_feed_urls, synthetic_site
+from demosite.corpus import synthetic_feed_urls, synthetic_site
 from tests.conftest import loopback_settings
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")

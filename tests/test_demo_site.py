@@ -20,15 +20,15 @@ import feedparser
 import httpx
 import pytest
 
-from newswatch.corpus import (
+from demosite import DEMO_CASES, DEMO_TOPICS, demo_feeds, demo_page_url, demo_pages, demo_site
+from demosite.corpus import (
     synthetic_articles,
     synthetic_feed_urls,
     synthetic_page_html,
     synthetic_paragraphs,
     synthetic_site,
 )
-from newswatch.demo import DEMO_CASES, DEMO_TOPICS, demo_feeds, demo_page_url, demo_pages, demo_site
-from newswatch.loopback import LoopbackSite
+from demosite.loopback import LoopbackSite
 from transform.topics import compiled_query, matched_terms
 from transform.urls import normalized_url
 

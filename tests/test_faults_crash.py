@@ -6,7 +6,7 @@ One warehouse lives through a series of deaths, each in a process of its own (it
 1. ``during_fetch``      after the article pages were fetched, before extraction
 2. ``during_extraction`` after the first chunk came back from the worker pool
 3. ``during_load``       inside the load transaction, after the articles were inserted
-4. ``exit_before_send``  after the load committed, before alerts are sent (newswatch/delivery.py)
+4. ``exit_before_send``  after the load committed, before alerts are sent (pipeline/delivery.py)
 5. a real SIGKILL sent to ``newswatch run`` at a random moment of a cycle over new articles
 
 After each death the file must open, and hold either nothing of the batch or all of it. A normal
@@ -32,8 +32,8 @@ import duckdb
 import pytest
 import yaml
 
+from demosite.loopback import LoopbackSite, Route
 from newswatch.config import load_settings
-from newswatch.loopback import LoopbackSite, Route
 from tests.fault_site import articles, item, rss
 from tests.receiver import WebhookReceiver
 from tests.site_fixture import ARTICLES, page_html, rss2
@@ -185,7 +185,7 @@ def sigkilled(cfg: Path, site: LoopbackSite, rng: random.Random) -> dict:
 @pytest.fixture(scope="module")
 def life(tmp_path_factory, prefect_harness):
     from flows.cycle import run_cycle
-    from newswatch.workers import shutdown_pool
+    from pipeline.workers import shutdown_pool
 
     shutdown_pool()  # start with a fresh worker pool, whatever earlier modules left
     tmp = tmp_path_factory.mktemp("faults-crash")
@@ -289,7 +289,7 @@ def test_a_rerun_after_everything_changes_nothing(life):
 
 def test_two_cycles_in_one_process_with_new_pages_both_complete(tmp_path, prefect_harness):
     from flows.cycle import run_cycle
-    from newswatch.workers import shutdown_pool
+    from pipeline.workers import shutdown_pool
     from tests.conftest import loopback_settings
 
     shutdown_pool()

@@ -38,7 +38,7 @@ def rows(path: str, sql: str, params: list | None = None) -> list[tuple]:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     from flows.cycle import run_cycle
-    from newswatch.workers import shutdown_pool
+    from pipeline.workers import shutdown_pool
 
     shutdown_pool()  # a fresh worker pool, whatever earlier modules left
     fs = document_site()

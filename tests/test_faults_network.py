@@ -36,7 +36,7 @@ def rows(path: str, sql: str) -> list[tuple]:
 def run(tmp_path_factory):
     from extract import netguard
     from flows.cycle import run_cycle
-    from newswatch.workers import shutdown_pool
+    from pipeline.workers import shutdown_pool
 
     shutdown_pool()  # a fresh worker pool, whatever earlier modules left
     fs = network_site()

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from demosite.loopback import LoopbackSite, Route
 from extract.feeds import body_hash, feed_report, parsed_feed
 from extract.http import FetchPolicy, HttpClient
 from newswatch.errors import ItemError
-from newswatch.loopback import LoopbackSite, Route
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
 FEED_URL = "https://site.example/feeds/main.xml"

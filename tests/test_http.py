@@ -18,9 +18,9 @@ import brotli
 import httpx
 import pytest
 
+from demosite.loopback import LoopbackSite, Route
 from extract.http import FetchPolicy, HttpClient, redacted_url, retry_after_seconds
 from newswatch.errors import ItemError, RetriableError
-from newswatch.loopback import LoopbackSite, Route
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -14,8 +14,8 @@ import psutil
 import pytest
 import yaml
 
+from demosite.corpus import synthetic_feed_urls, synthetic_site
 from flows.local_api import LocalPrefectServer, early_ephemeral_api
-from newswatch.corpus import synthetic_feed_urls, synthetic_site
 
 REPO = Path(__file__).resolve().parents[1]
 

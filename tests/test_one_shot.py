@@ -12,7 +12,7 @@ import psutil
 import yaml
 
 from flows.local_api import free_port
-from newswatch.cycle import chunked
+from pipeline.cycle import chunked
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -34,7 +34,7 @@ def test_chunks_shrink_towards_the_end_so_that_the_workers_finish_together():
 _POOL_SCRIPT = textwrap.dedent("""
     import os, sys, threading
     import psutil
-    from newswatch import workers
+    from pipeline import workers
 
     def main(mode):
         if mode == "with-a-thread":

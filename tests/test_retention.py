@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 import pytest
 
-from newswatch.corpus import synthetic_articles, synthetic_paragraphs
+from demosite.corpus import synthetic_articles, synthetic_paragraphs
 from warehouse.frames import insert_rows
 from warehouse.migrations import migrate
 from warehouse.retention import compact_in_place, compacted_copy, file_space, pruned_texts

@@ -29,8 +29,8 @@ import duckdb
 import pytest
 import yaml
 
+from demosite.loopback import LoopbackSite, Route
 from newswatch.config import load_settings
-from newswatch.loopback import LoopbackSite, Route
 from tests.fault_site import closed_port
 from tests.receiver import WebhookReceiver
 from tests.site_fixture import ARTICLES, page_html, rss2
@@ -139,7 +139,7 @@ def run(tmp_path_factory, secret_values, prefect_harness):
     from prefect.settings import PREFECT_API_URL
 
     from flows.cycle import run_cycle
-    from newswatch.workers import shutdown_pool
+    from pipeline.workers import shutdown_pool
 
     shutdown_pool()  # a fresh worker pool, whatever earlier modules left
     tmp = tmp_path_factory.mktemp("secrets")

@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 import duckdb
 import pytest
 
+from flows.charts import SPIKE_LABEL, trend_figure, trend_page_html, written_trend_files
 from flows.cli_trends import register_trends
-from newswatch.charts import SPIKE_LABEL, trend_figure, trend_page_html, written_trend_files
 from newswatch.errors import FatalError
 from tests.warehouse_rows import add_article, add_entity, add_match, add_mentions
 from warehouse.migrations import migrate

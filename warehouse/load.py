@@ -16,7 +16,7 @@ import duckdb
 
 from newswatch.faults import crash_point
 from newswatch.models import Article, ArticleAnalysis, Rejection
-from newswatch.stages import Candidate, FeedPoll
+from pipeline.stages import Candidate, FeedPoll
 from transform.entity_merge import merged_analysis, surname_targets
 from transform.polling import PollBounds, next_poll_after_failure, next_poll_after_success
 from transform.urls import stable_id

@@ -1,9 +1,9 @@
 """The alert outbox: rows queued in the load transaction, claimed and settled by delivery.
 
 Why an outbox: an alert must go out exactly when its story is committed, never for a story a crash
-rolled back, and never twice. So ``queued_alerts`` runs *inside* the load transaction (newswatch/cycle.py)
+rolled back, and never twice. So ``queued_alerts`` runs *inside* the load transaction (pipeline/cycle.py)
 and writes one ``pending`` row per (rule, story, channel) with a deterministic ``alert_id``; the row
-commits or vanishes with the articles. ``newswatch/delivery.py`` sends after the commit, in its own
+commits or vanishes with the articles. ``pipeline/delivery.py`` sends after the commit, in its own
 short transactions (``claimed_rows`` before sending, ``settled`` after). Delivery semantics and the
 crash windows are described there.
 
@@ -14,7 +14,7 @@ one that was alerted is never queued again for the same channel (the anti-join o
 Which stories a channel hears about: ``alert_channels`` records when each (rule, channel) was first
 configured (``since``); only stories with activity at or after that moment alert it. A rule or channel
 added to a running installation starts with the next new story instead of replaying the archive.
-A channel is identified by its masked URL (``newswatch.channels.masked_channel``): no secret reaches the
+A channel is identified by its masked URL (``pipeline.channels.masked_channel``): no secret reaches the
 warehouse, and a rotated token (same masked form) keeps its history.
 """
 
@@ -28,7 +28,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from newswatch.channels import masked_channel
+from pipeline.channels import masked_channel
 from transform.alerts import AlertRule, QuoteRow, StoryCopy, digest_due_at, story_alert
 from transform.urls import stable_id
 from warehouse.frames import insert_rows

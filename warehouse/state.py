@@ -14,7 +14,7 @@ import duckdb
 import pandas as pd
 
 from newswatch import secrets
-from newswatch.stages import FeedTarget
+from pipeline.stages import FeedTarget
 from transform.urls import stable_id
 
 

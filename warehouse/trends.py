@@ -1,7 +1,7 @@
 """Daily series of one topic or entity, with spike days marked, read from the trend views.
 
 Why a separate module: ``newswatch trends`` and notebooks need the same dense, zero-filled series with
-the same spike rule as the ``spikes`` view; the charting code (newswatch/charts.py) only draws what this
+the same spike rule as the ``spikes`` view; the charting code (flows/charts.py) only draws what this
 returns. Queries go through a read-only connection (``warehouse.analyst.connect``) and the views of
 migration 0003, never the raw tables, so the numbers on the chart are the numbers in SQL.
 

@@ -20,7 +20,7 @@ def _page_html(target: str, settings: Any | None) -> tuple[str, str]:
         return decoded_html(path.read_bytes(), None), path.resolve().as_uri()
     if not target.startswith(("http://", "https://")):
         raise SystemExit(f"inspect: {target!r} is neither a file nor an http(s) URL")
-    from newswatch.cycle import fetch_policy
+    from pipeline.cycle import fetch_policy
 
     policy = fetch_policy(settings) if settings is not None else FetchPolicy()
     with HttpClient(policy) as client:

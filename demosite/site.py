@@ -40,7 +40,7 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from typing import Any
 
-from newswatch.loopback import LoopbackSite, Route, strong_etag
+from demosite.loopback import LoopbackSite, Route, strong_etag
 
 DEMO_TOPICS: list[dict[str, str]] = [
     {"name": "korea-diplomacy", "query": '"Kim Jong Un" OR ("North Korea" AND (summit OR talks)) NOT sport*'},
@@ -64,7 +64,7 @@ DEMO_CASES: dict[str, tuple[str, ...]] = {
 """What each deliberate trap in the content is, by page key (or feed name), so the demo command and
 its tests can say what should have happened without hard-coding paths."""
 
-_CONTENT: Traversable = files("newswatch.demo") / "content"
+_CONTENT: Traversable = files("demosite") / "content"
 _PLACEHOLDER = re.compile(r"\{\{([A-Z][A-Z0-9_]*)(?:(-\d+[mhd])|:([^{}]+))?\}\}")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 _LOCAL_TZ = timezone(timedelta(hours=10))  # the fictional Port Alder's offset, for ISOLOCAL

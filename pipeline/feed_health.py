@@ -1,7 +1,7 @@
 """Feed health and failed cycles: the incidents the operator hears about, once each.
 
 Why: a feed that dies silently means missed stories, and nobody reads logs of an unattended service.
-Delivery (``newswatch/delivery.py``) calls ``operator_incidents`` before every send; each incident has
+Delivery (``pipeline/delivery.py``) calls ``operator_incidents`` before every send; each incident has
 a deterministic key, so the outbox (``operator_alerts``) holds one row per (incident, channel) however
 often the check runs, and a new incident of the same feed (it recovered, then failed again) is a new
 key.

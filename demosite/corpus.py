@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler
 
-from newswatch.loopback import LoopbackSite, Route, strong_etag
+from demosite.loopback import LoopbackSite, Route, strong_etag
 
 _FEMALE = ("Amara Anna Beatriz Chloe Daniela Elena Fatima Grace Hana Ingrid Jasmine Keiko Laila Lucia Maya "
            "Mei Nadia Olga Priya Rosa Sara Sofia Tamar Valentina Yara Zainab Aisha Clara Irene Leila").split()

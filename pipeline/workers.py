@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from newswatch.errors import ConfigError, ItemError
 from newswatch.models import Rejection
-from newswatch.stages import PageJob, Processed, article_from_job, topic_matches
+from pipeline.stages import PageJob, Processed, article_from_job, topic_matches
 from transform.topics import TopicQuery
 
 if TYPE_CHECKING:

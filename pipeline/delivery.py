@@ -2,7 +2,7 @@
 
 One delivery (``delivered_alerts``; the cycle flow calls it right after the load task):
 
-1. Claim, in one short transaction: queue operator incidents (``newswatch/feed_health.py``), then pick
+1. Claim, in one short transaction: queue operator incidents (``pipeline/feed_health.py``), then pick
    the due rows: ``pending`` rows whose ``next_attempt_at`` has come (for a digest rule, every unsent
    row of that (rule, channel) once one of them is due), and ``sending`` rows whose lease ran out
    (their sender died). Mark them ``sending`` with one more attempt and a lease of ``LEASE``. Commit
@@ -55,7 +55,7 @@ from typing import Any
 
 from newswatch import secrets
 from newswatch.errors import FatalError
-from newswatch.feed_health import operator_incidents
+from pipeline.feed_health import operator_incidents
 from transform.alerts import Message, StoryAlert, alert_message, digest_message, rule_test_message
 from transform.urls import stable_id
 from warehouse import db

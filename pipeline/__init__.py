@@ -1,0 +1,1 @@
+"""The pipeline: one poll cycle's stages, worker pool, alert delivery and feed health, over the warehouse."""
