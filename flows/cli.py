@@ -20,6 +20,14 @@ from typing import Any
 
 from newswatch import secrets
 from newswatch.errors import ConfigError, FatalError
+from newswatch.terminal import json_printable, printable, printable_frame
+
+
+class _SafeFormatter(logging.Formatter):
+    """Log lines with secrets masked and control characters escaped, tracebacks included."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(secrets.redacted(super().format(record)))
 
 
 def _quiet_prefect() -> None:
@@ -29,10 +37,10 @@ def _quiet_prefect() -> None:
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING)
     for h in logging.getLogger().handlers:
         h.addFilter(secrets.RedactingFilter())
+        h.setFormatter(_SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
 
 
 def _settings(args: argparse.Namespace) -> Any:
@@ -43,18 +51,19 @@ def _settings(args: argparse.Namespace) -> Any:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     s = _settings(args)
-    print(f"config OK: {len(s.feeds)} feeds, {len(s.topics)} topics, {len(s.alerts)} alert rules, "
-          f"warehouse {s.warehouse.path}")
+    print(printable(f"config OK: {len(s.feeds)} feeds, {len(s.topics)} topics, {len(s.alerts)} alert rules, "
+                    f"warehouse {s.warehouse.path}"))
     return 0
 
 
 def summary_lines(summary: Any) -> list[str]:
-    return [
+    """The run summary, one printable line each (the message can quote third-party text)."""
+    return [printable(line, multiline=False) for line in [
         f"run {summary.run_id}: {summary.status} in {summary.seconds:.1f}s",
         f"  feeds polled {summary.feeds_polled} (failed {summary.feeds_failed})",
         f"  entries seen {summary.entries_seen} = new {summary.articles_new} + duplicate {summary.duplicates}"
         f" + quarantined {summary.quarantined}" + (f"  ({summary.deferred} deferred to the next cycle)" if summary.deferred else ""),
-    ] + ([f"  {summary.message}"] if summary.message else [])
+    ] + ([f"  {summary.message}"] if summary.message else [])]
 
 
 @contextlib.contextmanager
@@ -106,15 +115,18 @@ def cmd_sql(args: argparse.Namespace) -> int:
             raise
     frame = query_frame(args.query, settings=settings, db=args.db)
     if args.format == "csv":
-        frame.to_csv(sys.stdout, index=False)
+        # Piped to a file or a program, CSV keeps the stored text byte for byte (it is data); to a
+        # terminal its cells are escaped like a table's.
+        (printable_frame(frame) if sys.stdout.isatty() else frame).to_csv(sys.stdout, index=False)
     elif args.format == "json":
-        print(frame.to_json(orient="records", date_format="iso", force_ascii=False))
+        # Escaped JSON is still the same data, so it is escaped wherever it goes.
+        print(json_printable(frame.to_json(orient="records", date_format="iso", force_ascii=False)))
     else:
         import pandas as pd
 
         with pd.option_context("display.max_rows", 500, "display.max_columns", 50, "display.width", 200,
                                "display.max_colwidth", 80):
-            print(frame.to_string(index=False) if not frame.empty else "(no rows)")
+            print(printable_frame(frame).to_string(index=False) if not frame.empty else "(no rows)")
     return 0
 
 
@@ -126,7 +138,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         settings = _settings(args)
     except ConfigError:
         settings = None
-    print(json.dumps(inspection(args.target, settings), ensure_ascii=False, indent=2, default=str))
+    print(json_printable(json.dumps(inspection(args.target, settings), ensure_ascii=False, indent=2, default=str)))
     return 0
 
 
@@ -185,10 +197,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print("configuration error:", file=sys.stderr)
         for line in e.problems:
-            print(f"  {line}", file=sys.stderr)
+            print(f"  {printable(secrets.redacted(line))}", file=sys.stderr)
         return 2
     except FatalError as e:
-        print(f"error: {secrets.redacted(str(e))}", file=sys.stderr)
+        print(f"error: {printable(secrets.redacted(str(e)))}", file=sys.stderr)
         return 3
 
 
