@@ -49,6 +49,22 @@ def _settings(args: argparse.Namespace) -> Any:
     return load_settings(args.config)
 
 
+def _writable_warehouse(settings: Any) -> None:
+    """Refuse to start a cycle whose warehouse or snapshot folder cannot be written (exit 2).
+
+    Raises:
+        ConfigError: one line per folder that cannot be written.
+    """
+    from warehouse.db import unwritable_problem
+    from warehouse.snapshot import snapshot_path
+
+    folders = [("warehouse.path", Path(settings.warehouse.path).parent),
+               ("warehouse.snapshot_dir", snapshot_path(settings.warehouse.path, settings.warehouse.snapshot_dir).parent)]
+    problems = [p for p in (unwritable_problem(d, key + ":") for key, d in folders) if p]
+    if problems:
+        raise ConfigError(problems)
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     s = _settings(args)
     print(printable(f"config OK: {len(s.feeds)} feeds, {len(s.topics)} topics, {len(s.alerts)} alert rules, "
@@ -96,6 +112,7 @@ def _one_shot_api(settings: Any) -> Iterator[Any]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    _writable_warehouse(settings)
     with _one_shot_api(settings) as api:
         from flows.cycle import run_cycle
 
@@ -113,6 +130,11 @@ def cmd_sql(args: argparse.Namespace) -> int:
     except ConfigError:
         if args.db is None:
             raise
+    from warehouse.analyst import analyst_db_path
+    from warehouse.db import unreadable_problem
+
+    if problem := unreadable_problem(analyst_db_path(settings, args.db)):
+        raise ConfigError([problem])
     frame = query_frame(args.query, settings=settings, db=args.db)
     if args.format == "csv":
         # Piped to a file or a program, CSV keeps the stored text byte for byte (it is data); to a
@@ -147,6 +169,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from newswatch.config import config_path
 
     settings = _settings(args)
+    _writable_warehouse(settings)
     _quiet_prefect()
     return serve(settings, config_path(args.config))
 
