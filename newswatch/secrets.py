@@ -5,7 +5,7 @@ string that leaves the process (logs, warehouse rows, error messages) goes throu
 for a URL shown to the operator, ``redacted_url()`` (which also drops the query and userinfo).
 
 A secret rarely leaves in the form it was read: an HTTP client percent-encodes it in a path
-(``tok%E2%82%ACn``, ``%20`` or ``+`` for a space, upper- or lower-case hex), a host name is lower-cased
+(``tok%E2%82%ACn``, ``%20`` or ``+`` for a space, upper- or lower-case hex, sometimes twice), a host name is lower-cased
 and IDNA-encoded (``xn--...``), a JSON payload escapes it (``\\u20ac``). Matching only the raw text
 would let every one of those through, so each secret is compiled into one pattern that accepts, per
 character, the character in either case, its percent-encoded UTF-8 bytes and its JSON escapes, plus the
@@ -57,7 +57,7 @@ def _char_pattern(ch: str) -> str:
         if len(variant) != 1:  # "ß".upper() == "SS": the raw character still matches case-insensitively
             continue
         forms.add(re.escape(variant))
-        forms.add("".join(f"%{b:02x}" for b in variant.encode("utf-8")))
+        forms.add("".join(f"(?:%25|%){b:02x}" for b in variant.encode("utf-8")))  # once or twice encoded
         forms.update(re.escape(e) for e in _json_escapes(variant))
     if ch == " ":
         forms.add(r"\+")
