@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from types import TracebackType
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -35,6 +34,7 @@ from extract.decoding import ACCEPT_ENCODING, DECODE_ERRORS, decoded, decoders_f
 from extract.netguard import AddressCheck, GuardedBackend, HostGate, Resolver, checked_addresses
 from newswatch.errors import ItemError, PipelineError, RetriableError
 from newswatch.models import FetchResult
+from newswatch.secrets import redacted_url as redacted_url  # the one redactor; re-exported for callers
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # Raw-stream slack over max_bytes: response headers, chunk framing and the few bytes gzip adds to
@@ -58,25 +58,6 @@ class FetchPolicy:
     per_host_concurrency: int = 2
     per_host_delay_seconds: float = 0.0
     connect_timeout_seconds: float = 10
-
-
-def redacted_url(url: str) -> str:
-    """``url`` safe for logs and error messages: no userinfo, query string or fragment.
-
-    A query string is replaced by ``?[redacted]`` so the reader still sees that there was one.
-    """
-    text = str(url).strip()
-    try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError:
-        return "<invalid URL>"
-    if not parts.scheme or not parts.netloc:
-        return re.split(r"[?#]", text.rsplit("@", 1)[-1], maxsplit=1)[0][:200]
-    host = parts.hostname or ""
-    netloc = (f"[{host}]" if ":" in host else host) + (f":{port}" if port else "")
-    out = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-    return out[:300] + ("?[redacted]" if parts.query else "")
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:

@@ -41,6 +41,7 @@ Resolver = Callable[[str, int], list[str]]
 AddressCheck = Callable[[str], bool]
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 # How many resolved addresses to try before giving up on a host; each try gets the remaining budget.
 _MAX_CONNECT_ATTEMPTS = 3
 
@@ -57,11 +58,18 @@ def is_public_address(ip: str) -> bool:
     except ValueError:
         return False
     if isinstance(addr, ipaddress.IPv6Address):
+        if addr.teredo is not None or addr.is_site_local or addr in _IPV4_COMPATIBLE:
+            # Teredo hides its client address (obfuscated) and reaches it through a relay; site-local
+            # (fec0::/10) is deprecated but still routed inside some networks; ::a.b.c.d is deprecated.
+            return False
         if addr.ipv4_mapped is not None:
             addr = addr.ipv4_mapped
         elif addr in _NAT64:
             addr = ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
-    return bool(addr.is_global) and not addr.is_multicast and not addr.is_reserved
+        elif addr.sixtofour is not None:
+            addr = addr.sixtofour  # 2002:AABB:CCDD::/48 routes to the IPv4 address AA.BB.CC.DD
+    return (bool(addr.is_global) and not addr.is_multicast and not addr.is_reserved
+            and not addr.is_unspecified and not addr.is_loopback and not addr.is_link_local)
 
 
 def system_resolver(host: str, port: int) -> list[str]:
@@ -82,10 +90,45 @@ DEFAULT_ADDRESS_CHECK: AddressCheck = is_public_address
 
 
 def _ip_literal(host: str) -> str | None:
+    """The IP address ``host`` denotes when it is a literal, including the legacy IPv4 spellings.
+
+    ``inet_aton`` (and so the system resolver) reads ``2130706433``, ``0x7f.1``, ``0177.0.0.1`` and
+    ``127.1`` as 127.0.0.1; treating them as names would hand the decision to whichever resolver is
+    in use, so they are parsed here and checked like any other literal.
+    """
     try:
         return str(ipaddress.ip_address(host.strip("[]").split("%", 1)[0]))
     except ValueError:
+        return _legacy_ipv4(host)
+
+
+def _legacy_ipv4(host: str) -> str | None:
+    """``a``, ``a.b``, ``a.b.c`` or ``a.b.c.d`` with decimal, octal (0-prefixed) or hex (0x) parts."""
+    parts = host.rstrip(".").split(".") if host else []
+    if not 1 <= len(parts) <= 4:
         return None
+    numbers: list[int] = []
+    for part in parts:
+        p = part.lower()
+        try:
+            if p.startswith("0x"):
+                numbers.append(int(p[2:] or "0", 16))
+            elif len(p) > 1 and p.startswith("0"):
+                numbers.append(int(p[1:], 8))
+            elif p.isdigit():
+                numbers.append(int(p))
+            else:
+                return None
+        except ValueError:
+            return None
+    *head, last = numbers
+    if any(n > 0xFF for n in head) or last >= 1 << (8 * (5 - len(numbers))):
+        return None
+    value = 0
+    for n in head:
+        value = value << 8 | n
+    value = value << (8 * (4 - len(head))) | last
+    return str(ipaddress.IPv4Address(value))
 
 
 def checked_addresses(

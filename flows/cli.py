@@ -20,6 +20,14 @@ from typing import Any
 
 from newswatch import secrets
 from newswatch.errors import ConfigError, FatalError
+from newswatch.terminal import json_printable, printable, printable_frame
+
+
+class _SafeFormatter(logging.Formatter):
+    """Log lines with secrets masked and control characters escaped, tracebacks included."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(secrets.redacted(super().format(record)))
 
 
 def _quiet_prefect() -> None:
@@ -29,10 +37,10 @@ def _quiet_prefect() -> None:
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING)
     for h in logging.getLogger().handlers:
         h.addFilter(secrets.RedactingFilter())
+        h.setFormatter(_SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
 
 
 def _settings(args: argparse.Namespace) -> Any:
@@ -41,20 +49,37 @@ def _settings(args: argparse.Namespace) -> Any:
     return load_settings(args.config)
 
 
+def _writable_warehouse(settings: Any) -> None:
+    """Refuse to start a cycle whose warehouse or snapshot folder cannot be written (exit 2).
+
+    Raises:
+        ConfigError: one line per folder that cannot be written.
+    """
+    from warehouse.db import unwritable_problem
+    from warehouse.snapshot import snapshot_path
+
+    folders = [("warehouse.path", Path(settings.warehouse.path).parent),
+               ("warehouse.snapshot_dir", snapshot_path(settings.warehouse.path, settings.warehouse.snapshot_dir).parent)]
+    problems = [p for p in (unwritable_problem(d, key + ":") for key, d in folders) if p]
+    if problems:
+        raise ConfigError(problems)
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     s = _settings(args)
-    print(f"config OK: {len(s.feeds)} feeds, {len(s.topics)} topics, {len(s.alerts)} alert rules, "
-          f"warehouse {s.warehouse.path}")
+    print(printable(f"config OK: {len(s.feeds)} feeds, {len(s.topics)} topics, {len(s.alerts)} alert rules, "
+                    f"warehouse {s.warehouse.path}"))
     return 0
 
 
 def summary_lines(summary: Any) -> list[str]:
-    return [
+    """The run summary, one printable line each (the message can quote third-party text)."""
+    return [printable(line, multiline=False) for line in [
         f"run {summary.run_id}: {summary.status} in {summary.seconds:.1f}s",
         f"  feeds polled {summary.feeds_polled} (failed {summary.feeds_failed})",
         f"  entries seen {summary.entries_seen} = new {summary.articles_new} + duplicate {summary.duplicates}"
         f" + quarantined {summary.quarantined}" + (f"  ({summary.deferred} deferred to the next cycle)" if summary.deferred else ""),
-    ] + ([f"  {summary.message}"] if summary.message else [])
+    ] + ([f"  {summary.message}"] if summary.message else [])]
 
 
 @contextlib.contextmanager
@@ -87,6 +112,7 @@ def _one_shot_api(settings: Any) -> Iterator[Any]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    _writable_warehouse(settings)
     with _one_shot_api(settings) as api:
         from flows.cycle import run_cycle
 
@@ -104,17 +130,25 @@ def cmd_sql(args: argparse.Namespace) -> int:
     except ConfigError:
         if args.db is None:
             raise
+    from warehouse.analyst import analyst_db_path
+    from warehouse.db import unreadable_problem
+
+    if problem := unreadable_problem(analyst_db_path(settings, args.db)):
+        raise ConfigError([problem])
     frame = query_frame(args.query, settings=settings, db=args.db)
     if args.format == "csv":
-        frame.to_csv(sys.stdout, index=False)
+        # Piped to a file or a program, CSV keeps the stored text byte for byte (it is data); to a
+        # terminal its cells are escaped like a table's.
+        (printable_frame(frame) if sys.stdout.isatty() else frame).to_csv(sys.stdout, index=False)
     elif args.format == "json":
-        print(frame.to_json(orient="records", date_format="iso", force_ascii=False))
+        # Escaped JSON is still the same data, so it is escaped wherever it goes.
+        print(json_printable(frame.to_json(orient="records", date_format="iso", force_ascii=False)))
     else:
         import pandas as pd
 
         with pd.option_context("display.max_rows", 500, "display.max_columns", 50, "display.width", 200,
                                "display.max_colwidth", 80):
-            print(frame.to_string(index=False) if not frame.empty else "(no rows)")
+            print(printable_frame(frame).to_string(index=False) if not frame.empty else "(no rows)")
     return 0
 
 
@@ -126,7 +160,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         settings = _settings(args)
     except ConfigError:
         settings = None
-    print(json.dumps(inspection(args.target, settings), ensure_ascii=False, indent=2, default=str))
+    print(json_printable(json.dumps(inspection(args.target, settings), ensure_ascii=False, indent=2, default=str)))
     return 0
 
 
@@ -135,6 +169,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from newswatch.config import config_path
 
     settings = _settings(args)
+    _writable_warehouse(settings)
     _quiet_prefect()
     return serve(settings, config_path(args.config))
 
@@ -185,10 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print("configuration error:", file=sys.stderr)
         for line in e.problems:
-            print(f"  {line}", file=sys.stderr)
+            print(f"  {printable(secrets.redacted(line))}", file=sys.stderr)
         return 2
     except FatalError as e:
-        print(f"error: {secrets.redacted(str(e))}", file=sys.stderr)
+        print(f"error: {printable(secrets.redacted(str(e)))}", file=sys.stderr)
         return 3
 
 

@@ -15,11 +15,12 @@ from typing import Any
 def cmd_alerts_test(args: argparse.Namespace) -> int:
     """Send the test message; exit 1 when any channel refused it."""
     from newswatch.config import load_settings
+    from newswatch.terminal import printable
     from pipeline.delivery import sent_test_alert
 
     results = sent_test_alert(load_settings(args.config), args.rule)
     for channel, error in results:
-        print(f"ok      {channel}" if error is None else f"FAILED  {channel}: {error}")
+        print(printable(f"ok      {channel}" if error is None else f"FAILED  {channel}: {error}", multiline=False))
     return 0 if all(error is None for _, error in results) else 1
 
 
@@ -28,6 +29,7 @@ def cmd_alerts_list(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from newswatch.config import load_settings
+    from newswatch.terminal import printable, printable_frame
     from warehouse.outbox import outbox_reader, recent_alerts, status_counts
 
     settings = load_settings(args.config)
@@ -38,13 +40,13 @@ def cmd_alerts_list(args: argparse.Namespace) -> int:
     finally:
         con.close()
     if note:
-        print(note)
+        print(printable(note))
     if frame.empty:
         print("(no alerts)" if not args.problems else "(no failed or retrying alerts)")
     else:
         with pd.option_context("display.max_rows", 1000, "display.max_columns", 20, "display.width", 220,
                                "display.max_colwidth", 70):
-            print(frame.to_string(index=False))
+            print(printable_frame(frame).to_string(index=False))
     print("totals: " + (", ".join(f"{n} {s}" for s, n in counts) or "none"))
     return 0
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from newswatch.errors import ConfigError
+from newswatch.terminal import printable
 
 
 def _days(text: str) -> int:
@@ -49,9 +50,9 @@ def cmd_trends(args: argparse.Namespace) -> int:
     finally:
         con.close()
     png, page = written_trend_files(series, Path(args.out))
-    print("\n".join(summary_lines(series)))
-    print(f"wrote {png}")
-    print(f"wrote {page}")
+    print(printable("\n".join(summary_lines(series))))
+    print(printable(f"wrote {png}"))
+    print(printable(f"wrote {page}"))
     return 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Any, Literal
 
@@ -207,14 +208,37 @@ def _cross_reference_problems(doc: dict[str, Any]) -> list[str]:
         for j, name in enumerate(a.get("feeds") or []):
             if name not in feed_names:
                 problems.append(f"alerts[{i}].feeds[{j}]: unknown feed {name!r} (hint: use a feeds[].name)")
-    seen: set[str] = set()
+    seen: dict[str, int] = {}
     for i, f in enumerate(items("feeds")):
         url = f.get("url")
         if isinstance(url, str):
-            if url in seen:
-                problems.append(f"feeds[{i}].url: listed twice (hint: remove one of them)")
-            seen.add(url)
+            key = _feed_url_key(url)
+            if key in seen:
+                problems.append(f"feeds[{i}].url: the same URL as feeds[{seen[key]}].url (hint: remove one of them)")
+            seen.setdefault(key, i)
     return problems
+
+
+def _feed_url_key(url: str) -> str:
+    """What makes two feed URLs the same feed: scheme and host case, a default port and a fragment do not count.
+
+    Userinfo, path and query do count (after ``${VAR}`` expansion): two feeds with different
+    credentials are two feeds.
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return url
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".")
+    netloc = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
+    netloc += f"[{host}]" if ":" in host else host
+    if port is not None and port != {"http": 80, "https": 443}.get(scheme):
+        netloc += f":{port}"
+    return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
 
 
 # A hint per pydantic error type, so that every problem tells the user what would be right.
@@ -305,21 +329,95 @@ def config_path(explicit: str | None = None) -> Path:
     return Path(os.environ["NEWSWATCH_CONFIG"])
 
 
+# A config is a few kilobytes; a cap keeps a wrong path (a log, a dump) from being read whole.
+MAX_CONFIG_BYTES = 1_000_000
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML without aliases and without duplicate keys.
+
+    Why: an alias expands to a copy of its anchor's node, so a few hundred bytes of nested aliases
+    ("billion laughs") become gigabytes once the document is walked; a config never needs them. A
+    duplicate key silently keeps the last value (``allow_private_networks: false`` then ``true``),
+    which hides exactly the kind of mistake a review looks for.
+    """
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, f"aliases (*{event.anchor}) are not allowed in the config (hint: repeat the value)",
+                event.start_mark)
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            first_line: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    line = first_line.setdefault(key, key_node.start_mark.line + 1)
+                except TypeError:  # an unhashable key: the base class reports it
+                    continue
+                if line != key_node.start_mark.line + 1:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r} (first on line {line}, again on line "
+                        f"{key_node.start_mark.line + 1}; hint: keep one of them)", key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _config_text(p: Path) -> str:
+    """The config file's text: a regular UTF-8 file of at most ``MAX_CONFIG_BYTES``.
+
+    Raises:
+        ConfigError: missing, not a regular file (a directory, a device, a FIFO), too large, unreadable
+            or not UTF-8.
+    """
+    hint = "(hint: pass --config PATH or set NEWSWATCH_CONFIG)"
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; the type is checked on the open file.
+        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise ConfigError([f"{p}: no such config file {hint}"]) from None
+    except IsADirectoryError:
+        raise ConfigError([f"{p}: is a directory, not a config file {hint}"]) from None
+    except OSError as e:
+        raise ConfigError([f"{p}: cannot open the config file: {e.strerror} {hint}"]) from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        what = "is a directory" if stat.S_ISDIR(mode) else "not a regular file (a device, FIFO or socket)"
+        raise ConfigError([f"{p}: {what}, not a config file {hint}"])
+    with os.fdopen(fd, "rb") as f:
+        try:
+            data = f.read(MAX_CONFIG_BYTES + 1)
+        except OSError as e:
+            raise ConfigError([f"{p}: cannot read the config file: {e.strerror}"]) from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError([f"{p}: larger than {MAX_CONFIG_BYTES} bytes; is this the config file? {hint}"])
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise ConfigError([f"{p}:{line}: not UTF-8 text (byte {e.start}: {data[e.start]:#04x}; "
+                           "hint: save the file as UTF-8)"]) from None
+
+
 def load_settings(path: str | Path | None = None) -> Settings:
     """Read and validate the config file.
 
     Raises:
-        ConfigError: the file is missing, not YAML, or invalid (every problem listed).
+        ConfigError: the file is missing, not a regular UTF-8 file under the size cap, not YAML, uses
+            aliases or duplicate keys, or is invalid (every problem listed).
     """
     p = config_path(str(path) if path else None)
+    text = _config_text(p)
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([f"{p}: no such config file (hint: pass --config PATH or set NEWSWATCH_CONFIG)"]) from None
-    try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{p}:{mark.line + 1}:{mark.column + 1}" if mark else str(p)
-        raise ConfigError([f"{where}: not valid YAML: {getattr(e, 'problem', e)}"]) from None
+        raise ConfigError([f"{where}: not valid YAML: {getattr(e, 'problem', None) or e}"]) from None
+    except RecursionError:
+        raise ConfigError([f"{p}: nested too deeply to be a config"]) from None
     return settings_from_dict(raw, source=str(p))

@@ -6,6 +6,8 @@ Python; ``newswatch sql`` uses it too.
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,8 @@ import pandas as pd
 from newswatch.errors import FatalError
 from warehouse.db import open_connection
 from warehouse.snapshot import snapshot_path
+
+log = logging.getLogger(__name__)
 
 # Opening a snapshot read-only can only collide with a writer when the snapshot does not exist yet
 # and we fall back to the live file; then wait up to this long for the writer's short transaction.
@@ -28,7 +32,16 @@ def analyst_db_path(settings: Any | None = None, db: str | None = None) -> Path:
     if settings is None:
         raise FatalError("no_warehouse", "no config and no --db given")
     snap = snapshot_path(settings.warehouse.path, settings.warehouse.snapshot_dir)
-    return snap if snap.exists() else Path(settings.warehouse.path)
+    if snap.is_symlink() and not snap.exists():
+        # Falling back to the live file here would hand the analyst another database without a word
+        # (and contend with the writer's lock); say what is wrong instead.
+        raise FatalError("snapshot_missing", f"the snapshot link {snap} points to {os.readlink(snap)}, which does not "
+                         "exist (hint: the next `newswatch run` publishes a new snapshot; or pass --db "
+                         f"{settings.warehouse.path} to read the live file)")
+    if snap.exists():
+        return snap
+    log.warning("no snapshot published yet at %s; reading the live warehouse %s", snap, settings.warehouse.path)
+    return Path(settings.warehouse.path)
 
 
 def connect(settings: Any | None = None, db: str | None = None, *, wait_seconds: float = READ_WAIT_SECONDS) -> duckdb.DuckDBPyConnection:

@@ -9,6 +9,7 @@ holds the lock.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,6 +49,37 @@ def open_connection(path: str | Path, *, read_only: bool = False, wait_seconds: 
                 raise FatalError("warehouse_locked" if _is_lock_error(e) else "warehouse_unreadable", str(e)) from e
         time.sleep(delay)
         delay = min(delay * 2, 1.0)
+
+
+def unwritable_problem(folder: str | Path, what: str) -> str | None:
+    """Why newswatch cannot create files in ``folder`` (created if missing), or None when it can.
+
+    Why a probe rather than ``os.access``: a read-only mount, a full disk or a root-owned folder are
+    only certain once a file is actually created, and ``os.access`` says yes to root everywhere.
+    Checked before a cycle starts, so the operator gets one clear line instead of a failure deep in a
+    flow run.
+    """
+    d = Path(folder)
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        probe = d / f".newswatch-write-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        return f"{what} {d}: cannot write there ({e.strerror or e}; hint: make it writable or choose another path)"
+    return None
+
+
+def unreadable_problem(path: str | Path) -> str | None:
+    """Why the database file at ``path`` cannot be opened for reading, or None when it can."""
+    try:
+        with open(path, "rb") as f:
+            f.read(1)
+    except FileNotFoundError:
+        return None  # reported by the caller, with its own hint
+    except OSError as e:
+        return f"{path}: cannot read the warehouse ({e.strerror or e})"
+    return None
 
 
 @contextmanager

@@ -7,6 +7,8 @@ mid-cycle re-polls and loses nothing.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -17,14 +19,58 @@ from newswatch import secrets
 from pipeline.stages import FeedTarget
 from transform.urls import stable_id
 
+log = logging.getLogger(__name__)
+
+# Tables whose rows name a feed, and the column that does; a feed whose id changes takes them along.
+_FEED_REFERENCES = (("feeds", "feed_id"), ("feed_items", "feed_id"), ("articles", "feed_id"),
+                    ("quarantine", "feed_id"), ("operator_alerts", "subject"))
+
 
 def feed_id_for(url: str) -> str:
-    """The ``feed_id`` of a feed URL (of its redacted form, so a rotated API key keeps the feed's id)."""
-    return stable_id("feed", secrets.redacted(url))
+    """The ``feed_id`` of a feed URL: distinct URLs get distinct ids, secrets included.
+
+    A URL without userinfo or ``${VAR}`` secrets keeps the id of its text (as it always had). One
+    with secrets is keyed on its redacted form plus a SHA-256 of the full URL: the id itself reveals
+    nothing, and two feeds differing only in a password or key no longer collide.
+    """
+    shown = secrets.redacted(url)
+    if shown == url:
+        return stable_id("feed", url)
+    return stable_id("feed", shown, hashlib.sha256(url.encode("utf-8")).hexdigest())
+
+
+def _adopted_ids(con: duckdb.DuckDBPyConnection, feeds: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """Existing rows that a configured feed with secrets takes over, as {old feed_id: new feed_id}.
+
+    Why: a feed with a secret in its URL had its id from the redacted URL in earlier versions, and a
+    rotated key changes the id now; in both cases the warehouse holds the feed's history under another
+    id. A row is taken over only when the match is unambiguous: exactly one configured feed has that
+    redacted URL, its new id is not in the table yet, and exactly one unclaimed row has that URL.
+    """
+    stored = dict(con.execute("SELECT feed_id, url FROM feeds").fetchall())
+    wanted = {feed_id_for(url) for _, url in feeds}
+    by_shown: dict[str, list[str]] = {}
+    for _, url in feeds:
+        by_shown.setdefault(secrets.redacted(url), []).append(url)
+    renames: dict[str, str] = {}
+    for shown, urls in by_shown.items():
+        new_id = feed_id_for(urls[0])
+        if len(urls) != 1 or shown == urls[0] or new_id in stored:
+            continue
+        candidates = [fid for fid, u in stored.items() if u == shown and fid not in wanted and fid not in renames]
+        if len(candidates) == 1:
+            renames[candidates[0]] = new_id
+        elif candidates:
+            log.warning("feed %s: %d earlier feeds have the same redacted URL; starting a new feed history",
+                        shown, len(candidates))
+    return renames
 
 
 def synced_feeds(con: duckdb.DuckDBPyConnection, feeds: Sequence[tuple[str, str]]) -> None:
     """Insert configured feeds that are new, and refresh the names of known ones.
+
+    A feed whose id changed (see ``_adopted_ids``) keeps its row, items, articles and quarantine
+    under the new id.
 
     Args:
         feeds: (name, url) pairs from the config.
@@ -33,6 +79,10 @@ def synced_feeds(con: duckdb.DuckDBPyConnection, feeds: Sequence[tuple[str, str]
     rows = [(feed_id_for(url), name, secrets.redacted(url)) for name, url in feeds]
     if not rows:
         return
+    for old, new in _adopted_ids(con, feeds).items():
+        for table, column in _FEED_REFERENCES:
+            con.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", [new, old]).fetchall()
+        log.info("feed %s now has id %s (its URL carries a secret)", old, new)
     frame = pd.DataFrame(rows, columns=["feed_id", "name", "url"])
     con.register("_cfg_feeds", frame)
     try:
