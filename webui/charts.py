@@ -50,6 +50,16 @@ class Chart:
     x_labels: tuple[tuple[float, str], ...]
     label: str  # the accessible description
 
+    @property
+    def base(self) -> int:
+        """The y of the zero line (the bars' bottom)."""
+        return self.height - PAD_BOTTOM
+
+    @property
+    def right(self) -> int:
+        """The x where the plot ends (the right axis)."""
+        return self.width - PAD_RIGHT
+
 
 def _nice_max(v: float) -> int:
     if v <= 0:
