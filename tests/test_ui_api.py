@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+
 import duckdb
 import httpx
 import pytest
