@@ -242,3 +242,52 @@ def test_displayable_shows_controls_and_highlight_escapes():
     assert displayable("a\x1b[31mb\u202ec") == "a<U+001B>[31mb<U+202E>c"
     assert str(highlighted("<b>North</b> Korea talks", '"North Korea" AND talks')) == \
         "&lt;b&gt;<mark>North</mark>&lt;/b&gt; <mark>Korea</mark> <mark>talks</mark>"
+
+
+def test_a_wired_search_function_gets_pages_grouped_by_story_and_its_api(tmp_path):
+    """The search route as the search module will use it: a function from query and filters to result objects.
+
+    The function here is a plain title scan over the same snapshot, standing in for the index."""
+    import threading
+
+    import uvicorn
+
+    from webui.app import create_app
+
+    snap = build_ui_warehouse(tmp_path / "wh.duckdb")
+    reader = SnapshotReader(snap)
+    seen_filters = []
+
+    def title_search(q, filters):
+        seen_filters.append(dict(filters))
+        with reader.cursor() as (con, _):
+            rows = con.execute(
+                "SELECT a.article_id, a.story_id, a.url, a.title, a.published_at, f.name AS feed, 1.0 AS score, "
+                "a.title AS snippet, s.article_count AS copies FROM articles a JOIN stories s USING (story_id) "
+                "JOIN feeds f USING (feed_id) WHERE contains(lower(a.title), lower(?)) ORDER BY a.published_at",
+                [q.strip('"')]).fetchall()
+        keys = ("article_id", "story_id", "url", "title", "published_at", "feed", "score", "snippet", "copies")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    server = uvicorn.Server(uvicorn.Config(create_app(reader, search=title_search), host="127.0.0.1", port=0,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            threading.Event().wait(0.05)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as c:
+            page = c.get("/search", params={"q": '"North Korea"', "feed": "Northern Wire"})
+            assert page.status_code == 200 and "<mark>North</mark>" in page.text
+            assert page.text.count('class="hit"') == 6  # 7 titles, two of them copies of one story
+            assert seen_filters[-1] == {"feed": "Northern Wire"}
+            api = c.get("/api/search", params={"q": "korea"}).json()
+            assert len(api) == 8 and set(api[0]) >= {"article_id", "story_id", "url", "title", "snippet", "copies"}
+            assert c.get("/search", params={"q": "x", "page": "0"}).status_code == 400
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        reader.close()
