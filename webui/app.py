@@ -24,6 +24,8 @@ import io
 import json
 import logging
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -65,6 +67,8 @@ SECURITY_HEADERS = [
 ]
 
 STATIC_DIR = Path(__file__).with_name("static")
+# Page data kept for the current minute (see ``create_app``): a few hundred rows each, so ~1 MB at most.
+MEMO_PAGES = 256
 
 
 class BadRequest(ValueError):
@@ -276,10 +280,28 @@ def create_app(reader: SnapshotReader, *, creds: Credentials | None = None, cloc
     """
     env = _environment()
     now_fn: Clock = clock or (lambda: datetime.now(UTC))
+    memo: OrderedDict[tuple[Version, str, str, datetime], Row] = OrderedDict()
+    memo_lock = threading.Lock()
 
     def read(fn: PageFn, request: Request) -> tuple[Row, Version]:
+        # A page is a pure function of (snapshot file, URL, minute): the file never changes once published,
+        # so the data of a page read this minute is served again to the next reader of the same version.
+        # The console is not memoised (a CSV result can be a million rows).
+        now = now_fn().replace(second=0, microsecond=0)
         with reader.cursor() as (con, version):
-            return fn(con, request, now_fn()), version
+            key = (version, request.url.path, request.url.query, now)
+            if fn is not _sql:
+                with memo_lock:
+                    if key in memo:
+                        memo.move_to_end(key)
+                        return memo[key], version
+            data = fn(con, request, now)
+        if fn is not _sql:
+            with memo_lock:
+                memo[key] = data
+                while len(memo) > MEMO_PAGES:
+                    memo.popitem(last=False)
+        return data, version
 
     def failure(request: Request, api: bool, status: int, message: str) -> Response:
         if api:
