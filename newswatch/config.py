@@ -168,6 +168,20 @@ class RunnerConfig(_Model):
     )
 
 
+class UiConfig(_Model):
+    password: str | None = Field(
+        None, min_length=8, description="HTTP Basic password of `newswatch ui` (any user name); use ${VAR}."
+    )
+    tokens: list[str] = Field(
+        default_factory=list, description="Accepted `Authorization: Bearer <token>` values for scripts; use ${VAR}."
+    )
+
+    @property
+    def has_auth(self) -> bool:
+        """Whether a non-loopback bind is allowed: some credential is configured."""
+        return bool(self.password) or any(self.tokens)
+
+
 class Settings(_Model):
     warehouse: WarehouseConfig = WarehouseConfig()
     schedule: ScheduleConfig = ScheduleConfig()
@@ -180,6 +194,7 @@ class Settings(_Model):
     nlp: NlpConfig = NlpConfig()
     stories: StoriesConfig = StoriesConfig()
     runner: RunnerConfig = RunnerConfig()
+    ui: UiConfig = UiConfig()
 
 
 def _cross_reference_problems(doc: dict[str, Any]) -> list[str]:
