@@ -22,7 +22,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check flows extract transform warehouse newswatch webui tests bench eval
+	$(BIN)/ruff check flows pipeline extract transform warehouse newswatch demosite webui tests bench eval
 
 # Quality figures on ../shared/eval (third-party data, read in place, never copied).
 eval: $(STAMP)
