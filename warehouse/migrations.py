@@ -33,12 +33,18 @@ def _m0004_alerts_outbox(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(OUTBOX_SQL)
 
 
+def _m0006_runs_internal_errors(con: duckdb.DuckDBPyConnection) -> None:
+    """``runs.internal_errors``: items a bug (not the input's own fault) turned into quarantine rows."""
+    con.execute("ALTER TABLE runs ADD COLUMN internal_errors INTEGER NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _m0001_initial),
     ("0002_story_signatures", _m0002_story_signatures),
     ("0003_trend_views", create_trend_views),
     ("0004_alerts_outbox", _m0004_alerts_outbox),
     ("0005_top_speakers_spelling", replace_top_speakers),
+    ("0006_runs_internal_errors", _m0006_runs_internal_errors),
 ]
 
 
