@@ -10,14 +10,15 @@ Two forms, comma-separated when several are wanted in one cycle:
   newswatch/delivery.py, between commit and alert delivery (``exit_before_send``, ``exit_after_send``).
 - ``<action>:<stage>:<marker>``: when the item of ``stage`` (``STAGES``) whose URL contains ``marker``
   is handled, ``raise`` an ``InjectedFault`` (an unexpected exception, a stand-in for any bug),
-  ``spin`` in pure Python (interruptible) or ``stall`` with SIGALRM blocked (like code stuck in C,
-  which no in-process timer can interrupt), each for ``STALL_SECONDS``.
+  ``spin`` in pure Python (interruptible) or ``stall`` in one long C call with SIGALRM ignored (like
+  code stuck in C, which no in-process timer can interrupt), each for ``STALL_SECONDS``.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 
 POINTS = frozenset({
@@ -60,13 +61,17 @@ def fault_point(stage: str, subject: str) -> None:
             continue
         if action == "raise":
             raise InjectedFault(f"injected fault at {stage} for {subject}")
-        deadline = time.monotonic() + STALL_SECONDS
         if action == "stall":
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+            # One long C call with the budget's SIGALRM ignored (blocking it in this thread is not enough:
+            # the kernel hands it to another thread, and Python runs the handler here anyway).
+            main = threading.current_thread() is threading.main_thread()
+            previous = signal.signal(signal.SIGALRM, signal.SIG_IGN) if main else None
             try:
-                while time.monotonic() < deadline:
-                    time.sleep(0.05)
+                time.sleep(STALL_SECONDS)
             finally:
-                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGALRM})
+                if main:
+                    signal.signal(signal.SIGALRM, previous)
+            return
+        deadline = time.monotonic() + STALL_SECONDS
         while time.monotonic() < deadline:
             pass
