@@ -325,6 +325,9 @@ def test_budgets_abandon_a_looping_page_and_a_stuck_worker(cycles):
         assert reason == "too_slow", (page, reason, message)
     loaded = _items(path, h, "injected")
     assert loaded[h.site.url("/boom/ok")] == "loaded"
+    # The stuck one was found by the parent's watchdog (no in-worker timer reaches it), alone.
+    first = cycles["runs"][0][0].stderr
+    assert f"page {h.site.url('/stuck/page')} held its worker past the watchdog" in first, first[-4000:]
 
 
 def test_the_second_cycle_does_not_fail_the_same_way(cycles):
