@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
@@ -262,7 +262,7 @@ def processed_chunk(jobs: Sequence[PageJob], model: str | None, topics: dict[str
                       "pages one by one", len(jobs), chunk_budget(len(jobs), item_seconds))
             _replaced_pool(generation, processes, model)
             break
-        except BrokenProcessPool:
+        except (BrokenProcessPool, CancelledError):  # a replacement cancels the calls still queued
             if generation == _generation:  # it broke under this chunk: one of its pages killed a worker
                 log.error("a worker died processing a chunk of %d pages: running them one by one", len(jobs))
                 _replaced_pool(generation, processes, model)
@@ -283,7 +283,7 @@ def _processed_alone(job: PageJob, model: str | None, topics: dict[str, TopicQue
             log.error("page %s held its worker past the watchdog: worker pool replaced", job.final_url)
             _replaced_pool(generation, processes, model)
             return Processed(cand, rejection=too_slow("extract", cand.item_key, job.final_url, item_seconds))
-        except BrokenProcessPool:
+        except (BrokenProcessPool, CancelledError):  # a replacement cancels the calls still queued
             if generation == _generation:
                 _replaced_pool(generation, processes, model)
                 return Processed(cand, rejection=Rejection(
