@@ -33,10 +33,10 @@ from pipeline.runlock import cycle_lock
 from pipeline.workers import (
     default_processes,
     local_pool_spec,
+    processed_chunk,
     processed_jobs,
     shutdown_pool,
     started_pool,
-    submit_local,
 )
 from transform.topics import compiled_query
 
@@ -71,11 +71,13 @@ def fetch_task(settings: Settings, candidates: list[cycle.Candidate]) -> tuple[l
 
 
 @task(name="process-pages")
-def process_task(jobs: list[cycle.PageJob], model: str | None, queries: dict[str, Any], local_processes: int) -> list[cycle.Processed]:
-    """Extract + clean + NLP + topics for one chunk: on the local pool, or in-process on a Dask worker."""
+def process_task(jobs: list[cycle.PageJob], model: str | None, queries: dict[str, Any], local_processes: int,
+                 item_seconds: float) -> list[cycle.Processed]:
+    """Extract + clean + NLP + topics for one chunk: on the local pool (under the parent's watchdog), or
+    in-process on a Dask worker (the in-worker budget only)."""
     if local_processes:
-        return submit_local(jobs, model, queries, local_processes).result()
-    return processed_jobs(jobs, model, queries)
+        return processed_chunk(jobs, model, queries, local_processes, item_seconds)
+    return processed_jobs(jobs, model, queries, item_seconds)
 
 
 @task(name="load")
@@ -152,7 +154,7 @@ def _cycle_body(settings: Settings, respect_schedule: bool = False) -> Any:
     # here, so this machine's core count stands in for it.
     workers = local or (settings.runner.dask_workers if not settings.runner.dask_address else default_processes())
     inputs = quote if local else _as_is
-    futures = [process_task.submit(inputs(chunk), model, inputs(queries), local)
+    futures = [process_task.submit(inputs(chunk), model, inputs(queries), local, settings.runner.item_seconds)
                for chunk in cycle.chunked(jobs, CHUNK_SIZE, workers)]
     processed: list[cycle.Processed] = []
     for f in futures:
@@ -163,9 +165,12 @@ def _cycle_body(settings: Settings, respect_schedule: bool = False) -> Any:
     failed_feeds = cycle.feeds_failed(polls)
     too_many = bool(polls) and failed_feeds / len(polls) > settings.runner.max_failure_ratio
     status = "failed" if too_many else "completed"
-    message = f"{failed_feeds} of {len(polls)} feeds failed" if too_many else ""
+    notes = [f"{failed_feeds} of {len(polls)} feeds failed"] if too_many else []
+    if counts.internal_errors:  # bugs, not bad input: say so even when the cycle completed
+        notes.append(f"{counts.internal_errors} internal error(s), quarantined with reason internal_error")
     summary = CycleSummary(run_id, status, len(polls), failed_feeds, plan.seen, counts.loaded, counts.duplicates,
-                           counts.quarantined, plan.deferred, round(time.monotonic() - started, 2), message)
+                           counts.quarantined, plan.deferred, round(time.monotonic() - started, 2), "; ".join(notes),
+                           counts.internal_errors)
     finish_task(settings, run_id, summary)
     return summary
 
@@ -215,7 +220,7 @@ def cycle_log_line(s: CycleSummary) -> str:
     """The one line ``serve`` logs per cycle."""
     return (f"newswatch cycle {s.run_id} {s.status}: feeds={s.feeds_polled} failed={s.feeds_failed} "
             f"seen={s.entries_seen} new={s.articles_new} dup={s.duplicates} quarantined={s.quarantined} "
-            f"deferred={s.deferred} in {s.seconds:.1f}s")
+            f"deferred={s.deferred} internal_errors={s.internal_errors} in {s.seconds:.1f}s")
 
 
 def run_cycle(settings: Settings, *, respect_schedule: bool = False, api: LocalPrefectServer | None = None) -> CycleSummary:

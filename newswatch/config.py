@@ -166,6 +166,11 @@ class RunnerConfig(_Model):
     max_failure_ratio: float = Field(
         0.5, ge=0, le=1, description="The cycle fails when more than this share of polled feeds failed."
     )
+    item_seconds: float = Field(
+        60, gt=0,
+        description="Wall-time budget of one page's extraction, cleaning and NLP in a worker; over it, the page "
+                    "is abandoned and quarantined too_slow (a worker stuck in C code is replaced).",
+    )
 
 
 class UiConfig(_Model):

@@ -1,14 +1,25 @@
-"""Fault injection for crash tests: ``NEWSWATCH_FAULT=<point>`` kills the process at that point.
+"""Fault injection for crash and bulkhead tests, through the one ``NEWSWATCH_FAULT`` variable.
 
-Why: the promise "a crash anywhere loses nothing" is only worth something if tests kill the real
-pipeline at the dangerous moments (mid-fetch, mid-extraction, inside the load transaction, and in
-pipeline/delivery.py between commit and alert delivery) and check the next cycle. The check is one dictionary lookup of an
-environment variable, so it costs nothing in production, where the variable is never set.
+Why: the promises "a crash anywhere loses nothing" and "one bad item never stops the cycle" are only
+worth something if tests break the real pipeline at the dangerous moments and check what was recorded.
+The check is one dictionary lookup of an environment variable, so it costs nothing in production,
+where the variable is never set.
+
+Two forms, comma-separated when several are wanted in one cycle:
+- ``<point>``: the process dies (like SIGKILL) at that point of the cycle (``POINTS``), or, in
+  pipeline/delivery.py, between commit and alert delivery (``exit_before_send``, ``exit_after_send``).
+- ``<action>:<stage>:<marker>``: when the item of ``stage`` (``STAGES``) whose URL contains ``marker``
+  is handled, ``raise`` an ``InjectedFault`` (an unexpected exception, a stand-in for any bug),
+  ``spin`` in pure Python (interruptible) or ``stall`` in one long C call with SIGALRM ignored (like
+  code stuck in C, which no in-process timer can interrupt), each for ``STALL_SECONDS``.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import threading
+import time
 
 POINTS = frozenset({
     "during_fetch",          # after some article pages were fetched, before extraction
@@ -18,8 +29,49 @@ POINTS = frozenset({
 # Between the load's commit and alert delivery, pipeline/delivery.py has its own points
 # (exit_before_send, exit_after_send), checked the same way.
 
+# The units of third-party work an item fault can hit: a feed poll (fetch + parse), a page fetch, a feed
+# body's cleaning, a page's extraction/cleaning/topics, one article's NLP.
+STAGES = frozenset({"poll", "fetch", "feed_body", "extract", "nlp"})
+ACTIONS = frozenset({"raise", "spin", "stall"})
+# Long enough to exceed any budget a test sets, short enough that a leaked worker goes away by itself.
+STALL_SECONDS = 120.0
+
+
+class InjectedFault(RuntimeError):
+    """The unexpected exception ``raise:<stage>:<marker>`` provokes."""
+
+
+def _faults() -> list[str]:
+    value = os.environ.get("NEWSWATCH_FAULT")
+    return [f.strip() for f in value.split(",")] if value else []
+
 
 def crash_point(point: str) -> None:
     """SIGKILL-equivalent exit (no cleanup, no flush) when ``NEWSWATCH_FAULT`` names this point."""
-    if os.environ.get("NEWSWATCH_FAULT") == point:
+    if point in _faults():
         os._exit(137)
+
+
+def fault_point(stage: str, subject: str) -> None:
+    """Misbehave as ``NEWSWATCH_FAULT`` asks when handling ``subject`` (an item's URL) at ``stage``."""
+    for fault in _faults():
+        action, _, rest = fault.partition(":")
+        where, _, marker = rest.partition(":")
+        if action not in ACTIONS or where != stage or not marker or marker not in subject:
+            continue
+        if action == "raise":
+            raise InjectedFault(f"injected fault at {stage} for {subject}")
+        if action == "stall":
+            # One long C call with the budget's SIGALRM ignored (blocking it in this thread is not enough:
+            # the kernel hands it to another thread, and Python runs the handler here anyway).
+            main = threading.current_thread() is threading.main_thread()
+            previous = signal.signal(signal.SIGALRM, signal.SIG_IGN) if main else None
+            try:
+                time.sleep(STALL_SECONDS)
+            finally:
+                if main:
+                    signal.signal(signal.SIGALRM, previous)
+            return
+        deadline = time.monotonic() + STALL_SECONDS
+        while time.monotonic() < deadline:
+            pass

@@ -7,6 +7,7 @@ single-writer rule is visible: only ``begin_cycle``, ``planned_items`` (read), `
 
 from __future__ import annotations
 
+import logging
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -17,6 +18,7 @@ from newswatch import secrets
 from newswatch.config import Settings
 from newswatch.faults import crash_point
 from newswatch.models import Rejection
+from pipeline.bulkhead import internal_error_records
 from pipeline.stages import Candidate, FeedPoll, FeedTarget, PageJob, Processed, item_key_for, page_job, poll_feed
 from transform.polling import PollBounds
 from transform.urls import article_id_for, normalized_url
@@ -32,6 +34,8 @@ from warehouse.stories import StoryIndex
 # A page that fails with a retriable error (timeout, 5xx) is retried in later cycles this many times
 # before it is recorded as finally quarantined; three attempts span at least two poll intervals.
 MAX_PAGE_ATTEMPTS = 3
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -61,6 +65,7 @@ class CycleSummary:
     deferred: int
     seconds: float
     message: str = ""
+    internal_errors: int = 0  # of the quarantined items and failed feeds, those a bug caused
 
 
 def fetch_policy(settings: Settings) -> FetchPolicy:
@@ -149,7 +154,8 @@ def fetched_jobs(settings: Settings, candidates: list[Candidate], client: HttpCl
         return [], []
     now = datetime.now(UTC)
     with ThreadPoolExecutor(max_workers=min(settings.fetch.concurrency, len(candidates))) as ex:
-        results = list(ex.map(lambda c: page_job(client, c, now=now), candidates))
+        results = list(ex.map(lambda c: page_job(client, c, now=now, item_seconds=settings.runner.item_seconds),
+                              candidates))
     crash_point("during_fetch")
     jobs: list[PageJob] = []
     rejections: list[tuple[Candidate, Rejection, bool]] = []
@@ -196,6 +202,7 @@ def loaded(settings: Settings, run_id: str, polls: list[FeedPoll], plan: Plan, p
         for p in polls:
             if p.status == "failed":
                 batch.rejections.append((None, Rejection("feed", p.feed_id, p.url, p.reason or "error", p.message or ""), True))
+        logged_internal_errors([r for _, r, _ in batch.rejections])
         tuned = {k: v for k, v in (("threshold", settings.stories.threshold),
                                     ("containment_threshold", settings.stories.containment_threshold)) if v}
         stories = StoryIndex.load(con, window_days=settings.stories.window_days, **tuned)
@@ -203,6 +210,19 @@ def loaded(settings: Settings, run_id: str, polls: list[FeedPoll], plan: Plan, p
         queued_alerts(con, settings, now=now)  # the outbox, in the same transaction as the articles
         pruned_texts(con, keep_days=settings.warehouse.retention_text_days, now=now)
     return counts
+
+
+def logged_internal_errors(rejections: list[Rejection]) -> int:
+    """Log each distinct internal error of the cycle once, with its traceback; returns how many items had one.
+
+    Why once: the quarantine keeps every item; the log is for the operator, who needs each bug once with
+    where it was raised and how many items it hit, not the same traceback 500 times.
+    """
+    records = internal_error_records(rejections)
+    for rec in records:
+        log.error("internal error in stage %s, %d item(s) (e.g. %s): %s raised at %s\n%s", rec.stage, rec.count,
+                  rec.example_url or "-", rec.error_type, rec.location, rec.message)
+    return sum(rec.count for rec in records)
 
 
 def finished(settings: Settings, run_id: str, summary: CycleSummary) -> None:

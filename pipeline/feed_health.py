@@ -14,6 +14,8 @@ Incidents:
 - ``cycle_failed``: a cycle ended ``failed`` (too many feeds failed) or ``crashed`` (its process died;
   noticed when the next cycle starts). A failed cycle is reported by the next delivery, because its
   status is written after delivery.
+- ``internal_errors``: a cycle turned items into ``internal_error`` quarantine rows, i.e. hit a bug rather
+  than bad input (key: the run). Its count is written by the load, so the same cycle's delivery reports it.
 
 The "usual gap" is the 90th percentile of the gaps between the cycles in which the feed carried new
 items, over its last ``HISTORY`` of activity. Measured on the 28 real feeds of /work/shared/eval/feeds
@@ -53,7 +55,7 @@ CYCLE_LOOKBACK = timedelta(days=1)
 class Incident:
     """Something the operator must hear about once: ``(kind, subject, key)`` identifies it."""
 
-    kind: str  # feed_failing | feed_disabled | feed_silent | cycle_failed
+    kind: str  # feed_failing | feed_disabled | feed_silent | cycle_failed | internal_errors
     subject: str  # feed_id or run_id
     key: str
     title: str
@@ -128,6 +130,15 @@ def cycle_incident(run_id: str, status: str, started_at: datetime, message: str 
                     occurred_at=started_at)
 
 
+def internal_errors_incident(run_id: str, count: int, started_at: datetime) -> Incident:
+    """The incident of a cycle whose bulkheads caught unexpected exceptions (bugs) on ``count`` items."""
+    return Incident("internal_errors", run_id, "internal_errors", f"[newswatch] internal errors: {run_id}",
+                    f"The cycle started at {_when(started_at)} hit {count} internal error(s): unexpected exceptions "
+                    "caught at an item's boundary (the items were quarantined, the cycle went on). These are bugs; "
+                    "the log of the cycle has each traceback once. See `newswatch sql \"SELECT stage, url, message "
+                    "FROM quarantine WHERE reason = 'internal_error'\"`.", occurred_at=started_at)
+
+
 def _when(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -153,6 +164,10 @@ def operator_incidents(con: duckdb.DuckDBPyConnection, settings: Any, *, now: da
         "SELECT run_id, status, started_at, message FROM runs WHERE status IN ('failed', 'crashed') "
         "AND started_at >= ? ORDER BY started_at", [now - CYCLE_LOOKBACK]).fetchall()
     incidents += [cycle_incident(*r) for r in rows]
+    rows = con.execute(
+        "SELECT run_id, internal_errors, started_at FROM runs WHERE internal_errors > 0 AND started_at >= ? "
+        "ORDER BY started_at", [now - CYCLE_LOOKBACK]).fetchall()
+    incidents += [internal_errors_incident(r[0], int(r[1]), r[2]) for r in rows]
     return incidents
 
 

@@ -2,8 +2,10 @@
 
 Why: ``flows/`` only wires these together, so each stage is testable without an orchestrator, and the
 same functions run in a local process pool or on Dask workers. Every stage returns an explicit outcome
-per item (a record or a ``Rejection``), never a bare ``None``; only ``ItemError``/``RetriableError``
-are caught, so a bug surfaces.
+per item (a record or a ``Rejection``), never a bare ``None``. Each stage handles the errors it
+anticipates (``ItemError``/``RetriableError``); each unit of third-party work runs inside
+``pipeline.bulkhead.guarded``, which turns anything else into that item's ``internal_error`` outcome,
+counted and logged by the cycle, so a bug surfaces without stopping the other feeds.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from extract.html import decoded_html, extracted_feed_body, extracted_page
 from extract.http import HttpClient, redacted_url
 from newswatch import secrets
 from newswatch.errors import ItemError, PipelineError, RetriableError
+from newswatch.faults import fault_point
 from newswatch.models import Article, ArticleAnalysis, FeedEntry, Rejection
+from pipeline.bulkhead import guarded
 from transform.dates import published_at_from_url
 from transform.language import detected_language
 from transform.stories import content_hash
@@ -117,8 +121,20 @@ def entries_with_usable_guids(entries: tuple[FeedEntry, ...]) -> tuple[FeedEntry
 
 
 def poll_feed(client: HttpClient, target: FeedTarget, *, max_items: int) -> FeedPoll:
-    """GET one feed conditionally and parse it unless the server or the body hash says it is unchanged."""
+    """GET one feed conditionally and parse it unless the server or the body hash says it is unchanged.
+
+    Anything unexpected raised while fetching or parsing is a failed poll (``internal_error``): the feed
+    backs off like after any other failure, and the other feeds go on.
+    """
     shown = redacted_url(target.url)
+    res = guarded("feed", target.feed_id, shown, lambda: _polled(client, target, shown, max_items))
+    if isinstance(res, Rejection):
+        return FeedPoll(target.feed_id, "failed", url=shown, reason=res.reason, message=res.message)
+    return res
+
+
+def _polled(client: HttpClient, target: FeedTarget, shown: str, max_items: int) -> FeedPoll:
+    fault_point("poll", shown)
     try:
         res = client.get(target.url, etag=target.etag, last_modified=target.last_modified, accept=FEED_ACCEPT)
         if res.not_modified:
@@ -140,16 +156,36 @@ def poll_feed(client: HttpClient, target: FeedTarget, *, max_items: int) -> Feed
                     warning=feed.warning)
 
 
-def page_job(client: HttpClient, cand: Candidate, *, now: datetime | None = None) -> PageJob | Rejection:
-    """Fetch the candidate's page, unless its feed entry already carries the full article."""
+def page_job(client: HttpClient, cand: Candidate, *, now: datetime | None = None,
+             item_seconds: float | None = None) -> PageJob | Rejection:
+    """Fetch the candidate's page, unless its feed entry already carries the full article.
+
+    The feed body's cleaning runs here, in the fetching thread, under the item's time budget (which
+    interrupts Python code only; a page's extraction runs in a worker, watched from outside).
+    """
     now = now or datetime.now(UTC)
     entry = cand.entry
+    shown = redacted_url(entry.url) if entry.url else ""
     if entry.content_html:
-        text = extracted_feed_body(entry.content_html, entry.url)
+        body = entry.content_html
+
+        def feed_body() -> str | None:
+            fault_point("feed_body", entry.url)
+            return extracted_feed_body(body, entry.url)
+
+        text = guarded("extract", cand.item_key, shown, feed_body, seconds=item_seconds)
+        if isinstance(text, Rejection):
+            return text
         if text:
             return PageJob(cand, secrets.redacted(entry.url), None, text, now)
     if not entry.url:  # a teaser with nowhere to read the rest
         return Rejection("feed", cand.item_key, "", "no_link", "feed item has no link and its body is only a teaser")
+    return guarded("fetch", cand.item_key, shown, lambda: _fetched_page(client, cand, now))
+
+
+def _fetched_page(client: HttpClient, cand: Candidate, now: datetime) -> PageJob | Rejection:
+    entry = cand.entry
+    fault_point("fetch", entry.url)
     try:
         res = client.get(entry.url, accept=PAGE_ACCEPT)
         html = decoded_html(res.body, res.headers.get("content-type"))

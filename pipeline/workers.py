@@ -10,16 +10,23 @@ before any such handle or any thread exists.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import sys
 import threading
+import time
 from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from newswatch.errors import ConfigError, ItemError
-from newswatch.models import Rejection
+from newswatch.faults import fault_point
+from newswatch.models import ArticleAnalysis, Rejection
+from pipeline.bulkhead import INTERNAL_ERROR, guarded, too_slow
 from pipeline.stages import PageJob, Processed, article_from_job, topic_matches
 from transform.topics import TopicQuery
 
@@ -28,30 +35,70 @@ if TYPE_CHECKING:
 
 # Languages spaCy's English model can analyse; other articles get no entities/quotes.
 NLP_LANGUAGES = frozenset({"en", None})
+# The parent's watchdog on a chunk allows its items' budgets twice (extraction, then NLP), one more
+# budget and this slack (pickling, a chunk waiting in the pool's call queue) before it replaces the pool.
+WATCHDOG_SLACK_SECONDS = 10.0
+# A replacement pool's workers (spawned: imports, spaCy) must be up within this before re-runs start.
+WARM_UP_SECONDS = 180.0
+
+log = logging.getLogger(__name__)
 
 
-def processed_jobs(jobs: Sequence[PageJob], model: str | None, topics: dict[str, TopicQuery]) -> list[Processed]:
-    """Extract, clean, analyse and topic-match a chunk of pages, one ``Processed`` per job, same order."""
-    out: list[Processed | None] = [None] * len(jobs)
-    ok: list[tuple[int, Processed]] = []
-    for i, job in enumerate(jobs):
-        cand = job.candidate
-        try:
-            article = article_from_job(job)
-        except ItemError as e:
-            out[i] = Processed(cand, rejection=Rejection("extract", cand.item_key, job.final_url, e.reason, e.message))
-            continue
-        ok.append((i, Processed(cand, article, None, topic_matches(article, topics))))
+def processed_jobs(jobs: Sequence[PageJob], model: str | None, topics: dict[str, TopicQuery],
+                   item_seconds: float | None = None) -> list[Processed]:
+    """Extract, clean, analyse and topic-match a chunk of pages, one ``Processed`` per job, same order.
+
+    Each page's extraction and each article's NLP is one guarded unit with a budget of ``item_seconds``:
+    whatever it raises or however long it loops, it becomes that page's outcome and the rest of the
+    chunk goes on. The chunk's articles are analysed together (spaCy is faster in batches); when the
+    batch fails or overruns, they are analysed one by one so only the culprit is lost.
+    """
+    out: list[Processed] = []
+    for job in jobs:
+        res = guarded("extract", job.candidate.item_key, job.final_url,
+                      lambda job=job: _extracted(job, topics), seconds=item_seconds)  # type: ignore[misc]
+        out.append(Processed(job.candidate, rejection=res) if isinstance(res, Rejection) else res)
     if model:
-        from transform.nlp import analyses_of_articles, load_pipeline
+        out = _analysed(out, model, item_seconds)
+    return out
 
-        todo = [(i, p) for i, p in ok if p.article and p.article.language in NLP_LANGUAGES]
-        analyses = analyses_of_articles(load_pipeline(model), [(p.article.title, p.article.text) for _, p in todo if p.article])
-        done = {i: Processed(p.candidate, p.article, an, p.topics) for (i, p), an in zip(todo, analyses, strict=True)}
-        ok = [(i, done.get(i, p)) for i, p in ok]
-    for i, p in ok:
-        out[i] = p
-    return [p for p in out if p is not None]
+
+def _extracted(job: PageJob, topics: dict[str, TopicQuery]) -> Processed:
+    cand = job.candidate
+    fault_point("extract", job.final_url)
+    try:
+        article = article_from_job(job)
+    except ItemError as e:
+        return Processed(cand, rejection=Rejection("extract", cand.item_key, job.final_url, e.reason, e.message))
+    return Processed(cand, article, None, topic_matches(article, topics))
+
+
+def _analysed(out: list[Processed], model: str, item_seconds: float | None) -> list[Processed]:
+    from transform.nlp import analyses_of_articles, load_pipeline
+
+    nlp = load_pipeline(model)
+    todo = [i for i, p in enumerate(out) if p.article is not None and p.article.language in NLP_LANGUAGES]
+
+    def analyses(idx: list[int]) -> list[ArticleAnalysis]:
+        arts = [a for a in (out[i].article for i in idx) if a is not None]
+        for a in arts:
+            fault_point("nlp", a.url)
+        return analyses_of_articles(nlp, [(a.title, a.text) for a in arts])
+
+    batch = guarded("nlp", "chunk", "", lambda: analyses(todo),
+                    seconds=item_seconds * len(todo) if item_seconds else None)
+    done = out.copy()
+    if not isinstance(batch, Rejection):
+        for i, an in zip(todo, batch, strict=True):
+            done[i] = replace(out[i], analysis=an)
+        return done
+    log.warning("NLP of a chunk of %d articles failed (%s); analysing them one by one", len(todo), batch.reason)
+    for i in todo:
+        p = out[i]
+        one = guarded("nlp", p.candidate.item_key, p.article.url if p.article else "",
+                      lambda i=i: analyses([i]), seconds=item_seconds)  # type: ignore[misc]
+        done[i] = Processed(p.candidate, rejection=one) if isinstance(one, Rejection) else replace(p, analysis=one[0])
+    return done
 
 
 def _die_with_parent() -> None:
@@ -73,9 +120,32 @@ def _die_with_parent() -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _preloaded(model: str | None) -> None:
-    import extract.html  # noqa: F401  (import trafilatura once, before the first chunk)
+# A small but complete article page for the warm-up extraction (any page that yields text will do).
+_WARM_UP_SENTENCES = (
+    "The council met on Tuesday to discuss the new budget for the harbour district.",
+    "Officials said the plan would be published next week, after a final review by the mayor.",
+    "Residents have asked for more buses, wider pavements and a longer opening time for the library.",
+)
 
+
+def _warm_up_page() -> str:
+    s = _WARM_UP_SENTENCES
+    paras = "".join(f"<p>{s[i % 3]} {s[(i + 1) % 3]}</p>" for i in range(8))
+    return ('<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Council budget</title>'
+            '<meta property="article:published_time" content="2026-01-02T08:00:00Z"></head><body><nav>'
+            f'<a href="/">Home</a></nav><article><h1>Council budget</h1><p class="byline">By Staff</p>{paras}'
+            "</article><footer>Copyright</footer></body></html>")
+
+
+def _preloaded(model: str | None) -> None:
+    from extract.html import extracted_page
+
+    # One throwaway extraction: trafilatura and its helpers load data lazily on the first page (measured:
+    # 2-3 s), which would otherwise be charged to the first real page's time budget.
+    try:
+        extracted_page(_warm_up_page(), "http://localhost/warm-up")
+    except ItemError:
+        pass
     if model:
         from transform.nlp import load_pipeline
 
@@ -90,6 +160,9 @@ def _warm(model: str | None) -> None:
 _pool: ProcessPoolExecutor | None = None
 _pool_key: tuple[int, str | None] | None = None
 _pool_lock = threading.Lock()
+# Bumped each time the watchdog replaces the pool: a chunk whose pool broke under another chunk's
+# replacement runs again; one whose pool broke under itself has the culprit among its items.
+_generation = 0
 
 
 def default_processes() -> int:
@@ -108,9 +181,10 @@ def local_pool(processes: int, model: str | None) -> ProcessPoolExecutor:
     global _pool, _pool_key
     with _pool_lock:
         key = (processes, model)
-        if _pool is None or _pool_key != key:
+        broken = _pool is not None and bool(getattr(_pool, "_broken", False))  # a worker died: unusable
+        if _pool is None or _pool_key != key or broken:
             if _pool is not None:
-                _pool.shutdown(cancel_futures=True)
+                _pool.shutdown(wait=not broken, cancel_futures=True)
             ctx = multiprocessing.get_context("spawn")
             _pool = ProcessPoolExecutor(max_workers=processes, mp_context=ctx, initializer=_warm, initargs=(model,))
             _pool_key = key
@@ -157,9 +231,116 @@ def preloaded_pool(processes: int, model: str | None) -> None:
     _pool.submit(os.getpid)
 
 
-def submit_local(jobs: Sequence[PageJob], model: str | None, topics: dict[str, TopicQuery], processes: int) -> Future[list[Processed]]:
+def submit_local(jobs: Sequence[PageJob], model: str | None, topics: dict[str, TopicQuery], processes: int,
+                 item_seconds: float | None = None) -> Future[list[Processed]]:
     """Run ``processed_jobs`` on the local pool."""
-    return local_pool(processes, model).submit(processed_jobs, list(jobs), model, topics)
+    return local_pool(processes, model).submit(processed_jobs, list(jobs), model, topics, item_seconds)
+
+
+def chunk_budget(n: int, item_seconds: float) -> float:
+    """How long the parent lets a running chunk of ``n`` pages take before it declares a worker stuck."""
+    return item_seconds * (2 * n + 1) + WATCHDOG_SLACK_SECONDS
+
+
+def processed_chunk(jobs: Sequence[PageJob], model: str | None, topics: dict[str, TopicQuery], processes: int,
+                    item_seconds: float) -> list[Processed]:
+    """``processed_jobs`` on the local pool, under a watchdog for workers no in-process timer can stop.
+
+    Why: the in-worker budget interrupts Python code only; a page can hold its worker inside one C call
+    (a regex, lxml, spaCy) for hours. When the chunk overruns ``chunk_budget`` (counted from when the
+    pool took it), or a worker dies under it, the pool's workers are killed and replaced, and the
+    chunk's pages run again one at a time under the same watchdog, so the culprit is identified
+    (quarantined ``too_slow``, or ``internal_error`` when its worker died) and the others still load.
+    """
+    for _ in range(3):
+        generation = _generation
+        try:
+            return _result_within(submit_local(jobs, model, topics, processes, item_seconds),
+                                  chunk_budget(len(jobs), item_seconds))
+        except FutureTimeout:
+            log.error("a chunk of %d pages overran its %.0f s budget: replacing the worker pool and running its "
+                      "pages one by one", len(jobs), chunk_budget(len(jobs), item_seconds))
+            _replaced_pool(generation, processes, model)
+            break
+        except (BrokenProcessPool, CancelledError):  # a replacement cancels the calls still queued
+            if generation == _generation:  # it broke under this chunk: one of its pages killed a worker
+                log.error("a worker died processing a chunk of %d pages: running them one by one", len(jobs))
+                _replaced_pool(generation, processes, model)
+                break
+            _ready_pool(processes, model)  # another chunk replaced the pool: run this one again
+    return [_processed_alone(job, model, topics, processes, item_seconds) for job in jobs]
+
+
+def _processed_alone(job: PageJob, model: str | None, topics: dict[str, TopicQuery], processes: int,
+                     item_seconds: float) -> Processed:
+    cand = job.candidate
+    for _ in range(3):
+        generation = _generation
+        try:
+            return _result_within(submit_local([job], model, topics, processes, item_seconds),
+                                  chunk_budget(1, item_seconds))[0]
+        except FutureTimeout:
+            log.error("page %s held its worker past the watchdog: worker pool replaced", job.final_url)
+            _replaced_pool(generation, processes, model)
+            return Processed(cand, rejection=too_slow("extract", cand.item_key, job.final_url, item_seconds))
+        except (BrokenProcessPool, CancelledError):  # a replacement cancels the calls still queued
+            if generation == _generation:
+                _replaced_pool(generation, processes, model)
+                return Processed(cand, rejection=Rejection(
+                    "extract", cand.item_key, job.final_url, INTERNAL_ERROR,
+                    "internal_error: BrokenProcessPool: the worker process died while processing this page"))
+            _ready_pool(processes, model)
+    return Processed(cand, rejection=Rejection(
+        "extract", cand.item_key, job.final_url, INTERNAL_ERROR,
+        "internal_error: BrokenProcessPool: the worker pool was replaced under this page three times"))
+
+
+def _result_within(fut: Future[list[Processed]], seconds: float) -> list[Processed]:
+    """The future's result; ``TimeoutError`` once it has been running for over ``seconds``.
+
+    The clock starts when the pool hands the call to its queue (``running()``), not at submit, so a
+    chunk waiting behind others is not blamed for their time.
+    """
+    started: float | None = None
+    while True:
+        try:
+            return fut.result(timeout=0.2)
+        except FutureTimeout:
+            now = time.monotonic()
+            if started is None:
+                if fut.running():
+                    started = now
+            elif now - started > seconds:
+                raise
+
+
+def _replaced_pool(generation: int, processes: int, model: str | None) -> None:
+    """Kill the pool's workers and start fresh ones, unless another chunk already did since ``generation``."""
+    global _pool, _generation
+    with _pool_lock:
+        if generation != _generation or _pool is None:
+            old = None
+        else:
+            _generation += 1
+            old, _pool = _pool, None
+    if old is not None:
+        procs = list((getattr(old, "_processes", None) or {}).values())
+        for p in procs:
+            p.kill()  # one of them is stuck where no signal handler runs; the others die with the pool anyway
+        old.shutdown(wait=False, cancel_futures=True)
+        for p in procs:
+            p.join(5)
+    _ready_pool(processes, model)
+
+
+def _ready_pool(processes: int, model: str | None) -> None:
+    """Wait until the pool's workers are up (a spawned worker loads spaCy), so budgets do not count it."""
+    pool = local_pool(processes, model)
+    try:
+        for f in [pool.submit(os.getpid) for _ in range(processes)]:
+            f.result(timeout=WARM_UP_SECONDS)
+    except (BrokenProcessPool, FutureTimeout):
+        log.warning("the replacement worker pool did not start cleanly; the next submit starts another")
 
 
 def shutdown_pool(*, wait: bool = True) -> None:

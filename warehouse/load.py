@@ -16,6 +16,7 @@ import duckdb
 
 from newswatch.faults import crash_point
 from newswatch.models import Article, ArticleAnalysis, Rejection
+from pipeline.bulkhead import INTERNAL_ERROR
 from pipeline.stages import Candidate, FeedPoll
 from transform.entity_merge import merged_analysis, surname_targets
 from transform.polling import PollBounds, next_poll_after_failure, next_poll_after_success
@@ -47,6 +48,7 @@ class LoadCounts:
     duplicates: int
     quarantined: int
     new_article_ids: tuple[str, ...]
+    internal_errors: int = 0  # items (and feed polls) quarantined internal_error: bugs, not bad input
 
 
 def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch, stories: StoryIndex, bounds: PollBounds) -> LoadCounts:
@@ -95,8 +97,10 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch, stories: StoryI
     new_per_feed = Counter(c.feed_id for c, _, _, _ in fresh)
     _update_feeds(con, batch, new_per_feed, bounds)
     item_rejections = sum(1 for c, _, _ in batch.rejections if c is not None)
+    internal = sum(1 for _, r, _ in batch.rejections if r.reason == INTERNAL_ERROR)
+    con.execute("UPDATE runs SET internal_errors=? WHERE run_id=?", [internal, batch.run_id]).fetchall()
     return LoadCounts(len(fresh), len(duplicates) + len(batch.known), item_rejections,
-                      tuple(a.article_id for _, a, _, _ in fresh))
+                      tuple(a.article_id for _, a, _, _ in fresh), internal)
 
 
 def _with_full_names(con: duckdb.DuckDBPyConnection, analyses: list[tuple[str, ArticleAnalysis]]) -> list[tuple[str, ArticleAnalysis]]:
