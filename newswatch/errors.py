@@ -46,3 +46,9 @@ class ConfigError(FatalError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("bad_config", "\n".join(problems))
         self.problems = problems
+
+
+# Quarantine reasons of the per-item boundary (``pipeline/bulkhead.py``): a bug or an unexpected exception
+# while handling the item, and an item over its time budget. Stable strings: operators filter on them.
+INTERNAL_ERROR = "internal_error"
+TOO_SLOW = "too_slow"

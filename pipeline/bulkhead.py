@@ -28,13 +28,11 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from newswatch import secrets
-from newswatch.errors import FatalError
+from newswatch.errors import INTERNAL_ERROR, TOO_SLOW, FatalError
 from newswatch.models import Rejection
 
 T = TypeVar("T")
 
-INTERNAL_ERROR = "internal_error"
-TOO_SLOW = "too_slow"
 # Room for the exception line and the innermost frames within quarantine.message (capped at 2,000).
 _MESSAGE_CHARS = 1900
 _HEAD_CHARS = 400
