@@ -18,8 +18,9 @@ from newswatch import secrets
 from newswatch.config import Settings
 from newswatch.faults import crash_point
 from newswatch.models import Rejection
+from newswatch.records import Candidate, FeedPoll, FeedTarget, PageJob, Processed
 from pipeline.bulkhead import internal_error_records
-from pipeline.stages import Candidate, FeedPoll, FeedTarget, PageJob, Processed, item_key_for, page_job, poll_feed
+from pipeline.stages import item_key_for, page_job, poll_feed
 from transform.polling import PollBounds
 from transform.urls import article_id_for, normalized_url
 from warehouse import db

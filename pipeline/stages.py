@@ -10,7 +10,7 @@ counted and logged by the cycle, so a bug surfaces without stopping the other fe
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from extract.feeds import body_hash, parsed_feed
@@ -19,7 +19,8 @@ from extract.http import HttpClient, redacted_url
 from newswatch import secrets
 from newswatch.errors import ItemError, PipelineError, RetriableError
 from newswatch.faults import fault_point
-from newswatch.models import Article, ArticleAnalysis, FeedEntry, Rejection
+from newswatch.models import Article, FeedEntry, Rejection
+from newswatch.records import Candidate, FeedPoll, FeedTarget, PageJob
 from pipeline.bulkhead import guarded
 from transform.dates import published_at_from_url
 from transform.language import detected_language
@@ -34,68 +35,6 @@ PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 # 50k characters, 16 s / 0.8 GB for 200k and 58 s / 1.9 GB for 600k, and refuses 1M outright (E088),
 # which failed the whole chunk and so every cycle after it. A longer "article" is a dump, not news.
 MAX_ARTICLE_CHARS = 100_000
-
-
-@dataclass(frozen=True, slots=True)
-class FeedTarget:
-    """A feed to poll, with its conditional-GET validators from the last successful poll."""
-
-    feed_id: str
-    name: str
-    url: str
-    etag: str | None = None
-    last_modified: str | None = None
-    last_content_hash: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class FeedPoll:
-    """The outcome of polling one feed. ``status``: ok | not_modified | unchanged | failed."""
-
-    feed_id: str
-    status: str
-    entries: tuple[FeedEntry, ...] = ()
-    url: str = ""  # the feed URL, redacted (for quarantine rows)
-    etag: str | None = None
-    last_modified: str | None = None
-    content_hash: str | None = None
-    reason: str | None = None
-    message: str | None = None
-    retriable: bool = False
-    retry_after: float | None = None
-    warning: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """A feed entry that is new to its feed and must be fetched (or taken from the feed body)."""
-
-    feed_id: str
-    item_key: str
-    entry: FeedEntry
-    canonical_url: str
-
-
-@dataclass(frozen=True, slots=True)
-class PageJob:
-    """Everything a worker needs to turn one candidate into an article."""
-
-    candidate: Candidate
-    final_url: str
-    html: str | None  # None when the feed carried the full body
-    feed_text: str | None
-    fetched_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Processed:
-    """A worker's result for one job: an article with its analysis and topic matches, or a rejection."""
-
-    candidate: Candidate
-    article: Article | None = None
-    analysis: ArticleAnalysis | None = None
-    topics: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    rejection: Rejection | None = None
 
 
 def item_key_for(entry: FeedEntry) -> str:

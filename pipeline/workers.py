@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING
 from newswatch.errors import ConfigError, ItemError
 from newswatch.faults import fault_point
 from newswatch.models import ArticleAnalysis, Rejection
+from newswatch.records import PageJob, Processed
 from pipeline.bulkhead import INTERNAL_ERROR, guarded, too_slow
-from pipeline.stages import PageJob, Processed, article_from_job, topic_matches
+from pipeline.stages import article_from_job, topic_matches
 from transform.topics import TopicQuery
 
 if TYPE_CHECKING:

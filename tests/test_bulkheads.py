@@ -18,8 +18,8 @@ import pytest
 from newswatch import secrets
 from newswatch.errors import FatalError
 from newswatch.models import FeedEntry, Rejection
+from newswatch.records import Candidate, PageJob
 from pipeline.bulkhead import INTERNAL_ERROR, TOO_SLOW, guarded, internal_error_records, item_budget
-from pipeline.stages import Candidate, PageJob
 from tests.fault_site import articles
 
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 
 from newswatch.models import Article, ArticleAnalysis, Entity, FeedEntry, Mention, Quote
-from pipeline.stages import Candidate, FeedPoll
+from newswatch.records import Candidate, FeedPoll
 from transform.polling import PollBounds
 from transform.urls import stable_id
 from warehouse.db import transaction

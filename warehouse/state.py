@@ -16,7 +16,7 @@ import duckdb
 import pandas as pd
 
 from newswatch import secrets
-from pipeline.stages import FeedTarget
+from newswatch.records import FeedTarget
 from transform.urls import stable_id
 
 log = logging.getLogger(__name__)
