@@ -53,7 +53,7 @@ class WebhookChannel:
             raise ValueError("not a valid json:// webhook URL")
         self._plugin: Any = plugin
         host = numeric_host(str(plugin.host))
-        if ":" in host:
+        if ":" in host and not host.startswith("["):
             host = f"[{host}]"
         port = f":{plugin.port}" if isinstance(plugin.port, int) else ""
         self._url = f"{'https' if plugin.secure else 'http'}://{host}{port}{plugin.fullpath or ''}"
