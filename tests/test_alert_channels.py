@@ -291,3 +291,53 @@ def test_the_deadlines_fit_a_stopping_serve():
     from flows.serve import CYCLE_FINISH_SECONDS
 
     assert MESSAGE_DEADLINE_SECONDS <= DELIVERY_DEADLINE_SECONDS <= CYCLE_FINISH_SECONDS
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+def test_serve_keeps_its_schedule_with_a_trickling_webhook_and_stops_on_sigterm(tmp_path):
+    """Every cycle has new stories to alert, each to a webhook that never finishes its answer."""
+    import signal
+    import subprocess
+
+    from tests.growing_site import growing_feeds, growing_site
+    from tests.test_serve import STOP_TIMEOUT, _serve_env
+
+    every_seconds = 30.0
+    with growing_site(200, n_feeds=2, per_poll=2) as site, TrickleReceiver(part="headers") as hook:
+        wh = tmp_path / "wh" / "newswatch.duckdb"
+        cfg = tmp_path / "config.yaml"
+        cfg.write_text(yaml.safe_dump({
+            "warehouse": {"path": str(wh)}, "schedule": {"every_minutes": every_seconds / 60},
+            "fetch": {"allow_private_networks": True, "timeout_seconds": 3, "per_host_concurrency": 8},
+            "polling": {"min_interval_minutes": 0.01, "max_interval_minutes": 0.05},
+            "feeds": growing_feeds(site),
+            "topics": [{"name": "all", "query": "the OR in OR merger OR revenue OR outage OR pressure"}],
+            "alerts": [{"topic": "all", "notify": [hook.url]}],
+            "nlp": {"enabled": False, "processes": 1}}))
+        log = tmp_path / "serve.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "--config", str(cfg)], cwd=tmp_path,
+                                    env=_serve_env(tmp_path), stdout=out, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 240
+            while log.read_text().count("newswatch cycle ") < 3 or not hook.open_connections:
+                assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+            t0 = time.monotonic()
+            proc.send_signal(signal.SIGTERM)  # in the middle of a trickling send
+            code = proc.wait(timeout=STOP_TIMEOUT)
+            stop_seconds = time.monotonic() - t0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    con = duckdb.connect(str(wh), read_only=True)
+    starts = [r[0] for r in con.execute("SELECT started_at FROM runs ORDER BY started_at").fetchall()]
+    con.close()
+    gaps = [(b - a).total_seconds() for a, b in zip(starts, starts[1:], strict=False)]
+    print(f"\nserve with a trickling webhook: cycle starts {[f'{s:%H:%M:%S}' for s in starts]}, gaps {gaps}; "
+          f"SIGTERM -> exit {code} in {stop_seconds:.1f}s; webhook sends cut after {hook.hung_up}")
+    assert code == 0, log.read_text()
+    assert len(starts) >= 3 and all(g < every_seconds + 15 for g in gaps), gaps
+    assert all(h is None or h < MESSAGE_DEADLINE_SECONDS + SLACK for h in hook.hung_up)
+    assert "Traceback" not in log.read_text()
