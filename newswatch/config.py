@@ -104,7 +104,7 @@ class TopicConfig(_Model):
 
 def _valid_channels(urls: list[str]) -> list[str]:
     """Every notify URL must be an apprise URL; all problems are reported together."""
-    from pipeline.channels import channel_problem
+    from newswatch.channel_urls import channel_problem
 
     problems = [p for p in (channel_problem(u) for u in urls) if p]
     if problems:

@@ -7,8 +7,12 @@ One delivery (``delivered_alerts``; the cycle flow calls it right after the load
    row of that (rule, channel) once one of them is due), and ``sending`` rows whose lease ran out
    (their sender died). Mark them ``sending`` with one more attempt and a lease of ``LEASE``. Commit
    and close the file.
-2. Send each message with apprise, with no connection open (DuckDB locks the file for the whole
-   process; a slow webhook must not lock out the next cycle or an operator).
+2. Send each message through its ``pipeline.channels.Channel``, with no connection open (DuckDB locks
+   the file for the whole process; a slow webhook must not lock out the next cycle or an operator).
+   Each send has a hard deadline (``MESSAGE_DEADLINE_SECONDS``) and the delivery as a whole another
+   (``DELIVERY_DEADLINE_SECONDS``), which no server behaviour can extend and which nothing started by a
+   send outlives; each send runs inside a boundary (``sent``) that turns any exception into that
+   alert's error. Channels obey ``fetch.allow_private_networks`` and never follow redirects.
 3. Settle: a message a channel accepted is recorded ``sent`` right after its send, in its own short
    transaction; a failure becomes ``pending`` again with ``next_attempt_at`` backed off exponentially
    (``RETRY_BASE`` doubling up to ``RETRY_MAX``) and the redacted ``error``, or ``failed`` after
@@ -34,27 +38,28 @@ Crash windows, and what the next delivery does:
   webhooks (``json://``, ``form://``, ``xml://`` and their ``s`` variants), so a receiver that honours it
   drops the copy. Slack, e-mail, Telegram, Matrix, ntfy ... have no such key: there the subscriber may
   see the message twice.
-- A sender that is merely slow never overlaps a second sender: it stops starting sends after
-  ``LEASE / 2`` (the rest are released unsent, without using an attempt), and each send is bounded by
-  ``SEND_TIMEOUT_SECONDS``.
+- A sender that is merely slow never overlaps a second sender: it starts no send after
+  ``DELIVERY_DEADLINE_SECONDS`` (the rest are released unsent, without using an attempt), far less
+  than ``LEASE``, and each send ends by its deadline.
 
 A rerun sends nothing new: rows are keyed on (rule, story, channel) and only unsent rows are claimed.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from newswatch import secrets
+from extract.netguard import AddressCheck, Resolver
 from newswatch.errors import FatalError
+from pipeline.channels import Channel, ChannelPolicy, ChannelSet, SendResult
 from pipeline.feed_health import operator_incidents
 from transform.alerts import Message, StoryAlert, alert_message, digest_message, rule_test_message
 from transform.urls import stable_id
@@ -79,10 +84,17 @@ RETRY_BASE = timedelta(minutes=1)
 RETRY_MAX = timedelta(hours=1)
 MAX_ATTEMPTS = 10
 # How long a claim holds a row. Shorter than the default 15-minute cycle, so rows claimed by a process
-# that died are sent by the next cycle; twice the sending budget, so a live sender never loses its rows.
+# that died are sent by the next cycle; far longer than DELIVERY_DEADLINE_SECONDS, so a live sender never loses its rows.
 LEASE = timedelta(minutes=10)
-# Upper bound on one apprise call (all its HTTP requests). apprise's own socket timeouts are 4 s each.
-SEND_TIMEOUT_SECONDS = 30.0
+# Hard deadlines, whatever the far end does (a webhook trickling its answer a byte a second included):
+# one message to one channel, everything included (name resolution, connect, TLS, request, answer;
+# an apprise channel's child process start, ~1 s, too), and one delivery's sending as a whole (no send
+# starts after it, and a send never runs past it). A healthy webhook answers in well under a second and
+# apprise's own socket timeouts are 4 s each; 10 s leaves room for a slow SMTP handshake. 30 s keeps a
+# delivery, with up to three dead channels, inside the 30 s a stopping ``serve`` gives a cycle in flight
+# (flows/serve.py CYCLE_FINISH_SECONDS), and far below the 10-minute lease.
+MESSAGE_DEADLINE_SECONDS = 10.0
+DELIVERY_DEADLINE_SECONDS = 30.0
 # Messages per delivery; the rest wait for the next one (a flood should become a digest, not 1,000 pings).
 MAX_MESSAGES_PER_DELIVERY = 100
 # apprise schemes whose extra ``+Header=value`` URL parameters become HTTP headers (generic webhooks).
@@ -154,35 +166,18 @@ def url_with_idempotency_key(url: str, key: str) -> str:
     return f"{base}{sep}+Idempotency-Key={key}{hash_}{fragment}"
 
 
-@contextlib.contextmanager
-def _apprise_warnings_captured() -> Iterator[None]:
-    """Let apprise's warnings reach its result logs (they name the error), not the root log handlers."""
-    logger = logging.getLogger("apprise")
-    level, propagate = logger.level, logger.propagate
-    logger.setLevel(logging.WARNING)
-    logger.propagate = False
+def sent(channel: Channel, message: Message, *, deadline: float, idempotency_key: str) -> SendResult:
+    """Send one message inside a boundary: whatever the channel raises becomes this message's outcome.
+
+    Third-party code runs here (apprise plugins, URL and encoding handling); a bug in it must cost one
+    alert an attempt, not the delivery or the cycle. It is logged with its traceback (secrets masked).
+    """
     try:
-        yield
-    finally:
-        logger.setLevel(level)
-        logger.propagate = propagate
-
-
-def send_error(url: str, message: Message, *, idempotency_key: str) -> str | None:
-    """Send one message to one apprise URL. Returns None when the channel accepted it, else why not."""
-    import apprise
-
-    target = url_with_idempotency_key(url, idempotency_key)
-    with _apprise_warnings_captured():
-        ap = apprise.Apprise()
-        if not ap.add(target):
-            return "the channel URL is not a valid apprise URL"
-        result = ap.notify(body=message.body, title=message.title, timeout=SEND_TIMEOUT_SECONDS)
-    if result:
-        return None
-    details = [e.message for e in result.logs() if e.level in ("WARNING", "ERROR", "CRITICAL")]
-    status = getattr(getattr(result, "status", None), "name", "FAILURE")
-    return secrets.redacted("; ".join(details) or f"delivery failed ({status})")[:1000]
+        return channel.send(message, deadline=deadline, idempotency_key=idempotency_key)
+    except Exception as e:  # noqa: BLE001 - the boundary: recorded, counted and logged below
+        result = SendResult.internal(e, traceback.format_exc())
+    log.error("alert channel raised %s; recorded as this alert's error\n%s", result.error, result.detail)
+    return result
 
 
 def _channel_urls(settings: Any) -> dict[tuple[str, str], str]:
@@ -203,16 +198,46 @@ def _message(batch: Batch) -> Message:
     return digest_message(first.rule, alerts) if batch.digest else alert_message(alerts[0])
 
 
-def delivered_alerts(settings: Any, *, now: datetime | None = None) -> int:
+@dataclass
+class DeliveryReport:
+    """What one delivery did, by outcome (logged as one line at its end)."""
+
+    delivered: int = 0  # outbox rows accepted by their channel (a digest counts each story)
+    failed: int = 0  # sends refused by the channel or the network
+    timeouts: int = 0  # sends stopped at their deadline
+    blocked: int = 0  # sends refused by the address policy
+    internal_errors: int = 0  # sends that raised (a bug in a plugin or in newswatch): logged with the traceback
+    released: int = 0  # rows not tried this time (deadline reached, or their channel already failed)
+
+    def count(self, result: SendResult) -> None:
+        if result.reason == "timeout":
+            self.timeouts += 1
+        elif result.reason == "blocked":
+            self.blocked += 1
+        elif result.reason == "internal_error":
+            self.internal_errors += 1
+        else:
+            self.failed += 1
+
+
+def delivered_alerts(settings: Any, *, now: datetime | None = None, resolver: Resolver | None = None,
+                     address_check: AddressCheck | None = None) -> int:
     """Send every due alert and operator notice; record each outcome in the outbox.
 
     Args:
         settings: the validated config.
         now: the delivery clock (tests pass a later time to reach retries and digests); default: now.
+        resolver, address_check: replace the system resolver and the public-address check (tests).
 
     Returns:
         How many outbox rows were delivered (a digest counts each story it carried).
     """
+    return delivery_report(settings, now=now, resolver=resolver, address_check=address_check).delivered
+
+
+def delivery_report(settings: Any, *, now: datetime | None = None, resolver: Resolver | None = None,
+                    address_check: AddressCheck | None = None) -> DeliveryReport:
+    """``delivered_alerts``, returning the counts per outcome."""
     _fault_point("exit_before_send")
 
     def clock() -> datetime:
@@ -226,41 +251,64 @@ def delivered_alerts(settings: Any, *, now: datetime | None = None) -> int:
             queued_operator_alerts(con, operator_incidents(con, settings, now=start), settings.operator.notify, now=start)
         batches = due_batches(unsent_rows(con), digest_rules, now=start)
         claimed_rows(con, [r for b in batches for r in b.rows], now=start, lease=LEASE)
+    report = DeliveryReport()
     if not batches:
-        return 0
+        return report
     urls = _channel_urls(settings)
     broken: dict[str, tuple[str, datetime]] = {}  # url -> (error, retry time) of a channel failing this delivery
-    budget = time.monotonic() + LEASE.total_seconds() / 2
-    delivered = 0
+    ends_at = time.monotonic() + DELIVERY_DEADLINE_SECONDS
     unsettled: list[Outcome] = []  # failures wait for the next settle: a lost failure is merely retried
-    for batch in batches:
-        first = batch.rows[0]
-        url = urls.get((first.rule, first.channel))
-        if url is None:
-            what = "operator channel" if first.rule == OPERATOR_RULE else f"rule {first.rule!r} or its channel"
-            outcomes = _ended(batch, "failed", f"{what} is no longer configured", None)
-        elif time.monotonic() > budget:
-            outcomes = _released(batch, "not sent: the delivery ran out of time", start)
-        elif url in broken:
-            err, retry_at = broken[url]
-            outcomes = _released(batch, f"not sent: the channel failed earlier in this delivery ({err})", retry_at)
-        else:
-            error = send_error(url, _message(batch), idempotency_key=batch.idempotency_key)
-            if error is None:
+    with ChannelSet(ChannelPolicy.from_settings(settings, resolver=resolver, address_check=address_check)) as channels:
+        for batch in batches:
+            first = batch.rows[0]
+            url = urls.get((first.rule, first.channel))
+            if url is None:
+                what = "operator channel" if first.rule == OPERATOR_RULE else f"rule {first.rule!r} or its channel"
+                unsettled += _ended(batch, "failed", f"{what} is no longer configured", None)
+                continue
+            if time.monotonic() >= ends_at:
+                report.released += len(batch.rows)
+                unsettled += _released(batch, f"not sent: the delivery reached its {DELIVERY_DEADLINE_SECONDS:g}s deadline",
+                                       start)
+                continue
+            if url in broken:
+                err, retry_at = broken[url]
+                report.released += len(batch.rows)
+                unsettled += _released(batch, f"not sent: the channel failed earlier in this delivery ({err})", retry_at)
+                continue
+            result = _sent_batch(channels, url, batch, deadline=min(time.monotonic() + MESSAGE_DEADLINE_SECONDS, ends_at))
+            if result.ok:
                 _fault_point("exit_after_send")
-                delivered += len(batch.rows)
+                report.delivered += len(batch.rows)
                 with db.writer(path) as con, db.transaction(con):  # at once: this is the duplicate window
                     settled(con, [*unsettled, *_ended(batch, "sent", None, clock())])
                 unsettled = []
                 continue
+            report.count(result)
+            error = result.error or "failed"
             outcomes = _failed(batch, error, clock())
             broken[url] = (error, min(o.next_attempt_at or start for o in outcomes))
             log.warning("alert to %s failed: %s", first.channel, error)
-        unsettled += outcomes
+            unsettled += outcomes
     if unsettled:
         with db.writer(path) as con, db.transaction(con):
             settled(con, unsettled)
-    return delivered
+    level = logging.WARNING if report.internal_errors else logging.INFO
+    log.log(level, "alert delivery: %d delivered, %d failed, %d timed out, %d blocked, %d internal errors, %d postponed",
+            report.delivered, report.failed, report.timeouts, report.blocked, report.internal_errors, report.released)
+    return report
+
+
+def _sent_batch(channels: ChannelSet, url: str, batch: Batch, *, deadline: float) -> SendResult:
+    """Render and send one batch inside the boundary (a payload that does not render is its outcome too)."""
+    try:
+        channel = channels.channel(url)
+        message = _message(batch)
+    except Exception as e:  # noqa: BLE001 - the boundary, as in ``sent``
+        result = SendResult.internal(e, traceback.format_exc())
+        log.error("alert %s could not be prepared: %s\n%s", batch.rows[0].alert_id, result.error, result.detail)
+        return result
+    return sent(channel, message, deadline=deadline, idempotency_key=batch.idempotency_key)
 
 
 def _ended(batch: Batch, status: str, error: str | None, sent_at: datetime | None) -> list[Outcome]:
@@ -282,8 +330,12 @@ def _failed(batch: Batch, error: str, at: datetime) -> list[Outcome]:
     return out
 
 
-def sent_test_alert(settings: Any, rule: str, *, now: datetime | None = None) -> list[tuple[str, str | None]]:
+def sent_test_alert(settings: Any, rule: str, *, now: datetime | None = None, resolver: Resolver | None = None,
+                    address_check: AddressCheck | None = None) -> list[tuple[str, str | None]]:
     """Send a test message to every channel of ``rule`` (or of the operator, for ``operator``).
+
+    Each channel gets ``MESSAGE_DEADLINE_SECONDS``, all of them together ``DELIVERY_DEADLINE_SECONDS``
+    (channels not reached by then are reported as not tried).
 
     Returns:
         (masked channel, error or None) per channel.
@@ -302,5 +354,19 @@ def sent_test_alert(settings: Any, rule: str, *, now: datetime | None = None) ->
         names = [a.rule for a in settings.alerts] + (["operator"] if settings.operator.notify else [])
         raise FatalError("unknown_rule", f"no alert rule named {rule!r} (hint: one of {names})")
     key = stable_id("test", rule, now.isoformat())
-    return [(ident, send_error(url, message, idempotency_key=key))
-            for ident, url in zip(channel_identities(urls), urls, strict=True)]
+    ends_at = time.monotonic() + DELIVERY_DEADLINE_SECONDS
+    out: list[tuple[str, str | None]] = []
+    with ChannelSet(ChannelPolicy.from_settings(settings, resolver=resolver, address_check=address_check)) as channels:
+        for ident, url in zip(channel_identities(urls), urls, strict=True):
+            if time.monotonic() >= ends_at:
+                out.append((ident, f"not tried: the test reached its {DELIVERY_DEADLINE_SECONDS:g}s deadline"))
+                continue
+            try:
+                channel = channels.channel(url)
+            except Exception as e:  # noqa: BLE001 - the boundary, as in ``sent``
+                out.append((ident, SendResult.internal(e).error))
+                continue
+            result = sent(channel, message, deadline=min(time.monotonic() + MESSAGE_DEADLINE_SECONDS, ends_at),
+                          idempotency_key=key)
+            out.append((ident, result.error))
+    return out

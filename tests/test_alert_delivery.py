@@ -36,6 +36,7 @@ NOW = datetime.now(UTC).replace(second=0, microsecond=0)
 def doc_for(tmp_path: Path, alerts: list[dict], operator: dict | None = None) -> dict:
     return {
         "warehouse": {"path": str(tmp_path / "wh" / "newswatch.duckdb")},
+        "fetch": {"allow_private_networks": True},  # the receivers are on 127.0.0.1
         "feeds": [{"name": f"Feed {i}", "url": f"https://f{i}.example/rss"} for i in (1, 2, 3)],
         "topics": [{"name": "korea", "query": '"North Korea"'}],
         "alerts": alerts,

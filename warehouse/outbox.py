@@ -14,7 +14,7 @@ one that was alerted is never queued again for the same channel (the anti-join o
 Which stories a channel hears about: ``alert_channels`` records when each (rule, channel) was first
 configured (``since``); only stories with activity at or after that moment alert it. A rule or channel
 added to a running installation starts with the next new story instead of replaying the archive.
-A channel is identified by its masked URL (``pipeline.channels.masked_channel``): no secret reaches the
+A channel is identified by its masked URL (``newswatch.channel_urls.masked_channel``): no secret reaches the
 warehouse, and a rotated token (same masked form) keeps its history.
 """
 
@@ -28,7 +28,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from pipeline.channels import masked_channel
+from newswatch.channel_urls import masked_channel
 from transform.alerts import AlertRule, QuoteRow, StoryCopy, digest_due_at, story_alert
 from transform.urls import stable_id
 from warehouse.frames import insert_rows
