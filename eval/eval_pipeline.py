@@ -37,7 +37,7 @@ def main() -> int:
     from demosite.loopback import LoopbackSite, Route
     from eval.eval_extraction import shingle_f1
     from flows.cycle import run_cycle
-    from newswatch.config import settings_from_dict
+    from pipeline.settings import settings_from_dict
     from transform.urls import normalized_url
 
     truth = json.loads((EVAL_DIR / "ground-truth.json").read_text())

@@ -44,7 +44,7 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Any:
-    from newswatch.config import load_settings
+    from pipeline.settings import load_settings
 
     return load_settings(args.config)
 
@@ -175,7 +175,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from newswatch.config import settings_from_dict
+    from pipeline.settings import settings_from_dict
 
     with _one_shot_api(settings_from_dict({})) as api:  # the demo runs with the default runner and NLP settings
         from flows.demo import run_demo

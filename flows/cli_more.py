@@ -14,9 +14,9 @@ from typing import Any
 
 def cmd_alerts_test(args: argparse.Namespace) -> int:
     """Send the test message; exit 1 when any channel refused it."""
-    from newswatch.config import load_settings
     from newswatch.terminal import printable
     from pipeline.delivery import sent_test_alert
+    from pipeline.settings import load_settings
 
     results = sent_test_alert(load_settings(args.config), args.rule)
     for channel, error in results:
@@ -28,8 +28,8 @@ def cmd_alerts_list(args: argparse.Namespace) -> int:
     """Print the latest alerts (or only the problems) and the totals per status."""
     import pandas as pd
 
-    from newswatch.config import load_settings
     from newswatch.terminal import printable, printable_frame
+    from pipeline.settings import load_settings
     from warehouse.outbox import outbox_reader, recent_alerts, status_counts
 
     settings = load_settings(args.config)

@@ -31,7 +31,7 @@ def _days(text: str) -> int:
 def cmd_trends(args: argparse.Namespace) -> int:
     """Query the series, write the PNG and HTML page, print a short summary and the paths."""
     from flows.charts import written_trend_files
-    from newswatch.config import load_settings
+    from pipeline.settings import load_settings
     from warehouse.analyst import connect
     from warehouse.trends import entity_series, summary_lines, topic_series
 

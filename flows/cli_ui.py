@@ -56,7 +56,7 @@ def bound_socket(host: str, port: int) -> socket.socket:
 
 def cmd_ui(args: argparse.Namespace) -> int:
     """Check the bind address against the configured credentials, then serve until interrupted."""
-    from newswatch.config import load_settings
+    from pipeline.settings import load_settings
     from webui.auth import Credentials, is_loopback_host
 
     settings = None

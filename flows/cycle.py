@@ -22,7 +22,7 @@ from prefect.utilities.annotations import quote
 
 from extract.http import HttpClient
 from flows.local_api import LocalPrefectServer
-from newswatch.config import Settings, load_settings
+from newswatch.config import Settings
 from newswatch.errors import FatalError
 from newswatch.faults import crash_point
 from newswatch.secrets import redacted
@@ -30,6 +30,7 @@ from pipeline import cycle
 from pipeline.cycle import CycleSummary
 from pipeline.delivery import delivered_alerts
 from pipeline.runlock import cycle_lock
+from pipeline.settings import load_settings
 from pipeline.workers import (
     default_processes,
     local_pool_spec,

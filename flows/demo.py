@@ -12,7 +12,7 @@ from pathlib import Path
 from demosite.site import DEMO_TOPICS, demo_feeds, demo_site
 from flows.cycle import run_cycle
 from flows.local_api import LocalPrefectServer
-from newswatch.config import settings_from_dict
+from pipeline.settings import settings_from_dict
 from warehouse.analyst import query_frame
 
 EXAMPLE_QUERIES = [

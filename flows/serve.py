@@ -190,7 +190,7 @@ def run_runner(config_path: str) -> int:
         from prefect.types.entrypoint import EntrypointType
 
         from flows.cycle import newswatch_cycle
-        from newswatch.config import load_settings
+        from pipeline.settings import load_settings
 
         class _Runner(Runner):  # type: ignore[misc]
             """Prefect's runner, stopped in two steps and never with ``sys.exit`` from a signal handler.

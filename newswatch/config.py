@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from newswatch import secrets
 from newswatch.errors import ConfigError
@@ -85,20 +87,29 @@ class FeedConfig(_Model):
         return v
 
 
+@dataclass(frozen=True, slots=True)
+class ConfigChecks:
+    """Checks of values whose meaning is defined above the kernel, supplied by the loader that knows them.
+
+    Why: a topic query is valid only if the topic matcher (``transform``) can compile it, and the kernel must not
+    import ``transform``; ``pipeline.settings`` passes these checks, so every command still reports a bad query at
+    start-up, with its position, together with every other problem.
+    """
+
+    query_problem: Callable[[str], str | None] | None = None
+
+
 class TopicConfig(_Model):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     query: str
 
     @field_validator("query")
     @classmethod
-    def _valid_query(cls, v: str) -> str:
-        from transform.topics import QuerySyntaxError, compiled_query
-
-        try:
-            compiled_query(v)
-        except QuerySyntaxError as e:
-            caret = " " * e.position + "^"
-            raise ValueError(f"{e}\n      {v}\n      {caret}") from None
+    def _valid_query(cls, v: str, info: ValidationInfo) -> str:
+        checks = (info.context or {}).get("checks")
+        problem = checks.query_problem(v) if checks is not None and checks.query_problem else None
+        if problem:
+            raise ValueError(problem)
         return v
 
 
@@ -308,7 +319,7 @@ def _error_path(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-def settings_from_dict(raw: Any, *, source: str = "config") -> Settings:
+def settings_from_dict(raw: Any, *, source: str = "config", checks: ConfigChecks | None = None) -> Settings:
     """Validate an already-parsed config document.
 
     Raises:
@@ -323,7 +334,7 @@ def settings_from_dict(raw: Any, *, source: str = "config") -> Settings:
     problems = list(missing)
     settings = None
     try:
-        settings = Settings.model_validate(expanded)
+        settings = Settings.model_validate(expanded, context={"checks": checks})
     except ValidationError as e:
         for err in e.errors():
             path = _error_path(tuple(err["loc"])) or source
@@ -423,7 +434,7 @@ def _config_text(p: Path) -> str:
                            "hint: save the file as UTF-8)"]) from None
 
 
-def load_settings(path: str | Path | None = None) -> Settings:
+def load_settings(path: str | Path | None = None, *, checks: ConfigChecks | None = None) -> Settings:
     """Read and validate the config file.
 
     Raises:
@@ -440,4 +451,4 @@ def load_settings(path: str | Path | None = None) -> Settings:
         raise ConfigError([f"{where}: not valid YAML: {getattr(e, 'problem', None) or e}"]) from None
     except RecursionError:
         raise ConfigError([f"{p}: nested too deeply to be a config"]) from None
-    return settings_from_dict(raw, source=str(p))
+    return settings_from_dict(raw, source=str(p), checks=checks)

@@ -43,7 +43,7 @@ def prefect_harness() -> Iterator[None]:
 
 def loopback_settings(tmp_path: Path, feeds: list[dict[str, str]], **overrides: Any) -> Any:
     """Settings for a cycle against loopback servers, with a warehouse under ``tmp_path``."""
-    from newswatch.config import settings_from_dict
+    from pipeline.settings import settings_from_dict
 
     doc: dict[str, Any] = {
         "warehouse": {"path": str(tmp_path / "wh" / "newswatch.duckdb")},

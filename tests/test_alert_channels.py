@@ -20,9 +20,9 @@ import psutil
 import pytest
 import yaml
 
-from newswatch.config import settings_from_dict
 from pipeline import delivery
 from pipeline.delivery import DELIVERY_DEADLINE_SECONDS, MAX_ATTEMPTS, MESSAGE_DEADLINE_SECONDS, delivered_alerts
+from pipeline.settings import settings_from_dict
 from tests.receiver import TrickleReceiver, WebhookReceiver
 from tests.test_alert_delivery import alert_site, queued, rows, run_until_killed, site_feeds
 

@@ -20,8 +20,8 @@ import pytest
 import yaml
 
 from demosite.loopback import LoopbackSite, Route
-from newswatch.config import load_settings, settings_from_dict
 from pipeline.delivery import FAULT_ENV, FAULT_EXIT_CODE, LEASE, MAX_ATTEMPTS, delivered_alerts
+from pipeline.settings import load_settings, settings_from_dict
 from tests.conftest import loopback_settings
 from tests.receiver import WebhookReceiver
 from tests.site_fixture import ARTICLES, atom, page_html, rss2

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from newswatch.config import settings_from_dict
 from pipeline.feed_health import MIN_SILENCE, FeedHealth, feed_incident, usual_gap
+from pipeline.settings import settings_from_dict
 from transform.alerts import (
     DIGEST_MAX_STORIES,
     AlertRule,

@@ -179,8 +179,8 @@ def test_nlp_falls_back_to_one_article_at_a_time(monkeypatch):
 
 
 def test_the_operator_hears_about_a_cycle_with_internal_errors(mem_db):
-    from newswatch.config import settings_from_dict
     from pipeline.feed_health import operator_incidents
+    from pipeline.settings import settings_from_dict
 
     mem_db.execute("INSERT INTO runs (run_id, started_at, status, internal_errors) VALUES ('r1', ?, 'completed', 3), "
                    "('r2', ?, 'completed', 0)", [NOW, NOW])

@@ -33,7 +33,7 @@ READER = r"""
 import json, sys, time
 from pathlib import Path
 import duckdb
-from newswatch.config import load_settings
+from pipeline.settings import load_settings
 from warehouse.analyst import connect
 from warehouse.snapshot import snapshot_path
 
@@ -81,7 +81,7 @@ def _config(tmp: Path, site) -> tuple[Path, dict]:
 @pytest.fixture(scope="module")
 def reads(tmp_path_factory, prefect_harness):
     from flows.cycle import run_cycle
-    from newswatch.config import settings_from_dict
+    from pipeline.settings import settings_from_dict
 
     tmp = tmp_path_factory.mktemp("readers")
     with growing_site(600, n_feeds=4, per_poll=8) as site:
@@ -145,7 +145,7 @@ def test_each_read_sees_a_whole_committed_state_that_only_moves_forward(reads):
 
 FALLBACK_READER = r"""
 import sys, time
-from newswatch.config import load_settings
+from pipeline.settings import load_settings
 from warehouse.analyst import connect
 t0 = time.perf_counter()
 con = connect(load_settings(sys.argv[1]))
@@ -156,7 +156,7 @@ print(f"{time.perf_counter() - t0:.3f}")
 
 
 def test_before_any_snapshot_a_reader_waits_for_the_writer_instead_of_failing(tmp_path):
-    from newswatch.config import settings_from_dict
+    from pipeline.settings import settings_from_dict
     from warehouse import db
 
     doc = {"warehouse": {"path": str(tmp_path / "wh" / "newswatch.duckdb")}, "feeds": []}
@@ -174,7 +174,7 @@ def test_before_any_snapshot_a_reader_waits_for_the_writer_instead_of_failing(tm
 
 
 def test_a_notebook_that_keeps_a_connection_open_still_gets_fresh_data_on_reconnect(tmp_path):
-    from newswatch.config import settings_from_dict
+    from pipeline.settings import settings_from_dict
     from warehouse import db
     from warehouse.analyst import connect
     from warehouse.snapshot import published_snapshot

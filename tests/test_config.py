@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from newswatch import secrets
-from newswatch.config import load_settings, settings_from_dict
 from newswatch.errors import ConfigError
+from pipeline.settings import load_settings, settings_from_dict
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -64,8 +64,8 @@ def test_every_unsafe_config_is_exit_2_with_a_message(tmp_path, command):
 
 
 def test_a_duplicate_key_is_not_silently_resolved_in_process(tmp_path):
-    from newswatch.config import load_settings
     from newswatch.errors import ConfigError
+    from pipeline.settings import load_settings
 
     (tmp_path / "c.yaml").write_text("feeds:\n  - name: a\n    url: https://a.example/\n    name: b\n")
     with pytest.raises(ConfigError) as err:
@@ -74,7 +74,7 @@ def test_a_duplicate_key_is_not_silently_resolved_in_process(tmp_path):
 
 
 def test_anchors_without_aliases_and_ordinary_configs_still_load(tmp_path):
-    from newswatch.config import load_settings
+    from pipeline.settings import load_settings
 
     (tmp_path / "c.yaml").write_text("fetch: &f\n  timeout_seconds: 5\nfeeds:\n  - name: a\n    url: https://a.example/\n")
     s = load_settings(tmp_path / "c.yaml")

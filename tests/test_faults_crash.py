@@ -33,7 +33,7 @@ import pytest
 import yaml
 
 from demosite.loopback import LoopbackSite, Route
-from newswatch.config import load_settings
+from pipeline.settings import load_settings
 from tests.fault_site import articles, item, rss
 from tests.receiver import WebhookReceiver
 from tests.site_fixture import ARTICLES, page_html, rss2

@@ -158,7 +158,7 @@ def test_compact_in_place_swaps_in_the_smaller_file_and_keeps_everything(tmp_pat
 def test_serve_start_up_compacts_a_mostly_free_warehouse_and_publishes_its_snapshot(tmp_path, monkeypatch):
     import warehouse.retention as retention
     from flows.serve import _prepare_warehouse
-    from newswatch.config import settings_from_dict
+    from pipeline.settings import settings_from_dict
     from warehouse.snapshot import snapshot_path
 
     monkeypatch.setattr(retention, "COMPACT_MIN_BYTES", 0)  # the real floor (64 MB) is too big for a unit test

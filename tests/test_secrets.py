@@ -30,7 +30,7 @@ import pytest
 import yaml
 
 from demosite.loopback import LoopbackSite, Route
-from newswatch.config import load_settings
+from pipeline.settings import load_settings
 from tests.fault_site import closed_port
 from tests.receiver import WebhookReceiver
 from tests.site_fixture import ARTICLES, page_html, rss2
@@ -247,8 +247,8 @@ def test_a_config_error_names_the_path_and_hides_the_secret(tmp_path, secret_val
 
 
 def test_every_kind_of_config_mistake_gives_its_path_and_a_hint(monkeypatch):
-    from newswatch.config import settings_from_dict
     from newswatch.errors import ConfigError
+    from pipeline.settings import settings_from_dict
 
     monkeypatch.delenv("NW_UNSET_VAR", raising=False)
     with pytest.raises(ConfigError) as err:
