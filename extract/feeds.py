@@ -27,6 +27,7 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
+from extract.decoding import text_codec
 from extract.limits import RAW_FIELD_CHARS, capped_author, capped_title
 from newswatch.errors import ItemError
 from newswatch.models import FeedEntry, ParsedFeed
@@ -57,9 +58,13 @@ _DATEPARSER_SETTINGS = {
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _CDATA_OR_COMMENT = re.compile(rb"<!\[CDATA\[.*?\]\]>|<!--.*?-->", re.DOTALL)
 _ITEM_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>", re.IGNORECASE)
+_ITEM_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s>/]", re.IGNORECASE)
 _XML_DECL = re.compile(rb"<\?xml[^>]*\?>", re.IGNORECASE)
 _DECLARED_PREFIX = re.compile(rb"xmlns:([A-Za-z_][\w.-]*)\s*=")
 _USED_PREFIX = re.compile(rb"</?([A-Za-z_][\w.-]*):[A-Za-z_]")
+_CHARSET_PARAM = re.compile(r";?\s*charset\s*=\s*[\"']?([^\"';\s]*)[\"']?", re.IGNORECASE)
+# The encoding pseudo-attribute of an XML declaration, which must open the document (BOM aside).
+_XML_ENCODING = re.compile(rb"(\xef\xbb\xbf)?\s{0,100}<\?xml[^>?]{0,200}?encoding\s*=\s*[\"']([^\"'>]{0,60})[\"']")
 _TAG = re.compile(r"<[^<>]*>")  # not [^>]*: a run of "<" without ">" would be rescanned from each one
 
 
@@ -98,7 +103,8 @@ def parsed_feed(body: bytes, *, feed_id: str, url: str, content_type: str | None
     Raises:
         ItemError: ``xml_entities`` (a DTD declaring entities: XXE / billion laughs, refused without
             expansion), ``not_xml`` (not a feed), ``empty_feed`` (a broken feed with no readable item),
-            ``bad_json`` (a JSON body that does not parse).
+            ``bad_json`` (a JSON body that does not parse), ``too_many_items`` (a UTF-16/32 document with
+            more than ``max_items`` items, which is not cut).
     """
     return feed_report(body, feed_id=feed_id, url=url, content_type=content_type, max_items=max_items).feed
 
@@ -117,7 +123,8 @@ def feed_report(body: bytes, *, feed_id: str, url: str, content_type: str | None
     # (RFC 7303) and feedparser does not flag the document for a missing header. No
     # Content-Location: feedparser would resolve RSS GUIDs such as "333483" against it, turning an
     # identifier into a URL that changes with the feed's address; item links are resolved below.
-    headers = {"content-type": content_type or "application/xml"}
+    headers = {"content-type": _usable_content_type(content_type) or "application/xml"}
+    bounded = _usable_xml_declaration(bounded) if text_view is body else bounded
     doc = feedparser.parse(io.BytesIO(bounded), response_headers=headers, sanitize_html=True)
     if not doc.entries and doc.bozo:
         recovered = _recovered_document(bounded)
@@ -162,6 +169,25 @@ def _ascii_compatible(body: bytes) -> bytes:
     return body
 
 
+def _usable_content_type(content_type: str | None) -> str | None:
+    """``content_type`` without its ``charset`` parameter when that names no usable text encoding.
+
+    feedparser decodes with whatever the header names, and a codec such as ``undefined`` raises out of
+    it; without the parameter the XML declaration, a BOM or UTF-8 decides, as for a header-less feed.
+    """
+    if not content_type or not (m := _CHARSET_PARAM.search(content_type)) or text_codec(m.group(1)):
+        return content_type
+    return (content_type[: m.start()] + content_type[m.end():]).strip(" ;") or None
+
+
+def _usable_xml_declaration(body: bytes) -> bytes:
+    """``body`` with an XML declaration's unusable ``encoding`` (``zlib``, ``undefined`` ...) read as UTF-8."""
+    m = _XML_ENCODING.match(body)
+    if m is None or text_codec(m.group(2).decode("ascii", errors="replace")):
+        return body
+    return body[: m.start(2)] + b"utf-8" + body[m.end(2):]
+
+
 def _refuse_entity_declarations(text_view: bytes) -> None:
     """Refuse any ``<!ENTITY`` outside CDATA and comments: no real feed declares entities.
 
@@ -180,9 +206,22 @@ def _bounded_document(body: bytes, text_view: bytes, max_items: int) -> tuple[by
     UTF-16/32 documents are counted but not cut (their byte offsets differ from the view's).
     """
     ends = [m.end() for m in _ITEM_END.finditer(text_view)]
-    if len(ends) <= max_items or text_view is not body:
-        return body, len(ends)
-    return body[: ends[max_items - 1]] + body[ends[-1]:], len(ends)
+    # Items are counted by their starts too: 150,000 "<item>" that are never closed (4.7 MB) have no end
+    # to cut at, and feedparser would build a dictionary for every one of them.
+    starts = [m.start() for m in _ITEM_START.finditer(text_view)]
+    count = max(len(ends), len(starts))
+    if count <= max_items:
+        return body, count
+    if text_view is not body:
+        raise ItemError("too_many_items", f"a UTF-16/32 document with {count} items, over the {max_items}-item "
+                        "cap (only ASCII-compatible documents are cut)")
+    if len(ends) >= max_items and (len(starts) <= max_items or ends[max_items - 1] <= starts[max_items]):
+        return body[: ends[max_items - 1]] + body[ends[-1]:], count
+    # Unclosed items: cut before item max_items + 1 and keep the closing tags after the last item end,
+    # if any; feedparser's loose parser reads the rest.
+    cut = starts[max_items]
+    tail = body[ends[-1]:] if ends and ends[-1] > cut else b""
+    return body[:cut] + tail, count
 
 
 def _recovered_document(body: bytes) -> bytes | None:

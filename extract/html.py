@@ -29,6 +29,7 @@ from lxml.html import HtmlElement
 from trafilatura import bare_extraction
 from trafilatura.utils import load_html
 
+from extract.decoding import text_codec
 from extract.page_meta import PageMeta, page_meta
 from newswatch.errors import ItemError
 from newswatch.models import ExtractedPage
@@ -146,7 +147,7 @@ def decoded_html(body: bytes, content_type: str | None) -> str:
             continue
         try:
             return body.decode(encoding)
-        except UnicodeDecodeError:
+        except UnicodeError:  # includes UnicodeDecodeError, and what stateful codecs raise on junk
             continue
     if text is not None:  # pure ASCII, and the declared charsets could not decode it
         return text
@@ -258,7 +259,7 @@ def _pruned(tree: HtmlElement) -> HtmlElement:
 
 
 def _declared_encodings(body: bytes, content_type: str | None) -> list[str]:
-    """Python codec names declared by the header and by ``<meta>``, known codecs only, in that order."""
+    """Python codec names declared by the header and by ``<meta>``, text encodings only, in that order."""
     labels: list[str] = []
     if content_type and (m := _HEADER_CHARSET.search(content_type)):
         labels.append(m.group(1))
@@ -266,10 +267,8 @@ def _declared_encodings(body: bytes, content_type: str | None) -> list[str]:
         labels.append(m.group(1).decode("ascii", errors="ignore"))
     encodings: list[str] = []
     for label in labels:
-        name = _CHARSET_ALIASES.get(label.strip().lower(), label.strip().lower())
-        try:
-            name = codecs.lookup(name).name
-        except LookupError:
+        name = text_codec(_CHARSET_ALIASES.get(label.strip().lower(), label.strip().lower()))
+        if name is None:  # unknown, or not a text encoding (charset=zlib, base64, undefined ...)
             continue
         name = "utf-8" if name in ("utf-8", "utf-16", "utf-16-le", "utf-16-be") else name
         if name not in encodings:
