@@ -62,7 +62,7 @@ _ITEM_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s>/]", re.IGN
 _XML_DECL = re.compile(rb"<\?xml[^>]*\?>", re.IGNORECASE)
 _DECLARED_PREFIX = re.compile(rb"xmlns:([A-Za-z_][\w.-]*)\s*=")
 _USED_PREFIX = re.compile(rb"</?([A-Za-z_][\w.-]*):[A-Za-z_]")
-_CHARSET_PARAM = re.compile(r";?\s*charset\s*=\s*[\"']?([^\"';\s]*)[\"']?", re.IGNORECASE)
+_CHARSET_PARAM = re.compile(r"charset\s*=\s*[\"']?([^\"';\s]*)[\"']?", re.IGNORECASE)
 # The encoding pseudo-attribute of an XML declaration, which must open the document (BOM aside).
 _XML_ENCODING = re.compile(rb"(\xef\xbb\xbf)?\s{0,100}<\?xml[^>?]{0,200}?encoding\s*=\s*[\"']([^\"'>]{0,60})[\"']")
 _TAG = re.compile(r"<[^<>]*>")  # not [^>]*: a run of "<" without ">" would be rescanned from each one

@@ -111,7 +111,8 @@ _CHARSET_ALIASES = {
 }
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
-_META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([\w.:-]+)", re.IGNORECASE)
+# [^<>]: the scan for "charset" stops at the next tag, so a run of "<meta" without ">" is read once.
+_META_CHARSET = re.compile(rb"<meta[^<>]+charset\s*=\s*[\"']?\s*([\w.:-]+)", re.IGNORECASE)
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 # How far into the document a <meta charset> may appear (the HTML spec's prescan looks at 1024
 # bytes; real pages put long <head> scripts first, so we look further).

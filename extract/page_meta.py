@@ -44,7 +44,9 @@ _ARTICLE_TYPES = frozenset(
     }
 )
 _BY_PREFIX = re.compile(r"^\s*(?:(?:written |posted )?by|von|par|por|di|door|author)\s*:?\s+", re.IGNORECASE)
-_TITLE_SEPARATORS = re.compile(r"\s+(?:\||-|–|—|::|»|·)\s+")
+# (?<!\s): a match starts at the first space of a run (where the leftmost match starts anyway), so a run of
+# spaces is scanned once, not once from each of its characters.
+_TITLE_SEPARATORS = re.compile(r"(?<!\s)\s+(?:\||-|–|—|::|»|·)\s+")
 # Byline elements, read only when the page declares no author in JSON-LD or meta tags.
 _BYLINE_XPATH = XPath(
     "//*[@itemprop='author' or @rel='author' or contains(@class, 'byline') or contains(@class, 'author-name')"

@@ -28,7 +28,9 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u2060\ufeff"), None)
 _SPACES = re.compile(r"[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
 _URL_ONLY = re.compile(r"^(?:https?://|www\.)\S+$", re.IGNORECASE)
 # "…the key point.Click To Tweet": a tweetable pull quote; the quote itself repeats a paragraph.
-_CLICK_TO_TWEET = re.compile(r"\s*click to tweet\s*$", re.IGNORECASE)
+# Matched without the spaces before it (they are stripped after): a leading \s* would rescan a run of spaces
+# from each of its characters.
+_CLICK_TO_TWEET = re.compile(r"click to tweet\s*$", re.IGNORECASE)
 
 # Repeated lines: a later *sentence* line (ending like prose) equal to an earlier one is a pull quote
 # or a repeated caption, and is dropped from this many words on. Shorter or non-sentence repeats are
@@ -88,7 +90,7 @@ LINE_RULES: tuple[LineRule, ...] = (
           r"listen(?: to)?(?: this)? (?:article|story)\b.*|(?:image|photo|slide|picture)\s*\d+\s*(?:of|/)\s*\d+|\d+ of \d+)\W*$"),
     _rule("cookies", 60, r"^.*\b(?:we|this (?:web)?site|our (?:web)?site) uses? cookies\b.*$"),
     # "4 min read", "Reading time: 3 minutes", "Lesezeit: 4 Minuten", "Tempo de leitura: 1 minuto".
-    _rule("read_time", 8, r"^(?:\d+\s*(?:-|to)?\s*\d*\s*(?:min(?:ute)?s?\.?|minutos?|minuten|mn)\s+(?:read|reading|listen|de lecture|de leitura|de lectura|lesezeit|lettura)|"
+    _rule("read_time", 8, r"^(?:\d++\s*+(?:(?:-|to)\s*+)?(?:\d++\s*+)?(?:min(?:ute)?s?\.?|minutos?|minuten|mn)\s+(?:read|reading|listen|de lecture|de leitura|de lectura|lesezeit|lettura)|"
           r"(?:estimated )?(?:read(?:ing)?|listening) time\W(?=.*\d).*|(?:tempo de leitura|tiempo de lectura|temps de lecture|lesezeit|tempo di lettura|leestijd)\W(?=.*\d).*|"
           r"\d+\s*min(?:ute)?s? (?:read|listen))\W*$"),
     # Rows of share buttons: nothing but share words and network names.
@@ -112,7 +114,7 @@ LINE_RULES: tuple[LineRule, ...] = (
           r"(?:get|unlock) (?:unlimited|full|digital|premium) access\b.*)$"),
     # "Follow us on Twitter", "Follow Jane on Facebook", author contact lines.
     _rule("follow", 40, rf"^(?:.*[.!?]\s+)?(?:follow (?:us|him|her|them|me|[\w.'’@ -]{{1,40}})|(?:like|find|join) us) on {_SOCIAL}\b.*$"),
-    _rule("contact", 40, r"^(?=.*[\w.+-]+@[\w-]+\.\w)(?=.*\b(?:(?:can|may) be reached|reach (?:the |our )?(?:reporter|editor|author|writer|newsroom)|"
+    _rule("contact", 40, r"^(?=.*[\w.+-]@[\w-]+\.\w)(?=.*\b(?:(?:can|may) be reached|reach (?:the |our )?(?:reporter|editor|author|writer|newsroom)|"
           r"have a (?:news )?tip|send (?:us )?(?:your )?(?:news )?tips?|letters? to the editor|write to (?:us|letters)|you can contact|"
           r"contact (?:us|the (?:reporter|author|writer|editor|newsroom))|e-?mail (?:us|the (?:reporter|author|writer|editor|newsroom)))\b).*$"),
     # Calls to action: apps, "click here".
@@ -193,7 +195,7 @@ def cleaned_text(text: str) -> str:
     kept: list[str] = []
     in_link_list = False
     for raw in unicodedata.normalize("NFC", text).translate(_INVISIBLE).splitlines():
-        line = _CLICK_TO_TWEET.sub("", _SPACES.sub(" ", raw).strip())
+        line = _CLICK_TO_TWEET.sub("", _SPACES.sub(" ", raw).strip()).rstrip()
         if not line:
             continue
         rule = boilerplate_rule(line)
