@@ -227,3 +227,14 @@ def test_a_page_with_megabytes_of_inline_script_is_not_refused_for_it():
     page = ("<html><head>" + script + "</head><body><article><p>"
             + "The council voted on Tuesday to approve the new budget for schools. " * 8 + "</p></article></body></html>")
     assert "council voted" in extracted_page(page, "http://example.com/a").text
+
+
+# --- found by the fuzz suite ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("url", ["http://example.com/index.html/", "http://example.com/a/index.php/index.html",
+                                 "http://example.com/index.htm//"])
+def test_url_normalisation_is_idempotent_on_index_pages_with_a_trailing_slash(url):
+    from transform.urls import normalized_url
+
+    once = normalized_url(url)
+    assert normalized_url(once) == once and not once.endswith("index.html")

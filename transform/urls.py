@@ -48,9 +48,15 @@ def normalized_url(url: str) -> str:
         host = host[4:]
     netloc = host if port in (None, _DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
     path = re.sub(r"/{2,}", "/", parts.path or "/")
-    path = re.sub(r"/index\.(html?|php)$", "/", path)
-    if len(path) > 1 and path.endswith("/"):
-        path = path[:-1]
+    # Until nothing changes, so that normalising twice gives the same URL ("/index.html/" loses its slash,
+    # then its index.html; "/index.html/index.html" needs two rounds).
+    while True:
+        shorter = re.sub(r"/index\.(html?|php)$", "/", path)
+        if len(shorter) > 1 and shorter.endswith("/"):
+            shorter = shorter[:-1]
+        if shorter == path:
+            break
+        path = shorter
     query = [
         (k, v)
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
