@@ -12,14 +12,15 @@ from datetime import timedelta
 
 from hypothesis import HealthCheck, settings
 
-EXAMPLES = int(os.environ.get("NEWSWATCH_FUZZ_EXAMPLES", "60"))
+CI_EXAMPLES = 60
+EXAMPLES = int(os.environ.get("NEWSWATCH_FUZZ_EXAMPLES", str(CI_EXAMPLES)))
 RANDOM = os.environ.get("NEWSWATCH_FUZZ_RANDOM") == "1"
 
 
-def fuzz_settings(deadline_ms: int, examples: int = EXAMPLES) -> settings:
-    """Settings for one property: ``deadline_ms`` per example, ``examples`` examples (scaled by the env)."""
+def fuzz_settings(deadline_ms: int, examples: int = CI_EXAMPLES) -> settings:
+    """Settings for one property: ``deadline_ms`` per example, ``examples`` examples in CI (scaled by the env)."""
     return settings(
-        max_examples=examples, deadline=timedelta(milliseconds=deadline_ms), derandomize=not RANDOM,
+        max_examples=max(1, examples * EXAMPLES // CI_EXAMPLES), deadline=timedelta(milliseconds=deadline_ms), derandomize=not RANDOM,
         database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
         print_blob=True,
     )

@@ -256,7 +256,7 @@ def _is_sentence(line: str, key: str, n_words: int) -> bool:
 def _without_repeats(lines: list[str]) -> list[str]:
     """Drop repeated sentence lines and sentence lines contained in a longer line (pull quotes)."""
     keys = [" ".join(_TOKEN.findall(line.lower())) for line in lines]
-    everything = "".join(f" {key} \n" for key in keys)  # one search finds whether a key occurs twice
+    containers = _lines_by_opening(keys)
     seen: set[str] = set()
     out: list[str] = []
     for line, key in zip(lines, keys, strict=True):
@@ -264,9 +264,36 @@ def _without_repeats(lines: list[str]) -> list[str]:
         if n >= min(MIN_CONTAINED_WORDS, MIN_REPEAT_WORDS) and _is_sentence(line, key, n):
             if n >= MIN_REPEAT_WORDS and key in seen:
                 continue
-            padded = f" {key} "
-            if everything.count(padded) > 1 and any(len(other) > len(key) and padded in f" {other} " for other in keys):
+            if n >= MIN_CONTAINED_WORDS and _contained_in_longer(key, containers):
                 continue
         seen.add(key)
         out.append(line)
     return out
+
+
+# A line is looked for only in the first this many distinct longer lines sharing its opening words. A pull
+# quote repeats one paragraph; dozens of distinct paragraphs sharing the same eight words are a generated page,
+# and checking each of them for each line would make the cleaner quadratic.
+MAX_CONTAINER_CHECKS = 16
+
+
+def _lines_by_opening(keys: list[str]) -> dict[str, list[str]]:
+    """Every run of ``MIN_CONTAINED_WORDS`` consecutive words -> the distinct keys it occurs in.
+
+    A key contained in a longer key (word-aligned) has its first ``MIN_CONTAINED_WORDS`` words as such a
+    run of the longer one, so this index finds every candidate container in time linear in the text, where
+    searching the whole text once per line was quadratic.
+    """
+    index: dict[str, list[str]] = {}
+    for key in dict.fromkeys(keys):
+        words = key.split(" ")
+        for gram in dict.fromkeys(" ".join(words[i:i + MIN_CONTAINED_WORDS]) for i in range(len(words) - MIN_CONTAINED_WORDS + 1)):
+            index.setdefault(gram, []).append(key)
+    return index
+
+
+def _contained_in_longer(key: str, containers: dict[str, list[str]]) -> bool:
+    padded = f" {key} "
+    opening = " ".join(key.split(" ", MIN_CONTAINED_WORDS)[:MIN_CONTAINED_WORDS])
+    longer = (other for other in containers.get(opening, ()) if len(other) > len(key))
+    return any(padded in f" {other} " for _, other in zip(range(MAX_CONTAINER_CHECKS), longer, strict=False))

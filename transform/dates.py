@@ -124,7 +124,7 @@ def _iso_datetime(value: str) -> datetime | None:
 
 
 def _rfc2822_datetime(value: str) -> datetime | None:
-    if not re.search(r"[A-Za-z]{3}", value) or re.search(r"\b0\d{3}\b", value):
+    if not re.search(r"[A-Za-z]{3}", value) or re.search(r"(?<![+-])\b0\d{3}\b", value):
         return None  # "0001": the stdlib reads a year below 100 as 19xx/20xx, which would invent a date
     try:
         found = parsedate_to_datetime(value)
