@@ -75,7 +75,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"load average {os.getloadavg()[0]:.2f}; cleaned_text, CPU time, best of 3")
-    print(f"{'shape':<18}" + "".join(f"{f'{s:,} µs/ch':>16}" for s in sizes) + f"{'ratio ' + f'{sizes[-1]:,}/{sizes[0]:,}':>22}")
+    print(f"{'shape':<18}" + "".join(f"{f'{s:,} µs/ch':>16}" for s in sizes) + f"  ratio {sizes[-1]:,}/{sizes[0]:,}")
     for name, make in SHAPES.items():
         per_char = []
         for size in sizes:
