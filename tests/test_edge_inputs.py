@@ -232,7 +232,7 @@ def test_a_page_with_megabytes_of_inline_script_is_not_refused_for_it():
 # --- found by the fuzz suite ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("url", ["http://example.com/index.html/", "http://example.com/a/index.php/index.html",
-                                 "http://example.com/index.htm//"])
+                                 "http://example.com/index.htm//", "0\x85#", "http://example.com/a\u2028#x"])
 def test_url_normalisation_is_idempotent_on_index_pages_with_a_trailing_slash(url):
     from transform.urls import normalized_url
 

@@ -62,7 +62,9 @@ def normalized_url(url: str) -> str:
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
         if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(_TRACKING_PREFIXES)
     ]
-    return urlunsplit((scheme, netloc, path, urlencode(sorted(query)), ""))
+    # Stripped again: dropping the fragment can leave whitespace at the end ("0\x85#"), which a second
+    # normalisation would strip, and an identity must be a fixed point.
+    return urlunsplit((scheme, netloc, path, urlencode(sorted(query)), "")).strip()
 
 
 def stable_id(*parts: str) -> str:
