@@ -186,7 +186,7 @@ def extracted_page(html: str, url: str) -> ExtractedPage:
     if tree is None:
         raise ItemError("no_text", f"not parseable as HTML: {url}")
     if (chars := _text_chars(tree)) > MAX_PAGE_TEXT_CHARS:
-        raise ItemError("too_long", f"{chars} characters of text, over the {MAX_PAGE_TEXT_CHARS} a page may have: {url}")
+        raise ItemError("too_long", f"{chars} characters of text, over the {MAX_PAGE_TEXT_CHARS} limit for a page: {url}")
     meta = page_meta(tree)
     document = bare_extraction(_pruned(tree), url=url, **EXTRACTION_OPTIONS)
     raw = document.text if document is not None and not isinstance(document, dict) else None
