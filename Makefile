@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast lint eval bench lock clean schema-snapshot
+.PHONY: setup demo test test-fast lint eval bench fuzz lock clean schema-snapshot
 
 setup: $(STAMP)
 
@@ -20,6 +20,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The fuzz suite with 50x the examples CI runs (same fixed seed; NEWSWATCH_FUZZ_RANDOM=1 for new ones).
+fuzz: $(STAMP)
+	NEWSWATCH_FUZZ_EXAMPLES=$${NEWSWATCH_FUZZ_EXAMPLES:-3000} $(BIN)/python -m pytest tests/test_fuzz_feeds.py tests/test_fuzz_text.py tests/test_fuzz_netguard.py -p no:cacheprovider --timeout=3600
 
 lint: $(STAMP)
 	$(BIN)/ruff check flows pipeline extract transform warehouse newswatch demosite webui tests bench eval

@@ -1,4 +1,5 @@
-"""Bounded decompression of HTTP bodies (gzip, deflate, brotli), for ``extract.http``.
+"""Bounded decompression of HTTP bodies (gzip, deflate, brotli), for ``extract.http``; and which declared
+charsets may decode a body at all (``text_codec``), for ``extract.html`` and ``extract.feeds``.
 
 Why: a compressed body can expand a thousandfold (a 40 KB gzip bomb is 40 MB), so no decoder here ever
 returns more than ``room + 1`` bytes per call, whatever the compression ratio; the caller stops at its
@@ -8,6 +9,7 @@ are advertised (``ACCEPT_ENCODING``); any other Content-Encoding is refused as `
 
 from __future__ import annotations
 
+import codecs
 import zlib
 
 import brotli
@@ -68,6 +70,32 @@ class BrotliDecoder:
 
 
 Decoder = ZlibDecoder | BrotliDecoder
+
+# Codecs Python calls text encodings that no web page or feed can be written in: they decode escape
+# sequences or DNS labels rather than characters (punycode, idna, the escape codecs), refuse to decode
+# anything (undefined), or are not web encodings and smuggle markup past filters (utf-7, which the WHATWG
+# encoding standard does not support either). ``codecs.lookup(x)._is_text_encoding`` already rules out
+# the bytes-to-bytes codecs (zlib, base64, hex, rot13, bz2, uu, quopri).
+_REFUSED_TEXT_CODECS = frozenset({"punycode", "idna", "undefined", "unicode-escape", "raw-unicode-escape", "utf-7",
+                                  "charmap"})
+
+
+def text_codec(label: str) -> str | None:
+    """The Python codec a declared charset names, when it is a text encoding a document may use.
+
+    Args:
+        label: a ``charset`` value from a header, ``<meta>`` or an XML declaration (any spelling).
+    Returns:
+        The codec's canonical name (``codecs.lookup(label).name``), or None for an unknown label or a
+        codec that is not a text encoding (then the caller detects the encoding or falls back to UTF-8).
+    """
+    try:
+        info = codecs.lookup(label.strip())
+    except (LookupError, ValueError, TypeError):  # ValueError: an embedded NUL in the label
+        return None
+    if not getattr(info, "_is_text_encoding", True) or info.name in _REFUSED_TEXT_CODECS:
+        return None
+    return info.name
 
 
 def decoders_for(content_encoding: str) -> list[Decoder]:

@@ -27,8 +27,11 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
+from extract.decoding import text_codec
+from extract.limits import RAW_FIELD_CHARS, capped_author, capped_title
 from newswatch.errors import ItemError
 from newswatch.models import FeedEntry, ParsedFeed
+from transform.dates import plausible_datetime
 
 # Default item bound per document. Real feeds carry 10-300 items (the largest of the 28 eval feeds has
 # 300); 2,000 leaves room for archives while keeping feedparser's per-item dictionaries in the tens of MB.
@@ -55,9 +58,14 @@ _DATEPARSER_SETTINGS = {
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _CDATA_OR_COMMENT = re.compile(rb"<!\[CDATA\[.*?\]\]>|<!--.*?-->", re.DOTALL)
 _ITEM_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>", re.IGNORECASE)
+_ITEM_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s>/]", re.IGNORECASE)
 _XML_DECL = re.compile(rb"<\?xml[^>]*\?>", re.IGNORECASE)
 _DECLARED_PREFIX = re.compile(rb"xmlns:([A-Za-z_][\w.-]*)\s*=")
 _USED_PREFIX = re.compile(rb"</?([A-Za-z_][\w.-]*):[A-Za-z_]")
+_CHARSET_PARAM = re.compile(r"charset\s*=\s*[\"']?([^\"';\s]*)[\"']?", re.IGNORECASE)
+# The encoding pseudo-attribute of an XML declaration, which must open the document (BOM aside).
+_XML_ENCODING = re.compile(rb"(\xef\xbb\xbf)?\s{0,100}<\?xml[^>?]{0,200}?encoding\s*=\s*[\"']([^\"'>]{0,60})[\"']")
+_TAG = re.compile(r"<[^<>]*>")  # not [^>]*: a run of "<" without ">" would be rescanned from each one
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +103,8 @@ def parsed_feed(body: bytes, *, feed_id: str, url: str, content_type: str | None
     Raises:
         ItemError: ``xml_entities`` (a DTD declaring entities: XXE / billion laughs, refused without
             expansion), ``not_xml`` (not a feed), ``empty_feed`` (a broken feed with no readable item),
-            ``bad_json`` (a JSON body that does not parse).
+            ``bad_json`` (a JSON body that does not parse), ``too_many_items`` (a UTF-16/32 document with
+            more than ``max_items`` items, which is not cut).
     """
     return feed_report(body, feed_id=feed_id, url=url, content_type=content_type, max_items=max_items).feed
 
@@ -114,7 +123,8 @@ def feed_report(body: bytes, *, feed_id: str, url: str, content_type: str | None
     # (RFC 7303) and feedparser does not flag the document for a missing header. No
     # Content-Location: feedparser would resolve RSS GUIDs such as "333483" against it, turning an
     # identifier into a URL that changes with the feed's address; item links are resolved below.
-    headers = {"content-type": content_type or "application/xml"}
+    headers = {"content-type": _usable_content_type(content_type) or "application/xml"}
+    bounded = _usable_xml_declaration(bounded) if text_view is body else bounded
     doc = feedparser.parse(io.BytesIO(bounded), response_headers=headers, sanitize_html=True)
     if not doc.entries and doc.bozo:
         recovered = _recovered_document(bounded)
@@ -139,7 +149,8 @@ def feed_report(body: bytes, *, feed_id: str, url: str, content_type: str | None
     truncated = max(0, items_in_document - max_items)
     if truncated:
         warning = (warning + "; " if warning else "") + f"only the first {max_items} of {items_in_document} items read"
-    feed = ParsedFeed(title=_clean(doc.feed.get("title")), entries=tuple(unique), warning=warning)
+    feed = ParsedFeed(title=capped_title(_clean(_normalised_space(doc.feed.get("title")))), entries=tuple(unique),
+                      warning=warning)
     undated = sum(1 for e in unique if e.published_at is None and e.feed_date is None)
     return FeedReport(feed, max(items_in_document, len(entries)), len(entries) - len(unique), truncated,
                       undated, min(undated, dates.unreadable))
@@ -156,6 +167,25 @@ def _ascii_compatible(body: bytes) -> bytes:
         codec = "utf-16-be" if head.startswith(b"\x00") else "utf-16-le"
         return body.decode(codec, errors="replace").encode("utf-8")
     return body
+
+
+def _usable_content_type(content_type: str | None) -> str | None:
+    """``content_type`` without its ``charset`` parameter when that names no usable text encoding.
+
+    feedparser decodes with whatever the header names, and a codec such as ``undefined`` raises out of
+    it; without the parameter the XML declaration, a BOM or UTF-8 decides, as for a header-less feed.
+    """
+    if not content_type or not (m := _CHARSET_PARAM.search(content_type)) or text_codec(m.group(1)):
+        return content_type
+    return (content_type[: m.start()] + content_type[m.end():]).strip(" ;") or None
+
+
+def _usable_xml_declaration(body: bytes) -> bytes:
+    """``body`` with an XML declaration's unusable ``encoding`` (``zlib``, ``undefined`` ...) read as UTF-8."""
+    m = _XML_ENCODING.match(body)
+    if m is None or text_codec(m.group(2).decode("ascii", errors="replace")):
+        return body
+    return body[: m.start(2)] + b"utf-8" + body[m.end(2):]
 
 
 def _refuse_entity_declarations(text_view: bytes) -> None:
@@ -176,9 +206,22 @@ def _bounded_document(body: bytes, text_view: bytes, max_items: int) -> tuple[by
     UTF-16/32 documents are counted but not cut (their byte offsets differ from the view's).
     """
     ends = [m.end() for m in _ITEM_END.finditer(text_view)]
-    if len(ends) <= max_items or text_view is not body:
-        return body, len(ends)
-    return body[: ends[max_items - 1]] + body[ends[-1]:], len(ends)
+    # Items are counted by their starts too: 150,000 "<item>" that are never closed (4.7 MB) have no end
+    # to cut at, and feedparser would build a dictionary for every one of them.
+    starts = [m.start() for m in _ITEM_START.finditer(text_view)]
+    count = max(len(ends), len(starts))
+    if count <= max_items:
+        return body, count
+    if text_view is not body:
+        raise ItemError("too_many_items", f"a UTF-16/32 document with {count} items, over the {max_items}-item "
+                        "cap (only ASCII-compatible documents are cut)")
+    if len(ends) >= max_items and (len(starts) <= max_items or ends[max_items - 1] <= starts[max_items]):
+        return body[: ends[max_items - 1]] + body[ends[-1]:], count
+    # Unclosed items: cut before item max_items + 1 and keep the closing tags after the last item end,
+    # if any; feedparser's loose parser reads the rest.
+    cut = starts[max_items]
+    tail = body[ends[-1]:] if ends and ends[-1] > cut else b""
+    return body[:cut] + tail, count
 
 
 def _recovered_document(body: bytes) -> bytes | None:
@@ -243,28 +286,32 @@ def _zone_unknown_to_feedparser(raw: str) -> bool:
 
 def _from_struct(value: time.struct_time) -> datetime | None:
     try:
-        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+        return plausible_datetime(datetime.fromtimestamp(calendar.timegm(value), tz=UTC))
     except (OverflowError, ValueError, OSError, TypeError):
         return None
 
 
 def _isoparsed(raw: str) -> datetime | None:
-    """ISO 8601 / RFC 3339 (JSON Feed, some RSS), read without dateparser; naive means UTC."""
+    """ISO 8601 / RFC 3339 (JSON Feed, some RSS), read without dateparser; naive means UTC.
+
+    A date with no UTC instant (``9999-12-31T23:59:59-12:00``) or an absurd year is no date at all.
+    """
     try:
         when = datetime.fromisoformat(raw)
-    except ValueError:
+        return plausible_datetime((when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC))
+    except (ValueError, OverflowError):
         return None
-    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 @functools.lru_cache(maxsize=4096)
 def _dateparsed(raw: str) -> datetime | None:
     import dateparser  # imported lazily: ~1 s of language data, needed only for odd feeds
 
-    when = dateparser.parse(raw, languages=_DATEPARSER_LANGUAGES, settings=_DATEPARSER_SETTINGS)  # type: ignore[arg-type]
-    if when is None or when.year < 1980:
+    try:
+        when = dateparser.parse(raw, languages=_DATEPARSER_LANGUAGES, settings=_DATEPARSER_SETTINGS)  # type: ignore[arg-type]
+        return plausible_datetime(when.astimezone(UTC)) if when is not None else None
+    except (ValueError, OverflowError):  # dateparser builds datetimes from whatever numbers it found
         return None
-    return when.astimezone(UTC)
 
 
 def _entry(e: Any, feed_id: str, base_url: str, dates: _DateReader) -> FeedEntry:
@@ -272,8 +319,8 @@ def _entry(e: Any, feed_id: str, base_url: str, dates: _DateReader) -> FeedEntry
         feed_id=feed_id,
         url=_absolute_link(e.get("link"), base_url),
         guid=_clean(e.get("id")),
-        title=_plain_title(e),
-        author=_clean(e.get("author")),
+        title=capped_title(_plain_title(e)),
+        author=capped_author(_clean(_normalised_space(e.get("author")))),
         published_at=dates.published(e),
         summary=_clean(e.get("summary")),
         content_html=_content_html(e.get("content")),
@@ -284,9 +331,16 @@ def _plain_title(e: Any) -> str | None:
     """The title as plain text: HTML titles (Atom ``type="html"``, or markup a broken feed left in) lose
     their tags and entities, since a title is stored and matched as text."""
     title = e.get("title")
-    if isinstance(title, str) and "html" in ((e.get("title_detail") or {}).get("type") or ""):
-        title = html.unescape(re.sub(r"<[^>]*>", "", title))
-    return _clean(" ".join(title.split()) if isinstance(title, str) else None)
+    if not isinstance(title, str):
+        return None
+    title = title[:RAW_FIELD_CHARS]  # the title is capped anyway: do not pay for a 1 MB one
+    if "html" in ((e.get("title_detail") or {}).get("type") or ""):
+        title = html.unescape(_TAG.sub("", title))
+    return _clean(" ".join(title.split()))
+
+
+def _normalised_space(value: Any) -> str | None:
+    return " ".join(value[:RAW_FIELD_CHARS].split()) if isinstance(value, str) else None
 
 
 def _content_html(content: Any) -> str | None:
@@ -342,37 +396,61 @@ def _bozo_text(doc: Any) -> str:
 
 
 def _json_feed_report(body: bytes, *, feed_id: str, url: str, max_items: int) -> FeedReport:
-    """A JSON Feed (https://jsonfeed.org/version/1.1) document, bounded like the XML path."""
+    """A JSON Feed (https://jsonfeed.org/version/1.1) document, bounded like the XML path.
+
+    The JSON is untyped third-party input: every field is read through a type check (``_json_str`` ...),
+    so a field of the wrong type is ignored, and an item that is not an object is skipped and counted in
+    the warning; neither ever raises.
+    """
     try:
         doc = json.loads(body.decode("utf-8-sig", errors="replace"))
     except (ValueError, RecursionError) as exc:
         raise ItemError("bad_json", f"the body looks like JSON but does not parse ({str(exc)[:100]})") from exc
-    if not isinstance(doc, dict) or "jsonfeed.org" not in str(doc.get("version", "")):
+    if not isinstance(doc, dict) or "jsonfeed.org" not in (_json_str(doc.get("version")) or ""):
         raise ItemError("not_xml", "JSON, but not a JSON Feed")
-    items = [i for i in doc.get("items") or [] if isinstance(i, dict)]
+    raw_items = doc.get("items")
+    listed = raw_items if isinstance(raw_items, list) else []
+    items = [i for i in listed if isinstance(i, dict)]
+    problems = []
+    if raw_items is not None and not isinstance(raw_items, list):
+        problems.append(f"'items' is a {type(raw_items).__name__}, not a list: no item read")
+    if len(items) < len(listed):
+        problems.append(f"{len(listed) - len(items)} items that are not objects skipped")
     dates = _DateReader()
     entries = [_json_entry(i, feed_id, url, dates) for i in items[:max_items]]
     unique = _without_repeats(entries)
     truncated = max(0, len(items) - max_items)
-    feed = ParsedFeed(title=_clean(doc.get("title")), entries=tuple(unique),
-                      warning=f"only the first {max_items} of {len(items)} items read" if truncated else None)
+    if truncated:
+        problems.append(f"only the first {max_items} of {len(items)} items read")
+    feed = ParsedFeed(title=capped_title(_clean(_normalised_space(_json_str(doc.get("title"))))), entries=tuple(unique),
+                      warning="; ".join(problems) or None)
     undated = sum(1 for e in unique if e.published_at is None and e.feed_date is None)
     return FeedReport(feed, len(items), len(entries) - len(unique), truncated, undated, min(undated, dates.unreadable))
 
 
 def _json_entry(item: dict[str, Any], feed_id: str, base_url: str, dates: _DateReader) -> FeedEntry:
-    authors = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict) else [])
-    names = [str(a.get("name")) for a in authors if isinstance(a, dict) and a.get("name")]
-    text = item.get("content_text")
-    body = item.get("content_html") or (html.escape(text) if isinstance(text, str) and text.strip() else None)
-    raw_date = {"published": item.get("date_published"), "updated": item.get("date_modified")}
+    authors = item.get("authors")
+    if not isinstance(authors, list):  # JSON Feed 1.0 had a single "author" object
+        authors = [item.get("author")]
+    names = [name for a in authors if isinstance(a, dict) and (name := _clean(_json_str(a.get("name"))))]
+    text = _json_str(item.get("content_text"))
+    body = _json_str(item.get("content_html")) or (html.escape(text) if text and text.strip() else None)
+    raw_date = {"published": _json_str(item.get("date_published")), "updated": _json_str(item.get("date_modified"))}
+    raw_id = item.get("id")
+    # The spec says a string, but integer ids are common; a bool, an object or a list is no id.
+    guid = raw_id if isinstance(raw_id, str) else str(raw_id) if isinstance(raw_id, int | float) and not isinstance(raw_id, bool) else None
     return FeedEntry(
         feed_id=feed_id,
-        url=_absolute_link(item.get("url") or item.get("external_url"), base_url),
-        guid=_clean(str(item["id"])) if item.get("id") is not None else None,
-        title=_clean(item.get("title")),
-        author=", ".join(names) or None,
-        published_at=dates.published({k: v for k, v in raw_date.items() if isinstance(v, str)}),
-        summary=_clean(item.get("summary")),
-        content_html=body if isinstance(body, str) else None,
+        url=_absolute_link(_json_str(item.get("url")) or _json_str(item.get("external_url")), base_url),
+        guid=_clean(guid),
+        title=capped_title(_clean(_normalised_space(_json_str(item.get("title"))))),
+        author=capped_author(", ".join(names) or None),
+        published_at=dates.published({k: v for k, v in raw_date.items() if v}),
+        summary=_clean(_json_str(item.get("summary"))),
+        content_html=body,
     )
+
+
+def _json_str(value: Any) -> str | None:
+    """A JSON Feed string field: the value when it is a string, else None (the field is ignored)."""
+    return value if isinstance(value, str) else None

@@ -25,10 +25,12 @@ from datetime import datetime
 from urllib.parse import urljoin, urlsplit
 
 from htmldate import find_date
+from lxml.etree import XPath
 from lxml.html import HtmlElement
 from trafilatura import bare_extraction
 from trafilatura.utils import load_html
 
+from extract.decoding import text_codec
 from extract.page_meta import PageMeta, page_meta
 from newswatch.errors import ItemError
 from newswatch.models import ExtractedPage
@@ -90,6 +92,16 @@ _TRUNCATED_END = re.compile(
     r"(?:…|\[(?:…|\.\.\.)\]|\.\.\.|(?:continue|keep) reading.{0,80}|read (?:the )?(?:full (?:story|article)|more|rest of).{0,80})$",
     re.IGNORECASE,
 )
+# The most text (characters outside <script> and <style>) a page may hold for trafilatura and the cleaner to
+# read it. Both cost time per character of text and trafilatura grows faster than linearly (a 5 MB page of
+# short paragraphs: 27 s, 0.6 GB), and the article cap applied after cleaning (100,000 characters) came too
+# late to save that time. The wordiest of the 177 eval pages has 272,000 characters (a long read with
+# its comments); a page with more is refused as ``too_long`` right after parsing, which costs ~0.2 s for 5 MB.
+MAX_PAGE_TEXT_CHARS = 1_000_000
+# A feed body is HTML handed to the same extraction; one over this size is not read (the page is fetched
+# instead and gets the page caps). Real content:encoded bodies run to ~50 KB.
+MAX_FEED_BODY_HTML_CHARS = 2_000_000
+_TEXT_NODES = XPath("//text()[not(parent::script or parent::style)]")
 # An extraction with fewer words than this is not an article (error pages, consent walls, empty
 # shells, JavaScript-only pages where only a caption is in the HTML), and becomes a ``no_text``
 # rejection. The shortest real articles in aeb_dev and trafilatura_en have 64 words after cleaning;
@@ -110,7 +122,8 @@ _CHARSET_ALIASES = {
 }
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
-_META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([\w.:-]+)", re.IGNORECASE)
+# [^<>]: the scan for "charset" stops at the next tag, so a run of "<meta" without ">" is read once.
+_META_CHARSET = re.compile(rb"<meta[^<>]+charset\s*=\s*[\"']?\s*([\w.:-]+)", re.IGNORECASE)
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 # How far into the document a <meta charset> may appear (the HTML spec's prescan looks at 1024
 # bytes; real pages put long <head> scripts first, so we look further).
@@ -146,7 +159,7 @@ def decoded_html(body: bytes, content_type: str | None) -> str:
             continue
         try:
             return body.decode(encoding)
-        except UnicodeDecodeError:
+        except UnicodeError:  # includes UnicodeDecodeError, and what stateful codecs raise on junk
             continue
     if text is not None:  # pure ASCII, and the declared charsets could not decode it
         return text
@@ -166,11 +179,14 @@ def extracted_page(html: str, url: str) -> ExtractedPage:
         (``published_at_source`` is ``"page_metadata"`` or ``"url"``, or None when the page has none).
     Raises:
         ItemError: reason ``no_text`` when the page holds no article text (not HTML, an empty shell,
-            or fewer than ``MIN_ARTICLE_WORDS`` words after cleaning).
+            or fewer than ``MIN_ARTICLE_WORDS`` words after cleaning); ``too_long`` when it holds more
+            than ``MAX_PAGE_TEXT_CHARS`` characters of text (refused before extraction and cleaning).
     """
     tree = _parsed_tree(html)
     if tree is None:
         raise ItemError("no_text", f"not parseable as HTML: {url}")
+    if (chars := _text_chars(tree)) > MAX_PAGE_TEXT_CHARS:
+        raise ItemError("too_long", f"{chars} characters of text, over the {MAX_PAGE_TEXT_CHARS} limit for a page: {url}")
     meta = page_meta(tree)
     document = bare_extraction(_pruned(tree), url=url, **EXTRACTION_OPTIONS)
     raw = document.text if document is not None and not isinstance(document, dict) else None
@@ -217,10 +233,14 @@ def extracted_feed_body(content_html: str, url: str) -> str | None:
         url: the item's link (for relative links; not fetched).
     Returns:
         The cleaned text when it has at least ``MIN_FEED_BODY_WORDS`` words and does not end in a
-        "continue reading" cut, else None (the flow then fetches the page).
+        "continue reading" cut, else None (the flow then fetches the page). A body over
+        ``MAX_FEED_BODY_HTML_CHARS`` or ``MAX_PAGE_TEXT_CHARS`` is not read either: the page, which has
+        its own caps, is fetched instead.
     """
+    if len(content_html) > MAX_FEED_BODY_HTML_CHARS:
+        return None
     tree = _parsed_tree(f"<html><body><article>{content_html}</article></body></html>")
-    if tree is None:
+    if tree is None or _text_chars(tree) > MAX_PAGE_TEXT_CHARS:
         return None
     if _TRUNCATED_END.search(" ".join(tree.text_content()[-500:].split())):
         return None
@@ -234,6 +254,12 @@ def _word_count(text: str) -> int:
     """Words, counting each CJK character as one (those scripts do not separate words)."""
     unspaced = len(_UNSPACED.findall(text))
     return len(_WORD.findall(_UNSPACED.sub(" ", text))) + unspaced if unspaced else len(_WORD.findall(text))
+
+
+def _text_chars(tree: HtmlElement) -> int:
+    """Characters of text in ``tree`` outside scripts and styles (inline JSON can be megabytes of a real page)."""
+    nodes = _TEXT_NODES(tree)
+    return sum(len(node) for node in nodes) if isinstance(nodes, list) else 0
 
 
 def _parsed_tree(html: str) -> HtmlElement | None:
@@ -258,7 +284,7 @@ def _pruned(tree: HtmlElement) -> HtmlElement:
 
 
 def _declared_encodings(body: bytes, content_type: str | None) -> list[str]:
-    """Python codec names declared by the header and by ``<meta>``, known codecs only, in that order."""
+    """Python codec names declared by the header and by ``<meta>``, text encodings only, in that order."""
     labels: list[str] = []
     if content_type and (m := _HEADER_CHARSET.search(content_type)):
         labels.append(m.group(1))
@@ -266,10 +292,8 @@ def _declared_encodings(body: bytes, content_type: str | None) -> list[str]:
         labels.append(m.group(1).decode("ascii", errors="ignore"))
     encodings: list[str] = []
     for label in labels:
-        name = _CHARSET_ALIASES.get(label.strip().lower(), label.strip().lower())
-        try:
-            name = codecs.lookup(name).name
-        except LookupError:
+        name = text_codec(_CHARSET_ALIASES.get(label.strip().lower(), label.strip().lower()))
+        if name is None:  # unknown, or not a text encoding (charset=zlib, base64, undefined ...)
             continue
         name = "utf-8" if name in ("utf-8", "utf-16", "utf-16-le", "utf-16-be") else name
         if name not in encodings:

@@ -37,6 +37,10 @@ from newswatch.models import FetchResult
 from newswatch.secrets import redacted_url as redacted_url  # the one redactor; re-exported for callers
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# What httpx and the URL machinery under it raise on a URL they cannot use. None of these is an
+# ``httpx.HTTPError``: ``InvalidURL`` and ``CookieConflict`` derive from ``Exception``, ``StreamError``
+# from ``RuntimeError``, and IDNA errors (``http://xn--zz/``) are ``UnicodeError``, a ``ValueError``.
+_URL_ERRORS = (httpx.InvalidURL, httpx.CookieConflict, httpx.StreamError, ValueError, TypeError)
 # Raw-stream slack over max_bytes: response headers, chunk framing and the few bytes gzip adds to
 # incompressible data. The decoded cap is the real limit; the raw cap stops streams that decode to nothing.
 _RAW_SLACK_BYTES = 256 * 1024
@@ -134,7 +138,8 @@ class HttpClient:
             RetriableError: ``timeout``, ``dns_error`` (temporary), ``connection_refused``,
                 ``connection_error``, ``tls_error`` (handshake), ``protocol_error``, ``http_429``,
                 ``http_408``, ``http_5xx``; ``retry_after`` from the server's ``Retry-After``.
-            ItemError: ``bad_url``, ``private_address``, ``dns_error`` (no such name), ``tls_error``
+            ItemError: ``bad_url``, ``bad_redirect`` (a 3xx whose Location is missing or unusable),
+                ``private_address``, ``dns_error`` (no such name), ``tls_error``
                 (certificate rejected), ``too_many_redirects``, ``too_large``, ``bad_encoding``,
                 ``http_4xx`` (``http_404``, ``http_410`` ...).
         """
@@ -172,8 +177,11 @@ class HttpClient:
         total = self._policy.timeout_seconds
         timeout = httpx.Timeout(total, connect=min(self._policy.connect_timeout_seconds, total))
         try:
+            request = self._client.build_request("GET", url, headers=headers, timeout=timeout)
+        except _URL_ERRORS as exc:
+            raise ItemError("bad_url", f"not a usable URL: {where}") from exc
+        try:
             with budget:
-                request = self._client.build_request("GET", url, headers=headers, timeout=timeout)
                 response = self._client.send(request, stream=True)
                 try:
                     return self._reply(response, url, deadline)
@@ -181,16 +189,23 @@ class HttpClient:
                     response.close()
         except httpx.HTTPError as exc:
             raise _network_error(exc, where, total) from exc
+        except _URL_ERRORS as exc:
+            # The request's own URL was parsed above, so what httpx could not parse while sending is the
+            # response's Location (httpx works out the next request even when it does not follow it).
+            raise ItemError("bad_redirect", f"{where}: unusable redirect target ({type(exc).__name__})") from exc
 
     def _reply(self, response: httpx.Response, url: httpx.URL, deadline: float) -> _Hop:
         status = response.status_code
         headers = {k.lower(): v for k, v in response.headers.items()
                    if k.lower() not in ("content-encoding", "content-length")}
-        if status in _REDIRECTS and response.headers.get("location"):
+        if status in _REDIRECTS:
+            location = response.headers.get("location", "").strip()
+            if not location:
+                raise ItemError("bad_redirect", f"{redacted_url(str(url))}: HTTP {status} without a Location")
             try:
-                target = url.join(response.headers["location"].strip())
-            except httpx.InvalidURL as exc:
-                raise ItemError("bad_url", f"{redacted_url(str(url))}: unusable redirect target") from exc
+                target = url.join(location)
+            except _URL_ERRORS as exc:
+                raise ItemError("bad_redirect", f"{redacted_url(str(url))}: unusable redirect target") from exc
             return _Hop(status, headers, location=_checked_url(target))
         if status == 304:
             return _Hop(status, headers)
@@ -300,6 +315,10 @@ def _network_error(exc: httpx.HTTPError, where: str, timeout: float) -> Pipeline
             return RetriableError("tls_error", f"{where}: TLS handshake failed ({cause.reason or cause})")
         if isinstance(cause, ConnectionRefusedError):
             return RetriableError("connection_refused", f"{where}: connection refused")
+    if isinstance(exc, httpx.RemoteProtocolError) and "location header" in str(exc).lower():
+        # httpx's own reading of a Location it could not parse ("http://[::1"): the server will send the
+        # same one next time, so this is the item's fault, not a transient one.
+        return ItemError("bad_redirect", f"{where}: unusable redirect target")
     if isinstance(exc, httpx.UnsupportedProtocol):
         return ItemError("bad_url", f"{where}: unsupported URL")
     if isinstance(exc, httpx.ConnectError):

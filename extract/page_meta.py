@@ -20,6 +20,7 @@ from typing import Any
 from lxml.etree import XPath
 from lxml.html import HtmlElement
 
+from extract.limits import RAW_FIELD_CHARS, capped_title
 from transform.dates import parsed_datetime
 
 # Meta keys (name=, property= or itemprop=, lower-cased) holding the *first* publication time, best
@@ -43,7 +44,9 @@ _ARTICLE_TYPES = frozenset(
     }
 )
 _BY_PREFIX = re.compile(r"^\s*(?:(?:written |posted )?by|von|par|por|di|door|author)\s*:?\s+", re.IGNORECASE)
-_TITLE_SEPARATORS = re.compile(r"\s+(?:\||-|–|—|::|»|·)\s+")
+# (?<!\s): a match starts at the first space of a run (where the leftmost match starts anyway), so a run of
+# spaces is scanned once, not once from each of its characters.
+_TITLE_SEPARATORS = re.compile(r"(?<!\s)\s+(?:\||-|–|—|::|»|·)\s+")
 # Byline elements, read only when the page declares no author in JSON-LD or meta tags.
 _BYLINE_XPATH = XPath(
     "//*[@itemprop='author' or @rel='author' or contains(@class, 'byline') or contains(@class, 'author-name')"
@@ -77,7 +80,8 @@ def page_meta(tree: HtmlElement) -> PageMeta:
     """
     metas = _meta_values(tree)
     ld = list(_json_ld_articles(tree))
-    canonical = _canonical_href(tree) or _first(metas.get("og:url"))
+    og_url = metas.get("og:url")
+    canonical = _canonical_href(tree) or (" ".join(og_url[0].split()) if og_url else None)
     h1 = _h1_text(tree)
     title_tag = _text(tree.find(".//title"))
     site = _first(metas.get("og:site_name"))
@@ -86,13 +90,13 @@ def page_meta(tree: HtmlElement) -> PageMeta:
     titles = [html.unescape(t) if t else None for t in [_first(metas.get(k)) for k in TITLE_KEYS[:2]] + [ld_headline, h1]]
     title = next((_without_site(t, site) for t in titles if t), None) or _title_from_tag(title_tag)
     headlines = tuple(dict.fromkeys(
-        h for h in (*titles, *(_first(metas.get(k)) for k in TITLE_KEYS[2:]), title_tag,
-                    *(_TITLE_SEPARATORS.split(title_tag or "")), title)
+        h[:RAW_FIELD_CHARS] for h in (*titles, *(_first(metas.get(k)) for k in TITLE_KEYS[2:]), title_tag,
+                                      *(_TITLE_SEPARATORS.split(title_tag or "")), title)
         if h
     ))
     return PageMeta(
         canonical_href=canonical,
-        title=title,
+        title=capped_title(title),
         author=_author(metas, ld, tree),
         published_at=_published_at(metas, ld, tree),
         headlines=headlines,
@@ -216,18 +220,20 @@ def _h1_text(tree: HtmlElement) -> str | None:
 def _text(element: HtmlElement | None) -> str | None:
     if element is None:
         return None
-    text = " ".join(element.text_content().split())
+    text = " ".join(element.text_content()[:RAW_FIELD_CHARS].split())
     return text or None
 
 
 def _as_text(value: Any) -> str | None:
     if isinstance(value, str) and value.strip():
-        return " ".join(value.split())
+        return " ".join(value[:RAW_FIELD_CHARS].split())
     return None
 
 
 def _first(values: list[str] | None) -> str | None:
-    return " ".join(values[0].split()) if values else None
+    """The first value, whitespace-normalised; only its first ``RAW_FIELD_CHARS`` characters are read
+    (titles are capped below that, and no real site name is that long)."""
+    return " ".join(values[0][:RAW_FIELD_CHARS].split()) if values else None
 
 
 def _without_site(title: str, site: str | None) -> str:

@@ -28,7 +28,9 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u2060\ufeff"), None)
 _SPACES = re.compile(r"[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
 _URL_ONLY = re.compile(r"^(?:https?://|www\.)\S+$", re.IGNORECASE)
 # "…the key point.Click To Tweet": a tweetable pull quote; the quote itself repeats a paragraph.
-_CLICK_TO_TWEET = re.compile(r"\s*click to tweet\s*$", re.IGNORECASE)
+# Matched without the spaces before it (they are stripped after): a leading \s* would rescan a run of spaces
+# from each of its characters.
+_CLICK_TO_TWEET = re.compile(r"click to tweet\s*$", re.IGNORECASE)
 
 # Repeated lines: a later *sentence* line (ending like prose) equal to an earlier one is a pull quote
 # or a repeated caption, and is dropped from this many words on. Shorter or non-sentence repeats are
@@ -88,7 +90,7 @@ LINE_RULES: tuple[LineRule, ...] = (
           r"listen(?: to)?(?: this)? (?:article|story)\b.*|(?:image|photo|slide|picture)\s*\d+\s*(?:of|/)\s*\d+|\d+ of \d+)\W*$"),
     _rule("cookies", 60, r"^.*\b(?:we|this (?:web)?site|our (?:web)?site) uses? cookies\b.*$"),
     # "4 min read", "Reading time: 3 minutes", "Lesezeit: 4 Minuten", "Tempo de leitura: 1 minuto".
-    _rule("read_time", 8, r"^(?:\d+\s*(?:-|to)?\s*\d*\s*(?:min(?:ute)?s?\.?|minutos?|minuten|mn)\s+(?:read|reading|listen|de lecture|de leitura|de lectura|lesezeit|lettura)|"
+    _rule("read_time", 8, r"^(?:\d++\s*+(?:(?:-|to)\s*+)?(?:\d++\s*+)?(?:min(?:ute)?s?\.?|minutos?|minuten|mn)\s+(?:read|reading|listen|de lecture|de leitura|de lectura|lesezeit|lettura)|"
           r"(?:estimated )?(?:read(?:ing)?|listening) time\W(?=.*\d).*|(?:tempo de leitura|tiempo de lectura|temps de lecture|lesezeit|tempo di lettura|leestijd)\W(?=.*\d).*|"
           r"\d+\s*min(?:ute)?s? (?:read|listen))\W*$"),
     # Rows of share buttons: nothing but share words and network names.
@@ -112,7 +114,7 @@ LINE_RULES: tuple[LineRule, ...] = (
           r"(?:get|unlock) (?:unlimited|full|digital|premium) access\b.*)$"),
     # "Follow us on Twitter", "Follow Jane on Facebook", author contact lines.
     _rule("follow", 40, rf"^(?:.*[.!?]\s+)?(?:follow (?:us|him|her|them|me|[\w.'’@ -]{{1,40}})|(?:like|find|join) us) on {_SOCIAL}\b.*$"),
-    _rule("contact", 40, r"^(?=.*[\w.+-]+@[\w-]+\.\w)(?=.*\b(?:(?:can|may) be reached|reach (?:the |our )?(?:reporter|editor|author|writer|newsroom)|"
+    _rule("contact", 40, r"^(?=.*[\w.+-]@[\w-]+\.\w)(?=.*\b(?:(?:can|may) be reached|reach (?:the |our )?(?:reporter|editor|author|writer|newsroom)|"
           r"have a (?:news )?tip|send (?:us )?(?:your )?(?:news )?tips?|letters? to the editor|write to (?:us|letters)|you can contact|"
           r"contact (?:us|the (?:reporter|author|writer|editor|newsroom))|e-?mail (?:us|the (?:reporter|author|writer|editor|newsroom)))\b).*$"),
     # Calls to action: apps, "click here".
@@ -193,7 +195,7 @@ def cleaned_text(text: str) -> str:
     kept: list[str] = []
     in_link_list = False
     for raw in unicodedata.normalize("NFC", text).translate(_INVISIBLE).splitlines():
-        line = _CLICK_TO_TWEET.sub("", _SPACES.sub(" ", raw).strip())
+        line = _CLICK_TO_TWEET.sub("", _SPACES.sub(" ", raw).strip()).rstrip()
         if not line:
             continue
         rule = boilerplate_rule(line)
@@ -254,7 +256,7 @@ def _is_sentence(line: str, key: str, n_words: int) -> bool:
 def _without_repeats(lines: list[str]) -> list[str]:
     """Drop repeated sentence lines and sentence lines contained in a longer line (pull quotes)."""
     keys = [" ".join(_TOKEN.findall(line.lower())) for line in lines]
-    everything = "".join(f" {key} \n" for key in keys)  # one search finds whether a key occurs twice
+    containers = _lines_by_opening(keys)
     seen: set[str] = set()
     out: list[str] = []
     for line, key in zip(lines, keys, strict=True):
@@ -262,9 +264,36 @@ def _without_repeats(lines: list[str]) -> list[str]:
         if n >= min(MIN_CONTAINED_WORDS, MIN_REPEAT_WORDS) and _is_sentence(line, key, n):
             if n >= MIN_REPEAT_WORDS and key in seen:
                 continue
-            padded = f" {key} "
-            if everything.count(padded) > 1 and any(len(other) > len(key) and padded in f" {other} " for other in keys):
+            if n >= MIN_CONTAINED_WORDS and _contained_in_longer(key, containers):
                 continue
         seen.add(key)
         out.append(line)
     return out
+
+
+# A line is looked for only in the first this many distinct longer lines sharing its opening words. A pull
+# quote repeats one paragraph; dozens of distinct paragraphs sharing the same eight words are a generated page,
+# and checking each of them for each line would make the cleaner quadratic.
+MAX_CONTAINER_CHECKS = 16
+
+
+def _lines_by_opening(keys: list[str]) -> dict[str, list[str]]:
+    """Every run of ``MIN_CONTAINED_WORDS`` consecutive words -> the distinct keys it occurs in.
+
+    A key contained in a longer key (word-aligned) has its first ``MIN_CONTAINED_WORDS`` words as such a
+    run of the longer one, so this index finds every candidate container in time linear in the text, where
+    searching the whole text once per line was quadratic.
+    """
+    index: dict[str, list[str]] = {}
+    for key in dict.fromkeys(keys):
+        words = key.split(" ")
+        for gram in dict.fromkeys(" ".join(words[i:i + MIN_CONTAINED_WORDS]) for i in range(len(words) - MIN_CONTAINED_WORDS + 1)):
+            index.setdefault(gram, []).append(key)
+    return index
+
+
+def _contained_in_longer(key: str, containers: dict[str, list[str]]) -> bool:
+    padded = f" {key} "
+    opening = " ".join(key.split(" ", MIN_CONTAINED_WORDS)[:MIN_CONTAINED_WORDS])
+    longer = (other for other in containers.get(opening, ()) if len(other) > len(key))
+    return any(padded in f" {other} " for _, other in zip(range(MAX_CONTAINER_CHECKS), longer, strict=False))

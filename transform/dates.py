@@ -66,10 +66,19 @@ def parsed_datetime(value: str) -> datetime | None:
     value = value.strip()
     if not value:
         return None
-    parsed = _iso_datetime(value) or _rfc2822_datetime(value) or _epoch_datetime(value)
-    if parsed is None or not MIN_YEAR <= parsed.year <= MAX_YEAR:
+    return plausible_datetime(_iso_datetime(value) or _rfc2822_datetime(value) or _epoch_datetime(value))
+
+
+def plausible_datetime(value: datetime | None) -> datetime | None:
+    """``value`` when it is an aware datetime whose year lies in ``MIN_YEAR``..``MAX_YEAR``, else None.
+
+    Every date source (feed items, channels, page metadata, URLs) goes through this one check, so a
+    placeholder such as ``0001-01-01`` or ``9999-12-31`` counts as "no date" and the caller falls back to
+    its next source instead of storing it.
+    """
+    if value is None or value.tzinfo is None or not MIN_YEAR <= value.year <= MAX_YEAR:
         return None
-    return parsed
+    return value
 
 
 def published_at_from_url(url: str) -> datetime | None:
@@ -107,20 +116,21 @@ def _iso_datetime(value: str) -> datetime | None:
         if hours > 14 or minutes > 59:
             return None
         offset = (hours * 60 + minutes) * (1 if zone[0] == "+" else -1)
-        found = found - timedelta(minutes=offset)
+        try:
+            found = found - timedelta(minutes=offset)
+        except OverflowError:  # 9999-12-31T23:59-12:00 and 0001-01-01T00:00+01:00 have no UTC instant
+            return None
     return found
 
 
 def _rfc2822_datetime(value: str) -> datetime | None:
-    if not re.search(r"[A-Za-z]{3}", value):
-        return None
+    if not re.search(r"[A-Za-z]{3}", value) or re.search(r"(?<![+-])\b0\d{3}\b", value):
+        return None  # "0001": the stdlib reads a year below 100 as 19xx/20xx, which would invent a date
     try:
         found = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):  # the stdlib raises all three on junk
+        return found.replace(tzinfo=UTC) if found.tzinfo is None else found.astimezone(UTC)
+    except (TypeError, ValueError, IndexError, OverflowError):  # junk, or a year-9999 date west of UTC
         return None
-    if found.tzinfo is None:
-        return found.replace(tzinfo=UTC)
-    return found.astimezone(UTC)
 
 
 def _epoch_datetime(value: str) -> datetime | None:

@@ -247,8 +247,9 @@ def url_version_key(url: str) -> str | None:
 
 
 _HEADLINE_MARKER = re.compile(
-    r"^\s*(?:\(?(?:updated?|update\s*\d*|corrected|refile|breaking|live|exclusive)\)?\s*(?:\d+\s*)?[-:|]\s*)+"
-    r"|\s*[-(\[|]\s*(?:updated?|corrected)\b.*$",
+    r"^\s*(?:\(?(?:updated?|update\s*+\d*+|corrected|refile|breaking|live|exclusive)\)?\s*+(?:\d++\s*+)?[-:|]\s*)+"
+    # (?<!\s): start only at the first space of a run, or a run of spaces is rescanned from each one.
+    r"|(?<!\s)\s*[-(\[|]\s*(?:updated?|corrected)\b.*$",
     re.I,
 )
 

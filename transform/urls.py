@@ -48,15 +48,23 @@ def normalized_url(url: str) -> str:
         host = host[4:]
     netloc = host if port in (None, _DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
     path = re.sub(r"/{2,}", "/", parts.path or "/")
-    path = re.sub(r"/index\.(html?|php)$", "/", path)
-    if len(path) > 1 and path.endswith("/"):
-        path = path[:-1]
+    # Until nothing changes, so that normalising twice gives the same URL ("/index.html/" loses its slash,
+    # then its index.html; "/index.html/index.html" needs two rounds).
+    while True:
+        shorter = re.sub(r"/index\.(html?|php)$", "/", path)
+        if len(shorter) > 1 and shorter.endswith("/"):
+            shorter = shorter[:-1]
+        if shorter == path:
+            break
+        path = shorter
     query = [
         (k, v)
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
         if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(_TRACKING_PREFIXES)
     ]
-    return urlunsplit((scheme, netloc, path, urlencode(sorted(query)), ""))
+    # Stripped again: dropping the fragment can leave whitespace at the end ("0\x85#"), which a second
+    # normalisation would strip, and an identity must be a fixed point.
+    return urlunsplit((scheme, netloc, path, urlencode(sorted(query)), "")).strip()
 
 
 def stable_id(*parts: str) -> str:
