@@ -92,7 +92,10 @@ COUNTRIES = frozenset(
 
 
 _LEGAL_FORM_TOKENS = frozenset(t.replace(".", "") for t in LEGAL_FORMS)
-_POSSESSIVE_S = re.compile(r"['’]s\b")
+# Apostrophes as typed in the wild: straight, right single mark, and the left single mark and modifier
+# letter that keyboards and CMSs substitute for it ("Trump‘s", "Haddadʼs").
+APOSTROPHES = "'’‘ʼ"
+_POSSESSIVE_S = re.compile(rf"[{APOSTROPHES}]s\b")
 _DOTTED = re.compile(r"(?<![\w.])((?:[^\W\d_]\.){2,})")
 
 
