@@ -20,6 +20,7 @@ from transform.names import (
     CORPORATE_SUFFIXES,
     COUNTRIES,
     DETERMINERS,
+    GENERIC_INSTITUTIONS,
     HONORIFICS,
     MONTHS,
     NAME_PARTICLES,
@@ -189,6 +190,49 @@ def _shouting(text: str, at: int) -> bool:
     return sum(c.isupper() for c in letters) >= SHOUTING_SHARE * len(letters)
 
 
+# Penn tags of words that are not proper nouns: a one-word "name" the tagger reads as one of these at the
+# start of a sentence is an ordinary word capitalised by position ("Time is running out").
+_COMMON_TAGS = frozenset({"NN", "NNS", "JJ", "JJR", "JJS", "RB", "VB", "VBD", "VBG", "VBN", "VBP", "VBZ", "IN", "DT"})
+
+
+def _opens_sentence(doc: Doc, i: int) -> bool:
+    return i == 0 or bool(doc[i].is_sent_start) or doc[i - 1].is_quote or doc[i - 1].is_space
+
+
+def _capitalised_by_position(doc: Doc, start: int, end: int, label: str, midsentence: set[str]) -> bool:
+    """Whether a one-word name is only capitalised because it opens a sentence or a quote: the tagger
+    reads it as a common word there, and the text never capitalises it elsewhere (``midsentence``).
+
+    Not for persons: the tagger often calls a surname that opens a sentence a common noun ("Waters
+    said"), and the model's PERSON label is the better evidence there.
+    """
+    if end - start != 1 or label == "PERSON":
+        return False
+    tok = doc[start]
+    return (tok.tag_ in _COMMON_TAGS and not tok.is_upper and _opens_sentence(doc, start)
+            and tok.text not in midsentence)
+
+
+def _midsentence_capitals(doc: Doc) -> set[str]:
+    """Capitalised words of the doc that stand inside a sentence (where capitals mark names)."""
+    return {t.text for t in doc if t.text[:1].isupper() and not _opens_sentence(doc, t.i)}
+
+
+def _expanded_acronyms(text: str) -> frozenset[str]:
+    """Acronyms the text spells out in lower-case words ("artificial intelligence (AI)"): common nouns."""
+    out = set()
+    for m in re.finditer(r"((?:\b[A-Za-z][\w-]*\s+){1,6})\(([A-Z]{2,6})\)", text):
+        acronym = m.group(2)
+        words = m.group(1).split()[-len(acronym):]
+        if len(words) < len(acronym) or "".join(w[0] for w in words).upper() != acronym:
+            continue
+        at = m.start(1) + m.group(1).index(words[0]) if words else 0
+        sentence_initial = not text[:at].strip() or text[:at].rstrip()[-1] in ".!?:\n"
+        if all(w.islower() for w in words[1:]) and (words[0].islower() or sentence_initial):
+            out.add(acronym)
+    return frozenset(out)
+
+
 def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str | None = None) -> list[Candidate]:
     """Cleaned NER mentions of one doc, plus datelines.
 
@@ -203,6 +247,8 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str
     """
     text = doc.text if text is None else text  # a property that joins every token: read it once
     out: list[Candidate] = []
+    common_acronyms = _expanded_acronyms(text) if "(" in text else frozenset()
+    midsentence: set[str] | None = None  # built on first need: most mentions are not in question
     for ent in doc.ents:
         if ent.label_ not in ENTITY_LABELS:
             continue
@@ -219,6 +265,13 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str
             key = entity_key(surface)
             if surface.isupper() and _shouting(text, a) and key not in COUNTRIES:
                 continue  # the small model tags words in capitals almost at random ("INCREASE EXPECTATIONS")
+            if end - start == 1:
+                if key in GENERIC_INSTITUTIONS or surface in common_acronyms:
+                    continue  # "the State", "artificial intelligence (AI)"
+                if doc[start].tag_ in _COMMON_TAGS and _opens_sentence(doc, start):
+                    midsentence = _midsentence_capitals(doc) if midsentence is None else midsentence
+                    if _capitalised_by_position(doc, start, end, ent.label_, midsentence):
+                        continue  # "Time is running out"
             if key and key not in PRONOUNS:
                 out.append(Candidate(a, b, surface, _label(doc, start, end, ent.label_), key, titled, in_title))
     if not in_title:
