@@ -77,6 +77,17 @@ _DOUBLE_CLOSERS = "”\"'»"
 RELAY_CUES = frozenset("reported reports reporting quoted quoting cited citing".split())
 
 
+# Cues whose object is what is spoken about, never who speaks.
+_TOPIC_CUES = frozenset({"speak", "speaks", "spoke", "speaking", "spoken"})
+
+
+def _relays(cue: Token, hi: int) -> bool:
+    """Whether a reporting cue relays someone's words: it says whom it quotes ("reported, quoting ..."),
+    or it follows a quote as its attribution ('"X," the Gazette reported'). 'The Gazette reported that
+    "X"' quotes the outlet's own report, which is the outlet's."""
+    return cue.i >= hi or any(c.lower_ in RELAY_CUES for c in cue.children)
+
+
 def _relayed_person(a: ArticleContext, cue: Token) -> Entity | None:
     """The person a relaying cue says is quoted ('reported, quoting Jane Doe'), else None."""
     relays = [cue, *(t for t in cue.children if t.lower_ in RELAY_CUES)]
@@ -163,7 +174,7 @@ class _Finder:
             cues = [cue] if cue is not None else []
         for cue in cues:  # the innermost cue whose subject resolves: 'X said Y asked "Z"' is Y's
             entity = self.resolver.speaker(cue_subject(cue, a.in_quote)) or self._next_to(cue, hi)
-            if entity is not None and entity.type != "PERSON" and cue.lower_ in RELAY_CUES:
+            if entity is not None and entity.type != "PERSON" and cue.lower_ in RELAY_CUES and _relays(cue, hi):
                 entity = _relayed_person(a, cue)  # '"X," the Gazette reported': the Gazette only relays
             if entity is not None:
                 return _Attribution(entity, "according to" if cue.lower_ == "according" else cue.text)
@@ -188,6 +199,8 @@ class _Finder:
         cue ('"X," Texas delegate Bill Eastland, wearing a hat, said'), or right after the cue ('"X," said
         his friend at Lehigh, Bruce Turry')."""
         doc = self.a.doc
+        if cue.lower_ in _TOPIC_CUES:
+            return None  # "leaders speak of Rubio's gifts": the name after the verb is the topic
         if cue.i < hi:  # a leading cue: the first person named in its clause ('Mr. Trump, asked ..., said',
             # 'Continued Stone: "X"')
             lo = self.a.token_at(min(q[0] for q in self.a.quoted if q[0] > cue.idx)) if any(
