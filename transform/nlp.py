@@ -73,10 +73,13 @@ def _split_typographic_possessives(nlp: spacy.language.Language) -> None:
     Unsplit, "Marta Lindqvist‘s" is an unknown word that the small model tags as a place; split and
     normalised, it reads the name and the possessive as it does with a straight apostrophe.
     """
+    from spacy.tokenizer import Tokenizer
     from spacy.util import compile_suffix_regex
 
-    nlp.tokenizer.suffix_search = compile_suffix_regex(
-        [*nlp.Defaults.suffixes, r"(?<=[^\W\d_])[‘ʼ][sS]?$"]).search
+    if not isinstance(nlp.tokenizer, Tokenizer):
+        return
+    suffixes = [*(nlp.Defaults.suffixes or ()), r"(?<=[^\W\d_])[‘ʼ][sS]?$"]
+    nlp.tokenizer.suffix_search = compile_suffix_regex(suffixes).search
     for mark in "‘ʼ":
         for form in (mark + "s", mark + "S"):
             nlp.vocab[form].norm_ = "'s"
