@@ -1,6 +1,9 @@
 """Measure article extraction + cleaning against third-party ground truth (never copied here).
 
-Usage:  .venv/bin/python eval/eval_extraction.py [--set aeb|traf|all] [--diff] [--worst N]
+Usage:  .venv/bin/python eval/eval_extraction.py [--set aeb|traf|all] [--split tune|report|all] [--diff] [--worst N]
+
+``--split`` keeps half of each set by a stable hash of the page id (aeb_dev key, trafilatura_en url):
+tune rules on ``tune``, quote ``report`` (eval/splits.py).
 
 aeb_dev (article-extraction-benchmark, 91 pages): every page is served from a loopback HTTP server as
 ``text/html`` without a charset (so decoding is exercised as in production), fetched, decoded with
@@ -49,6 +52,7 @@ import trafilatura
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from demosite.loopback import LoopbackSite, Route  # noqa: E402
+from eval.splits import SPLITS, in_split  # noqa: E402
 from extract.html import decoded_html, extracted_page  # noqa: E402
 from newswatch.errors import ItemError  # noqa: E402
 
@@ -118,10 +122,10 @@ def compared(
     return outputs, {name: len(pages) / sum(best[name]) for name in fns}
 
 
-def aeb_pages() -> tuple[list[tuple[str, str, str]], dict[str, str]]:
-    """aeb_dev pages fetched over loopback and decoded, and the true bodies."""
+def aeb_pages(split: str = "all") -> tuple[list[tuple[str, str, str]], dict[str, str]]:
+    """aeb_dev pages of ``split`` fetched over loopback and decoded, and the true bodies."""
     folder = EVAL_DIR / "aeb_dev"
-    truth = json.loads((folder / "ground-truth.json").read_text())
+    truth = {k: v for k, v in json.loads((folder / "ground-truth.json").read_text()).items() if in_split(k, split)}
     pages = []
     with LoopbackSite() as site, httpx.Client() as client:
         for key in sorted(truth):
@@ -140,14 +144,14 @@ def line_diff(predicted: str, truth: str) -> tuple[list[str], list[str]]:
     return extra, missing
 
 
-def run_aeb(show_diff: bool, worst: int, repeats: int) -> None:
-    pages, truth = aeb_pages()
+def run_aeb(show_diff: bool, worst: int, repeats: int, split: str = "all") -> None:
+    pages, truth = aeb_pages(split)
     out, speed = compared({"bare": bare, "ours": ours}, pages, repeats)
     base_out, base_speed, our_out, our_speed = out["bare"], speed["bare"], out["ours"], speed["ours"]
     base_f1 = {k: shingle_f1(base_out[k], truth[k]) for k in truth}
     our_f1 = {k: shingle_f1(our_out[k], truth[k]) for k in truth}
     n = len(truth)
-    print(f"aeb_dev ({n} pages, served over loopback)    mean shingle F1   docs/s")
+    print(f"aeb_dev {split} ({n} pages, served over loopback)    mean shingle F1   docs/s")
     print(f"  trafilatura.extract (defaults)            {sum(base_f1.values()) / n:.4f}        {base_speed:6.1f}")
     print(f"  newswatch extracted_page                  {sum(our_f1.values()) / n:.4f}        {our_speed:6.1f}")
     print(f"  pages better / worse / same: {sum(our_f1[k] > base_f1[k] + 1e-9 for k in truth)} / "
@@ -162,13 +166,13 @@ def run_aeb(show_diff: bool, worst: int, repeats: int) -> None:
                 print("      -", line[:160])
 
 
-def run_trafilatura_en(repeats: int) -> None:
+def run_trafilatura_en(repeats: int, split: str = "all") -> None:
     folder = EVAL_DIR / "trafilatura_en"
-    cases = json.loads((folder / "evaldata.json").read_text())
+    cases = {u: c for u, c in json.loads((folder / "evaldata.json").read_text()).items() if in_split(u, split)}
     pages = [(url, decoded_html(gzip.decompress((folder / "html" / f"{c['file']}.gz").read_bytes()), None), url)
              for url, c in cases.items()]
     norm = lambda s: " ".join(s.split())  # noqa: E731
-    print(f"trafilatura_en ({len(pages)} pages)        with kept  without removed  accuracy  docs/s")
+    print(f"trafilatura_en {split} ({len(pages)} pages)        with kept  without removed  accuracy  docs/s")
     outputs, speeds = compared({"bare": bare, "ours": ours_titled}, pages, repeats)
     for label, name in (("trafilatura.extract (defaults)", "bare"), ("newswatch title + text", "ours")):
         out, speed = outputs[name], speeds[name]
@@ -188,14 +192,15 @@ def main() -> None:
     parser.add_argument("--set", choices=("aeb", "traf", "all"), default="all")
     parser.add_argument("--diff", action="store_true", help="print extra/missing lines of the worst pages")
     parser.add_argument("--worst", type=int, default=0, help="list the N worst aeb_dev pages")
+    parser.add_argument("--split", choices=SPLITS, default="all", help="half of each set (eval/splits.py)")
     parser.add_argument("--repeats", type=int, default=1, help="time each page N times, keep the fastest")
     args = parser.parse_args()
     if not EVAL_DIR.is_dir():
         sys.exit(f"no evaluation data at {EVAL_DIR}")
     if args.set in ("aeb", "all"):
-        run_aeb(args.diff, args.worst, args.repeats)
+        run_aeb(args.diff, args.worst, args.repeats, args.split)
     if args.set in ("traf", "all"):
-        run_trafilatura_en(args.repeats)
+        run_trafilatura_en(args.repeats, args.split)
 
 
 if __name__ == "__main__":

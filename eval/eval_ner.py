@@ -1,6 +1,8 @@
 """Entity mention F1 on CoNLL-2003 English (metric: /work/shared/eval/README.md), ours vs bare spaCy.
 
-Run from the repository root: ``python eval/eval_ner.py [--file eng.testa] [--model NAME]``. Reads
+Run from the repository root: ``python eval/eval_ner.py [--file eng.testa] [--split tune|report|all]
+[--model NAME]``. ``--split`` keeps half of the documents by a stable hash of the document's first
+sentence and position (CoNLL documents have no ids; eval/splits.py). Reads
 ``../shared/eval/ner/`` relative to the repository and exits with a message when it is absent.
 
 Each CoNLL document becomes one article: tokens joined by spaces, sentences by newlines (the cleaner's
@@ -20,6 +22,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from eval.splits import SPLITS, in_split  # noqa: E402
+
 DATA = REPO.parent / "shared" / "eval" / "ner"
 
 TYPE_MAP = {"PERSON": "PER", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "FAC": "LOC"}
@@ -84,6 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--file", default="eng.testa")
     parser.add_argument("--model", default="en_core_web_sm")
+    parser.add_argument("--split", choices=SPLITS, default="all", help="half of the documents (eval/splits.py)")
     parser.add_argument("--no-bare", action="store_true", help="skip the bare spaCy baseline")
     args = parser.parse_args(argv)
     path = DATA / args.file
@@ -92,7 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     from transform.nlp import analyses_of_articles, load_pipeline
 
-    docs = list(conll_documents(path))
+    docs = [d for k, d in enumerate(conll_documents(path))
+            if in_split(f"{args.file}:{k}:" + " ".join(w for w, _ in d[0]), args.split)]
     texts = ["\n".join(" ".join(w for w, _ in s) for s in d) for d in docs]
     golds = [gold_mentions(d) for d in docs]
     nlp = load_pipeline(args.model)

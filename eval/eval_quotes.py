@@ -1,6 +1,8 @@
 """Direct-quote precision/recall/F1 and speaker accuracy on PolNeAR (metric: /work/shared/eval/README.md).
 
-Run from the repository root: ``python eval/eval_quotes.py [--limit N] [--model NAME] [--errors FILE]``.
+Run from the repository root: ``python eval/eval_quotes.py [--half tune|report|all] [--limit N] [--model NAME]
+[--errors FILE]``. ``--half`` keeps half of the articles by a stable hash of the article id (eval/splits.py):
+tune on ``tune``, quote ``report``; ``--split`` is the corpus's own train/dev field.
 Reads ``../shared/eval/quotes/polnear_train_dev.jsonl`` relative to the repository and exits with a message
 when it is absent; nothing from it is ever written into the repository.
 
@@ -31,6 +33,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from eval.splits import SPLITS, in_split  # noqa: E402
+
 DATA = REPO.parent / "shared" / "eval" / "quotes" / "polnear_train_dev.jsonl"
 
 _TOKEN = re.compile(r"\w+")
@@ -172,6 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=0, help="score only the first N annotation files")
     parser.add_argument("--model", default="en_core_web_sm")
     parser.add_argument("--split", choices=["train", "dev", "all"], default="all")
+    parser.add_argument("--half", choices=SPLITS, default="all", help="half of the articles (eval/splits.py)")
     parser.add_argument("--errors", help="write every miss, spurious quote and wrong speaker to this JSONL file")
     parser.add_argument("--no-apostrophe-marks", action="store_true",
                         help="do not count strings between two-apostrophe marks ('') as gold quotes")
@@ -184,6 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = [json.loads(line) for line in DATA.open(encoding="utf-8")]
     if args.split != "all":
         rows = [r for r in rows if r["split"] == args.split]
+    rows = [r for r in rows if in_split(r["article"], args.half)]
     if args.limit:
         rows = rows[: args.limit]
     texts = sorted({r["text"] for r in rows})  # several annotators may share one article

@@ -190,7 +190,7 @@ def extracted_page(html: str, url: str) -> ExtractedPage:
     meta = page_meta(tree)
     document = bare_extraction(_pruned(tree), url=url, **EXTRACTION_OPTIONS)
     raw = document.text if document is not None and not isinstance(document, dict) else None
-    text = _without_headline(cleaned_text(raw or ""), meta.headlines)
+    text = _without_headline(without_doubled_names(cleaned_text(raw or "")), meta.headlines)
     if (words := _word_count(text)) < MIN_ARTICLE_WORDS:
         raise ItemError("no_text", f"no article text found ({words} words): {url}")
     canonical = _canonical_url(meta.canonical_href, url)
@@ -340,3 +340,14 @@ def _key(text: str) -> str:
 
 
 __all__ = ["PageMeta", "decoded_html", "extracted_feed_body", "extracted_page"]
+
+
+# A name written twice with nothing between: a link's text followed by its hover card's, flattened into
+# one line by the extractor ("Rep. Jane Q. DoeJane Q. Doe"). Two or more capitalised words, so that
+# glued words and initials ("AA", "Baden-Baden") are never touched.
+_DOUBLED_NAME = re.compile(r"\b([A-Z][a-z][\w'’.-]*(?: [A-Z][\w'’.-]*){1,4})\1(?![a-z])")
+
+
+def without_doubled_names(text: str) -> str:
+    """The text with every name doubled by a hover card written once."""
+    return _DOUBLED_NAME.sub(r"\1", text) if text else text

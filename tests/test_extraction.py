@@ -325,3 +325,10 @@ def test_a_teaser_or_cut_short_feed_body_is_not_used(content_html: str) -> None:
 )
 def test_detected_language_is_iso_639_1_or_none_when_too_short(text: str, expected: str | None) -> None:
     assert detected_language(text) == expected
+
+
+def test_a_name_doubled_by_its_hover_card_is_written_once() -> None:
+    url = "https://news.example.org/2026/11/30/river-cleanup"
+    text = extracted_page(fixture("hover_card_names.html").decode("utf-8"), url).text
+    assert "Councillor Maren Solberg said" in text and "Maren SolbergMaren" not in text
+    assert "led by Ivo Brandt," in text and "Ivo BrandtIvo" not in text

@@ -17,9 +17,9 @@ stress reiterate mention confirm deny continue recount call describe urge pledge
 lament conclude muse agree put quote read blast slam charge demand proclaim wonder thunder snap sigh laugh
 interject chime cry plead beg sing exhort bark question accuse comment echo mock report reveal inform email text tell
 acknowledge begin cite brag gush rail scoff sneer tout hail praise criticize criticise condemn
-dismiss denounce concur elaborate explain instruct advise recommend remind assure reassure""".split()
+dismiss denounce concur elaborate explain instruct advise recommend remind assure reassure speak""".split()
 _IRREGULAR = {
-    "say": ("said",), "tell": ("told",), "write": ("wrote", "written"), "read": ("read",), "put": ("put",),
+    "say": ("said",), "speak": ("spoke", "spoken"), "tell": ("told",), "write": ("wrote", "written"), "read": ("read",), "put": ("put",),
     "quip": ("quipped", "quipping"), "admit": ("admitted", "admitting"), "snap": ("snapped", "snapping"),
     "plead": ("pled",), "sing": ("sang", "sung"), "begin": ("began", "begun", "beginning"),
     "brag": ("bragged", "bragging"), "cry": ("cried",), "deny": ("denied", "denies"),

@@ -117,7 +117,7 @@ def _canonical(group: Sequence[Candidate], quoted: Sequence[tuple[int, int]]) ->
     Clinton") must not become the canonical name, and so the ``entity_id``, of the person."""
     outside = [c for c in group if c.in_title or not any(a <= c.start < b for a, b in quoted)]
     counts = Counter(c.surface for c in (outside or group))
-    first = {}
+    first: dict[str, int] = {}
     for c in sorted(group, key=lambda c: (c.in_title, c.start)):
         first.setdefault(c.surface, len(first))
     return max(counts, key=lambda s: (not s.isupper(), len(name_tokens(s)), counts[s], -first[s]))

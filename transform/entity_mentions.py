@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from spacy.tokens import Doc, Span, Token
 
 from transform.names import (
+    APOSTROPHES,
     CORPORATE_SUFFIXES,
     COUNTRIES,
     DETERMINERS,
+    GENERIC_INSTITUTIONS,
     HONORIFICS,
     MONTHS,
     NAME_PARTICLES,
@@ -36,7 +38,8 @@ SHOUTING_SHARE = 0.6
 _SEPARATORS = frozenset({",", "(", ")", "[", "]", ";", "|", '"', "“", "”", "«", "»"})
 # spaCy labels kept as entities; numbers, dates and amounts are not things an analyst follows.
 ENTITY_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT", "PRODUCT", "WORK_OF_ART", "LAW"})
-_POSSESSIVE = re.compile(r"(?:['’]s?|['’]S)$")
+_POSSESSIVE = re.compile(rf"(?:[{APOSTROPHES}]s?|[{APOSTROPHES}]S)$")
+_POSSESSIVE_TOKENS = frozenset(a + s for a in APOSTROPHES for s in ("s", ""))
 # A dateline opens a wire story: "WASHINGTON (Reuters) -", "LONDON, June 3 -", "BEIRUT — Officials said",
 # "BONN 1996-08-30". Its capitalised words are a place, which the small model misses in capitals.
 _DATELINE = re.compile(
@@ -80,6 +83,39 @@ def _is_separator(doc: Doc, tok: Token) -> bool:
     return tok.text in {"-", "—", "–", "--"} and spaced
 
 
+# Labels of names that can hold a possessive ("People’s Liberation Army", "Children’s Hospital"); a
+# person's or a place's name never does, there the possessive ends the name ("Trump’s Jewish ...").
+_POSSESSIVE_NAME_LABELS = frozenset({"ORG", "FAC", "WORK_OF_ART", "EVENT", "PRODUCT"})
+
+
+def _is_possessive(tok: Token) -> bool:
+    return tok.tag_ == "POS" or tok.lower_ in _POSSESSIVE_TOKENS
+
+
+def _possessive_in_name(span: Span, pos: Token) -> bool:
+    """Whether the possessive ``pos`` is part of the name: in an organisation-like span, after the one
+    word that opens the name, and followed by a capitalised word ("The People’s Courier")."""
+    doc = span.doc
+    if span.label_ not in _POSSESSIVE_NAME_LABELS or pos.i + 1 >= span.end:
+        return False
+    before = [t for t in doc[span.start:pos.i] if t.lower_ not in DETERMINERS]
+    return len(before) == 1 and before[0].text[:1].isupper() and doc[pos.i + 1].text[:1].isupper()
+
+
+def _with_plural_owner(doc: Doc, ent: Span) -> Span:
+    """The span with a capitalised plural owner before it ("People’s" + "Daily"), typed ORG.
+
+    The small model often leaves the owner of such a name out and calls the rest a person ("Daily");
+    a capitalised plural common noun with a possessive is how institutions are named, not people.
+    """
+    i = ent.start
+    if i >= 2 and _is_possessive(doc[i - 1]) and doc[i - 2].tag_ in ("NNPS", "NNS") \
+            and doc[i - 2].text[:1].isupper() and doc[i - 2].ent_iob_ == "O" and not doc[i - 1].whitespace_:
+        start = i - 3 if i >= 3 and doc[i - 3].lower_ in DETERMINERS else i - 2
+        return Span(doc, start, ent.end, label="ORG")
+    return ent
+
+
 def _pieces(span: Span) -> list[tuple[int, int]]:
     """Token bounds of the parts of an NER span split at separators.
 
@@ -89,7 +125,7 @@ def _pieces(span: Span) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     start = span.start
     for tok in span:
-        if tok.tag_ == "POS" and tok.i + 1 < span.end:
+        if _is_possessive(tok) and tok.i + 1 < span.end and not _possessive_in_name(span, tok):
             out.append((start, tok.i + 1))  # "Trump's Jewish": what follows a possessive is another thing
             return out
         if _is_separator(span.doc, tok):
@@ -122,7 +158,7 @@ def _trimmed(doc: Doc, start: int, end: int, label: str) -> tuple[int, int, bool
     if title_end > start and doc[title_end].text[:1].isupper() and doc[title_end].lower_ not in TITLE_LINKS:
         start, titled = title_end, True
     while end > start and (doc[end - 1].tag_ == "POS" or doc[end - 1].is_punct or doc[end - 1].is_space
-                           or doc[end - 1].lower_ in ("'s", "’s") or doc[end - 1].like_num
+                           or doc[end - 1].lower_ in _POSSESSIVE_TOKENS or doc[end - 1].like_num
                            or (doc[end - 1].is_lower and end - start > 1 and not _hyphenated(doc, doc[end - 1]))):
         end -= 1  # "Kim Jong Un's", "Durham 114", "Interfax news agency"
     if end <= start or not any(c.isupper() for c in doc[start:end].text):
@@ -154,6 +190,49 @@ def _shouting(text: str, at: int) -> bool:
     return sum(c.isupper() for c in letters) >= SHOUTING_SHARE * len(letters)
 
 
+# Penn tags of words that are not proper nouns: a one-word "name" the tagger reads as one of these at the
+# start of a sentence is an ordinary word capitalised by position ("Time is running out").
+_COMMON_TAGS = frozenset({"NN", "NNS", "JJ", "JJR", "JJS", "RB", "VB", "VBD", "VBG", "VBN", "VBP", "VBZ", "IN", "DT"})
+
+
+def _opens_sentence(doc: Doc, i: int) -> bool:
+    return i == 0 or bool(doc[i].is_sent_start) or doc[i - 1].is_quote or doc[i - 1].is_space
+
+
+def _capitalised_by_position(doc: Doc, start: int, end: int, label: str, midsentence: set[str]) -> bool:
+    """Whether a one-word name is only capitalised because it opens a sentence or a quote: the tagger
+    reads it as a common word there, and the text never capitalises it elsewhere (``midsentence``).
+
+    Not for persons: the tagger often calls a surname that opens a sentence a common noun ("Waters
+    said"), and the model's PERSON label is the better evidence there.
+    """
+    if end - start != 1 or label == "PERSON":
+        return False
+    tok = doc[start]
+    return (tok.tag_ in _COMMON_TAGS and not tok.is_upper and _opens_sentence(doc, start)
+            and tok.text not in midsentence)
+
+
+def _midsentence_capitals(doc: Doc) -> set[str]:
+    """Capitalised words of the doc that stand inside a sentence (where capitals mark names)."""
+    return {t.text for t in doc if t.text[:1].isupper() and not _opens_sentence(doc, t.i)}
+
+
+def _expanded_acronyms(text: str) -> frozenset[str]:
+    """Acronyms the text spells out in lower-case words ("artificial intelligence (AI)"): common nouns."""
+    out = set()
+    for m in re.finditer(r"((?:\b[A-Za-z][\w-]*\s+){1,6})\(([A-Z]{2,6})\)", text):
+        acronym = m.group(2)
+        words = m.group(1).split()[-len(acronym):]
+        if len(words) < len(acronym) or "".join(w[0] for w in words).upper() != acronym:
+            continue
+        at = m.start(1) + m.group(1).index(words[0]) if words else 0
+        sentence_initial = not text[:at].strip() or text[:at].rstrip()[-1] in ".!?:\n"
+        if all(w.islower() for w in words[1:]) and (words[0].islower() or sentence_initial):
+            out.add(acronym)
+    return frozenset(out)
+
+
 def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str | None = None) -> list[Candidate]:
     """Cleaned NER mentions of one doc, plus datelines.
 
@@ -168,9 +247,12 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str
     """
     text = doc.text if text is None else text  # a property that joins every token: read it once
     out: list[Candidate] = []
+    common_acronyms = _expanded_acronyms(text) if "(" in text else frozenset()
+    midsentence: set[str] | None = None  # built on first need: most mentions are not in question
     for ent in doc.ents:
         if ent.label_ not in ENTITY_LABELS:
             continue
+        ent = _with_plural_owner(doc, ent)
         for piece_start, piece_end in _pieces(ent):
             bounds = _trimmed(doc, piece_start, piece_end, ent.label_)
             if bounds is None:
@@ -183,6 +265,13 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str
             key = entity_key(surface)
             if surface.isupper() and _shouting(text, a) and key not in COUNTRIES:
                 continue  # the small model tags words in capitals almost at random ("INCREASE EXPECTATIONS")
+            if end - start == 1:
+                if key in GENERIC_INSTITUTIONS or surface in common_acronyms:
+                    continue  # "the State", "artificial intelligence (AI)"
+                if doc[start].tag_ in _COMMON_TAGS and _opens_sentence(doc, start):
+                    midsentence = _midsentence_capitals(doc) if midsentence is None else midsentence
+                    if _capitalised_by_position(doc, start, end, ent.label_, midsentence):
+                        continue  # "Time is running out"
             if key and key not in PRONOUNS:
                 out.append(Candidate(a, b, surface, _label(doc, start, end, ent.label_), key, titled, in_title))
     if not in_title:

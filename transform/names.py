@@ -44,6 +44,12 @@ PRONOUNS = frozenset(
     """i me my mine we us our ours you your yours he him his she her hers it its they them their theirs
     who whom whose this that these those one someone somebody everyone anyone nobody""".split()
 )
+# Common nouns for institutions that the small model takes for a name when capitalised alone ("the State
+# must act"); alone they name no particular body. Inside a name ("State Department") they are kept.
+GENERIC_INSTITUTIONS = frozenset(
+    """state government ministry department court police army navy city county council committee party
+    administration agency authority board commission company firm office bureau union""".split()
+)
 # Dates the model glues to a name ("September Treasury", "Monday Trump").
 MONTHS = frozenset("january february march april may june july august september october november december".split())
 WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
@@ -92,7 +98,10 @@ COUNTRIES = frozenset(
 
 
 _LEGAL_FORM_TOKENS = frozenset(t.replace(".", "") for t in LEGAL_FORMS)
-_POSSESSIVE_S = re.compile(r"['’]s\b")
+# Apostrophes as typed in the wild: straight, right single mark, and the left single mark and modifier
+# letter that keyboards and CMSs substitute for it ("Trump‘s", "Haddadʼs").
+APOSTROPHES = "'’‘ʼ"
+_POSSESSIVE_S = re.compile(rf"[{APOSTROPHES}]s\b")
 _DOTTED = re.compile(r"(?<![\w.])((?:[^\W\d_]\.){2,})")
 
 

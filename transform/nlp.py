@@ -66,6 +66,25 @@ def _paragraph_starts(doc: Doc) -> Doc:
     return doc
 
 
+def _split_typographic_possessives(nlp: spacy.language.Language) -> None:
+    """Split a possessive typed with a left single mark or a modifier letter ("Trump‘s", "Haddadʼs") off
+    its word, as the tokenizer already does for ``'s`` and ``’s``, and let the model read it as ``'s``.
+
+    Unsplit, "Marta Lindqvist‘s" is an unknown word that the small model tags as a place; split and
+    normalised, it reads the name and the possessive as it does with a straight apostrophe.
+    """
+    from spacy.tokenizer import Tokenizer
+    from spacy.util import compile_suffix_regex
+
+    if not isinstance(nlp.tokenizer, Tokenizer):
+        return
+    suffixes = [*(nlp.Defaults.suffixes or ()), r"(?<=[^\W\d_])[‘ʼ][sS]?$"]
+    nlp.tokenizer.suffix_search = compile_suffix_regex(suffixes).search
+    for mark in "‘ʼ":
+        for form in (mark + "s", mark + "S"):
+            nlp.vocab[form].norm_ = "'s"
+
+
 def _register_paragraph_component() -> None:
     from spacy.language import Language
 
@@ -99,6 +118,7 @@ def _loaded(model: str) -> spacy.language.Language:
         if fallback is None:
             raise
         nlp = spacy.load(fallback, exclude=list(UNUSED_COMPONENTS))
+    _split_typographic_possessives(nlp)
     _register_paragraph_component()
     if "parser" in nlp.pipe_names and PARAGRAPH_COMPONENT not in nlp.pipe_names:
         nlp.add_pipe(PARAGRAPH_COMPONENT, before="parser")

@@ -44,6 +44,10 @@ ROLE_NOUNS = PERSON_TITLES | frozenset(
 # Whose words these are is the body's or person's they belong to: "Powell's office said", "a spokeswoman
 # for the committee said", "a Pentagon spokesman said". News analysis attributes such statements to the
 # principal; the spokesperson is rarely named.
+# Things issued that say something ("X issued a statement saying ..."): whoever issued it is the speaker.
+DOCUMENT_NOUNS = frozenset("statement letter release memo note message email post tweet video ad".split())
+# Nouns by which a text refers back to a news outlet it has named ("the paper said in an editorial").
+OUTLET_NOUNS = frozenset("newspaper paper daily weekly magazine broadcaster network tabloid journal".split())
 SPOKES_NOUNS = frozenset(
     """spokesman spokeswoman spokesperson spokespeople office campaign administration government ministry
     team camp staff press""".split()
@@ -122,6 +126,18 @@ class ArticleContext:
             if male != female:
                 out.setdefault(entity_id, "m" if male > female else "f")
         return out
+
+    def recent_organisation(self, char: int) -> Entity | None:
+        """The organisation mentioned last before ``char`` outside quotes, within the antecedent window."""
+        for m in reversed(self.ents.mentions):
+            if m.start_char >= char:
+                continue
+            if m.start_char < char - ANTECEDENT_WINDOW_CHARS:
+                break
+            entity = self.ents.by_id.get(m.entity_id)
+            if entity is not None and entity.type == "ORG" and not self.in_quote(m.start_char):
+                return entity
+        return None
 
     def recent_person(self, char: int, gender: str | None = None, title: str | None = None,
                       description: bool = False) -> Entity | None:
@@ -260,6 +276,8 @@ class SpeakerResolver:
                 return self.speaker(child, depth + 1)
         if tok.lower_ in SPOKES_NOUNS:
             return self._principal(tok)
+        if tok.lower_ in OUTLET_NOUNS and any(c.lower_ == "the" and c.dep_ == "det" for c in tok.children):
+            return a.recent_organisation(tok.idx)  # "the paper said in an editorial": the outlet named last
         role = _is_description(tok)
         if role is not None:
             return a.recent_person(tok.idx, title=role if role in PERSON_TITLES else None, description=True)
@@ -298,6 +316,8 @@ def cue_subject(tok: Token, quoted: Callable[[int], bool]) -> Token | None:
     if tok.lower_ == "according":
         return _according_to(tok)
     subject = subject_of(tok, quoted)
+    if subject is None and tok.dep_ == "acl" and tok.head.lower_ in DOCUMENT_NOUNS and tok.head.head is not tok.head:
+        subject = subject_of(tok.head.head, quoted)  # "X issued a statement saying": X's words
     doc = tok.doc
     if subject is None and tok.i + 1 < len(doc) and (doc[tok.i + 1].tag_ == "PRP" or looks_like_name(doc[tok.i + 1])):
         subject = doc[tok.i + 1]  # '"X," said Smith' parsed with Smith as an object

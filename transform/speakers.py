@@ -71,6 +71,34 @@ VERB_TAGS = frozenset({"VB", "VBD", "VBG", "VBN", "VBP", "VBZ", "MD"})
 _DOUBLE_CLOSERS = "”\"'»"
 
 
+# Verbs by which an outlet relays someone else's words ('"X," the Gazette reported, quoting nurses'). With
+# an organisation as their subject, the quote is not the organisation's: it is the person the sentence
+# says is quoted, or nobody. An outlet that speaks itself says or writes ("the paper said in an editorial").
+RELAY_CUES = frozenset("reported reports reporting quoted quoting cited citing".split())
+
+
+# Cues whose object is what is spoken about, never who speaks.
+_TOPIC_CUES = frozenset({"speak", "speaks", "spoke", "speaking", "spoken"})
+
+
+def _relays(cue: Token, hi: int) -> bool:
+    """Whether a reporting cue relays someone's words: it says whom it quotes ("reported, quoting ..."),
+    or it follows a quote as its attribution ('"X," the Gazette reported'). 'The Gazette reported that
+    "X"' quotes the outlet's own report, which is the outlet's."""
+    return cue.i >= hi or any(c.lower_ in RELAY_CUES for c in cue.children)
+
+
+def _relayed_person(a: ArticleContext, cue: Token) -> Entity | None:
+    """The person a relaying cue says is quoted ('reported, quoting Jane Doe'), else None."""
+    relays = [cue, *(t for t in cue.children if t.lower_ in RELAY_CUES)]
+    for tok in relays:
+        for obj in tok.children:
+            if obj.dep_ in ("dobj", "pobj", "attr") and (entity := a.entity_of(obj)) is not None \
+                    and entity.type == "PERSON":
+                return entity
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class _Attribution:
     entity: Entity | None
@@ -146,6 +174,8 @@ class _Finder:
             cues = [cue] if cue is not None else []
         for cue in cues:  # the innermost cue whose subject resolves: 'X said Y asked "Z"' is Y's
             entity = self.resolver.speaker(cue_subject(cue, a.in_quote)) or self._next_to(cue, hi)
+            if entity is not None and entity.type != "PERSON" and cue.lower_ in RELAY_CUES and _relays(cue, hi):
+                entity = _relayed_person(a, cue)  # '"X," the Gazette reported': the Gazette only relays
             if entity is not None:
                 return _Attribution(entity, "according to" if cue.lower_ == "according" else cue.text)
         if cues:
@@ -169,6 +199,8 @@ class _Finder:
         cue ('"X," Texas delegate Bill Eastland, wearing a hat, said'), or right after the cue ('"X," said
         his friend at Lehigh, Bruce Turry')."""
         doc = self.a.doc
+        if cue.lower_ in _TOPIC_CUES:
+            return None  # "leaders speak of Rubio's gifts": the name after the verb is the topic
         if cue.i < hi:  # a leading cue: the first person named in its clause ('Mr. Trump, asked ..., said',
             # 'Continued Stone: "X"')
             lo = self.a.token_at(min(q[0] for q in self.a.quoted if q[0] > cue.idx)) if any(
@@ -273,8 +305,16 @@ class _Finder:
         # A quote paragraph of its own after a sentence of saying ('Howard continued his remarks.\n"X"',
         # 'Bolton said he would support him, adding ...\n"X"'): that sentence's speaker goes on.
         sent = doc[last].sent
-        return next((t for t in sent if is_cue(t) and not a.in_quote(t.idx)
-                     and self.resolver.speaker(subject_of(t, a.in_quote)) is not None), None)
+        cue = next((t for t in sent if is_cue(t) and not a.in_quote(t.idx)
+                    and self.resolver.speaker(subject_of(t, a.in_quote)) is not None), None)
+        if cue is None and not a.in_quote(sent.root.idx) and sent.start >= a.token_at(text.rfind("\n", 0, len(previous)) + 1):
+            # 'Viguerie is upbeat about the race.\n"X"': a quote paragraph after a one-sentence paragraph
+            # about a person goes on with that person, as it does within a paragraph.
+            subject = subject_of(sent.root, a.in_quote)
+            entity = self.resolver.speaker(subject) if subject is not None and subject.tag_ != "PRP" else None
+            if entity is not None and entity.type == "PERSON":
+                cue = sent.root
+        return cue
 
     def _dashed_name(self, span: QuotedSpan, line_end: int) -> _Attribution | None:
         """'"X" — Jane Doe': a dash and a name right after the closing mark (or opening the next line)."""
