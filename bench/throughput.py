@@ -23,7 +23,7 @@ Usage:
 Prints the fixed cost of `newswatch run` with no feeds at all; then per size: articles per second for
 (a) and (b) (wall, and inside the run), their ratio, CPU milliseconds per article, and peak memory
 (sum of RSS over each process tree); then time per article across sizes and the marginal cost per
-article between sizes (it must stay flat); then the headline at ``--ratio-at`` against issue 7's
+article between sizes (it must stay flat); then the headline at ``--ratio-at`` against the throughput
 targets. ``--repeat k`` alternates (b) and (a) k times per size and keeps the fastest of each.
 See bench/README.md.
 """
@@ -305,7 +305,7 @@ def benchmark(args: argparse.Namespace, sizes: list[int], work: Path) -> None:
               f"(b) {_rate(args.ratio_at, b.wall):.2f} art/s, ratio a/b {b.wall / a.wall:.2f} end to end "
               f"({b.inner / a.inner:.2f} inside the run); peak memory (a) {a.peak_mb:.0f} MB, (b) {b.peak_mb:.0f} MB")
         met = b.wall / a.wall >= TARGET_RATIO and _rate(args.ratio_at, a.wall) >= TARGET_RATE
-        print(f"targets (issue 7: ratio >= {TARGET_RATIO}, >= {TARGET_RATE} art/s on 2 cores): "
+        print(f"targets (ratio >= {TARGET_RATIO}, >= {TARGET_RATE} art/s on 2 cores): "
               f"{'met' if met else 'NOT met'} end to end")
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 

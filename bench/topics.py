@@ -1,7 +1,7 @@
 """How many articles per second topic matching handles (transform/topics.py).
 
 Why: every topic is evaluated on every article, so matching must stay far below the cost of
-extraction (~20-50 pages/s per core, TECH-NOTES 4.4). Synthetic texts of ~5k characters built from a
+extraction (~20-50 pages/s per core, docs/stack-notes.md#trafilatura). Synthetic texts of ~5k characters built from a
 seeded news vocabulary (a third with accented words, so the non-ASCII folding path is measured too);
 some mention the SPEC example's terms (and sport, which excludes) so that some articles match and
 matched terms get computed.

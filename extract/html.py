@@ -9,7 +9,7 @@ on hand-written fixtures without a network.
   charset), then the declared charset (header, then ``<meta>``), and finally the usual mislabel:
   a page "in UTF-8" that is really windows-1252. It never raises.
 - Text comes from ``trafilatura.bare_extraction`` with ``include_comments=False`` and
-  ``deduplicate=False`` (its dedup cache is process-global and non-idempotent, TECH-NOTES §4.2)
+  ``deduplicate=False`` (its dedup cache is process-global and non-idempotent, docs/stack-notes.md#trafilatura)
   and without trafilatura's metadata pass (see ``EXTRACTION_OPTIONS``). The metadata we need
   (canonical URL, title, author, publication time) is read by ``extract.page_meta`` from meta tags
   and JSON-LD, which costs a fraction of htmldate's search.
@@ -39,7 +39,7 @@ from transform.dates import parsed_datetime, published_at_from_url
 from transform.language import detected_language
 from transform.urls import normalized_url
 
-# Options measured on /work/shared/eval/extraction with eval/eval_extraction.py (91 + 180 pages),
+# Options measured on the evaluation article pages with eval/eval_extraction.py (91 + 180 pages),
 # together with the pruning and cleaning below:
 # - fast=False keeps trafilatura's readability/justext comparison. fast=True scored the same
 #   (aeb_dev mean F1 0.9755 vs 0.9752; trafilatura_en identical) and extracts ~1.3x faster, but
@@ -64,7 +64,7 @@ EXTRACTION_OPTIONS: dict[str, bool] = {
 }
 
 # Elements removed before extraction: caption and credit boxes (trafilatura keeps a
-# ``<p class="photo-credit">``, TECH-NOTES §4.2), newsletter/promo boxes, read-time badges and
+# ``<p class="photo-credit">``, docs/stack-notes.md#trafilatura), newsletter/promo boxes, read-time badges and
 # screen-reader-only labels. Matched as substrings of class or id. The length guard (characters of
 # text) keeps a badly named *article container* safe: these boxes are short, an article body is not.
 # Inline ``<span>``s are pruned only for tokens that never hold words of the sentence around them:
@@ -81,7 +81,7 @@ _PRUNE_INLINE = re.compile("|".join(map(re.escape, PRUNE_INLINE_TOKENS)), re.IGN
 _BLOCK_TAGS = ("div", "p", "section", "aside", "ul", "figcaption")
 
 # A feed body shorter than this many words is a teaser, not the article, and the page is fetched
-# instead. Measured on the 13 feeds of /work/shared/eval/feeds that carry content:encoded: teaser
+# instead. Measured on the 13 real publisher feeds of the evaluation set that carry content:encoded: teaser
 # bodies (abc.net.au, El País, Foreign Policy, NDTV, NPR, NYT, Rest of World, The Week) run 2-45
 # words after cleaning (one El País outlier 245); full bodies (TIME, Dawn) run 154-4,751, median
 # ~1,000; paywalled member previews (404 Media) run 65-200 and are better fetched.

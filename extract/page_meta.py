@@ -2,7 +2,7 @@
 
 Why not trafilatura's ``with_metadata=True``: it runs htmldate's search and scans the whole tree for
 authors, categories, tags and licences, which costs more than the text extraction itself
-(TECH-NOTES §4.4), and its ``url`` silently falls back to the URL we passed, so "the page has no
+(docs/stack-notes.md#trafilatura), and its ``url`` silently falls back to the URL we passed, so "the page has no
 canonical link" cannot be told apart. The few fields we store are in ``<meta>`` tags, ``<link
 rel=canonical>`` and JSON-LD on virtually every news page, and one pass over those elements is cheap.
 """

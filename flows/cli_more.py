@@ -1,4 +1,4 @@
-"""Commands added by later issues (serve, alerts, trends) register here to keep cli.py small.
+"""The alerts and trends commands (and the registration of serve), kept apart from cli.py's core commands.
 
 ``newswatch alerts test RULE`` sends a test message to every channel of a rule (``operator`` for the
 operator channels) and says which accepted it. ``newswatch alerts list`` shows the latest outbox rows,

@@ -1,6 +1,6 @@
 """The poll cycle as one Prefect flow run, with coarse tasks (one per stage or chunk, never per article).
 
-Why: a Prefect task costs ~10 ms and ~20 KB of orchestration state (TECH-NOTES §2.7), so tasks work on
+Why: a Prefect task costs ~10 ms and ~20 KB of orchestration state (docs/stack-notes.md#tasks-are-coarse), so tasks work on
 batches: poll all feeds, fetch all pages, process chunks of pages (on the local process pool or on
 Dask workers), then one writer task. The flow's final state is decided explicitly from the cycle's
 counts: a cycle fails only on a fatal error or when too many feeds failed.
@@ -121,7 +121,7 @@ def _api_for_workers() -> Any:
 
 
 def task_runner_for(settings: Settings) -> Any:
-    """Threads for the local runner (bounded: TECH-NOTES §2.8), ``DaskTaskRunner`` when configured."""
+    """Threads for the local runner (bounded: docs/stack-notes.md#tasks-are-coarse), ``DaskTaskRunner`` when configured."""
     if settings.runner.kind == "dask":
         from prefect_dask import DaskTaskRunner
 
@@ -141,7 +141,7 @@ def _cycle_body(settings: Settings, respect_schedule: bool = False) -> Any:
     run_id, targets = begin_task(settings, respect_schedule)
     polls = poll_task(settings, targets)
     # quote(): Prefect would otherwise walk every object of these inputs looking for futures, which costs
-    # ~7 ms of wall time per article of the cycle (measured for issue 7); they hold no futures. (For
+    # ~7 ms of wall time per article of the cycle (measured); they hold no futures. (For
     # process_task only on the local runner: on Dask the quote would reach the task unresolved.)
     plan = plan_task(settings, quote(polls))
     model = settings.nlp.model if settings.nlp.enabled else None

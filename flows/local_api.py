@@ -14,7 +14,7 @@ server's own start-up, nearly all of it importing Prefect's server.
 
 This module imports no Prefect at all, so the CLI can call it before Prefect's import.
 
-``serve`` needs a server that schedules, which the ephemeral one does not (TECH-NOTES §1.1), so it
+``serve`` needs a server that schedules, which the ephemeral one does not (docs/stack-notes.md#ephemeral-and-dedicated-servers), so it
 starts ``prefect server start`` with a state directory next to the warehouse and a vacuum policy.
 """
 
@@ -35,7 +35,7 @@ from typing import Any, Protocol
 
 from newswatch.errors import FatalError
 
-# The dedicated server needs ~19 s to become healthy on a 2-core box (TECH-NOTES §1.1); allow for a slow disk.
+# The dedicated server needs ~19 s to become healthy on a 2-core box (docs/stack-notes.md#ephemeral-and-dedicated-servers); allow for a slow disk.
 SERVER_START_TIMEOUT = 180.0
 # The local server's history is only a window for debugging (the warehouse's ``runs`` table is the
 # record), so it is kept short: its SQLite grows ~0.3 MB per cycle (measured: 64 MB after 200 cycles,

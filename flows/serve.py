@@ -1,7 +1,7 @@
 """``newswatch serve``: the cycle on the configured schedule, by Prefect's scheduler, until stopped.
 
 Why a server of our own: Prefect's ephemeral mode does not schedule (``flow.serve`` there only warns
-"Cannot schedule flows on an ephemeral server"; TECH-NOTES §1.1). Unless ``PREFECT_API_URL`` points at
+"Cannot schedule flows on an ephemeral server"; docs/stack-notes.md#ephemeral-and-dedicated-servers). Unless ``PREFECT_API_URL`` points at
 an existing server, ``serve`` starts ``prefect server start`` on 127.0.0.1 (UI off, its SQLite next to
 the warehouse, old runs vacuumed), waits for it to be healthy, serves the deployment, and stops the
 server when it exits.

@@ -18,7 +18,7 @@ Incidents:
   than bad input (key: the run). Its count is written by the load, so the same cycle's delivery reports it.
 
 The "usual gap" is the 90th percentile of the gaps between the cycles in which the feed carried new
-items, over its last ``HISTORY`` of activity. Measured on the 28 real feeds of /work/shared/eval/feeds
+items, over its last ``HISTORY`` of activity. Measured on the 28 real publisher feeds of the evaluation set
 (publication times as a stand-in for arrival times), replaying each feed's history gap by gap and
 asking whether the threshold computed from the earlier gaps would have fired: with factor 5, the median gap gave false alarms on 11% of gaps
 (overnight lulls), the 90th percentile on 3 of 988, all three at the first overnight gap of a feed

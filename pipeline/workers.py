@@ -1,10 +1,10 @@
 """CPU-bound work (extraction, cleaning, spaCy, topic matching) for a chunk of pages.
 
-Why: trafilatura and spaCy are CPU-bound; threads do not help (TECH-NOTES §4.4), so the local runner
+Why: trafilatura and spaCy are CPU-bound; threads do not help (docs/stack-notes.md#trafilatura), so the local runner
 sends chunks to a process pool whose workers load the spaCy model once and keep it for the life of
 the process (``serve`` reuses the pool across cycles). On Dask, the same ``processed_jobs`` runs inside
 the Dask worker. Processes are started with ``spawn``: forking a process that holds DuckDB handles is
-unsafe (TECH-NOTES §3.1). The one exception is ``preloaded_pool``, for the one-shot commands, which forks
+unsafe (docs/stack-notes.md#locking). The one exception is ``preloaded_pool``, for the one-shot commands, which forks
 before any such handle or any thread exists.
 """
 
@@ -207,7 +207,7 @@ def preloaded_pool(processes: int, model: str | None) -> None:
     Prefect is imported. Why: a spawned worker imports everything and loads the model itself (~1.3 s of
     CPU each, competing with the server's start-up on a 2-core box), and tears a whole interpreter down
     at exit (~0.4 s); a forked one starts with the model in memory (shared copy-on-write) and exits at
-    once. Forking is safe only before any thread or DuckDB handle exists (TECH-NOTES §3.1): call this
+    once. Forking is safe only before any thread or DuckDB handle exists (docs/stack-notes.md#locking): call this
     before opening the warehouse (the CLI does); it falls back to ``started_pool`` (spawn) when a thread
     is already running.
 

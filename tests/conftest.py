@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 # Prefect state, results and its SQLite DB go to a throwaway folder, before Prefect is imported anywhere,
-# so test runs never share caches (TECH-NOTES §1.6) and never touch ~/.prefect.
+# so test runs never share caches (docs/stack-notes.md#ephemeral-and-dedicated-servers) and never touch ~/.prefect.
 _PREFECT_HOME = tempfile.mkdtemp(prefix="newswatch-prefect-")
 os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
 os.environ.setdefault("PREFECT_RESULTS_LOCAL_STORAGE_PATH", os.path.join(_PREFECT_HOME, "results"))
@@ -34,7 +34,7 @@ def mem_db() -> Iterator[duckdb.DuckDBPyConnection]:
 
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:
-    """One temporary Prefect API for the whole session (startup costs ~20 s; TECH-NOTES §1.7)."""
+    """One temporary Prefect API for the whole session (startup costs ~20 s; docs/stack-notes.md#ephemeral-and-dedicated-servers)."""
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=180):

@@ -60,7 +60,7 @@ def test_the_fixture_leaks_that_boilerplate_through_bare_trafilatura() -> None:
 
 
 def test_extraction_is_deterministic_across_repeated_calls() -> None:
-    """No dedup cache: the same page gives the same text every time (TECH-NOTES §4.2)."""
+    """No dedup cache: the same page gives the same text every time (docs/stack-notes.md#trafilatura)."""
     html = fixture("harbour_bridge.html").decode("utf-8")
     assert len({extracted_page(html, HARBOUR_URL).text for _ in range(4)}) == 1
 

@@ -3,7 +3,7 @@
 Why: trafilatura finds the article body well, but the body container of a news page also holds
 photo captions and credit lines ("Credit: Jane Doe / Getty Images"), "4 min read", share and follow
 prompts, newsletter sign-ups, tag lists, "Related:" links, bylines and datelines, and pull quotes that
-repeat a paragraph (TECH-NOTES §4.2). They pollute entities, quotes, topic matches and near-duplicate
+repeat a paragraph (docs/stack-notes.md#trafilatura). They pollute entities, quotes, topic matches and near-duplicate
 detection downstream, so we drop them here, line by line, with rules that describe the *kind* of
 line (never one site's markup). Each rule is bounded by a word count: boilerplate lines are short,
 and a bound keeps a rule from ever eating a real paragraph that happens to start the same way.

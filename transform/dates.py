@@ -4,7 +4,7 @@ Why our own small parser rather than htmldate: extraction reads the handful of m
 publication timestamp anyway (``article:published_time``, JSON-LD ``datePublished`` ...) and those are
 ISO 8601 or RFC 2822 in practice, which the standard library parses in microseconds, keeping the time
 of day and the offset that htmldate's day-only answer drops. htmldate's extensive search is what makes
-``with_metadata=True`` cost more than text extraction (TECH-NOTES §4.4). Everything returned is an
+``with_metadata=True`` cost more than text extraction (docs/stack-notes.md#trafilatura). Everything returned is an
 aware UTC ``datetime``; a value without an offset is taken as UTC.
 """
 

@@ -1,7 +1,7 @@
 """Opening the warehouse: one writer, short-lived connections, migrations applied on open.
 
 Why: DuckDB allows one writing process and a writer's open file locks every reader out
-(TECH-NOTES §3.1). The pipeline therefore opens the file only for its short transactions and closes
+(docs/stack-notes.md#locking). The pipeline therefore opens the file only for its short transactions and closes
 it right after; analysts read the published snapshot (``warehouse/snapshot.py``). A brief retry loop
 covers the moment another process (an analyst who opened the live file, a second ``newswatch run``)
 holds the lock.

@@ -1,7 +1,7 @@
 """Bulk inserts through pandas DataFrames (DuckDB's replacement scan).
 
 Why: ``executemany`` runs at ~700 rows/s; a DataFrame ``INSERT ... SELECT`` at ~30k rows/s
-(TECH-NOTES §3.4). Every multi-row write in the warehouse goes through ``insert_rows``.
+(docs/stack-notes.md#bulk-writes). Every multi-row write in the warehouse goes through ``insert_rows``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def insert_rows(
     """Insert ``rows`` into ``table``; with ``anti_join_on``, skip rows whose key already exists.
 
     The batch itself is de-duplicated on the key first (first row wins), since DuckDB resolves
-    duplicate keys inside one statement silently (TECH-NOTES §3.5).
+    duplicate keys inside one statement silently (docs/stack-notes.md#bulk-writes).
 
     Returns:
         The number of rows inserted.

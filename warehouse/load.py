@@ -1,6 +1,6 @@
 """The cycle's single write: one short transaction that loads a whole batch, or nothing.
 
-Why: DuckDB has one writer and is built for bulk work (TECH-NOTES §3). Articles, their stories,
+Why: DuckDB has one writer and is built for bulk work (docs/stack-notes.md#locking). Articles, their stories,
 entities, quotes, topic matches, the per-feed cursors, quarantine rows and the alert outbox are all
 written together, so a crash leaves either the previous state or the new one, never half a batch,
 and a rerun finds everything it already did. Keys are deterministic, inserts anti-join on them.

@@ -1,7 +1,7 @@
 """Read-only snapshots for analysts, published atomically after each cycle.
 
 Why: while the pipeline holds the live DuckDB file, any other process's open fails at once with a lock
-error, and readers that hold the file block the writer (TECH-NOTES §3.1). So analysts never open the
+error, and readers that hold the file block the writer (docs/stack-notes.md#locking). So analysts never open the
 live file: after each cycle the writer checkpoints, closes, copies the file next to a temporary name
 and ``os.replace``s it over the snapshot. A reader that has the old snapshot open keeps reading the old
 inode; a new reader gets the new one. Nobody waits on anybody.
