@@ -6,8 +6,8 @@ The check is one dictionary lookup of an environment variable, so it costs nothi
 where the variable is never set.
 
 Two forms, comma-separated when several are wanted in one cycle:
-- ``<point>``: the process dies (like SIGKILL) at that point of the cycle (``POINTS``), or, in
-  pipeline/delivery.py, between commit and alert delivery (``exit_before_send``, ``exit_after_send``).
+- ``<point>``: the process dies (like SIGKILL: no cleanup, exit status ``CRASH_EXIT_CODE``) at that point of
+  the cycle or of alert delivery (``POINTS``).
 - ``<action>:<stage>:<marker>``: when the item of ``stage`` (``STAGES``) whose URL contains ``marker``
   is handled, ``raise`` an ``InjectedFault`` (an unexpected exception, a stand-in for any bug),
   ``spin`` in pure Python (interruptible) or ``stall`` in one long C call with SIGALRM ignored (like
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 
@@ -25,9 +26,11 @@ POINTS = frozenset({
     "during_fetch",          # after some article pages were fetched, before extraction
     "during_extraction",     # inside a worker, while extracting a chunk
     "during_load",           # inside the load transaction, after the articles were inserted
+    "exit_before_send",      # at the start of alert delivery, after the load committed
+    "exit_after_send",       # after a channel accepted a message, before its row was settled
 })
-# Between the load's commit and alert delivery, pipeline/delivery.py has its own points
-# (exit_before_send, exit_after_send), checked the same way.
+FAULT_ENV = "NEWSWATCH_FAULT"
+CRASH_EXIT_CODE = 137  # what a SIGKILLed process reports, so supervisors and tests read it the same way
 
 # The units of third-party work an item fault can hit: a feed poll (fetch + parse), a page fetch, a feed
 # body's cleaning, a page's extraction/cleaning/topics, one article's NLP.
@@ -42,14 +45,19 @@ class InjectedFault(RuntimeError):
 
 
 def _faults() -> list[str]:
-    value = os.environ.get("NEWSWATCH_FAULT")
+    value = os.environ.get(FAULT_ENV)
     return [f.strip() for f in value.split(",")] if value else []
 
 
 def crash_point(point: str) -> None:
-    """SIGKILL-equivalent exit (no cleanup, no flush) when ``NEWSWATCH_FAULT`` names this point."""
+    """SIGKILL-equivalent exit (no cleanup; the standard streams are flushed so a test can read what was
+    printed) when ``NEWSWATCH_FAULT`` names this point."""
+    if point not in POINTS:
+        raise ValueError(f"unknown crash point {point!r}")
     if point in _faults():
-        os._exit(137)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(CRASH_EXIT_CODE)
 
 
 def fault_point(stage: str, subject: str) -> None:

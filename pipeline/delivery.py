@@ -48,8 +48,6 @@ A rerun sends nothing new: rows are keyed on (rule, story, channel) and only uns
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import time
 import traceback
 from collections.abc import Sequence
@@ -59,6 +57,7 @@ from typing import Any
 
 from extract.netguard import AddressCheck, Resolver
 from newswatch.errors import FatalError
+from newswatch.faults import crash_point
 from pipeline.channels import Channel, ChannelPolicy, ChannelSet, SendResult
 from pipeline.feed_health import operator_incidents
 from transform.alerts import Message, StoryAlert, alert_message, digest_message, rule_test_message
@@ -100,18 +99,6 @@ MAX_MESSAGES_PER_DELIVERY = 100
 # apprise schemes whose extra ``+Header=value`` URL parameters become HTTP headers (generic webhooks).
 HEADER_SCHEMES = frozenset({"json", "jsons", "form", "forms", "xml", "xmls"})
 
-# Fault injection for the crash tests (tests/test_alert_delivery.py). Never set in production:
-#   exit_before_send  -> the process exits at the start of delivery (after the load committed)
-#   exit_after_send   -> the process exits after the first message a channel accepted, before settling it
-FAULT_ENV = "NEWSWATCH_FAULT"
-FAULT_EXIT_CODE = 86
-
-
-def _fault_point(name: str) -> None:
-    if os.environ.get(FAULT_ENV) == name:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(FAULT_EXIT_CODE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +225,7 @@ def delivered_alerts(settings: Any, *, now: datetime | None = None, resolver: Re
 def delivery_report(settings: Any, *, now: datetime | None = None, resolver: Resolver | None = None,
                     address_check: AddressCheck | None = None) -> DeliveryReport:
     """``delivered_alerts``, returning the counts per outcome."""
-    _fault_point("exit_before_send")
+    crash_point("exit_before_send")
 
     def clock() -> datetime:
         return now if now is not None else datetime.now(UTC)
@@ -278,7 +265,7 @@ def delivery_report(settings: Any, *, now: datetime | None = None, resolver: Res
                 continue
             result = _sent_batch(channels, url, batch, deadline=min(time.monotonic() + MESSAGE_DEADLINE_SECONDS, ends_at))
             if result.ok:
-                _fault_point("exit_after_send")
+                crash_point("exit_after_send")
                 report.delivered += len(batch.rows)
                 with db.writer(path) as con, db.transaction(con):  # at once: this is the duplicate window
                     settled(con, [*unsettled, *_ended(batch, "sent", None, clock())])

@@ -20,7 +20,9 @@ import pytest
 import yaml
 
 from demosite.loopback import LoopbackSite, Route
-from pipeline.delivery import FAULT_ENV, FAULT_EXIT_CODE, LEASE, MAX_ATTEMPTS, delivered_alerts
+from newswatch.faults import CRASH_EXIT_CODE as FAULT_EXIT_CODE
+from newswatch.faults import FAULT_ENV
+from pipeline.delivery import LEASE, MAX_ATTEMPTS, delivered_alerts
 from pipeline.settings import load_settings, settings_from_dict
 from tests.conftest import loopback_settings
 from tests.receiver import WebhookReceiver

@@ -209,11 +209,6 @@ def cleaned_text(text: str) -> str:
     return "\n".join(_without_repeats(kept))
 
 
-def is_boilerplate_line(line: str) -> bool:
-    """True when ``line`` (already whitespace-normalised) is boilerplate rather than article prose."""
-    return boilerplate_rule(line) is not None
-
-
 def boilerplate_rule(line: str) -> str | None:
     """The name of the rule that drops ``line`` (whitespace-normalised), or None for article prose."""
     words = _TOKEN.findall(line)
