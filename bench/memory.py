@@ -103,7 +103,7 @@ def disk_benchmark(per_day: int, keep_days: int, days: int = 60) -> None:
     from demosite.corpus import synthetic_articles, synthetic_paragraphs
     from warehouse.frames import insert_rows
     from warehouse.migrations import migrate
-    from warehouse.retention import compacted_copy, file_space, pruned_texts
+    from warehouse.retention import compacted_copy, file_space, prune_texts
 
     texts = ["\n\n".join(synthetic_paragraphs(a)) for a in synthetic_articles(500, seed=3)]
     cols = ["article_id", "url", "canonical_url", "feed_id", "title", "author", "published_at",
@@ -126,7 +126,7 @@ def disk_benchmark(per_day: int, keep_days: int, days: int = 60) -> None:
         con.execute("BEGIN TRANSACTION")
         insert_rows(con, "articles", cols, rows)
         t0 = time.perf_counter()
-        pruned_texts(con, keep_days=keep_days, now=day + timedelta(days=1))
+        prune_texts(con, keep_days=keep_days, now=day + timedelta(days=1))
         prune = time.perf_counter() - t0
         con.execute("COMMIT")
         con.execute("CHECKPOINT")

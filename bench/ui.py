@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from ui_fixture import running_ui  # noqa: E402
 
 from warehouse.migrations import migrate  # noqa: E402
-from warehouse.snapshot import published_snapshot  # noqa: E402
+from warehouse.snapshot import publish_snapshot  # noqa: E402
 
 TOPICS = 12
 FEEDS = 40
@@ -79,7 +79,7 @@ def build_archive(path: Path, articles: int) -> Path:
     con.execute("INSERT INTO runs (run_id, started_at, finished_at, status) VALUES ('r1', now(), now(), 'completed')")
     con.execute("CHECKPOINT")
     con.close()
-    return published_snapshot(path)
+    return publish_snapshot(path)
 
 
 def timed(client: httpx.Client, path: str, n: int, *, cold: bool) -> list[float]:

@@ -15,10 +15,10 @@ from typing import Any
 def cmd_alerts_test(args: argparse.Namespace) -> int:
     """Send the test message; exit 1 when any channel refused it."""
     from newswatch.terminal import printable
-    from pipeline.delivery import sent_test_alert
+    from pipeline.delivery import send_test_alert
     from pipeline.settings import load_settings
 
-    results = sent_test_alert(load_settings(args.config), args.rule)
+    results = send_test_alert(load_settings(args.config), args.rule)
     for channel, error in results:
         print(printable(f"ok      {channel}" if error is None else f"FAILED  {channel}: {error}", multiline=False))
     return 0 if all(error is None for _, error in results) else 1

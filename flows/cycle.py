@@ -28,7 +28,7 @@ from newswatch.faults import crash_point
 from newswatch.secrets import redacted
 from pipeline import cycle
 from pipeline.cycle import CycleSummary
-from pipeline.delivery import delivered_alerts
+from pipeline.delivery import deliver_alerts
 from pipeline.runlock import cycle_lock
 from pipeline.settings import load_settings
 from pipeline.workers import (
@@ -84,7 +84,7 @@ def process_task(jobs: list[cycle.PageJob], model: str | None, queries: dict[str
 @task(name="load")
 def load_task(settings: Settings, run_id: str, polls: list[cycle.FeedPoll], plan: cycle.Plan,
               processed: list[cycle.Processed], rejections: list[Any]) -> cycle.LoadCounts:
-    return cycle.loaded(settings, run_id, polls, plan, processed, rejections)
+    return cycle.load_cycle(settings, run_id, polls, plan, processed, rejections)
 
 
 @task(name="deliver-alerts")
@@ -95,7 +95,7 @@ def deliver_task(settings: Settings) -> int:
     next cycle sends them, so a locked warehouse or a bug in delivery is logged and the cycle goes on.
     """
     try:
-        return delivered_alerts(settings)
+        return deliver_alerts(settings)
     except FatalError as e:
         get_run_logger().error("alert delivery postponed: %s", redacted(str(e)))
         return 0
@@ -103,7 +103,7 @@ def deliver_task(settings: Settings) -> int:
 
 @task(name="finish")
 def finish_task(settings: Settings, run_id: str, summary: CycleSummary) -> None:
-    cycle.finished(settings, run_id, summary)
+    cycle.finish_cycle(settings, run_id, summary)
 
 
 def _api_for_workers() -> Any:

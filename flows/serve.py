@@ -91,7 +91,7 @@ def _prepare_warehouse(settings: Settings) -> None:
     """
     from warehouse import db
     from warehouse.retention import compact_in_place, file_space
-    from warehouse.snapshot import published_snapshot, snapshot_path
+    from warehouse.snapshot import publish_snapshot, snapshot_path
 
     path = settings.warehouse.path
     try:
@@ -106,7 +106,7 @@ def _prepare_warehouse(settings: Settings) -> None:
                 print(f"newswatch serve: compacted the warehouse {before / 2**20:.0f} MB -> {after / 2**20:.0f} MB "
                       f"in {time.monotonic() - t0:.1f}s", flush=True)
             if compacted or not snapshot_path(path, settings.warehouse.snapshot_dir).exists():
-                published_snapshot(path, settings.warehouse.snapshot_dir)
+                publish_snapshot(path, settings.warehouse.snapshot_dir)
     except FatalError as e:
         if e.reason != "cycle_running":
             raise

@@ -1,8 +1,8 @@
 """One poll cycle, step by step, as plain functions the Prefect flow wires together.
 
 Why: the flow stays a thin layer of tasks; each step here is testable without Prefect, and the
-single-writer rule is visible: only ``begin_cycle``, ``planned_items`` (read), ``loaded`` and
-``finished`` open the warehouse, each for one short transaction.
+single-writer rule is visible: only ``begin_cycle``, ``planned_items`` (read), ``load_cycle`` and
+``finish_cycle`` open the warehouse, each for one short transaction.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from transform.polling import PollBounds
 from transform.urls import article_id_for, normalized_url
 from warehouse import db
 from warehouse.load import LoadBatch, LoadCounts, load_batch
-from warehouse.outbox import queued_alerts
+from warehouse.outbox import queue_alerts
 from warehouse.quarantine import attempts_of
-from warehouse.retention import pruned_texts
-from warehouse.snapshot import published_snapshot
-from warehouse.state import due_feeds, existing_articles, feed_id_for, known_items, synced_feeds
+from warehouse.retention import prune_texts
+from warehouse.snapshot import publish_snapshot
+from warehouse.state import due_feeds, existing_articles, feed_id_for, known_items, sync_feeds
 from warehouse.stories import StoryIndex
 
 # A page that fails with a retriable error (timeout, 5xx) is retried in later cycles this many times
@@ -90,7 +90,7 @@ def begin_cycle(settings: Settings, *, respect_schedule: bool, now: datetime | N
     run_id = now.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     with db.writer(settings.warehouse.path) as con, db.transaction(con):
         con.execute("UPDATE runs SET status='crashed', finished_at=? WHERE status='running'", [now]).fetchall()
-        synced_feeds(con, [(f.name, f.url) for f in settings.feeds])
+        sync_feeds(con, [(f.name, f.url) for f in settings.feeds])
         con.execute("INSERT INTO runs (run_id, started_at, status) VALUES (?, ?, 'running')", [run_id, now]).fetchall()
         urls = {feed_id_for(f.url): f.url for f in settings.feeds}
         targets = due_feeds(con, list(urls), now=now, respect_schedule=respect_schedule)
@@ -168,7 +168,7 @@ def fetched_jobs(settings: Settings, candidates: list[Candidate], client: HttpCl
     return jobs, rejections
 
 
-def loaded(settings: Settings, run_id: str, polls: list[FeedPoll], plan: Plan, processed: list[Processed],
+def load_cycle(settings: Settings, run_id: str, polls: list[FeedPoll], plan: Plan, processed: list[Processed],
            fetch_rejections: list[tuple[Candidate, Rejection, bool]], *, now: datetime | None = None) -> LoadCounts:
     """The single write of the cycle: everything in one transaction."""
     now = now or datetime.now(UTC)
@@ -208,8 +208,8 @@ def loaded(settings: Settings, run_id: str, polls: list[FeedPoll], plan: Plan, p
                                     ("containment_threshold", settings.stories.containment_threshold)) if v}
         stories = StoryIndex.load(con, window_days=settings.stories.window_days, **tuned)
         counts = load_batch(con, batch, stories, poll_bounds(settings))
-        queued_alerts(con, settings, now=now)  # the outbox, in the same transaction as the articles
-        pruned_texts(con, keep_days=settings.warehouse.retention_text_days, now=now)
+        queue_alerts(con, settings, now=now)  # the outbox, in the same transaction as the articles
+        prune_texts(con, keep_days=settings.warehouse.retention_text_days, now=now)
     return counts
 
 
@@ -226,7 +226,7 @@ def logged_internal_errors(rejections: list[Rejection]) -> int:
     return sum(rec.count for rec in records)
 
 
-def finished(settings: Settings, run_id: str, summary: CycleSummary) -> None:
+def finish_cycle(settings: Settings, run_id: str, summary: CycleSummary) -> None:
     """Record the run's counts and final status, then publish the analysts' snapshot."""
     with db.writer(settings.warehouse.path) as con:
         con.execute(
@@ -235,7 +235,7 @@ def finished(settings: Settings, run_id: str, summary: CycleSummary) -> None:
             [datetime.now(UTC), summary.status, summary.feeds_polled, summary.feeds_failed, summary.entries_seen,
              summary.articles_new, summary.duplicates, summary.quarantined, summary.message, run_id],
         ).fetchall()
-    published_snapshot(settings.warehouse.path, settings.warehouse.snapshot_dir)
+    publish_snapshot(settings.warehouse.path, settings.warehouse.snapshot_dir)
 
 
 def chunked(items: list[PageJob], size: int, workers: int = 1, min_size: int = 4) -> list[list[PageJob]]:

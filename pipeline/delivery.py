@@ -1,6 +1,6 @@
 """Alert delivery: send what the outbox holds, after the load committed, never holding the warehouse open.
 
-One delivery (``delivered_alerts``; the cycle flow calls it right after the load task):
+One delivery (``deliver_alerts``; the cycle flow calls it right after the load task):
 
 1. Claim, in one short transaction: queue operator incidents (``pipeline/feed_health.py``), then pick
    the due rows: ``pending`` rows whose ``next_attempt_at`` has come (for a digest rule, every unsent
@@ -69,9 +69,9 @@ from warehouse.outbox import (
     Outcome,
     alert_rule,
     channel_identities,
-    claimed_rows,
+    claim_rows,
     queued_operator_alerts,
-    settled,
+    settle_rows,
     unsent_rows,
 )
 
@@ -207,7 +207,7 @@ class DeliveryReport:
             self.failed += 1
 
 
-def delivered_alerts(settings: Any, *, now: datetime | None = None, resolver: Resolver | None = None,
+def deliver_alerts(settings: Any, *, now: datetime | None = None, resolver: Resolver | None = None,
                      address_check: AddressCheck | None = None) -> int:
     """Send every due alert and operator notice; record each outcome in the outbox.
 
@@ -224,7 +224,7 @@ def delivered_alerts(settings: Any, *, now: datetime | None = None, resolver: Re
 
 def delivery_report(settings: Any, *, now: datetime | None = None, resolver: Resolver | None = None,
                     address_check: AddressCheck | None = None) -> DeliveryReport:
-    """``delivered_alerts``, returning the counts per outcome."""
+    """``deliver_alerts``, returning the counts per outcome."""
     crash_point("exit_before_send")
 
     def clock() -> datetime:
@@ -237,7 +237,7 @@ def delivery_report(settings: Any, *, now: datetime | None = None, resolver: Res
         if settings.operator.notify:
             queued_operator_alerts(con, operator_incidents(con, settings, now=start), settings.operator.notify, now=start)
         batches = due_batches(unsent_rows(con), digest_rules, now=start)
-        claimed_rows(con, [r for b in batches for r in b.rows], now=start, lease=LEASE)
+        claim_rows(con, [r for b in batches for r in b.rows], now=start, lease=LEASE)
     report = DeliveryReport()
     if not batches:
         return report
@@ -268,7 +268,7 @@ def delivery_report(settings: Any, *, now: datetime | None = None, resolver: Res
                 crash_point("exit_after_send")
                 report.delivered += len(batch.rows)
                 with db.writer(path) as con, db.transaction(con):  # at once: this is the duplicate window
-                    settled(con, [*unsettled, *_ended(batch, "sent", None, clock())])
+                    settle_rows(con, [*unsettled, *_ended(batch, "sent", None, clock())])
                 unsettled = []
                 continue
             report.count(result)
@@ -279,7 +279,7 @@ def delivery_report(settings: Any, *, now: datetime | None = None, resolver: Res
             unsettled += outcomes
     if unsettled:
         with db.writer(path) as con, db.transaction(con):
-            settled(con, unsettled)
+            settle_rows(con, unsettled)
     level = logging.WARNING if report.internal_errors else logging.INFO
     log.log(level, "alert delivery: %d delivered, %d failed, %d timed out, %d blocked, %d internal errors, %d postponed",
             report.delivered, report.failed, report.timeouts, report.blocked, report.internal_errors, report.released)
@@ -317,7 +317,7 @@ def _failed(batch: Batch, error: str, at: datetime) -> list[Outcome]:
     return out
 
 
-def sent_test_alert(settings: Any, rule: str, *, now: datetime | None = None, resolver: Resolver | None = None,
+def send_test_alert(settings: Any, rule: str, *, now: datetime | None = None, resolver: Resolver | None = None,
                     address_check: AddressCheck | None = None) -> list[tuple[str, str | None]]:
     """Send a test message to every channel of ``rule`` (or of the operator, for ``operator``).
 

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from pipeline import delivery
-from pipeline.delivery import DELIVERY_DEADLINE_SECONDS, MAX_ATTEMPTS, MESSAGE_DEADLINE_SECONDS, delivered_alerts
+from pipeline.delivery import DELIVERY_DEADLINE_SECONDS, MAX_ATTEMPTS, MESSAGE_DEADLINE_SECONDS, deliver_alerts
 from pipeline.settings import settings_from_dict
 from tests.receiver import TrickleReceiver, WebhookReceiver
 from tests.test_alert_delivery import alert_site, queued, rows, run_until_killed, site_feeds
@@ -104,7 +104,7 @@ def test_a_webhook_that_answers_200_then_trickles_its_body_has_accepted_the_aler
         s = settings_for(tmp_path, [hook.url])
         queued(s, [("s1", "a1", 1)])
         t0 = time.monotonic()
-        assert delivered_alerts(s, now=NOW) == 1
+        assert deliver_alerts(s, now=NOW) == 1
         took = time.monotonic() - t0
     assert took < 3, took  # not a timeout (which would resend a message the receiver took)
     assert rows(s)[0][:3] == ("sent", 1, None)
@@ -116,12 +116,12 @@ def test_a_timed_out_send_is_retried_with_backoff_then_failed(tmp_path, monkeypa
         s = settings_for(tmp_path, [hook.url])
         queued(s, [("s1", "a1", 1)])
         t0 = time.monotonic()
-        delivered_alerts(s, now=NOW)
+        deliver_alerts(s, now=NOW)
         assert time.monotonic() - t0 < 0.5 + SLACK
         [(status, attempts, error, next_at)] = rows(s)
         assert (status, attempts, error, next_at) == ("pending", 1, "timeout after 1s", NOW + timedelta(minutes=1))
         for i in range(1, MAX_ATTEMPTS + 1):
-            delivered_alerts(s, now=NOW + timedelta(hours=2 * i))
+            deliver_alerts(s, now=NOW + timedelta(hours=2 * i))
     [(status, attempts, error, next_at)] = rows(s)
     assert (status, attempts, next_at) == ("failed", MAX_ATTEMPTS, None)
     assert error == f"gave up after {MAX_ATTEMPTS} attempts: timeout after 1s"
@@ -135,7 +135,7 @@ def test_a_delivery_stops_at_its_deadline_and_releases_the_rest_unsent(tmp_path,
         s = settings_for(tmp_path, [a.url, b.url, c.url])
         queued(s, [("s1", "a1", 1)])
         t0 = time.monotonic()
-        delivered_alerts(s, now=NOW)
+        deliver_alerts(s, now=NOW)
         took = time.monotonic() - t0
     assert took < 1.5 + SLACK, took
     got = sorted((r[0], r[1], r[2]) for r in rows(s))
@@ -153,7 +153,7 @@ def test_a_redirect_is_never_followed_so_the_body_and_key_never_reach_the_other_
         with WebhookReceiver(statuses=[status] * 5, location=elsewhere.http_url + "?stolen=1") as hook:
             s = settings_for(tmp_path, [hook.url.replace("json", scheme)])
             queued(s, [("s1", "a1", 1)])
-            assert delivered_alerts(s, now=NOW) == 0
+            assert deliver_alerts(s, now=NOW) == 0
         time.sleep(0.2)
         assert elsewhere.received == []
     assert len(hook.received) == 1
@@ -168,7 +168,7 @@ def test_a_redirect_to_a_decimal_ip_form_is_not_followed_either(tmp_path):
         with WebhookReceiver(statuses=[308], location=f"http://2130706433:{elsewhere.port}/hook") as hook:
             s = settings_for(tmp_path, [hook.url])
             queued(s, [("s1", "a1", 1)])
-            delivered_alerts(s, now=NOW)
+            deliver_alerts(s, now=NOW)
         assert elsewhere.received == []
     assert "308" in rows(s)[0][2]
 
@@ -180,7 +180,7 @@ def test_a_channel_resolving_to_a_private_address_is_blocked_without_any_traffic
     with WebhookReceiver() as hook:
         s = settings_for(tmp_path, [f"{scheme}://hooks.private.test:{hook.port}/hook"], allow_private=False)
         queued(s, [("s1", "a1", 1)])
-        assert delivered_alerts(s, now=NOW, resolver=fake_hosts, address_check=loopback_is_public) == 0
+        assert deliver_alerts(s, now=NOW, resolver=fake_hosts, address_check=loopback_is_public) == 0
         assert hook.received == []
     [(state, attempts, error, _)] = rows(s)
     assert (state, attempts) == ("pending", 1)
@@ -192,7 +192,7 @@ def test_a_channel_resolving_to_a_public_address_is_delivered(tmp_path, scheme):
     with WebhookReceiver() as hook:
         s = settings_for(tmp_path, [f"{scheme}://hooks.public.test:{hook.port}/hook"], allow_private=False)
         queued(s, [("s1", "a1", 1)])
-        assert delivered_alerts(s, now=NOW, resolver=fake_hosts, address_check=loopback_is_public) == 1
+        assert deliver_alerts(s, now=NOW, resolver=fake_hosts, address_check=loopback_is_public) == 1
     assert len(hook.accepted) == 1 and hook.accepted[0].headers["host"].startswith("hooks.public.test")
 
 
@@ -201,7 +201,7 @@ def test_a_channel_resolving_to_a_public_address_is_delivered(tmp_path, scheme):
 def test_loopback_channels_in_any_spelling_are_refused_when_private_networks_are_not_allowed(tmp_path, scheme, host):
     with WebhookReceiver() as hook:
         s = settings_for(tmp_path, [f"{scheme}://{host}:{hook.port}/hook"], allow_private=False)
-        results = delivery.sent_test_alert(s, "r0")
+        results = delivery.send_test_alert(s, "r0")
         assert hook.received == []
     [(_, error)] = results
     assert error is not None and error.startswith("blocked: private address"), error

@@ -1,6 +1,6 @@
 """Alert delivery against a real webhook receiver on 127.0.0.1: retries, digests, crashes, the CLI.
 
-The first half drives ``delivered_alerts`` directly on a hand-made warehouse (fast, no Prefect); the
+The first half drives ``deliver_alerts`` directly on a hand-made warehouse (fast, no Prefect); the
 second half runs real cycles (a Prefect flow run over a loopback news site), including a cycle killed
 between the load commit and the send.
 """
@@ -22,14 +22,14 @@ import yaml
 from demosite.loopback import LoopbackSite, Route
 from newswatch.faults import CRASH_EXIT_CODE as FAULT_EXIT_CODE
 from newswatch.faults import FAULT_ENV
-from pipeline.delivery import LEASE, MAX_ATTEMPTS, delivered_alerts
+from pipeline.delivery import LEASE, MAX_ATTEMPTS, deliver_alerts
 from pipeline.settings import load_settings, settings_from_dict
 from tests.conftest import loopback_settings
 from tests.receiver import WebhookReceiver
 from tests.site_fixture import ARTICLES, atom, page_html, rss2
 from tests.test_alerts import add_copy
 from warehouse import db
-from warehouse.outbox import queued_alerts
+from warehouse.outbox import queue_alerts
 
 REPO = Path(__file__).resolve().parents[1]
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)
@@ -51,7 +51,7 @@ def queued(settings, copies: list[tuple[str, str, int]], *, now: datetime = NOW,
     with db.writer(settings.warehouse.path) as con, db.transaction(con):
         for i, (story, article, feed) in enumerate(copies):
             add_copy(con, story, article, feed, seen=now, published=now - timedelta(hours=1 + i * hours_apart))
-        queued_alerts(con, settings, now=now)
+        queue_alerts(con, settings, now=now)
 
 
 def rows(settings, table: str = "alerts") -> list[tuple]:
@@ -82,14 +82,14 @@ def test_a_receiver_answering_500_then_200_gets_one_alert_after_a_backed_off_ret
     with WebhookReceiver(statuses=[500]) as hook:
         s = settings_from_dict(doc_for(tmp_path, [{"topic": "korea", "notify": [hook.url]}]))
         queued(s, [("s1", "a1", 1), ("s1", "a1", 2), ("s1", "a3", 3)])
-        assert delivered_alerts(s, now=NOW) == 0
+        assert deliver_alerts(s, now=NOW) == 0
         [(status, attempts, error, next_at)] = rows(s)
         assert (status, attempts, next_at) == ("pending", 1, NOW + timedelta(minutes=1))
         assert "500" in error
-        assert delivered_alerts(s, now=NOW + timedelta(seconds=30)) == 0  # backing off: not tried
+        assert deliver_alerts(s, now=NOW + timedelta(seconds=30)) == 0  # backing off: not tried
         assert len(hook.received) == 1
-        assert delivered_alerts(s, now=NOW + timedelta(minutes=2)) == 1
-        assert delivered_alerts(s, now=NOW + timedelta(hours=1)) == 0
+        assert deliver_alerts(s, now=NOW + timedelta(minutes=2)) == 1
+        assert deliver_alerts(s, now=NOW + timedelta(hours=1)) == 0
     assert rows(s)[0][:3] == ("sent", 2, None)
     assert [r.status for r in hook.received] == [500, 200]
     first, second = hook.received
@@ -102,7 +102,7 @@ def test_an_alert_is_given_up_as_failed_after_the_last_attempt(tmp_path):
         s = settings_from_dict(doc_for(tmp_path, [{"topic": "korea", "notify": [hook.url]}]))
         queued(s, [("s1", "a1", 1)])
         for i in range(MAX_ATTEMPTS + 2):
-            delivered_alerts(s, now=NOW + timedelta(hours=2 * i))
+            deliver_alerts(s, now=NOW + timedelta(hours=2 * i))
     [(status, attempts, error, next_at)] = rows(s)
     assert (status, attempts, next_at) == ("failed", MAX_ATTEMPTS, None)
     assert error.startswith(f"gave up after {MAX_ATTEMPTS} attempts") and "503" in error
@@ -113,7 +113,7 @@ def test_a_failing_channel_is_tried_once_per_delivery(tmp_path):
     with WebhookReceiver(statuses=[500] * 10) as hook:
         s = settings_from_dict(doc_for(tmp_path, [{"topic": "korea", "notify": [hook.url]}]))
         queued(s, [("s1", "a1", 1), ("s2", "b1", 2), ("s3", "c1", 3)])
-        delivered_alerts(s, now=NOW)
+        deliver_alerts(s, now=NOW)
     assert len(hook.received) == 1
     assert sorted(r[1] for r in rows(s)) == [0, 0, 1]  # the others were released without using an attempt
     assert all(r[0] == "pending" and r[3] == NOW + timedelta(minutes=1) for r in rows(s))
@@ -125,9 +125,9 @@ def test_digest_mode_groups_several_stories_into_one_message_when_its_window_end
         s = settings_from_dict(doc_for(tmp_path, [{"topic": "korea", "notify": [hook.url], "mode": "digest",
                                                    "digest_every_minutes": 60}]))
         queued(s, [("s1", "a1", 1), ("s2", "b1", 2), ("s3", "c1", 3)], now=start, hours_apart=1)
-        assert delivered_alerts(s, now=start + timedelta(minutes=10)) == 0  # the window has not ended
-        assert delivered_alerts(s, now=start + timedelta(minutes=55)) == 3
-        assert delivered_alerts(s, now=start + timedelta(hours=3)) == 0
+        assert deliver_alerts(s, now=start + timedelta(minutes=10)) == 0  # the window has not ended
+        assert deliver_alerts(s, now=start + timedelta(minutes=55)) == 3
+        assert deliver_alerts(s, now=start + timedelta(hours=3)) == 0
     [msg] = hook.received
     assert msg.title == "[korea] 3 new stories"
     body = msg.message
@@ -135,7 +135,7 @@ def test_digest_mode_groups_several_stories_into_one_message_when_its_window_end
     assert [r[0] for r in rows(s)] == ["sent"] * 3
 
 
-DELIVER_SCRIPT = "import sys; from newswatch.config import load_settings; from pipeline.delivery import delivered_alerts; delivered_alerts(load_settings(sys.argv[1]))"
+DELIVER_SCRIPT = "import sys; from newswatch.config import load_settings; from pipeline.delivery import deliver_alerts; deliver_alerts(load_settings(sys.argv[1]))"
 
 
 def test_a_process_dying_after_the_channel_accepted_resends_with_the_same_idempotency_key(tmp_path):
@@ -151,8 +151,8 @@ def test_a_process_dying_after_the_channel_accepted_resends_with_the_same_idempo
                                               {**os.environ, FAULT_ENV: "exit_after_send"}, tmp_path / "deliver.log")
         assert returncode == FAULT_EXIT_CODE, output
         assert len(hook.accepted) == 1 and rows(s)[0][0] == "sending"
-        assert delivered_alerts(s, now=now + timedelta(minutes=1)) == 0  # its lease still holds
-        assert delivered_alerts(s, now=now + LEASE + timedelta(minutes=1)) == 1
+        assert deliver_alerts(s, now=now + timedelta(minutes=1)) == 0  # its lease still holds
+        assert deliver_alerts(s, now=now + LEASE + timedelta(minutes=1)) == 1
     assert [r.key for r in hook.accepted] == [hook.accepted[0].key] * 2
     assert rows(s)[0][:2] == ("sent", 2)
 
@@ -166,11 +166,11 @@ def test_the_operator_hears_once_about_a_failing_feed_and_a_crashed_cycle(tmp_pa
             con.execute("INSERT INTO feeds (feed_id, name, url, last_status, last_error, consecutive_failures, failing_since) "
                         "VALUES (?, 'Feed 2', 'https://f2.example/rss', 'http_500', 'Internal Server Error', 12, ?)",
                         [feed_id_for("https://f2.example/rss"), NOW - timedelta(hours=7)])
-        assert delivered_alerts(s, now=NOW) == 1
-        assert delivered_alerts(s, now=NOW + timedelta(minutes=15)) == 0
+        assert deliver_alerts(s, now=NOW) == 1
+        assert deliver_alerts(s, now=NOW + timedelta(minutes=15)) == 0
         with db.writer(s.warehouse.path) as con:
             con.execute("INSERT INTO runs (run_id, started_at, status) VALUES ('r1', ?, 'crashed')", [NOW + timedelta(minutes=20)])
-        assert delivered_alerts(s, now=NOW + timedelta(minutes=30)) == 1
+        assert deliver_alerts(s, now=NOW + timedelta(minutes=30)) == 1
     assert [m.title for m in ops.accepted] == ["[newswatch] feed failing: Feed 2", "[newswatch] cycle crashed: r1"]
     assert "http_500" in ops.accepted[0].message
 
@@ -188,7 +188,7 @@ def test_alerts_test_and_alerts_list_commands(tmp_path, capsys):
         assert main(["alerts", "test", "nope", "--config", str(cfg)]) == 3
         s = load_settings(cfg)
         queued(s, [("s1", "a1", 1)])
-        delivered_alerts(s, now=NOW)  # answered 500
+        deliver_alerts(s, now=NOW)  # answered 500
         capsys.readouterr()
         assert main(["alerts", "list", "--config", str(cfg)]) == 0
     out = capsys.readouterr().out
@@ -257,7 +257,7 @@ def cycles(tmp_path_factory, prefect_harness):
         ])
         first = run_cycle(settings)
         after_first = {"now": list(now_hook.received), "wide": list(wide_hook.received), "digest": list(digest_hook.received)}
-        delivered_later = delivered_alerts(settings, now=datetime.now(UTC) + timedelta(minutes=61))
+        delivered_later = deliver_alerts(settings, now=datetime.now(UTC) + timedelta(minutes=61))
         second = run_cycle(settings)
         return {"settings": settings, "first": first, "second": second, "after_first": after_first,
                 "delivered_later": delivered_later,

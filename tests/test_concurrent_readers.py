@@ -177,7 +177,7 @@ def test_a_notebook_that_keeps_a_connection_open_still_gets_fresh_data_on_reconn
     from pipeline.settings import settings_from_dict
     from warehouse import db
     from warehouse.analyst import connect
-    from warehouse.snapshot import published_snapshot
+    from warehouse.snapshot import publish_snapshot
 
     settings = settings_from_dict({"warehouse": {"path": str(tmp_path / "wh" / "newswatch.duckdb")}, "feeds": []})
     path = settings.warehouse.path
@@ -185,7 +185,7 @@ def test_a_notebook_that_keeps_a_connection_open_still_gets_fresh_data_on_reconn
     def add_run(run_id: str) -> None:
         with db.writer(path) as con:
             con.execute("INSERT INTO runs (run_id, started_at, status) VALUES (?, now(), 'completed')", [run_id])
-        published_snapshot(path, settings.warehouse.snapshot_dir)
+        publish_snapshot(path, settings.warehouse.snapshot_dir)
 
     add_run("r1")
     held = connect(settings)

@@ -21,7 +21,7 @@ from newswatch import secrets
 from tests.site_fixture import ARTICLES, page_html, rss2
 from transform.urls import stable_id
 from warehouse.migrations import migrate
-from warehouse.state import feed_id_for, synced_feeds
+from warehouse.state import feed_id_for, sync_feeds
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -56,8 +56,8 @@ def con(tmp_path):
 
 def test_two_feeds_differing_in_userinfo_sync_without_a_constraint_error(con):
     feeds = [("alpha", "https://a:pw-alpha-1@feeds.example/rss"), ("beta", "https://b:pw-beta-2@feeds.example/rss")]
-    synced_feeds(con, feeds)
-    synced_feeds(con, feeds)  # idempotent
+    sync_feeds(con, feeds)
+    sync_feeds(con, feeds)  # idempotent
     rows = con.execute("SELECT feed_id, name, url FROM feeds ORDER BY name").fetchall()
     assert [r[1] for r in rows] == ["alpha", "beta"]
     assert {r[0] for r in rows} == {feed_id_for(u) for _, u in feeds}
@@ -82,7 +82,7 @@ def _legacy_row(con, url: str, name: str) -> str:
 def test_an_existing_feed_with_a_secret_keeps_its_history_under_its_new_id(con):
     url = "https://a:pw-alpha-1@feeds.example/rss"
     legacy = _legacy_row(con, url, "alpha")
-    synced_feeds(con, [("alpha", url)])
+    sync_feeds(con, [("alpha", url)])
     new = feed_id_for(url)
     assert new != legacy
     assert con.execute("SELECT feed_id FROM feeds").fetchall() == [(new,)]
@@ -91,7 +91,7 @@ def test_an_existing_feed_with_a_secret_keeps_its_history_under_its_new_id(con):
 
     # A rotated password is the same feed (only one configured feed has that redacted URL).
     rotated = "https://a:pw-alpha-ROTATED@feeds.example/rss"
-    synced_feeds(con, [("alpha", rotated)])
+    sync_feeds(con, [("alpha", rotated)])
     assert con.execute("SELECT feed_id FROM feeds").fetchall() == [(feed_id_for(rotated),)]
     assert con.execute("SELECT DISTINCT feed_id FROM articles").fetchall() == [(feed_id_for(rotated),)]
 
@@ -99,7 +99,7 @@ def test_an_existing_feed_with_a_secret_keeps_its_history_under_its_new_id(con):
 def test_an_ambiguous_old_row_is_left_alone_and_both_feeds_start_afresh(con):
     a, b = "https://a:pw-alpha-1@feeds.example/rss", "https://b:pw-beta-2@feeds.example/rss"
     legacy = _legacy_row(con, a, "alpha")
-    synced_feeds(con, [("alpha", a), ("beta", b)])
+    sync_feeds(con, [("alpha", a), ("beta", b)])
     ids = {r[0] for r in con.execute("SELECT feed_id FROM feeds").fetchall()}
     assert ids == {legacy, feed_id_for(a), feed_id_for(b)}
     assert con.execute("SELECT DISTINCT feed_id FROM articles").fetchall() == [(legacy,)]

@@ -12,7 +12,7 @@ import pytest
 from demosite.corpus import synthetic_articles, synthetic_paragraphs
 from warehouse.frames import insert_rows
 from warehouse.migrations import migrate
-from warehouse.retention import compact_in_place, compacted_copy, file_space, pruned_texts
+from warehouse.retention import compact_in_place, compacted_copy, file_space, prune_texts
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 SCHEMA_OBJECTS = (
@@ -65,7 +65,7 @@ def _snapshot(con: duckdb.DuckDBPyConnection, table: str, drop: str | None = Non
 def test_old_article_texts_are_blanked_and_everything_else_is_kept(warehouse):
     before = {t: _snapshot(warehouse, t) for t in ("stories", "mentions", "quotes", "topic_matches")}
     articles_before = _snapshot(warehouse, "articles", drop="text")
-    assert pruned_texts(warehouse, keep_days=30, now=NOW) == 5
+    assert prune_texts(warehouse, keep_days=30, now=NOW) == 5
     texts = dict(warehouse.execute("SELECT article_id, text FROM articles").fetchall())
     old = {r[0] for r in _articles(0, 5, NOW)}
     assert all(texts[a] == "" for a in old)
@@ -75,16 +75,16 @@ def test_old_article_texts_are_blanked_and_everything_else_is_kept(warehouse):
 
 
 def test_pruning_is_idempotent_and_off_by_default(warehouse):
-    assert pruned_texts(warehouse, keep_days=None, now=NOW) == 0
+    assert prune_texts(warehouse, keep_days=None, now=NOW) == 0
     assert warehouse.execute("SELECT count(*) FROM articles WHERE text = ''").fetchone()[0] == 0
-    assert pruned_texts(warehouse, keep_days=30, now=NOW) == 5
-    assert pruned_texts(warehouse, keep_days=30, now=NOW) == 0
-    assert pruned_texts(warehouse, keep_days=1, now=NOW) == 5  # a shorter retention reaches the newer ones
+    assert prune_texts(warehouse, keep_days=30, now=NOW) == 5
+    assert prune_texts(warehouse, keep_days=30, now=NOW) == 0
+    assert prune_texts(warehouse, keep_days=1, now=NOW) == 5  # a shorter retention reaches the newer ones
 
 
 def test_pruning_inside_a_rolled_back_transaction_changes_nothing(warehouse):
     warehouse.execute("BEGIN TRANSACTION")
-    assert pruned_texts(warehouse, keep_days=30, now=NOW) == 5
+    assert prune_texts(warehouse, keep_days=30, now=NOW) == 5
     warehouse.execute("ROLLBACK")
     assert warehouse.execute("SELECT count(*) FROM articles WHERE text = ''").fetchone()[0] == 0
 
@@ -104,7 +104,7 @@ def test_with_retention_the_file_stops_growing_and_a_compacted_copy_is_smaller(t
         day = NOW - timedelta(days=days - d)
         con.execute("BEGIN TRANSACTION")
         insert_rows(con, "articles", ARTICLE_COLS, _articles(d * per_day, per_day, day))
-        pruned_texts(con, keep_days=keep, now=day)
+        prune_texts(con, keep_days=keep, now=day)
         con.execute("COMMIT")
         con.execute("CHECKPOINT")
         sizes.append(os.path.getsize(path))
@@ -142,7 +142,7 @@ def test_compact_in_place_swaps_in_the_smaller_file_and_keeps_everything(tmp_pat
     insert_rows(con, "articles", ARTICLE_COLS, _articles(0, 600, NOW - timedelta(days=40)))
     con.execute("COMMIT")
     con.execute("CHECKPOINT")
-    pruned_texts(con, keep_days=30, now=NOW)
+    prune_texts(con, keep_days=30, now=NOW)
     con.close()
     before, after = compact_in_place(path)
     assert after < before
@@ -166,7 +166,7 @@ def test_serve_start_up_compacts_a_mostly_free_warehouse_and_publishes_its_snaps
     con = _file_warehouse(settings.warehouse.path)
     insert_rows(con, "articles", ARTICLE_COLS, _articles(0, 600, NOW - timedelta(days=40)))
     con.execute("CHECKPOINT")
-    pruned_texts(con, keep_days=30, now=NOW)
+    prune_texts(con, keep_days=30, now=NOW)
     con.close()
     before = os.path.getsize(settings.warehouse.path)
     _prepare_warehouse(settings)

@@ -13,7 +13,7 @@ import duckdb
 import yaml
 
 from warehouse.migrations import migrate
-from warehouse.snapshot import published_snapshot
+from warehouse.snapshot import publish_snapshot
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -49,7 +49,7 @@ def test_a_clock_stepping_backwards_never_deletes_the_version_just_published(tmp
     monkeypatch.setattr(time, "time_ns", lambda: next(clock))  # NTP stepping back between cycles
     for n in range(1, 6):
         marked(src, n)
-        link = published_snapshot(src)
+        link = publish_snapshot(src)
         assert link.exists(), f"publication {n} left a dangling link"
         assert read_marker(link) == n
     versions = sorted(p.name for p in link.parent.glob("newswatch-*.duckdb"))
@@ -65,7 +65,7 @@ def test_versions_named_by_the_old_clock_scheme_are_counted_on_from(tmp_path):
     old.write_bytes(src.read_bytes())
     os.symlink(old.name, folder / "newswatch.duckdb")
     marked(src, 7)
-    link = published_snapshot(src)
+    link = publish_snapshot(src)
     assert read_marker(link) == 7
     assert old.exists()  # kept as the previous version, not mistaken for a newer one
     assert int(os.readlink(link).split("-")[1].split(".")[0]) > int(old.name.split("-")[1].split(".")[0])
@@ -73,12 +73,12 @@ def test_versions_named_by_the_old_clock_scheme_are_counted_on_from(tmp_path):
 
 def test_a_partial_copy_left_by_a_killed_publication_is_removed_at_the_next(tmp_path):
     src = warehouse(tmp_path)
-    link = published_snapshot(src)
+    link = publish_snapshot(src)
     leftovers = [link.parent / ".newswatch-00000000000000000099.duckdb.tmp",
                  link.parent / ".newswatch.duckdb.4242.link", link.parent / ".sequence.4242.tmp"]
     for p in leftovers:
         p.write_bytes(b"half a database")
-    published_snapshot(src)
+    publish_snapshot(src)
     assert not any(p.exists() for p in leftovers)
 
 
@@ -92,7 +92,7 @@ def test_sql_refuses_a_dangling_snapshot_link_with_a_message(tmp_path):
     src = warehouse(tmp_path)
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump({"warehouse": {"path": str(src)}}))
-    link = published_snapshot(src)
+    link = publish_snapshot(src)
     Path(link.parent / os.readlink(link)).unlink()
     res = _sql(tmp_path, config)
     assert res.returncode == 3, res.stderr
@@ -104,7 +104,7 @@ def test_sql_on_a_published_snapshot_has_a_clean_stderr(tmp_path):
     src = warehouse(tmp_path)
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump({"warehouse": {"path": str(src)}}))
-    published_snapshot(src)
+    publish_snapshot(src)
     res = _sql(tmp_path, config)
     assert res.returncode == 0 and res.stdout.split() == ["one", "1"]
     assert res.stderr == ""  # nothing (no leak reports) to hide a real error

@@ -16,7 +16,7 @@ import pytest
 from ui_fixture import HOSTILE_TITLE, build_ui_warehouse, running_ui
 
 from flows.cli import main
-from warehouse.snapshot import published_snapshot
+from warehouse.snapshot import publish_snapshot
 from webui.snapshots import SnapshotReader
 from webui.text import displayable, highlighted
 
@@ -223,13 +223,13 @@ def test_each_request_reads_one_snapshot_version_and_old_versions_are_closed(tmp
     con = duckdb.connect(str(wh))
     con.execute("CREATE TABLE t AS SELECT 1 AS v")
     con.close()
-    link = published_snapshot(wh)
+    link = publish_snapshot(wh)
     reader = SnapshotReader(link)
     with reader.cursor() as (cur, first):
         con = duckdb.connect(str(wh))
         con.execute("UPDATE t SET v = 2")
         con.close()
-        published_snapshot(wh)  # the link switches while the request is in flight
+        publish_snapshot(wh)  # the link switches while the request is in flight
         assert cur.execute("SELECT v FROM t").fetchall() == [(1,)]
         with reader.cursor() as (cur2, second):
             assert second != first and cur2.execute("SELECT v FROM t").fetchall() == [(2,)]

@@ -25,8 +25,8 @@ from transform.urls import stable_id
 from warehouse.db import transaction
 from warehouse.load import LoadBatch, load_batch
 from warehouse.migrations import migrate
-from warehouse.snapshot import published_snapshot
-from warehouse.state import feed_id_for, synced_feeds
+from warehouse.snapshot import publish_snapshot
+from warehouse.state import feed_id_for, sync_feeds
 from warehouse.stories import StoryIndex
 
 FEEDS = [("Harbor Courier", "http://127.0.0.1:9/harbor.xml"), ("Northern Wire", "http://127.0.0.1:9/wire.xml"),
@@ -111,7 +111,7 @@ def build_ui_warehouse(path: Path, now: datetime | None = None) -> Path:
     con = duckdb.connect(str(path))
     try:
         migrate(con)
-        synced_feeds(con, FEEDS)
+        sync_feeds(con, FEEDS)
         batch = LoadBatch(run_id="run-ui-1", now=now)
         ok = {feed_id_for(u) for n, u in FEEDS if n != "Broken Feed"}
         batch.polls = [FeedPoll(fid, "ok") for fid in sorted(ok)] + [
@@ -128,7 +128,7 @@ def build_ui_warehouse(path: Path, now: datetime | None = None) -> Path:
         con.execute("CHECKPOINT")
     finally:
         con.close()
-    return published_snapshot(path)
+    return publish_snapshot(path)
 
 
 @contextlib.contextmanager

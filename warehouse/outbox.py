@@ -1,10 +1,10 @@
 """The alert outbox: rows queued in the load transaction, claimed and settled by delivery.
 
 Why an outbox: an alert must go out exactly when its story is committed, never for a story a crash
-rolled back, and never twice. So ``queued_alerts`` runs *inside* the load transaction (pipeline/cycle.py)
+rolled back, and never twice. So ``queue_alerts`` runs *inside* the load transaction (pipeline/cycle.py)
 and writes one ``pending`` row per (rule, story, channel) with a deterministic ``alert_id``; the row
 commits or vanishes with the articles. ``pipeline/delivery.py`` sends after the commit, in its own
-short transactions (``claimed_rows`` before sending, ``settled`` after). Delivery semantics and the
+short transactions (``claim_rows`` before sending, ``settle_rows`` after). Delivery semantics and the
 crash windows are described there.
 
 Which stories are (re-)examined: every story that gained a copy (a ``feed_items`` row) in the last
@@ -33,7 +33,7 @@ from transform.alerts import AlertRule, QuoteRow, StoryCopy, digest_due_at, stor
 from transform.urls import stable_id
 from warehouse.frames import insert_rows
 
-# How far back a load looks for stories with new copies. Every load runs queued_alerts in its own
+# How far back a load looks for stories with new copies. Every load runs queue_alerts in its own
 # transaction, so activity is normally from this very load; a day also covers a config change
 # (a lowered min_sources, a new language) for stories still in the news, at a bounded scan.
 ACTIVITY_LOOKBACK = timedelta(days=1)
@@ -81,7 +81,7 @@ def subscribed_since(con: duckdb.DuckDBPyConnection, pairs: Sequence[tuple[str, 
     return {(r, c): s for r, c, s in rows}
 
 
-def queued_alerts(con: duckdb.DuckDBPyConnection, settings: Any, *, now: datetime) -> int:
+def queue_alerts(con: duckdb.DuckDBPyConnection, settings: Any, *, now: datetime) -> int:
     """Queue a ``pending`` outbox row for every (rule, story, channel) that matches now and has none yet.
 
     Runs inside the load transaction, after articles, stories, topic matches and feed items are written.
@@ -205,7 +205,7 @@ def unsent_rows(con: duckdb.DuckDBPyConnection) -> list[OutboxRow]:
             + [OutboxRow("operator_alerts", r[0], OPERATOR_RULE, *r[1:7], title=r[7], body=r[8]) for r in ops])
 
 
-def claimed_rows(con: duckdb.DuckDBPyConnection, rows: Sequence[OutboxRow], *, now: datetime, lease: timedelta) -> None:
+def claim_rows(con: duckdb.DuckDBPyConnection, rows: Sequence[OutboxRow], *, now: datetime, lease: timedelta) -> None:
     """Mark rows ``sending`` (one more attempt) until ``now + lease``; run in the claiming transaction."""
     for table in ("alerts", "operator_alerts"):
         ids = [r.alert_id for r in rows if r.table == table]
@@ -227,7 +227,7 @@ class Outcome:
     attempt_used: bool = True  # False: released unsent (the claim's attempt is given back)
 
 
-def settled(con: duckdb.DuckDBPyConnection, outcomes: Sequence[Outcome]) -> None:
+def settle_rows(con: duckdb.DuckDBPyConnection, outcomes: Sequence[Outcome]) -> None:
     """Record what happened to claimed rows (in one short transaction after sending)."""
     for table in ("alerts", "operator_alerts"):
         mine = [o for o in outcomes if o.table == table]

@@ -52,7 +52,7 @@ class FileSpace:
         return self.bytes >= COMPACT_MIN_BYTES and self.free_share >= COMPACT_WHEN_FREE_SHARE
 
 
-def pruned_texts(con: duckdb.DuckDBPyConnection, *, keep_days: int | None, now: datetime) -> int:
+def prune_texts(con: duckdb.DuckDBPyConnection, *, keep_days: int | None, now: datetime) -> int:
     """Blank ``articles.text`` of articles published more than ``keep_days`` days before ``now``.
 
     Runs inside the caller's transaction (the cycle's load transaction), so the batch and its pruning

@@ -78,7 +78,7 @@ def removed_partial_copies(link: Path) -> list[Path]:
     return removed
 
 
-def published_snapshot(warehouse_path: str | Path, snapshot_dir: str | Path | None = None) -> Path:
+def publish_snapshot(warehouse_path: str | Path, snapshot_dir: str | Path | None = None) -> Path:
     """Copy the (closed, checkpointed) warehouse to a new snapshot version and switch the link to it.
 
     Each snapshot is a new file behind an atomically replaced symlink (``newswatch.duckdb``): DuckDB

@@ -66,7 +66,7 @@ def _adopted_ids(con: duckdb.DuckDBPyConnection, feeds: Sequence[tuple[str, str]
     return renames
 
 
-def synced_feeds(con: duckdb.DuckDBPyConnection, feeds: Sequence[tuple[str, str]]) -> None:
+def sync_feeds(con: duckdb.DuckDBPyConnection, feeds: Sequence[tuple[str, str]]) -> None:
     """Insert configured feeds that are new, and refresh the names of known ones.
 
     A feed whose id changed (see ``_adopted_ids``) keeps its row, items, articles and quarantine
