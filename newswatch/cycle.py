@@ -17,6 +17,7 @@ from newswatch import secrets
 from newswatch.config import Settings
 from newswatch.faults import crash_point
 from newswatch.models import Rejection
+from newswatch.search_upkeep import refreshed_search_index
 from newswatch.stages import Candidate, FeedPoll, FeedTarget, PageJob, Processed, item_key_for, page_job, poll_feed
 from transform.polling import PollBounds
 from transform.urls import article_id_for, normalized_url
@@ -202,6 +203,7 @@ def loaded(settings: Settings, run_id: str, polls: list[FeedPoll], plan: Plan, p
         counts = load_batch(con, batch, stories, poll_bounds(settings))
         queued_alerts(con, settings, now=now)  # the outbox, in the same transaction as the articles
         pruned_texts(con, keep_days=settings.warehouse.retention_text_days, now=now)
+    refreshed_search_index(settings.warehouse.path, run_id)  # after the commit: the index follows the warehouse
     return counts
 
 

@@ -13,6 +13,7 @@ import duckdb
 
 from warehouse.outbox import OUTBOX_SQL
 from warehouse.schema import SCHEMA_SQL
+from warehouse.share_views import create_share_views
 from warehouse.stories import STORY_SIGNATURES_SQL
 from warehouse.views import create_trend_views, replace_top_speakers
 
@@ -39,6 +40,7 @@ MIGRATIONS: list[Migration] = [
     ("0003_trend_views", create_trend_views),
     ("0004_alerts_outbox", _m0004_alerts_outbox),
     ("0005_top_speakers_spelling", replace_top_speakers),
+    ("0009_share_views", create_share_views),
 ]
 
 
