@@ -99,7 +99,8 @@ def _phrase_query(schema: tantivy.Schema, fld: str, phrase: Phrase) -> tantivy.Q
         return tantivy.Query.regex_query(schema, fld, w) if w.endswith(".*") else tantivy.Query.term_query(
             schema, fld, re.sub(r"\\(.)", r"\1", w))
     if any(w.endswith(".*") for w in words):
-        return tantivy.Query.regex_phrase_query(schema, fld, words)
+        patterns: list[str | tuple[int, str]] = [*words]
+        return tantivy.Query.regex_phrase_query(schema, fld, patterns)
     return tantivy.Query.phrase_query(schema, fld, [re.sub(r"\\(.)", r"\1", w) for w in words])
 
 
