@@ -170,7 +170,7 @@ def _rows(con: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> Iter
 
 def _blanked_ids(con: duckdb.DuckDBPyConnection, index: tantivy.Index) -> list[str]:
     """Indexed articles whose text the warehouse has blanked since they were indexed (retention)."""
-    row = con.execute("SELECT max(published_at) FROM articles WHERE text = ''").fetchone()
+    row = con.execute("SELECT max(published_at) FROM articles WHERE text = ''").fetchall()[0]
     if row is None or row[0] is None:
         return []
     index.reload()
@@ -190,7 +190,8 @@ def _blanked_ids(con: duckdb.DuckDBPyConnection, index: tantivy.Index) -> list[s
 
 
 def _latest_run(con: duckdb.DuckDBPyConnection) -> str:
-    row = con.execute("SELECT coalesce(max(run_id), '') FROM articles").fetchone()
+    # fetchall, never fetchone: a streaming result left open blocks the connection (DuckDB 2.0)
+    row = con.execute("SELECT coalesce(max(run_id), '') FROM articles").fetchall()[0]
     return str(row[0]) if row else ""
 
 
@@ -287,5 +288,5 @@ def updated_search_index(con: duckdb.DuckDBPyConnection, warehouse_path: str | P
 def articles_behind(con: duckdb.DuckDBPyConnection, pos: IndexPosition) -> int:
     """How many articles with text the warehouse ``con`` holds beyond the index's position."""
     row = con.execute("SELECT count(*) FROM articles WHERE text <> '' AND coalesce(run_id, '') > ?",
-                      [pos.last_run_id]).fetchone()
+                      [pos.last_run_id]).fetchall()[0]
     return int(row[0]) if row else 0
