@@ -182,23 +182,48 @@ def _like(text: str) -> str:
 
 
 _ARTICLE_SQL = """
-SELECT a.article_id, a.story_id, a.url, a.title, a.text, a.published_at, coalesce(f.name, a.feed_id), a.language
+SELECT a.article_id, a.story_id, a.url, a.title, a.text, a.published_at, coalesce(f.name, a.feed_id), a.language,
+       (TRUE{filters}) AS passes
 FROM articles a LEFT JOIN feeds f USING (feed_id)
-WHERE a.text <> '' AND {key} IN (SELECT unnest(?)){filters}
+WHERE a.text <> '' AND {key} IN (SELECT unnest(?))
 """
 
+# One candidate from the index: (article_id, story_id, DuckDB rowid when indexed, score or date key).
+Candidate = tuple[str, str, int, Any]
 
-def _checked(con: duckdb.DuckDBPyConnection, query: TopicQuery, key: str, values: list[str], filters_sql: str,
+
+def _candidates(searcher: tantivy.Searcher, tq: tantivy.Query, size: int, offset: int = 0,
+                order_by: str | None = None) -> list[Candidate]:
+    kwargs: dict[str, Any] = {"order_by_field": order_by} if order_by else {}
+    out: list[Candidate] = []
+    for key, addr in searcher.search(tq, size, count=False, offset=offset, **kwargs).hits:
+        doc = searcher.doc(addr)
+        out.append((str(doc["article_id"][0]), str(doc["story_id"][0]), int(doc["row"][0]), key))
+    return out
+
+
+def _checked(con: duckdb.DuckDBPyConnection, query: TopicQuery, candidates: list[Candidate], filters_sql: str,
              params: list[Any]) -> dict[str, tuple[tuple[Any, ...], tuple[str, ...]]]:
-    """The articles among ``values`` (of column ``key``) that pass the filters and match: id -> (row, terms)."""
-    if not values:
+    """The candidates that pass the filters and match, read from the warehouse: id -> (row, terms).
+
+    Rows are read by the rowid the index recorded (one row each); a candidate whose rowid now holds
+    another article, or nothing (a compacted copy, an article the snapshot does not hold yet), is looked
+    up by its id instead.
+    """
+    wanted = {c[0] for c in candidates}
+    if not wanted:
         return {}
-    rows = con.execute(_ARTICLE_SQL.format(key=key, filters=filters_sql), [values, *params]).fetchall()
+    sql = _ARTICLE_SQL.format(filters=filters_sql, key="a.rowid")
+    rows = {str(r[0]): r for r in con.execute(sql, [*params, [c[2] for c in candidates]]).fetchall() if str(r[0]) in wanted}
+    missing = sorted(wanted - set(rows))
+    if missing:
+        sql = _ARTICLE_SQL.format(filters=filters_sql, key="a.article_id")
+        rows.update({str(r[0]): r for r in con.execute(sql, [*params, missing]).fetchall()})
     out: dict[str, tuple[tuple[Any, ...], tuple[str, ...]]] = {}
-    for row in rows:
-        terms = matched_terms(query, row[3], row[4])
+    for article_id, row in rows.items():
+        terms = matched_terms(query, row[3], row[4]) if row[8] else None
         if terms is not None:
-            out[str(row[0])] = (row, terms)
+            out[article_id] = (row, terms)
     return out
 
 
@@ -235,13 +260,11 @@ def search_hits(con: duckdb.DuckDBPyConnection, index: tantivy.Index, position: 
     checked, offset = 0, 0
     while len(hits) < limit:
         page_size = max(MIN_ROUND, CANDIDATES_PER_HIT * (limit - len(hits)))
-        kwargs: dict[str, Any] = {"order_by_field": "published_at"} if sort == "date" else {}
-        page = searcher.search(tq, page_size, count=False, offset=offset, **kwargs).hits
+        page = _candidates(searcher, tq, page_size, offset, "published_at" if sort == "date" else None)
         offset += len(page)
-        candidates = [(str(searcher.doc(addr)["article_id"][0]), key) for key, addr in page]
-        checked += len(candidates)
-        found = _checked(con, query, "a.article_id", [c for c, _ in candidates], filters_sql, params)
-        for article_id, key in candidates:
+        checked += len(page)
+        found = _checked(con, query, page, filters_sql, params)
+        for article_id, _, _, key in page:
             if article_id not in found:
                 continue
             row, terms = found[article_id]
@@ -255,22 +278,35 @@ def search_hits(con: duckdb.DuckDBPyConnection, index: tantivy.Index, position: 
         if len(page) < page_size:
             break
     result = list(hits.values())
-    _add_copies(con, query, result, filters_sql, params)
+    checked += _add_copies(con, searcher, schema, tq, query, result, filters_sql, params)
     if sort == "date":
         _add_scores(searcher, schema, tq, result)
     _add_speakers(con, result, filters.speaker)
     return SearchResult(result, checked, articles_behind(con, position))
 
 
-def _add_copies(con: duckdb.DuckDBPyConnection, query: TopicQuery, hits: list[SearchHit], filters_sql: str,
-                params: list[Any]) -> None:
-    """Every other copy of each hit's story that matches too (also those the index ranked too low to fetch)."""
+# Copies of one story are few (a wire story carried by a few dozen outlets); this bounds a pathological one.
+MAX_COPY_CANDIDATES = 10_000
+
+
+def _add_copies(con: duckdb.DuckDBPyConnection, searcher: tantivy.Searcher, schema: tantivy.Schema, tq: tantivy.Query,
+                query: TopicQuery, hits: list[SearchHit], filters_sql: str, params: list[Any]) -> int:
+    """Every other matching copy of each hit's story, also those the index ranked too low to fetch.
+
+    Returns:
+        How many candidates were checked.
+    """
+    if not hits:
+        return 0
     by_story = {h.story_id: h for h in hits}
-    found = _checked(con, query, "a.story_id", list(by_story), filters_sql, params)
+    known = {h.article_id for h in hits} | {c for h in hits for c in h.copies}
+    stories = tantivy.Query.const_score_query(tantivy.Query.term_set_query(schema, "story_id", list(by_story)), 0.0)
+    both = tantivy.Query.boolean_query([(tantivy.Occur.Must, tq), (tantivy.Occur.Must, stories)])
+    candidates = [c for c in _candidates(searcher, both, MAX_COPY_CANDIDATES) if c[0] not in known]
+    found = _checked(con, query, candidates, filters_sql, params)
     for article_id, (row, _) in sorted(found.items(), key=lambda kv: (kv[1][0][5], kv[0])):
-        hit = by_story[str(row[1])]
-        if article_id != hit.article_id and article_id not in hit.copies:
-            hit.copies.append(article_id)
+        by_story[str(row[1])].copies.append(article_id)
+    return len(candidates)
 
 
 def _add_scores(searcher: tantivy.Searcher, schema: tantivy.Schema, tq: tantivy.Query, hits: list[SearchHit]) -> None:

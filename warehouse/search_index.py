@@ -45,7 +45,7 @@ from transform.topics import folded_text
 log = logging.getLogger(__name__)
 
 # Bumped whenever the schema or the folding changes: an index of another format is rebuilt.
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 POSITION_FILE = "position.json"
 TOKENIZER = "newswatch"
 # Writer memory: tantivy needs at least 15 MB per thread; one thread, because the machine running the
@@ -98,6 +98,10 @@ def index_schema() -> tantivy.Schema:
     b.add_text_field("feed_id", stored=False, tokenizer_name="raw")
     b.add_text_field("language", stored=False, tokenizer_name="raw")
     b.add_date_field("published_at", stored=True, indexed=True, fast=True)
+    # The article's DuckDB rowid when indexed: fetching a candidate's text by rowid reads one row, by
+    # article_id it scans the id column (measured 9 ms vs 110 ms for 80 candidates at 100k articles).
+    # A rowid can change (a compacted copy), so a reader checks the article_id it gets back.
+    b.add_unsigned_field("row", stored=True)
     b.add_text_field("title", stored=False, tokenizer_name=TOKENIZER, index_option="position")
     b.add_text_field("body", stored=False, tokenizer_name=TOKENIZER, index_option="position")
     return b.build()
@@ -146,8 +150,9 @@ def opened_index(warehouse_path: str | Path) -> tuple[tantivy.Index, IndexPositi
 
 
 def _document(row: tuple[Any, ...]) -> tantivy.Document:
-    article_id, story_id, feed_id, language, published_at, title, text = row
+    article_id, story_id, feed_id, language, published_at, title, text, rowid = row
     doc = tantivy.Document()
+    doc.add_unsigned("row", int(rowid))
     doc.add_text("article_id", article_id)
     doc.add_text("story_id", story_id)
     doc.add_text("feed_id", feed_id)
@@ -158,7 +163,7 @@ def _document(row: tuple[Any, ...]) -> tantivy.Document:
     return doc
 
 
-_ROW_SQL = ("SELECT article_id, story_id, feed_id, language, published_at, title, text, coalesce(run_id, '') AS run "
+_ROW_SQL = ("SELECT article_id, story_id, feed_id, language, published_at, title, text, rowid "
             "FROM articles WHERE text <> '' ")
 
 
@@ -217,7 +222,7 @@ def rebuilt_search_index(con: duckdb.DuckDBPyConnection, warehouse_path: str | P
         last_run = _latest_run(con)  # read first: articles a concurrent load adds later are caught up next time
         added = 0
         for row in _rows(con, "AND coalesce(run_id, '') <= ?", [last_run]):
-            writer.add_document(_document(row[:7]))
+            writer.add_document(_document(row))
             added += 1
         writer.commit()
         writer.wait_merging_threads()
@@ -273,7 +278,7 @@ def updated_search_index(con: duckdb.DuckDBPyConnection, warehouse_path: str | P
     added = 0
     for row in _rows(con, "AND coalesce(run_id, '') > ? AND coalesce(run_id, '') <= ?", [pos.last_run_id, last_run]):
         writer.delete_documents_by_term("article_id", row[0])
-        writer.add_document(_document(row[:7]))
+        writer.add_document(_document(row))
         added += 1
     pruned = _blanked_ids(con, index)
     for article_id in pruned:
