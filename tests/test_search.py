@@ -222,3 +222,18 @@ def test_sql_is_read_only_in_fact_and_points_at_export(warehouse, tmp_path, caps
     assert code == 3
     assert "read-only" in err and "newswatch export" in err
     assert not (tmp_path / "leak.csv").exists() and not (tmp_path / "other.duckdb").exists()
+
+
+def test_trends_share_charts_the_story_share_of_the_day(warehouse, tmp_path, capsys):
+    from warehouse.trends import topic_series
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    series = topic_series(con, "korea", 10, share=True)
+    con.close()
+    two_days_ago = (NOW - timedelta(days=2, hours=1)).astimezone(UTC).date()
+    assert series.measure == "share"
+    assert [d.story_share for d in series.days if d.day == two_days_ago] == [0.5]
+    assert main(["trends", "--topic", "korea", "--days", "10", "--share", "--out", str(tmp_path), "--db", str(warehouse)]) == 0
+    page = (tmp_path / "trend-topic-korea.html").read_text()
+    assert "share of all stories" in page and "50.0%" in page
+    assert (tmp_path / "trend-topic-korea.png").stat().st_size > 1000
