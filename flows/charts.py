@@ -15,6 +15,7 @@ import io
 import re
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
@@ -33,7 +34,7 @@ _SPIKE_COLOUR = "#d62728"
 def chart_title(series: TrendSeries) -> str:
     """The chart's and page's title, e.g. ``Topic korea-diplomacy: daily volume``."""
     what = f"Topic {series.name}" if series.kind == "topic" else f"{series.name} ({series.entity_type or 'entity'})"
-    return f"{what}: daily volume"
+    return f"{what}: " + ("share of all stories" if series.measure == "share" else "daily volume")
 
 
 def trend_figure(series: TrendSeries) -> Figure:
@@ -44,6 +45,9 @@ def trend_figure(series: TrendSeries) -> Figure:
     fig = Figure(figsize=(10, 4.2), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
+    if series.measure == "share":
+        _draw_share(ax, series)
+        return fig
     days = [d.day for d in series.days]
     bars = ax.bar(days, [d.articles for d in series.days], width=0.8, color=_ARTICLES_COLOUR, label="articles (copies)")
     if is_partial_last_day(series):
@@ -72,6 +76,31 @@ def trend_figure(series: TrendSeries) -> Figure:
     if series.now is not None and series.now.is_spike:
         ax.set_title(f"spiking now (score {series.now.score:.1f})", loc="right", fontsize=10, color=_SPIKE_COLOUR)
     return fig
+
+
+def _draw_share(ax: Any, series: TrendSeries) -> None:
+    """``trends --share``: the day's stories as a percentage of all stories that day, spike days marked.
+
+    Spikes are still scored on story counts (the same rule as the count chart and the ``spikes`` view);
+    the marker only sits on the share line.
+    """
+    days = [d.day for d in series.days]
+    pct = [100 * (d.story_share or 0.0) for d in series.days]
+    ax.plot(days, pct, color=_STORIES_COLOUR, marker="o", markersize=3, linewidth=1.6,
+            label="share of all stories that day (%)")
+    spikes = [(d.day, p) for d, p in zip(series.days, pct, strict=True) if d.spike]
+    if spikes:
+        ax.plot([s[0] for s in spikes], [s[1] for s in spikes], linestyle="none", marker="o", markersize=9,
+                markerfacecolor="none", markeredgecolor=_SPIKE_COLOUR, markeredgewidth=2, label=SPIKE_LABEL)
+    locator = AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    ax.set_ylim(bottom=0, top=max([1.0] + pct) * 1.15)
+    ax.set_ylabel("% of the day's stories")
+    ax.grid(axis="y", alpha=0.3)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, frameon=False, fontsize=8)
+    ax.set_title(chart_title(series), loc="left", fontsize=12)
 
 
 def is_partial_last_day(series: TrendSeries) -> bool:
@@ -112,7 +141,8 @@ def trend_page_html(series: TrendSeries, png: bytes) -> str:
     rows = "\n".join(
         f'<tr class="{"spike" if d.spike else "day"}"><td>{d.day.isoformat()}{partial if d is last else ""}</td>'
         f"<td>{d.articles}</td>"
-        f"<td>{d.stories}</td><td>{_pct(d.share)}</td><td>{d.baseline:.2f}</td><td>{d.score:.1f}</td>"
+        f"<td>{d.stories}</td><td>{_pct(d.share)}</td><td>{_pct(d.story_share)}</td><td>{d.baseline:.2f}</td>"
+        f"<td>{d.score:.1f}</td>"
         f"<td>{'spike' if d.spike else ''}</td></tr>"
         for d in reversed(series.days)
     )
@@ -129,9 +159,10 @@ def trend_page_html(series: TrendSeries, png: bytes) -> str:
 distinct stories (copies of one wire story count once). A day is a spike when it has at least
 {SPIKE_MIN_STORIES} stories and a score of at least {SPIKE_MIN_SCORE:g}, where score =
 (stories &minus; baseline) / &radic;(baseline + 1) and baseline is the mean stories per day over the
-{SPIKE_BASELINE_DAYS} days before. <em>Share</em> is this day's articles over all articles that day.</p>
+{SPIKE_BASELINE_DAYS} days before. <em>Share</em> is this day's articles over all articles that day; <em>story share</em> its stories over
+all distinct stories that day.</p>
 <table>
-<thead><tr><th>day</th><th>articles</th><th>stories</th><th>share</th><th>baseline</th><th>score</th><th></th></tr></thead>
+<thead><tr><th>day</th><th>articles</th><th>stories</th><th>share</th><th>story share</th><th>baseline</th><th>score</th><th></th></tr></thead>
 <tbody>
 {rows}
 </tbody>

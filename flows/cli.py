@@ -206,10 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("demo", help="offline demo on bundled sample feeds")
     sp.add_argument("--dir", default="demo-data", help="where the demo warehouse goes")
     sp.set_defaults(fn=cmd_demo)
-    from flows import cli_more
+    from flows import cli_more, cli_search
     from flows.cli_ui import register_ui
 
     cli_more.register(sub, with_config)
+    cli_search.register(sub, with_config)
     register_ui(sub, with_config)
     return p
 

@@ -44,9 +44,9 @@ def cmd_trends(args: argparse.Namespace) -> int:
     con = connect(settings, args.db)
     try:
         if args.topic is not None:
-            series = topic_series(con, args.topic, args.days)
+            series = topic_series(con, args.topic, args.days, share=args.share)
         else:
-            series = entity_series(con, args.entity, args.days)
+            series = entity_series(con, args.entity, args.days, share=args.share)
     finally:
         con.close()
     png, page = written_trend_files(series, Path(args.out))
@@ -64,6 +64,8 @@ def register_trends(sub: Any, with_config: Callable[[argparse.ArgumentParser], a
     which.add_argument("--topic", help="a topic name from the config")
     which.add_argument("--entity", help="an entity_id, name or alias (e.g. 'Kim Jong Un')")
     sp.add_argument("--days", type=_days, default=30, help="how many UTC days to show, ending today (default 30)")
+    sp.add_argument("--share", action="store_true",
+                    help="plot the share of all stories that day instead of counts (see the README's share definition)")
     sp.add_argument("--out", default=".", help="folder for the PNG and HTML files (default: the current one)")
     sp.add_argument("--db", default=None, help="read this DuckDB file instead of the configured warehouse's snapshot")
     sp.set_defaults(fn=cmd_trends)

@@ -132,3 +132,24 @@ def test_snapshot_is_published_for_analysts(two_runs):
     frame = query_frame("SELECT count(*) AS n FROM articles", settings=two_runs["settings"])
     assert int(frame.n[0]) == 5
     assert datetime.now(UTC)  # snapshot readable while nothing holds the live file
+
+
+def test_the_cycle_indexes_its_articles_and_search_finds_what_the_topic_matched(two_runs):
+    from transform.topics import compiled_query
+    from warehouse.analyst import connect
+    from warehouse.search import search_hits
+    from warehouse.search_index import opened_index
+
+    settings = two_runs["settings"]
+    index, position = opened_index(settings.warehouse.path)
+    con = connect(settings)
+    try:
+        topic = settings.topics[0]
+        result = search_hits(con, index, position, compiled_query(topic.query), limit=100)
+        matched = {r[0] for r in con.execute("SELECT article_id FROM topic_matches WHERE topic = ?", [topic.name]).fetchall()}
+        latest_run = con.execute("SELECT max(run_id) FROM articles").fetchall()[0][0]
+    finally:
+        con.close()
+    found = {h.article_id for h in result.hits} | {c for h in result.hits for c in h.copies}
+    assert matched and found == matched
+    assert position.last_run_id >= latest_run and result.articles_not_indexed == 0

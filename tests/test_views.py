@@ -159,7 +159,7 @@ def test_migration_0005_upgrades_a_database_built_before_it():
     for m in every[: names.index("0005_top_speakers_spelling")]:
         con.execute(m.sql)
         con.execute("INSERT INTO _migrations VALUES (?, now())", [m.name])
-    assert migrate(con) == ["0005_top_speakers_spelling"]
+    assert migrate(con)[0] == "0005_top_speakers_spelling"  # then any later migrations
     for i, spelling in enumerate(("jane roe", "Jane Roe")):
         add_article(con, f"b{i}", ts(f"2026-03-0{i + 1}T08:00:00+00:00"))
         add_match(con, f"b{i}", "korea")

@@ -54,7 +54,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TypeAlias
 
-__all__ = ["QuerySyntaxError", "TopicQuery", "compiled_query", "matched_terms", "parenthesized_query"]
+__all__ = [
+    "QuerySyntaxError", "TopicQuery", "compiled_query", "folded_text", "has_unspaced_script", "matched_terms",
+    "parenthesized_query",
+]
 
 
 # Between the words of a phrase (and inside a hyphenated word): spaces, hyphens, dashes, minus.
@@ -454,3 +457,15 @@ class _Parser:
 def _unexpected(tok: _Token) -> QuerySyntaxError:
     what = "end of query" if tok.kind == "END" else f'"{tok.text}"'
     return QuerySyntaxError(f"unexpected {what}", tok.position)
+def folded_text(s: str) -> str:
+    """``s`` folded exactly as the matcher folds titles and texts (case, accents, apostrophes).
+
+    Public so that the search index stores the same spelling the matcher compares, and a term that
+    matches an article can never be missing from the index's candidates.
+    """
+    return _folded(s)
+
+
+def has_unspaced_script(s: str) -> bool:
+    """Whether ``s`` holds characters of a script the matcher matches without word boundaries."""
+    return _UNSPACED.search(s) is not None

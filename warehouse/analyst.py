@@ -17,6 +17,7 @@ import pandas as pd
 from newswatch.errors import FatalError
 from warehouse.db import open_connection
 from warehouse.snapshot import snapshot_path
+from warehouse.sql_guard import query_error, sealed
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +55,10 @@ def connect(settings: Any | None = None, db: str | None = None, *, wait_seconds:
 
 def query_frame(sql: str, *, settings: Any | None = None, db: str | None = None) -> pd.DataFrame:
     """Run one read-only query and return its result as a DataFrame."""
-    con = connect(settings, db)
+    con = sealed(connect(settings, db))
     try:
         return con.execute(sql).df()
     except duckdb.Error as e:
-        raise FatalError("bad_query", str(e).split("\n")[0]) from e
+        raise query_error(e) from e
     finally:
         con.close()

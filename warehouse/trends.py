@@ -13,7 +13,7 @@ formula and thresholds. ``TrendSeries.now`` carries the view's verdict for the l
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -37,6 +37,7 @@ class DayVolume:
     baseline: float  # mean stories per day over the SPIKE_BASELINE_DAYS days before
     score: float
     spike: bool
+    story_share: float | None = None  # stories / all distinct stories that day (None: no article that day)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,7 @@ class TrendSeries:
     now: SpikeNow | None  # None when the key had nothing in the last 15 days
     alternatives: tuple[str, ...] = ()  # other entity_ids the requested name also matched
     as_of: datetime | None = None  # the moment the series was read; its UTC day is the last, partial, day
+    measure: str = "count"  # what a chart plots: count (articles and stories) or share (of all stories)
 
 
 def scored_days(counts: Sequence[tuple[date, int, int, float | None]], shown: int) -> tuple[DayVolume, ...]:
@@ -127,9 +129,11 @@ def _spike_now(con: duckdb.DuckDBPyConnection, kind: str, key: str, as_of: datet
 def _series(con: duckdb.DuckDBPyConnection, sql: str, key: str, days: int, as_of: datetime) -> tuple[DayVolume, ...]:
     last = as_of.date()
     first = last - timedelta(days=days + SPIKE_BASELINE_DAYS - 1)
-    rows = {r[0]: (int(r[1]), int(r[2]), None if r[3] is None else float(r[3]))
-            for r in _fetch(con, sql, [key, first, last])}
-    return scored_days(_dense(rows, first, last), days)
+    fetched = _fetch(con, sql, [key, first, last])
+    rows = {r[0]: (int(r[1]), int(r[2]), None if r[3] is None else float(r[3])) for r in fetched}
+    story_shares = {r[0]: None if r[4] is None else float(r[4]) for r in fetched}
+    # A day without a row still had articles when the view is dense for it; without one it is unknown.
+    return tuple(replace(d, story_share=story_shares.get(d.day)) for d in scored_days(_dense(rows, first, last), days))
 
 
 def known_topics(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -170,20 +174,24 @@ def resolved_entities(con: duckdb.DuckDBPyConnection, name: str) -> list[tuple[s
     return [(str(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in _fetch(con, sql, [name])]
 
 
-def topic_series(con: duckdb.DuckDBPyConnection, topic: str, days: int = 30, *, as_of: datetime | None = None) -> TrendSeries:
+def topic_series(con: duckdb.DuckDBPyConnection, topic: str, days: int = 30, *, as_of: datetime | None = None,
+                 share: bool = False) -> TrendSeries:
     """The daily volume of ``topic`` over the ``days`` UTC days ending on ``as_of``'s day (default now).
+
+    ``share`` makes a chart of the series plot its share of all stories (``measure="share"``).
 
     Raises:
         FatalError: unknown topic, bad ``days``, or a warehouse without the trend views.
     """
     days, when = _checked_days(days), _as_of(as_of)
     key = resolved_topic(con, topic)
-    sql = "SELECT day, articles, stories, share FROM topic_daily WHERE topic = ? AND day BETWEEN ? AND ?"
+    sql = "SELECT day, articles, stories, share, story_share FROM topic_daily WHERE topic = ? AND day BETWEEN ? AND ?"
     return TrendSeries("topic", key, key, None, _series(con, sql, key, days, when), _spike_now(con, "topic", key, when),
-                       as_of=when)
+                       as_of=when, measure="share" if share else "count")
 
 
-def entity_series(con: duckdb.DuckDBPyConnection, entity: str, days: int = 30, *, as_of: datetime | None = None) -> TrendSeries:
+def entity_series(con: duckdb.DuckDBPyConnection, entity: str, days: int = 30, *, as_of: datetime | None = None,
+                  share: bool = False) -> TrendSeries:
     """The daily volume of the entity ``entity`` (an entity_id, name or alias) over ``days`` UTC days.
 
     When the name matches several entities the best one (see ``resolved_entities``) is charted and the
@@ -198,9 +206,11 @@ def entity_series(con: duckdb.DuckDBPyConnection, entity: str, days: int = 30, *
         raise FatalError("unknown_entity", f"no entity named {entity!r} (hint: newswatch sql \"SELECT entity_id, name, "
                                            "type FROM entities WHERE name ILIKE '%part of the name%'\")")
     key, name, etype, _ = matches[0]
-    sql = "SELECT day, articles, stories, share FROM entity_daily WHERE entity_id = ? AND day BETWEEN ? AND ?"
+    sql = ("SELECT day, articles, stories, share, story_share FROM entity_daily "
+           "WHERE entity_id = ? AND day BETWEEN ? AND ?")
     return TrendSeries("entity", key, name, etype, _series(con, sql, key, days, when),
-                       _spike_now(con, "entity", key, when), tuple(m[0] for m in matches[1:]), when)
+                       _spike_now(con, "entity", key, when), tuple(m[0] for m in matches[1:]), when,
+                       "share" if share else "count")
 
 
 def summary_lines(series: TrendSeries) -> list[str]:
