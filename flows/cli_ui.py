@@ -80,6 +80,7 @@ def _serve(args: argparse.Namespace, settings: Any, creds: Any) -> int:
 
     from warehouse.analyst import analyst_db_path
     from webui.app import create_app
+    from webui.search import search_function
     from webui.snapshots import SnapshotReader
 
     path = analyst_db_path(settings, args.db)
@@ -89,7 +90,8 @@ def _serve(args: argparse.Namespace, settings: Any, creds: Any) -> int:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     print(f"newswatch ui: http://{shown}:{port}/  (reading {path}; Ctrl+C stops)", flush=True)
-    config = uvicorn.Config(create_app(reader, creds=creds), log_level="warning", access_log=False,
+    search = search_function(str(args.db) if args.db else str(settings.warehouse.path), reader.cursor)
+    config = uvicorn.Config(create_app(reader, creds=creds, search=search), log_level="warning", access_log=False,
                             server_header=False, proxy_headers=False)
     try:
         uvicorn.Server(config).run(sockets=[sock])

@@ -16,6 +16,7 @@ import pytest
 from ui_fixture import HOSTILE_TITLE, build_ui_warehouse, running_ui
 
 from flows.cli import main
+from warehouse.search_index import rebuilt_search_index
 from warehouse.snapshot import publish_snapshot
 from webui.snapshots import SnapshotReader
 from webui.text import displayable, highlighted
@@ -25,6 +26,11 @@ from webui.text import displayable, highlighted
 def ui(tmp_path_factory):
     root = tmp_path_factory.mktemp("ui")
     snap = build_ui_warehouse(root / "wh.duckdb")
+    con = duckdb.connect(str(snap), read_only=True)
+    try:
+        rebuilt_search_index(con, snap)  # the index beside the file `--db` names, as `newswatch search --db` reads it
+    finally:
+        con.close()
     with running_ui("--db", str(snap)) as url, httpx.Client(base_url=url, timeout=20) as client:
         yield client, root
 
@@ -171,10 +177,20 @@ def test_a_foreign_host_header_is_refused_without_authentication(ui):
     assert client.get("/api/home", headers={"host": "localhost:1234"}).status_code == 200
 
 
-def test_search_is_absent_until_a_search_engine_is_wired(ui):
+def test_search_page_and_api_use_the_search_engine(ui):
     client, _ = ui
-    assert client.get("/search?q=Korea").status_code == 404
-    assert client.get("/api/search?q=Korea").status_code == 404
+    r = client.get("/api/search", params={"q": '"North Korea"'})
+    assert r.status_code == 200, r.text
+    hits = r.json()
+    assert hits and all({"article_id", "story_id", "url", "title", "published_at", "feed", "score", "snippet",
+                         "copies"} <= set(h) for h in hits)
+    assert all("korea" in (h["title"] + " " + h["snippet"]).lower() for h in hits)
+    assert len({h["story_id"] for h in hits}) == len(hits)  # one hit per story
+    page = client.get("/search", params={"q": '"North Korea"'})
+    assert page.status_code == 200 and "Korea" in page.text
+    bad = client.get("/api/search", params={"q": '"North Korea'})
+    assert bad.status_code == 400 and "unclosed quote" in bad.text
+    assert client.get("/api/search", params={"q": "zzzunknownword"}).json() == []
 
 
 def test_binding_a_public_address_without_authentication_exits_2(tmp_path, capsys):

@@ -76,23 +76,31 @@ def _talks_quote(text: str) -> Quote:
 def build_ui_warehouse(path: Path, now: datetime | None = None) -> Path:
     """Write the warehouse to ``path`` and publish its snapshot; return the snapshot link."""
     now = (now or datetime.now(UTC)).replace(microsecond=0)
+    # Today's stories lie up to six hours back; shortly after midnight UTC that would be yesterday, and the
+    # tests read "today" from the server's clock, so the offsets shrink to fit into today (a second's margin).
+    since_midnight = now - now.replace(hour=0, minute=0, second=0)
+    scale = min(1.0, max(since_midnight - timedelta(seconds=1), timedelta(0)) / timedelta(hours=6))
+
+    def ago(**kw: float) -> datetime:
+        return now - timedelta(**kw) * scale
+
     items: list[tuple[Article, ArticleAnalysis | None, dict[str, tuple[str, ...]]]] = []
     korea = {"korea": ("north korea",)}
     # The story with copies: the original, an exact copy from another outlet, a trimmed near copy.
-    t0 = now - timedelta(hours=5)
+    t0 = ago(hours=5)
     original = _article("Harbor Courier", "korea-talks", "North Korea agrees to new round of talks", TALKS, t0, t0)
     items.append((original, _analysis(TALKS, [KOREA, KIM, PARK], [_talks_quote(TALKS)]), korea))
     exact = _article("Northern Wire", "wire-korea-talks", "North Korea agrees to talks (wire)", TALKS,
-                     t0 + timedelta(minutes=20), t0 + timedelta(minutes=20))
+                     t0 + timedelta(minutes=20) * scale, t0 + timedelta(minutes=20) * scale)
     items.append((exact, _analysis(TALKS, [KOREA, KIM, PARK], [_talks_quote(TALKS)]), korea))
     trimmed = TALKS.rsplit(",", 1)[0] + "."
-    near = _article("Northern Wire", "korea-talks-short", "Korea talks agreed", trimmed, t0 + timedelta(hours=1),
-                    t0 + timedelta(hours=1))
+    near = _article("Northern Wire", "korea-talks-short", "Korea talks agreed", trimmed, t0 + timedelta(hours=1) * scale,
+                    t0 + timedelta(hours=1) * scale)
     items.append((near, _analysis(trimmed, [KOREA, KIM, PARK], [_talks_quote(trimmed)]), korea))
     # More Korea stories today (a spike), one a week ago, and everyday news over the fortnight.
     for i in range(4):
         text = f"North Korea {_words(100 + i)} Kim Jong Un said the army was ready {i}."
-        at = now - timedelta(hours=2 + i)
+        at = ago(hours=2 + i)
         items.append((_article("Harbor Courier", f"korea-{i}", f"North Korea update {i}", text, at, at),
                       _analysis(text, [KOREA, KIM], []), korea))
     week = now - timedelta(days=7)
@@ -104,7 +112,7 @@ def build_ui_warehouse(path: Path, now: datetime | None = None) -> Path:
         text = _words(d)
         items.append((_article("Harbor Courier", f"local-{d}", f"Harbor council meets, day {d}", text, at, at), None, {}))
     hostile_text = _words(300) + " North Korea was mentioned once."
-    at = now - timedelta(hours=1)
+    at = ago(hours=1)
     items.append((_article("Northern Wire", "hostile", HOSTILE_TITLE, hostile_text, at, at),
                   _analysis(hostile_text, [KOREA], []), {}))
 
