@@ -13,7 +13,7 @@ import duckdb
 
 from warehouse.outbox import OUTBOX_SQL
 from warehouse.schema import SCHEMA_SQL
-from warehouse.stories import STORY_SIGNATURES_SQL
+from warehouse.stories import STORY_FETCHED_AT_SQL, STORY_SIGNATURES_SQL
 from warehouse.views import create_trend_views, replace_top_speakers
 
 Migration = tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]
@@ -33,12 +33,18 @@ def _m0004_alerts_outbox(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(OUTBOX_SQL)
 
 
+def _m0008_story_fetched_at(con: duckdb.DuckDBPyConnection) -> None:
+    """``story_signatures.fetched_at``: rows are pruned by fetch time too, not only by article time."""
+    con.execute(STORY_FETCHED_AT_SQL)
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _m0001_initial),
     ("0002_story_signatures", _m0002_story_signatures),
     ("0003_trend_views", create_trend_views),
     ("0004_alerts_outbox", _m0004_alerts_outbox),
     ("0005_top_speakers_spelling", replace_top_speakers),
+    ("0008_story_fetched_at", _m0008_story_fetched_at),
 ]
 
 
