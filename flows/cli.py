@@ -96,37 +96,41 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    from warehouse.analyst import query_frame
+    from newswatch.config import load_sections
+    from warehouse.analyst import query_frame, query_rows, table_text
 
     settings = None
     try:
-        settings = _settings(args)
+        settings = load_sections(args.config, ("warehouse",))  # reading needs no alert secrets or topics
     except ConfigError:
         if args.db is None:
             raise
+    if args.format == "table":
+        print(table_text(*query_rows(args.query, settings=settings, db=args.db)))
+        return 0
     frame = query_frame(args.query, settings=settings, db=args.db)
     if args.format == "csv":
         frame.to_csv(sys.stdout, index=False)
-    elif args.format == "json":
-        print(frame.to_json(orient="records", date_format="iso", force_ascii=False))
     else:
-        import pandas as pd
-
-        with pd.option_context("display.max_rows", 500, "display.max_columns", 50, "display.width", 200,
-                               "display.max_colwidth", 80):
-            print(frame.to_string(index=False) if not frame.empty else "(no rows)")
+        print(frame.to_json(orient="records", date_format="iso", force_ascii=False))
     return 0
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
+    from newswatch.config import config_path, load_sections
     from newswatch.inspect import inspection
 
-    settings = None
+    settings = None  # no config at all: the defaults (public addresses only)
+    if args.config or config_path(None).exists():  # one that is there must load: it may allow loopback
+        settings = load_sections(args.config, ("fetch", "nlp"))
+    from newswatch.errors import ItemError, RetriableError
+
     try:
-        settings = _settings(args)
-    except ConfigError:
-        settings = None
-    print(json.dumps(inspection(args.target, settings), ensure_ascii=False, indent=2, default=str))
+        result = inspection(args.target, settings)
+    except (ItemError, RetriableError) as e:  # the page's problem, said as the pipeline would record it
+        print(f"inspect: {secrets.redacted(str(e))}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, ensure_ascii=False, indent=2, default=str))
     return 0
 
 
@@ -148,8 +152,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return run_demo(Path(args.dir), api=api)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("newswatch")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        from newswatch import __version__
+
+        return str(__version__)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="newswatch", description="Self-hosted news monitoring into DuckDB.")
+    p.add_argument("--version", action="version", version=f"newswatch {_version()}")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress at INFO level")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -174,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     from flows import cli_more
 
     cli_more.register(sub, with_config)
+    from flows import cli_feeds
+
+    cli_feeds.register(sub, with_config)
     return p
 
 
