@@ -33,6 +33,10 @@ def _setup_logging(verbose: bool) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for h in logging.getLogger().handlers:
         h.addFilter(secrets.RedactingFilter())
+    # One line per request, Prefect's own API calls included, drowns the pipeline's lines under -v;
+    # failures reach the log through the pipeline's own records.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _settings(args: argparse.Namespace) -> Any:
@@ -48,13 +52,34 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def summary_lines(summary: Any) -> list[str]:
+def summary_lines(summary: Any, details: list[str] | None = None) -> list[str]:
+    """The end-of-run summary: one line per section, so a new count is one more entry here.
+
+    "already seen": entries whose article the warehouse holds already (the same URL from another feed or
+    an earlier run); syndicated copies are new articles that join a story, counted in "new".
+    """
     return [
         f"run {summary.run_id}: {summary.status} in {summary.seconds:.1f}s",
         f"  feeds polled {summary.feeds_polled} (failed {summary.feeds_failed})",
-        f"  entries seen {summary.entries_seen} = new {summary.articles_new} + duplicate {summary.duplicates}"
+        f"  entries seen {summary.entries_seen} = new {summary.articles_new} + already seen {summary.duplicates}"
         f" + quarantined {summary.quarantined}" + (f"  ({summary.deferred} deferred to the next cycle)" if summary.deferred else ""),
+        *(details or []),
     ] + ([f"  {summary.message}"] if summary.message else [])
+
+
+def _run_details(settings: Any, run_id: str) -> list[str]:
+    """The summary's details from the analysts' copy (published at the end of the run); none when unreadable."""
+    from warehouse.analyst import connect
+    from warehouse.run_report import detail_lines, run_details
+
+    try:
+        con = connect(settings, wait_seconds=2)
+    except FatalError as e:
+        return [f"  (details unavailable: {e.message})"]
+    try:
+        return detail_lines(run_details(con, run_id))
+    finally:
+        con.close()
 
 
 @contextlib.contextmanager
@@ -91,7 +116,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         from flows.cycle import run_cycle
 
         summary = run_cycle(settings, api=api)
-    print("\n".join(summary_lines(summary)))
+    print("\n".join(summary_lines(summary, _run_details(settings, summary.run_id))))
     return 0 if summary.status == "completed" else 1
 
 
@@ -201,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(args.verbose)
     try:
         return int(args.fn(args) or 0)
+    except BrokenPipeError:  # `newswatch alerts list | head`: the reader has what it wanted
+        _stdout_to_devnull()
+        return 0
     except ConfigError as e:
         print("configuration error:", file=sys.stderr)
         for line in e.problems:
@@ -209,6 +237,15 @@ def main(argv: list[str] | None = None) -> int:
     except FatalError as e:
         print(f"error: {secrets.redacted(str(e))}", file=sys.stderr)
         return 3
+
+
+def _stdout_to_devnull() -> None:
+    """After a closed pipe, the interpreter's final flush of stdout would fail again: point it at /dev/null."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout replaced by something without a descriptor (tests)
+        pass
 
 
 # Commands that load Prefect, spaCy and DuckDB in this process to run a cycle, then exit.

@@ -255,3 +255,38 @@ def test_version(capsys):
     with pytest.raises(SystemExit) as e:
         main(["--version"])
     assert e.value.code == 0 and capsys.readouterr().out.startswith("newswatch 0.")
+
+
+def test_a_listing_piped_into_head_ends_quietly(tmp_path):
+    import subprocess
+    import sys
+
+    from warehouse import db
+
+    path = tmp_path / "x.duckdb"
+    with db.writer(path):
+        pass
+    cmd = (f"{sys.executable} -m flows.cli sql --db {path} 'SELECT range AS n FROM range(200000)' | head -n 3")
+    r = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=120,
+                       cwd=Path(__file__).resolve().parents[1])
+    assert r.stdout.splitlines()[0].split() == ["n"]
+    assert "Traceback" not in r.stderr and "BrokenPipe" not in r.stderr, r.stderr
+
+
+def test_the_demo_prints_a_command_that_exists():
+    import shutil
+    import sys
+
+    from flows.demo import newswatch_command
+
+    cmd = newswatch_command()
+    assert shutil.which(cmd) or (Path.cwd() / cmd).exists() or Path(cmd).exists() or not (Path(sys.executable).parent / "newswatch").exists()
+
+
+def test_verbose_logging_leaves_out_raw_http_lines():
+    import logging
+
+    from flows.cli import _setup_logging
+
+    _setup_logging(True)
+    assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
