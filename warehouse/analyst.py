@@ -83,7 +83,9 @@ def query_frame(sql: str, *, settings: Any | None = None, db: str | None = None)
     """Run one read-only query and return its result as a DataFrame."""
     con = connect(settings, db)
     try:
-        return con.execute(sql).df()
+        # Through Arrow: DuckDB's own .df() raises a deprecation warning under pandas 3.1.
+        rel = con.sql(sql)
+        return pd.DataFrame() if rel is None else rel.to_arrow_table().to_pandas()
     except duckdb.Error as e:
         raise FatalError("bad_query", str(e).split("\n")[0]) from e
     finally:
