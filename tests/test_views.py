@@ -158,7 +158,7 @@ def test_migration_0005_upgrades_a_database_built_before_it():
     for name, fn in MIGRATIONS[: names.index("0005_top_speakers_spelling")]:
         fn(con)
         con.execute("INSERT INTO _migrations VALUES (?, now())", [name])
-    assert migrate(con) == ["0005_top_speakers_spelling"]
+    assert migrate(con)[0] == "0005_top_speakers_spelling"  # then any later ones
     for i, spelling in enumerate(("jane roe", "Jane Roe")):
         add_article(con, f"b{i}", ts(f"2026-03-0{i + 1}T08:00:00+00:00"))
         add_match(con, f"b{i}", "korea")
