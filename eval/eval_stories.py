@@ -15,6 +15,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import random
 import re
@@ -179,6 +180,13 @@ def syndication_set(seed: int = 20241127) -> list[tuple[int, str, Article]]:
     return out
 
 
+def dated_back(items: list[tuple[int, str, Article]], months: int) -> list[tuple[int, str, Article]]:
+    """The same set with every feed date ``months`` (of 30 days) earlier and the fetch times unchanged:
+    a back catalogue, a backfill, or feeds whose dates are wrong, read today."""
+    shift = timedelta(days=30 * months)
+    return [(c, k, dataclasses.replace(a, published_at=a.published_at - shift)) for c, k, a in items]
+
+
 def assigned_stories(items: list[tuple[int, str, Article]], batch: int = 20, reload_every: int = 5):
     """Run the real StoryIndex over the set in fetch order, reloading it from DuckDB every few batches."""
     con = duckdb.connect(":memory:")
@@ -278,11 +286,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--analyse", action="store_true", help="score distributions, sweeps, LSH and SimHash")
     ap.add_argument("--seed", type=int, default=20241127)
+    ap.add_argument("--months-back", type=int, default=0, metavar="N",
+                    help="date every article N months before it is fetched (stories for old news)")
     args = ap.parse_args(argv)
     if not GROUND_TRUTH.exists():
         print(f"no eval data at {GROUND_TRUTH}")
         return 0
     items = syndication_set(args.seed)
+    if args.months_back:
+        items = dated_back(items, args.months_back)
     if args.analyse:
         analyse(items)
         return 0

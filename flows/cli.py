@@ -20,7 +20,7 @@ from typing import Any
 
 from newswatch import secrets
 from newswatch.errors import ConfigError, FatalError
-from newswatch.terminal import json_printable, printable, printable_frame
+from newswatch.terminal import json_printable, printable, printable_cell, printable_frame
 
 
 class _SafeFormatter(logging.Formatter):
@@ -41,6 +41,10 @@ def _setup_logging(verbose: bool) -> None:
     for h in logging.getLogger().handlers:
         h.addFilter(secrets.RedactingFilter())
         h.setFormatter(_SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # One line per request, Prefect's own API calls included, drowns the pipeline's lines under -v;
+    # failures reach the log through the pipeline's own records.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _settings(args: argparse.Namespace) -> Any:
@@ -72,14 +76,35 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def summary_lines(summary: Any) -> list[str]:
-    """The run summary, one printable line each (the message can quote third-party text)."""
+def summary_lines(summary: Any, details: list[str] | None = None) -> list[str]:
+    """The end-of-run summary, one printable line per section (a new count is one more entry here; the lines
+    can quote third-party text, so each is escaped).
+
+    "already seen": entries whose article the warehouse holds already (the same URL from another feed or
+    an earlier run); syndicated copies are new articles that join a story, counted in "new".
+    """
     return [printable(line, multiline=False) for line in [
         f"run {summary.run_id}: {summary.status} in {summary.seconds:.1f}s",
         f"  feeds polled {summary.feeds_polled} (failed {summary.feeds_failed})",
-        f"  entries seen {summary.entries_seen} = new {summary.articles_new} + duplicate {summary.duplicates}"
+        f"  entries seen {summary.entries_seen} = new {summary.articles_new} + already seen {summary.duplicates}"
         f" + quarantined {summary.quarantined}" + (f"  ({summary.deferred} deferred to the next cycle)" if summary.deferred else ""),
+        *(details or []),
     ] + ([f"  {summary.message}"] if summary.message else [])]
+
+
+def _run_details(settings: Any, run_id: str) -> list[str]:
+    """The summary's details from the analysts' copy (published at the end of the run); none when unreadable."""
+    from warehouse.analyst import connect
+    from warehouse.run_report import detail_lines, run_details
+
+    try:
+        con = connect(settings, wait_seconds=2)
+    except FatalError as e:
+        return [f"  (details unavailable: {e.message})"]
+    try:
+        return detail_lines(run_details(con, run_id))
+    finally:
+        con.close()
 
 
 @contextlib.contextmanager
@@ -117,16 +142,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         from flows.cycle import run_cycle
 
         summary = run_cycle(settings, api=api)
-    print("\n".join(summary_lines(summary)))
+    print("\n".join(summary_lines(summary, _run_details(settings, summary.run_id))))
     return 0 if summary.status == "completed" else 1
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    from warehouse.analyst import query_frame
+    from newswatch.config import load_sections
+    from warehouse.analyst import query_frame, query_rows, table_text
 
     settings = None
     try:
-        settings = _settings(args)
+        settings = load_sections(args.config, ("warehouse",))  # reading needs no alert secrets or topics
     except ConfigError:
         if args.db is None:
             raise
@@ -135,32 +161,36 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
     if problem := unreadable_problem(analyst_db_path(settings, args.db)):
         raise ConfigError([problem])
+    if args.format == "table":
+        columns, rows = query_rows(args.query, settings=settings, db=args.db)
+        print(table_text([printable_cell(c) for c in columns], [tuple(printable_cell(v) for v in r) for r in rows]))
+        return 0
     frame = query_frame(args.query, settings=settings, db=args.db)
     if args.format == "csv":
         # Piped to a file or a program, CSV keeps the stored text byte for byte (it is data); to a
         # terminal its cells are escaped like a table's.
         (printable_frame(frame) if sys.stdout.isatty() else frame).to_csv(sys.stdout, index=False)
-    elif args.format == "json":
+    else:
         # Escaped JSON is still the same data, so it is escaped wherever it goes.
         print(json_printable(frame.to_json(orient="records", date_format="iso", force_ascii=False)))
-    else:
-        import pandas as pd
-
-        with pd.option_context("display.max_rows", 500, "display.max_columns", 50, "display.width", 200,
-                               "display.max_colwidth", 80):
-            print(printable_frame(frame).to_string(index=False) if not frame.empty else "(no rows)")
     return 0
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
+    from newswatch.config import config_path, load_sections
     from pipeline.inspect import inspection
 
-    settings = None
+    settings = None  # no config at all: the defaults (public addresses only)
+    if args.config or config_path(None).exists():  # one that is there must load: it may allow loopback
+        settings = load_sections(args.config, ("fetch", "nlp"))
+    from newswatch.errors import ItemError, RetriableError
+
     try:
-        settings = _settings(args)
-    except ConfigError:
-        settings = None
-    print(json_printable(json.dumps(inspection(args.target, settings), ensure_ascii=False, indent=2, default=str)))
+        result = inspection(args.target, settings)
+    except (ItemError, RetriableError) as e:  # the page's problem, said as the pipeline would record it
+        print(printable(f"inspect: {secrets.redacted(str(e))}"), file=sys.stderr)
+        return 1
+    print(json_printable(json.dumps(result, ensure_ascii=False, indent=2, default=str)))
     return 0
 
 
@@ -183,8 +213,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return run_demo(Path(args.dir), api=api)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("newswatch")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        from newswatch import __version__
+
+        return str(__version__)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="newswatch", description="Self-hosted news monitoring into DuckDB.")
+    p.add_argument("--version", action="version", version=f"newswatch {_version()}")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress at INFO level")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -210,8 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
     from flows.cli_ui import register_ui
 
     cli_more.register(sub, with_config)
+    from flows import cli_feeds
+
     cli_search.register(sub, with_config)
     register_ui(sub, with_config)
+    cli_feeds.register(sub, with_config)
     return p
 
 
@@ -220,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(args.verbose)
     try:
         return int(args.fn(args) or 0)
+    except BrokenPipeError:  # `newswatch alerts list | head`: the reader has what it wanted
+        _stdout_to_devnull()
+        return 0
     except ConfigError as e:
         print("configuration error:", file=sys.stderr)
         for line in e.problems:
@@ -228,6 +276,15 @@ def main(argv: list[str] | None = None) -> int:
     except FatalError as e:
         print(f"error: {printable(secrets.redacted(str(e)))}", file=sys.stderr)
         return 3
+
+
+def _stdout_to_devnull() -> None:
+    """After a closed pipe, the interpreter's final flush of stdout would fail again: point it at /dev/null."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout replaced by something without a descriptor (tests)
+        pass
 
 
 # Commands that load Prefect, spaCy and DuckDB in this process to run a cycle, then exit.

@@ -7,6 +7,7 @@ quotes, quarantine) in under a minute, with no network and no set-up beyond the 
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 from demosite.site import DEMO_TOPICS, demo_feeds, demo_site
@@ -63,6 +64,20 @@ def run_demo(directory: Path, api: LocalPrefectServer | None = None) -> int:
         print(query_frame(sql, settings=settings).to_string(index=False))
     print(f"\nThe demo warehouse is {db_path} (analysts' copy: {db_path.parent / 'newswatch-snapshot'}).")
     print("Try these queries:\n")
+    command = newswatch_command()
     for title, sql in EXAMPLE_QUERIES:
-        print(f"  # {title}\n  newswatch sql --db {db_path.parent / 'newswatch-snapshot' / 'newswatch.duckdb'} \"{sql}\"\n")
+        print(f"  # {title}\n  {command} sql --db {db_path.parent / 'newswatch-snapshot' / 'newswatch.duckdb'} \"{sql}\"\n")
     return 0 if summary.status == "completed" else 1
+
+
+def newswatch_command() -> str:
+    """How to type ``newswatch`` here: the bare name when it is on PATH, else the script next to this
+    interpreter (``.venv/bin/newswatch`` after ``make demo``), relative to the current directory."""
+    script = Path(sys.executable).parent / "newswatch"
+    found = shutil.which("newswatch")
+    if found and Path(found).resolve() == script.resolve() or not script.exists():
+        return "newswatch"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)

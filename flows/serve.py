@@ -29,7 +29,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,9 @@ CYCLE_FINISH_SECONDS = 30.0
 # How long the runner gets to stop: the cycle's grace, then cancelling it (measured: 2-8 s, its pool
 # included) and closing Prefect's client. After that ``serve`` kills the runner's process group.
 RUNNER_STOP_SECONDS = CYCLE_FINISH_SECONDS + 45.0
+# How often ``serve`` delivers from the outbox between cycles: a retry due "in a minute" or a digest whose
+# window closed goes out within this long, not at the next cycle (15 minutes by default).
+DELIVERY_EVERY_SECONDS = 20.0
 
 
 class StopRequested(BaseException):
@@ -80,6 +83,58 @@ def schedule_kwargs(settings: Settings) -> dict[str, Any]:
     if settings.schedule.cron:
         return {"cron": settings.schedule.cron}
     return {"interval": timedelta(minutes=settings.schedule.every_minutes or 15)}
+
+
+def next_slot(settings: Settings, now: datetime) -> datetime | None:
+    """When the schedule's next cycle is due after ``now`` (None for cron: said as the expression)."""
+    if settings.schedule.cron:
+        return None
+    step = timedelta(minutes=settings.schedule.every_minutes or 15)
+    anchor = datetime(2020, 1, 1, tzinfo=UTC)  # Prefect's interval schedules align on this anchor
+    return anchor + step * (int((now - anchor) / step) + 1)
+
+
+def delivery_round(config_path: str) -> int:
+    """One delivery between cycles: send what is due, unless a cycle holds the warehouse (it delivers
+    itself). Returns how many were delivered.
+
+    Raises:
+        ConfigError: the config no longer loads (the next cycle reports it too).
+    """
+    from pipeline.delivery import deliver_alerts
+    from pipeline.settings import load_settings
+
+    settings = load_settings(config_path)
+    if not settings.alerts and not settings.operator.notify:
+        return 0
+    try:
+        with cycle_lock(settings.warehouse.path, wait_seconds=0):  # one writer at a time
+            return deliver_alerts(settings)
+    except FatalError as e:
+        if e.reason == "cycle_running":
+            return 0
+        raise
+
+
+def _delivery_loop(config_path: str, stopping: Any) -> None:
+    """``delivery_round`` every ``DELIVERY_EVERY_SECONDS`` until ``stopping`` is set; a failure is printed and
+    counted, and the loop goes on (delivery is retried; the outbox keeps everything)."""
+    import logging
+
+    from newswatch.secrets import redacted
+
+    failures = 0
+    while not stopping.wait(DELIVERY_EVERY_SECONDS):
+        try:
+            n = delivery_round(config_path)
+            if n:
+                print(f"newswatch serve: delivered {n} alert(s) between cycles", flush=True)
+        except Exception as e:  # noqa: BLE001 - a broken delivery must not stop serve; it is reported
+            failures += 1
+            logging.getLogger("newswatch.serve").warning("delivery between cycles failed (%d so far): %s",
+                                                         failures, redacted(str(e)))
+            print(f"newswatch serve: delivery between cycles failed ({failures} so far): {redacted(str(e))}",
+                  file=sys.stderr, flush=True)
 
 
 def _prepare_warehouse(settings: Settings) -> None:
@@ -126,8 +181,10 @@ def serve(settings: Settings, config_path: Path) -> int:
     server: LocalPrefectServer | None = None
     runner: subprocess.Popen[bytes] | None = None
     code = 0
+    started = False  # only a serve that got the warehouse says it stopped (a refused one never started)
     try:
         with serve_lock(settings.warehouse.path):
+            started = True
             env = dict(os.environ)
             if not env.get("PREFECT_API_URL"):
                 home = Path(settings.warehouse.path).resolve().parent / "prefect"
@@ -154,7 +211,8 @@ def serve(settings: Settings, config_path: Path) -> int:
             _stop_runner(runner, stop)
         if server is not None:
             server.stop()
-        print("newswatch serve: stopped", flush=True)
+        if started:
+            print("newswatch serve: stopped", flush=True)
     return code
 
 
@@ -233,17 +291,37 @@ def run_runner(config_path: str) -> int:
         settings = load_settings(config_path)
         _prepare_warehouse(settings)
         runner = _Runner(name="newswatch", limit=1, pause_on_shutdown=False)
-        runner.add_flow(
+        deployment_id = runner.add_flow(
             newswatch_cycle,
             name="newswatch",
             parameters={"config_path": config_path, "respect_schedule": True},
             entrypoint_type=EntrypointType.MODULE_PATH,
             **schedule_kwargs(settings),
         )
-        asyncio.run(runner.start(webserver=False))
+        _first_cycle_now(deployment_id, settings)
+        import threading
+
+        stopping = threading.Event()
+        threading.Thread(target=_delivery_loop, args=(config_path, stopping), name="delivery", daemon=True).start()
+        try:
+            asyncio.run(runner.start(webserver=False))
+        finally:
+            stopping.set()
     except StopRequested:
         pass
     return 0
+
+
+def _first_cycle_now(deployment_id: Any, settings: Settings) -> None:
+    """Queue a cycle for right now: a schedule's first slot may be most of an interval away."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        client.create_flow_run_from_deployment(deployment_id, tags=["start-up"])
+    due = next_slot(settings, datetime.now(UTC))
+    then = f"next on schedule at {due:%Y-%m-%d %H:%M:%S} UTC" if due else f"then on cron {settings.schedule.cron!r}"
+    print(f"newswatch serve: first cycle now, {then}; alerts due between cycles go out within "
+          f"{DELIVERY_EVERY_SECONDS:.0f}s", flush=True)
 
 
 def _stop_before_runner(signum: int, frame: Any) -> None:

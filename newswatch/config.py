@@ -43,13 +43,62 @@ class ScheduleConfig(_Model):
     every_minutes: float | None = Field(15, gt=0, description="Run a cycle every N minutes.")
     cron: str | None = Field(None, description='Cron expression instead of every_minutes, e.g. "*/15 * * * *".')
 
-    @model_validator(mode="after")
-    def _one_of(self) -> ScheduleConfig:
-        if self.cron is not None:
-            fields = self.cron.split()
-            if len(fields) != 5:
-                raise ValueError(f"cron: expected 5 fields, got {len(fields)} (hint: '*/15 * * * *')")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _cron_or_interval(cls, data: Any) -> Any:
+        # every_minutes has a default, so only an explicit one next to cron is a contradiction.
+        if isinstance(data, dict) and data.get("cron") is not None and data.get("every_minutes") is not None:
+            raise ValueError("set either cron or every_minutes, not both (hint: remove every_minutes)")
+        if isinstance(data, dict) and data.get("cron") is not None:
+            data = {**data, "every_minutes": None}
+        return data
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, v: str | None) -> str | None:
+        """Checked here with the parser the scheduler uses, so a bad expression never reaches ``serve``."""
+        if v is None:
+            return v
+        problem = cron_problem(v)
+        if problem:
+            raise ValueError(f"{problem} (hint: minute hour day-of-month month day-of-week, e.g. '*/15 * * * *')")
+        return v
+
+
+_CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7))
+_CRON_NAMES = [
+    {},
+    {},
+    {},
+    {m: i + 1 for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split())},
+    {d: i for i, d in enumerate("sun mon tue wed thu fri sat".split())},
+]
+_CRON_ITEM = re.compile(r"^(?:\*|(\w+)(?:-(\w+))?)(?:/(\d+))?$")
+
+
+def cron_problem(expr: str) -> str | None:
+    """What is wrong with a five-field cron expression, or None: each field a list of ``*``, ``N``, ``N-M``,
+    optionally ``/STEP``, within the field's range (month and weekday names allowed)."""
+    fields = expr.split()
+    if len(fields) != 5:
+        return f"expected 5 fields, got {len(fields)}"
+    for text, (label, low, high), names in zip(fields, _CRON_FIELDS, _CRON_NAMES, strict=True):
+        for item in text.split(","):
+            m = _CRON_ITEM.match(item.lower())
+            if m is None:
+                return f"{label} field {text!r}: {item!r} is not '*', 'N', 'N-M' or one of those with '/STEP'"
+            start, end, step = m.groups()
+            values = []
+            for v in (start, end):
+                if v is None:
+                    continue
+                n = names.get(v, int(v) if v.isdigit() else None)
+                if n is None or not low <= n <= high:
+                    return f"{label} field {text!r}: {v!r} is outside {low}-{high}"
+                values.append(n)
+            if step is not None and int(step) == 0:
+                return f"{label} field {text!r}: a step of 0"
+    return None
 
 
 class FetchConfig(_Model):
@@ -75,6 +124,10 @@ class PollingConfig(_Model):
 class FeedConfig(_Model):
     name: str = Field(min_length=1)
     url: str
+    tags: list[str] = Field(
+        default_factory=list, description="Groups (OPML folders); an alert rule's feeds: may name a tag."
+    )
+    enabled: bool = Field(True, description="false pauses the feed (newswatch feeds disable NAME).")
 
     @field_validator("url")
     @classmethod
@@ -225,6 +278,7 @@ def _cross_reference_problems(doc: dict[str, Any]) -> list[str]:
 
     topics = {t.get("name") for t in items("topics")}
     feed_names = {f.get("name") for f in items("feeds")}
+    feed_tags = {str(t).casefold() for f in items("feeds") if isinstance(f.get("tags"), list) for t in f["tags"]}
     problems: list[str] = []
     rules: set[str] = set()
     for i, a in enumerate(items("alerts")):
@@ -237,10 +291,16 @@ def _cross_reference_problems(doc: dict[str, Any]) -> list[str]:
                 problems.append(f"alerts[{i}].name: rule {rule!r} is defined twice (hint: give each rule a distinct name)")
             rules.add(rule)
         for j, name in enumerate(a.get("feeds") or []):
-            if name not in feed_names:
-                problems.append(f"alerts[{i}].feeds[{j}]: unknown feed {name!r} (hint: use a feeds[].name)")
+            if name not in feed_names and str(name).casefold() not in feed_tags:
+                problems.append(f"alerts[{i}].feeds[{j}]: unknown feed {name!r} (hint: use a feeds[].name or tag)")
     seen: dict[str, int] = {}
+    names: set[str] = set()
     for i, f in enumerate(items("feeds")):
+        name = f.get("name")
+        if isinstance(name, str):
+            if name.casefold() in names:  # commands and alert rules name feeds
+                problems.append(f"feeds[{i}].name: {name!r} is used twice (hint: give each feed a distinct name)")
+            names.add(name.casefold())
         url = f.get("url")
         if isinstance(url, str):
             key = _feed_url_key(url)
@@ -441,6 +501,27 @@ def load_settings(path: str | Path | None = None, *, checks: ConfigChecks | None
         ConfigError: the file is missing, not a regular UTF-8 file under the size cap, not YAML, uses
             aliases or duplicate keys, or is invalid (every problem listed).
     """
+    p, raw = _config_document(path)
+    return settings_from_dict(raw, source=str(p), checks=checks)
+
+
+def load_sections(path: str | Path | None, sections: tuple[str, ...] = ("warehouse",)) -> Settings:
+    """Only ``sections`` of the config file, validated; every other section left at its defaults.
+
+    Why: reading the warehouse (``sql``, ``feeds``) or inspecting a page must not depend on an alert's
+    ``${HOOK_URL}`` or a topic being valid; those belong to the commands that poll and send.
+
+    Raises:
+        ConfigError: the file is missing, not YAML, or one of ``sections`` is invalid.
+    """
+    p, raw = _config_document(path)
+    if raw is not None and not isinstance(raw, dict):
+        return settings_from_dict(raw, source=str(p))  # reports the top level
+    picked = {k: v for k, v in (raw or {}).items() if k in sections}
+    return settings_from_dict(picked, source=str(p))
+
+
+def _config_document(path: str | Path | None) -> tuple[Path, Any]:
     p = config_path(str(path) if path else None)
     text = _config_text(p)
     try:
@@ -451,4 +532,4 @@ def load_settings(path: str | Path | None = None, *, checks: ConfigChecks | None
         raise ConfigError([f"{where}: not valid YAML: {getattr(e, 'problem', None) or e}"]) from None
     except RecursionError:
         raise ConfigError([f"{p}: nested too deeply to be a config"]) from None
-    return settings_from_dict(raw, source=str(p), checks=checks)
+    return p, raw

@@ -93,7 +93,7 @@ def begin_cycle(settings: Settings, *, respect_schedule: bool, now: datetime | N
         con.execute("UPDATE runs SET status='crashed', finished_at=? WHERE status='running'", [now]).fetchall()
         sync_feeds(con, [(f.name, f.url) for f in settings.feeds])
         con.execute("INSERT INTO runs (run_id, started_at, status) VALUES (?, ?, 'running')", [run_id, now]).fetchall()
-        urls = {feed_id_for(f.url): f.url for f in settings.feeds}
+        urls = {feed_id_for(f.url): f.url for f in settings.feeds if f.enabled}  # enabled: false pauses a feed
         targets = due_feeds(con, list(urls), now=now, respect_schedule=respect_schedule)
     # Poll the configured URL (secrets expanded); the warehouse only holds its redacted form.
     return run_id, [replace(t, url=urls[t.feed_id]) for t in targets]

@@ -6,18 +6,45 @@ analysis exactly as the pipeline produced them, with offsets, without running a 
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import lzma
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from extract.html import decoded_html, extracted_page
 from extract.http import FetchPolicy, HttpClient
+from newswatch.errors import ItemError
+
+# Saved pages are often compressed (wget/curl archives, crawl dumps): recognised by their magic bytes.
+_COMPRESSED = ((b"\x1f\x8b", gzip.open), (b"BZh", bz2.open), (b"\xfd7zXZ\x00", lzma.open))
+
+
+def file_bytes(path: Path, max_bytes: int) -> bytes:
+    """A local page's bytes, decompressed when it is gzip, bzip2 or xz, at most ``max_bytes`` of them.
+
+    Raises:
+        ItemError: ``too_large`` beyond ``max_bytes`` (a decompression bomb stops there), ``bad_archive``.
+    """
+    with path.open("rb") as f:
+        head = f.read(6)
+    opener = next((o for magic, o in _COMPRESSED if head.startswith(magic)), None)
+    try:
+        with (opener(path, "rb") if opener else path.open("rb")) as f:
+            data = f.read(max_bytes + 1)
+    except (OSError, EOFError, lzma.LZMAError) as e:
+        raise ItemError("bad_archive", f"{path}: cannot decompress: {e}") from None
+    if len(data) > max_bytes:
+        raise ItemError("too_large", f"{path}: more than {max_bytes} bytes (fetch.max_bytes)")
+    return data
 
 
 def _page_html(target: str, settings: Any | None) -> tuple[str, str]:
     path = Path(target)
     if path.exists():
-        return decoded_html(path.read_bytes(), None), path.resolve().as_uri()
+        limit = settings.fetch.max_bytes if settings is not None else FetchPolicy().max_bytes
+        return decoded_html(file_bytes(path, limit), None), path.resolve().as_uri()
     if not target.startswith(("http://", "https://")):
         raise SystemExit(f"inspect: {target!r} is neither a file nor an http(s) URL")
     from pipeline.cycle import fetch_policy

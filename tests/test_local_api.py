@@ -49,7 +49,7 @@ def test_run_without_an_api_reports_to_its_own_server_and_leaves_nothing_running
         r = subprocess.run([sys.executable, "-m", "flows.cli", "run", "--config", str(cfg)], cwd=REPO, env=env,
                            capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert "new 6 + duplicate 0 + quarantined 0" in r.stdout
+    assert "new 6 + already seen 0 + quarantined 0" in r.stdout
     assert _servers_of(home) == []
     # Everything reached the server before it was stopped: the flow run, each task run's final event.
     db = sqlite3.connect(home / "prefect.db")
@@ -115,7 +115,7 @@ def test_the_demo_command_runs_end_to_end_on_its_own_api(tmp_path):
     r = subprocess.run([sys.executable, "-m", "flows.cli", "demo", "--dir", str(tmp_path / "demo")], cwd=REPO,
                        env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert "entries seen 15 = new 13 + duplicate 1 + quarantined 1" in r.stdout
+    assert "entries seen 15 = new 13 + already seen 1 + quarantined 1" in r.stdout
     for section in ("== Articles per feed", "== Topic matches", "== Some quotes and their speakers", "== Quarantine"):
         assert section in r.stdout
     assert (tmp_path / "demo" / "newswatch.duckdb").exists() and _servers_of(home) == []

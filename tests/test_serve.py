@@ -179,6 +179,10 @@ def test_serve_runs_cycles_on_schedule_and_logs_one_line_each(served):
     assert all(" completed: feeds=" in ln and " new=" in ln for ln in lines[:CYCLES]), lines
 
 
+def test_the_first_cycle_runs_at_start_up_and_the_next_slot_is_logged(served):
+    assert "newswatch serve: first cycle now, next on schedule at " in served["log"]
+
+
 def test_cycles_never_overlap(served):
     assert served["watch"].max_cycle_processes == 1
     con = duckdb.connect(str(served["wh"]), read_only=True)
@@ -229,6 +233,7 @@ def test_a_second_serve_on_the_same_warehouse_is_refused(served):
     second = served["second"]
     assert second.returncode == 3, second.stdout + second.stderr
     assert "already serves" in second.stderr
+    assert "stopped" not in second.stdout  # it never started
 
 
 def test_ctrl_c_while_the_server_starts_stops_everything_quietly(tmp_path):

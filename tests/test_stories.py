@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import duckdb
@@ -317,3 +318,45 @@ def test_a_brief_and_a_roundup_that_quotes_it_stay_apart(con):
                       minutes=60)
     out = assign(con, StoryIndex.load(con, now=T0), [brief, roundup])
     assert out[1].story_id == roundup.article_id
+
+
+def _dated_back(a: Article, days: float) -> Article:
+    return dataclasses.replace(a, published_at=a.published_at - timedelta(days=days))
+
+
+def test_copies_of_news_dated_eleven_months_back_join_their_story_across_cycles(con):
+    """The window runs on the articles' own dates: a back catalogue read today still forms stories."""
+    orig = _dated_back(article("https://wire.example/2024/01/04/missile", MISSILE), 330)
+    copy = _dated_back(article("https://paper.example/world/missile-fired", MISSILE, minutes=90), 330)
+    assert assign(con, StoryIndex.load(con, now=orig.fetched_at), [orig])[0].method == "first"
+    # the next cycle: a fresh index loaded from the warehouse, a copy fetched an hour and a half later
+    out = assign(con, StoryIndex.load(con, now=copy.fetched_at), [copy])
+    assert out[0].story_id == orig.article_id and out[0].method != "first"
+    assert con.execute("SELECT count(*) FROM story_signatures").fetchone() == (2,)  # fetched recently: kept
+
+
+def test_old_and_current_news_in_one_batch_each_join_their_own_copies(con):
+    old, old_copy = (_dated_back(article(u, MISSILE, minutes=m), 300)
+                     for u, m in (("https://wire.example/a/missile", 0), ("https://paper.example/b/missile", 5)))
+    new, new_copy = (article(u, BUDGET, minutes=m)
+                     for u, m in (("https://wire.example/a/budget", 0), ("https://paper.example/b/budget", 5)))
+    index = StoryIndex.load(con, now=T0)
+    out = assign(con, index, [new, old, new_copy, old_copy])
+    assert [a.story_id for a in out] == [new.article_id, old.article_id, new.article_id, old.article_id]
+    far = _dated_back(article("https://third.example/c/missile", MISSILE, minutes=9), 300 + 8)  # 8 days earlier
+    assert assign(con, StoryIndex.load(con, now=T0), [far])[0].method == "first"  # the window still applies
+
+
+def test_migration_0008_gives_existing_signatures_their_article_time_as_fetch_time():
+    from warehouse.migrations import MIGRATIONS
+
+    con = duckdb.connect(":memory:")
+    con.execute("CREATE TABLE _migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)")
+    names = [name for name, _ in MIGRATIONS]
+    for name, fn in MIGRATIONS[: names.index("0008_story_fetched_at")]:
+        fn(con)
+        con.execute("INSERT INTO _migrations VALUES (?, now())", [name])
+    con.execute("INSERT INTO story_signatures (article_id, story_id, article_time, content_hash, word_count, url_keys,"
+                " shingles, signature_version) VALUES ('a', 'a', ?, 'h', 50, [], [], 1)", [T0])
+    assert migrate(con) == ["0008_story_fetched_at"]
+    assert con.execute("SELECT fetched_at = article_time FROM story_signatures").fetchone() == (True,)

@@ -53,11 +53,53 @@ def connect(settings: Any | None = None, db: str | None = None, *, wait_seconds:
     return open_connection(path, read_only=True, wait_seconds=wait_seconds)
 
 
+def query_rows(sql: str, *, settings: Any | None = None, db: str | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Run one read-only query; its column names and rows as DuckDB gives them (ints stay ints, NULL is None)."""
+    con = sealed(connect(settings, db))
+    try:
+        cur = con.execute(sql)
+        return [d[0] for d in cur.description or []], cur.fetchall()
+    except duckdb.Error as e:
+        raise query_error(e) from e
+    finally:
+        con.close()
+
+
+def _cell(value: Any, width: int) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, float):
+        return f"{value:.6g}" if abs(value) < 1e15 else repr(value)
+    text = " ".join(str(value).split())  # one row per line, whatever the text holds
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def table_text(columns: list[str], rows: list[tuple[Any, ...]], *, max_width: int = 80) -> str:
+    """An aligned text table: NULL shown as NULL, integers as integers, numbers right-aligned.
+
+    Why not pandas: a column with a NULL became float (a sum of 9 printed ``9.0``) and NULL printed
+    as ``NaN`` or ``None``, which analysts read as values.
+    """
+    if not rows:
+        return "(no rows)"
+    cells = [[_cell(v, max_width) for v in row] for row in rows]
+    numeric = [all(isinstance(r[i], int | float) and not isinstance(r[i], bool) or r[i] is None for r in rows)
+               for i in range(len(columns))]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric, strict=True)).rstrip()
+
+    return "\n".join([line(columns), line(["-" * w for w in widths]), *(line(r) for r in cells)])
+
+
 def query_frame(sql: str, *, settings: Any | None = None, db: str | None = None) -> pd.DataFrame:
     """Run one read-only query and return its result as a DataFrame."""
     con = sealed(connect(settings, db))
     try:
-        return con.execute(sql).df()
+        # Through Arrow: DuckDB's own .df() raises a deprecation warning under pandas 3.1.
+        rel = con.sql(sql)
+        return pd.DataFrame() if rel is None else rel.to_arrow_table().to_pandas()
     except duckdb.Error as e:
         raise query_error(e) from e
     finally:

@@ -59,12 +59,15 @@ def channel_identities(urls: Sequence[str]) -> list[str]:
     return out
 
 
-def alert_rule(cfg: Any) -> AlertRule:
-    """The decision record of one ``AlertConfig``."""
+def alert_rule(cfg: Any, feeds: Sequence[Any] = ()) -> AlertRule:
+    """The decision record of one ``AlertConfig``; a tag in its ``feeds`` stands for every feed of ``feeds``
+    (the configured ``FeedConfig``s) that carries it."""
+    wanted = {x.casefold() for x in cfg.feeds or ()}
+    names = wanted | {f.name.casefold() for f in feeds if wanted & {t.casefold() for t in f.tags}}
     return AlertRule(
         name=cfg.rule, topic=cfg.topic, min_sources=cfg.min_sources,
         languages=frozenset(x.split("-")[0].lower() for x in cfg.languages) if cfg.languages else None,
-        feeds=frozenset(x.casefold() for x in cfg.feeds) if cfg.feeds else None,
+        feeds=frozenset(names) if cfg.feeds else None,
         max_age=timedelta(hours=cfg.max_age_hours), mode=cfg.mode,
         digest_every=timedelta(minutes=cfg.digest_every_minutes),
     )
@@ -91,7 +94,7 @@ def queue_alerts(con: duckdb.DuckDBPyConnection, settings: Any, *, now: datetime
     """
     if not settings.alerts:
         return 0
-    rules = [alert_rule(a) for a in settings.alerts]
+    rules = [alert_rule(a, settings.feeds) for a in settings.alerts]
     channels = {a.rule: channel_identities(a.notify) for a in settings.alerts}
     since = subscribed_since(con, [(r, c) for r, cs in channels.items() for c in cs], now=now)
     horizon = max(now - ACTIVITY_LOOKBACK, min(since.values()))

@@ -8,9 +8,16 @@ identity, then MinHash-LSH candidates verified on exact shingles, then same-site
 ``story_links``, ``story_signatures`` and ``stories``. The rules and their measured thresholds are in
 transform/stories.py.
 
-Memory and the ``story_signatures`` table are bounded by the window: entries older than ``window_days``
-before the newest article time are evicted as the clock advances, and their rows deleted (a wider window
-set later fills up as new articles arrive). After a rolled-back transaction, load the index again.
+The window is measured on the articles' own times, not the wall clock: a copy joins an earlier article
+whose time is within ``window_days`` of its own, so a back catalogue, a backfill or a feed with dates
+months off still forms stories. ``load`` reads the window ending now (the usual case); an article dated
+outside what is in memory makes ``assign`` read the rows around its time first.
+
+Memory and the ``story_signatures`` table stay bounded: entries older than ``window_days`` before the
+article being matched are evicted from memory (still on disk, read again when needed), and a row is
+deleted once both its article time and its fetch time are older than ``window_days`` before the newest
+article (a wider window set later fills up as new articles arrive). After a rolled-back transaction,
+load the index again.
 """
 
 from __future__ import annotations
@@ -83,7 +90,7 @@ def _article_time(a: Article) -> datetime:
 
 
 class StoryIndex:
-    """The articles of the last ``window_days``, indexed for story matching. Build it with ``load``."""
+    """Stored articles around the times being matched, indexed for story matching. Build it with ``load``."""
 
     def __init__(
         self,
@@ -106,6 +113,8 @@ class StoryIndex:
         self._heap: list[tuple[float, int]] = []
         self._next_slot = 0
         self._pruned_before = float("-inf")
+        # The span of article times whose stored rows are all in memory (rows added later are inserted too).
+        self._covered = (self.horizon - self.window_seconds, float("inf"))
 
     @classmethod
     def load(
@@ -129,17 +138,48 @@ class StoryIndex:
             The index, holding every signature whose article time is inside the window.
         """
         index = cls(window_days=window_days, threshold=threshold, containment_threshold=containment_threshold, now=now)
-        cutoff = datetime.fromtimestamp(index.horizon - index.window_seconds, UTC)
-        table = con.sql(
-            "SELECT article_id, story_id, epoch(article_time) AS t, content_hash, word_count, url_keys, headline_key,"
-            " shingles, minhash FROM story_signatures WHERE article_time >= $cutoff AND signature_version = $v"
-            " ORDER BY article_time, article_id",
-            params={"cutoff": cutoff, "v": SIGNATURE_VERSION},
-        ).to_arrow_table()
-        index._add_loaded(table)
+        index._add_loaded(index._rows(con, index._covered[0], None))
         return index
 
+    @staticmethod
+    def _rows(con: duckdb.DuckDBPyConnection, start: float, end: float | None) -> pa.Table:
+        """The stored signatures whose article time is in [start, end] (no upper bound when None)."""
+        bounds = {"lo": datetime.fromtimestamp(start, UTC), "v": SIGNATURE_VERSION}
+        upper = ""
+        if end is not None:
+            bounds["hi"] = datetime.fromtimestamp(end, UTC)
+            upper = " AND article_time <= $hi"
+        return con.sql(
+            "SELECT article_id, story_id, epoch(article_time) AS t, content_hash, word_count, url_keys, headline_key,"
+            f" shingles, minhash FROM story_signatures WHERE article_time >= $lo{upper} AND signature_version = $v"
+            " ORDER BY article_time, article_id",
+            params=bounds,
+        ).to_arrow_table()
+
+    def _cover(self, con: duckdb.DuckDBPyConnection, t: float) -> None:
+        """Make sure every stored row within the window of article time ``t`` is in memory.
+
+        Why: the copies of an old article are old too; they are on disk but not in the window loaded at
+        start. Reads only what is missing: the part of [t - window, t + window] outside the covered span.
+        """
+        lo, hi = t - self.window_seconds, t + self.window_seconds
+        c_lo, c_hi = self._covered
+        if c_lo <= lo and hi <= c_hi:
+            return
+        if hi < c_lo or lo > c_hi:  # disjoint: read the whole span; what is already in memory is skipped
+            self._add_loaded(self._rows(con, lo, hi))
+            self._covered = (lo, hi)
+            return
+        if lo < c_lo:
+            self._add_loaded(self._rows(con, lo, c_lo))
+        if hi > c_hi:
+            self._add_loaded(self._rows(con, c_hi, hi))
+        self._covered = (min(lo, c_lo), max(hi, c_hi))
+
     def _add_loaded(self, table: pa.Table) -> None:
+        if table.num_rows and self._by_article:  # rows already in memory (a span read again) are skipped
+            keep = pa.array([aid not in self._by_article for aid in table.column("article_id").to_pylist()])
+            table = table.filter(keep)
         if table.num_rows == 0:
             return
         shingles = table.column("shingles").combine_chunks()
@@ -177,13 +217,14 @@ class StoryIndex:
         done = self._linked(con, list(dict.fromkeys(a.article_id for a in articles)))
         linked_at = datetime.now(UTC)
         links: list[StoryAssignment] = []
-        sig_rows: list[tuple[_Entry, np.ndarray | None, datetime]] = []
+        sig_rows: list[tuple[_Entry, np.ndarray | None, datetime, datetime]] = []
         deltas: dict[str, _StoryDelta] = {}
         for art in sorted(articles, key=lambda a: (_article_time(a), a.fetched_at, a.article_id)):
             if art.article_id in done:
                 continue
             when = _article_time(art)
             self._advance(when.timestamp())
+            self._cover(con, when.timestamp())
             fp = text_fingerprint(art.text)
             url_keys = tuple(sorted({k for k in (url_version_key(art.canonical_url), url_version_key(art.url)) if k}))
             entry = _Entry(art.article_id, art.article_id, when.timestamp(), fp.content_hash, fp.word_count, url_keys,
@@ -199,7 +240,7 @@ class StoryIndex:
             self._insert(entry, keys)
             done[art.article_id] = assignment
             links.append(assignment)
-            sig_rows.append((entry, fp.signature, when))
+            sig_rows.append((entry, fp.signature, when, art.fetched_at))
             delta = deltas.get(entry.story_id)
             if delta is None:
                 deltas[entry.story_id] = _StoryDelta(when, when, art.title, 1)
@@ -212,21 +253,33 @@ class StoryIndex:
         return [done[a.article_id] for a in articles]
 
     def _match(self, new: _Entry, keys: np.ndarray | None) -> tuple[_Entry, str, float] | None:
-        """The entry ``new`` copies, the method and the similarity; None when it starts a story."""
+        """The entry ``new`` copies, the method and the similarity; None when it starts a story.
+
+        Only entries whose article time is within the window of ``new``'s count: entries newer than the
+        window stay in memory while an older article is matched.
+        """
         if new.word_count < MIN_MATCH_WORDS:
             return None
+
+        def near(slot: int | None) -> bool:
+            return slot is not None and abs(self._entries[slot].time - new.time) <= self.window_seconds
+
         slot = self._by_hash.get(new.content_hash)
-        if slot is not None:
+        if near(slot):
+            assert slot is not None
             return self._entries[slot], "exact", 1.0
         for key in new.url_keys:
             slot = self._by_url.get(key)
-            if slot is not None:
+            if near(slot):
+                assert slot is not None
                 old = self._entries[slot]
                 sim = shingle_similarity(new.shingles, old.shingles)
                 return old, "url_update", round(max(sim.jaccard, sim.containment), 4)
         best: tuple[float, float, _Entry] | None = None
         if keys is not None:
             for slot in self._lsh.candidates(keys):
+                if not near(slot):
+                    continue
                 old = self._entries[slot]
                 score = near_duplicate_score(shingle_similarity(new.shingles, old.shingles),
                                              jaccard_threshold=self.threshold,
@@ -236,7 +289,8 @@ class StoryIndex:
         if best is not None:
             return best[2], "near", round(best[0], 4)
         slot = self._by_headline.get(new.headline_key) if new.headline_key else None
-        if slot is not None:
+        if near(slot):
+            assert slot is not None
             old = self._entries[slot]
             sim = shingle_similarity(new.shingles, old.shingles)
             if old.word_count >= MIN_MATCH_WORDS and sim.containment >= HEADLINE_UPDATE_MIN_CONTAINMENT:
@@ -261,9 +315,12 @@ class StoryIndex:
         heapq.heappush(self._heap, (entry.time, slot))
 
     def _advance(self, t: float) -> None:
-        """Move the clock to ``t`` (never back) and evict entries that fell out of the window."""
+        """Move the pruning clock to ``t`` (never back) and evict entries older than the window before ``t``
+        from memory (their rows stay until pruned: an older article read later reads them again)."""
         self.horizon = max(self.horizon, t)
-        cutoff = self.horizon - self.window_seconds
+        cutoff = t - self.window_seconds
+        if cutoff > self._covered[0]:
+            self._covered = (cutoff, self._covered[1])
         while self._heap and self._heap[0][0] < cutoff:
             _, slot = heapq.heappop(self._heap)
             entry = self._entries.pop(slot)
@@ -279,10 +336,13 @@ class StoryIndex:
     def _prune(self, con: duckdb.DuckDBPyConnection) -> None:
         """Delete signature rows that fell out of the window: only the window is ever loaded, and the rows
         (~3 KB each, mostly shingles) would otherwise grow the warehouse file and its snapshot copies.
-        ``story_links`` keeps the history."""
+        ``story_links`` keeps the history. A row fetched recently stays whatever its date: the copies of
+        a back catalogue arrive over the following cycles."""
         cutoff = self.horizon - self.window_seconds
         if cutoff > self._pruned_before:
-            con.execute("DELETE FROM story_signatures WHERE article_time < ?", [datetime.fromtimestamp(cutoff, UTC)])
+            at = datetime.fromtimestamp(cutoff, UTC)
+            con.execute("DELETE FROM story_signatures WHERE article_time < ? AND coalesce(fetched_at, article_time) < ?",
+                        [at, at])
             self._pruned_before = cutoff
 
     def _linked(self, con: duckdb.DuckDBPyConnection, ids: list[str]) -> dict[str, StoryAssignment]:
@@ -301,7 +361,7 @@ class StoryIndex:
         self,
         con: duckdb.DuckDBPyConnection,
         links: list[StoryAssignment],
-        sig_rows: list[tuple[_Entry, np.ndarray | None, datetime]],
+        sig_rows: list[tuple[_Entry, np.ndarray | None, datetime, datetime]],
         deltas: dict[str, _StoryDelta],
         linked_at: datetime,
     ) -> None:
@@ -316,15 +376,16 @@ class StoryIndex:
             "linked_at": pa.array([linked_at] * len(links), pa.timestamp("us", tz="UTC")),
         })
         sig_table = pa.table({
-            "article_id": [e.article_id for e, _, _ in sig_rows],
-            "story_id": [e.story_id for e, _, _ in sig_rows],
-            "article_time": pa.array([w for _, _, w in sig_rows], pa.timestamp("us", tz="UTC")),
-            "content_hash": [e.content_hash for e, _, _ in sig_rows],
-            "word_count": pa.array([e.word_count for e, _, _ in sig_rows], pa.int32()),
-            "url_keys": pa.array([list(e.url_keys) for e, _, _ in sig_rows], pa.list_(pa.string())),
-            "headline_key": pa.array([e.headline_key for e, _, _ in sig_rows], pa.string()),
-            "shingles": _uint32_lists([e.shingles for e, _, _ in sig_rows]),
-            "minhash": _uint32_lists([s for _, s, _ in sig_rows]),
+            "article_id": [e.article_id for e, _, _, _ in sig_rows],
+            "story_id": [e.story_id for e, _, _, _ in sig_rows],
+            "article_time": pa.array([w for _, _, w, _ in sig_rows], pa.timestamp("us", tz="UTC")),
+            "fetched_at": pa.array([f for _, _, _, f in sig_rows], pa.timestamp("us", tz="UTC")),
+            "content_hash": [e.content_hash for e, _, _, _ in sig_rows],
+            "word_count": pa.array([e.word_count for e, _, _, _ in sig_rows], pa.int32()),
+            "url_keys": pa.array([list(e.url_keys) for e, _, _, _ in sig_rows], pa.list_(pa.string())),
+            "headline_key": pa.array([e.headline_key for e, _, _, _ in sig_rows], pa.string()),
+            "shingles": _uint32_lists([e.shingles for e, _, _, _ in sig_rows]),
+            "minhash": _uint32_lists([s for _, s, _, _ in sig_rows]),
             "signature_version": pa.array([SIGNATURE_VERSION] * len(sig_rows), pa.int32()),
         })
         story_table = pa.table({
