@@ -29,7 +29,10 @@ def run_details(con: duckdb.DuckDBPyConnection, run_id: str) -> RunDetails:
         return RunDetails()
     started, finished = span
     failed = con.execute(
-        "SELECT coalesce(f.name, q.url), q.reason || CASE WHEN q.message <> '' THEN ': ' || q.message ELSE '' END"
+        # The message's first line: an internal error's message goes on with its traceback, which belongs
+        # in the quarantine row and the log, not in a one-screen summary.
+        "SELECT coalesce(f.name, q.url),"
+        " q.reason || CASE WHEN q.message <> '' THEN ': ' || split_part(q.message, chr(10), 1) ELSE '' END"
         " FROM quarantine q LEFT JOIN feeds f ON f.feed_id = q.item_key"
         " WHERE q.stage = 'feed' AND q.run_id = ? ORDER BY 1", [run_id]).fetchall()
     topics = con.execute(
