@@ -111,7 +111,8 @@ def test_sql_never_prints_a_raw_control_character(hostile_warehouse, fmt):
     if fmt == "json":
         assert json.loads(res.stdout) == [{"title": HOSTILE}]  # escaped, yet the same data
     else:
-        assert "\\x1b[2J" in res.stdout and "\\u202e" in res.stdout
+        # escaped (a table cuts a long cell at 80 characters with an ellipsis, so the later escapes may be cut)
+        assert "\\x1b[2J" in res.stdout and ("\\u202e" in res.stdout or "…" in res.stdout)
 
 
 def test_sql_csv_to_a_file_keeps_the_stored_text_and_the_warehouse_is_unchanged(hostile_warehouse):

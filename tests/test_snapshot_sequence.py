@@ -106,7 +106,7 @@ def test_sql_on_a_published_snapshot_has_a_clean_stderr(tmp_path):
     config.write_text(yaml.safe_dump({"warehouse": {"path": str(src)}}))
     publish_snapshot(src)
     res = _sql(tmp_path, config)
-    assert res.returncode == 0 and res.stdout.split() == ["one", "1"]
+    assert res.returncode == 0 and res.stdout.split() == ["one", "---", "1"]
     assert res.stderr == ""  # nothing (no leak reports) to hide a real error
 
 
