@@ -10,8 +10,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from extract.html import decoded_html, extracted_page
+from extract.html import decoded_html, page_content
 from extract.http import FetchPolicy, HttpClient
+from transform.articles import needs_date_search, page_reading
 
 
 def _page_html(target: str, settings: Any | None) -> tuple[str, str]:
@@ -33,7 +34,7 @@ def inspection(target: str, settings: Any | None = None) -> dict[str, Any]:
     from transform.nlp import analyses_of_articles, load_pipeline
 
     html, url = _page_html(target, settings)
-    page = extracted_page(html, url)
+    page = page_reading(page_content(html, url, date_search=needs_date_search))
     model = settings.nlp.model if settings is not None else "en_core_web_sm"
     analysis = analyses_of_articles(load_pipeline(model), [(page.title, page.text)])[0]
     by_id = {e.entity_id: e for e in analysis.entities}

@@ -139,12 +139,13 @@ def _warm_up_page() -> str:
 
 
 def _preloaded(model: str | None) -> None:
-    from extract.html import extracted_page
+    from extract.html import page_content
+    from transform.articles import page_reading
 
     # One throwaway extraction: trafilatura and its helpers load data lazily on the first page (measured:
     # 2-3 s), which would otherwise be charged to the first real page's time budget.
     try:
-        extracted_page(_warm_up_page(), "http://localhost/warm-up")
+        page_reading(page_content(_warm_up_page(), "http://localhost/warm-up"))
     except ItemError:
         pass
     if model:
