@@ -31,7 +31,7 @@ def _page_html(target: str, settings: Any | None) -> tuple[str, str]:
 
 def inspection(target: str, settings: Any | None = None) -> dict[str, Any]:
     """Extraction, cleaning, entities and quotes of one page as a JSON-ready dict."""
-    from transform.nlp import analyses_of_articles, load_pipeline
+    from transform.nlp.analysis import analyses_of_articles, load_pipeline
 
     html, url = _page_html(target, settings)
     page = page_reading(page_content(html, url, date_search=needs_date_search))

@@ -75,7 +75,7 @@ def _extracted(job: PageJob, topics: dict[str, TopicQuery]) -> Processed:
 
 
 def _analysed(out: list[Processed], model: str, item_seconds: float | None) -> list[Processed]:
-    from transform.nlp import analyses_of_articles, load_pipeline
+    from transform.nlp.analysis import analyses_of_articles, load_pipeline
 
     nlp = load_pipeline(model)
     todo = [i for i, p in enumerate(out) if p.article is not None and p.article.language in NLP_LANGUAGES]
@@ -149,7 +149,7 @@ def _preloaded(model: str | None) -> None:
     except ItemError:
         pass
     if model:
-        from transform.nlp import load_pipeline
+        from transform.nlp.analysis import load_pipeline
 
         load_pipeline(model)
 

@@ -24,8 +24,8 @@ from spacy.tokens import Doc, Token
 
 from newswatch.models import Entity, Mention
 from transform.body_lines import body_line_mask
-from transform.entity_mentions import Candidate, name_candidates
-from transform.names import COUNTRIES, TITLE_LINKS, entity_key, name_tokens
+from transform.nlp.entity_mentions import Candidate, name_candidates
+from transform.nlp.names import COUNTRIES, TITLE_LINKS, entity_key, name_tokens
 
 __all__ = ["ArticleEntities", "article_entities", "entity_key", "name_tokens", "with_person_mention"]
 _TYPE_ORDER = ("PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT", "PRODUCT", "WORK_OF_ART", "LAW")

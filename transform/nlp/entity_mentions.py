@@ -5,7 +5,7 @@ Why: the small model's spans are often not names: "the United States", "Presiden
 capitalised word, loses honorifics, office titles and possessives, and ends at commas, brackets,
 quotation marks and lower-case words that are not name particles. A dateline ("WASHINGTON (Reuters) -")
 is a place even when the model misses it in capitals. Grouping the mentions into entities is
-:mod:`transform.entities`' job.
+:mod:`transform.nlp.entities`' job.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from spacy.tokens import Doc, Span, Token
 
-from transform.names import (
+from transform.nlp.names import (
     APOSTROPHES,
     CORPORATE_SUFFIXES,
     COUNTRIES,
