@@ -24,8 +24,10 @@ from collections.abc import Callable
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from extract.html import MAX_PAGE_TEXT_CHARS, decoded_html, extracted_page  # noqa: E402
+from extract.html import MAX_PAGE_TEXT_CHARS, decoded_html, page_content  # noqa: E402
 from newswatch.errors import ItemError  # noqa: E402
+from newswatch.models import PageReading  # noqa: E402
+from transform.articles import needs_date_search, page_reading  # noqa: E402
 from transform.clean import cleaned_text  # noqa: E402
 
 PROSE = ("The minister said on Tuesday that the budget, delayed twice since March, would reach parliament "
@@ -56,6 +58,11 @@ def cpu_seconds(fn: Callable[[], object], repeat: int = 3) -> float:
         fn()
         best = min(best, time.process_time() - started)
     return best
+
+
+def extracted_page(html: str, url: str) -> PageReading:
+    """What a worker makes of one fetched page: extraction (``extract``), then interpretation (``transform``)."""
+    return page_reading(page_content(html, url, date_search=needs_date_search))
 
 
 def page_outcome(html_bytes: bytes) -> tuple[float, str]:

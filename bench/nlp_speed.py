@@ -1,14 +1,15 @@
 """Words per second of the NLP stage against bare ``nlp.pipe`` on the same synthetic news articles.
 
-Run from the repository root: ``python bench/nlp_speed.py [--articles 200] [--processes 2]``.
+Run from the repository root: ``python bench/nlp_speed.py [--articles 200]``.
 
 The articles are generated here (names, places, quotes in every shape the quote rules handle, about 700
 words each), so the benchmark needs no third-party data. Printed rows:
 
 - ``bare nlp.pipe (full model)``: ``spacy.load(model)`` with every component, ``nlp.pipe`` only;
-- ``bare nlp.pipe (our components)``: the pipeline :func:`transform.nlp.load_pipeline` returns, ``nlp.pipe``
+- ``bare nlp.pipe (our components)``: the pipeline :func:`transform.nlp.analysis.load_pipeline` returns, ``nlp.pipe``
   only (what our analysis costs on top is the difference to the next row);
-- ``analyses_of_articles``: entities, mentions and quotes, one process, then ``--processes`` workers;
+- ``analyses_of_articles``: entities, mentions and quotes, in one process (the pipeline's parallelism is
+  its worker processes, measured by bench/throughput.py);
 - ``... without parser``: what the parser costs (speaker attribution needs it).
 """
 
@@ -64,13 +65,12 @@ def _words_per_second(run: Callable[[], object], texts: list[str]) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=200)
-    parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--model", default="en_core_web_sm")
     args = parser.parse_args(argv)
 
     import spacy
 
-    from transform.nlp import FALLBACK_MODELS, analyses_of_articles, load_pipeline
+    from transform.nlp.analysis import FALLBACK_MODELS, analyses_of_articles, load_pipeline
 
     rng = random.Random(7)
     texts = [_article(rng) for _ in range(args.articles)]
@@ -88,7 +88,6 @@ def main(argv: list[str] | None = None) -> int:
     bare_full = _words_per_second(lambda: list(full.pipe(texts, batch_size=64)), texts)
     bare_ours = _words_per_second(lambda: list(ours.pipe(texts, batch_size=64)), texts)
     analysed = _words_per_second(lambda: analyses_of_articles(ours, articles), texts)
-    parallel = _words_per_second(lambda: analyses_of_articles(ours, articles, n_process=args.processes), texts)
     with ours.select_pipes(disable=["parser"]):
         no_parser = _words_per_second(lambda: list(ours.pipe(texts, batch_size=64)), texts)
 
@@ -96,7 +95,6 @@ def main(argv: list[str] | None = None) -> int:
         ("bare nlp.pipe (full model)", bare_full),
         ("bare nlp.pipe (our components)", bare_ours),
         ("analyses_of_articles, 1 process", analysed),
-        (f"analyses_of_articles, {args.processes} processes", parallel),
         ("bare nlp.pipe (our components) without parser", no_parser),
     ]
     for label, wps in rows:

@@ -11,7 +11,7 @@ boilerplate, and RSS feeds) on loopback, and measures in the same run, at each c
 (b) the bare components in a subprocess, no orchestration and no database: feeds fetched and parsed
     with feedparser, pages fetched concurrently (httpx, 16 threads), ``trafilatura.extract`` in a
     process pool over all cores, ``nlp.pipe(texts, n_process=cores)`` with the same spaCy model and
-    components newswatch runs (the lemmatizer off, as in transform/nlp.py).
+    components newswatch runs (the lemmatizer off, as in transform/nlp/analysis.py).
 
 Pages are rendered once before the clock starts and served as static bytes, so the server costs
 what a remote site would (almost nothing here). The machine may be shared: wall times move with
@@ -184,7 +184,7 @@ def bare_main(feed_urls: list[str], cores: int, model: str) -> None:
     import spacy
     import trafilatura  # noqa: F401  (imported here so that its import is not counted as work)
 
-    from transform.nlp import FALLBACK_MODELS, UNUSED_COMPONENTS
+    from transform.nlp.analysis import FALLBACK_MODELS, UNUSED_COMPONENTS
 
     t_import = time.perf_counter() - t0
     t = time.perf_counter()

@@ -53,8 +53,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from demosite.loopback import LoopbackSite, Route  # noqa: E402
 from eval.splits import SPLITS, in_split  # noqa: E402
-from extract.html import decoded_html, extracted_page  # noqa: E402
+from extract.html import decoded_html, page_content  # noqa: E402
 from newswatch.errors import ItemError  # noqa: E402
+from newswatch.models import PageReading  # noqa: E402
+from transform.articles import needs_date_search, page_reading  # noqa: E402
 
 EVAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval" / "extraction"
 _TOKEN = re.compile(r"\w+")
@@ -76,6 +78,11 @@ def shingle_f1(predicted: str, truth: str) -> float:
         return 0.0
     precision, recall = overlap / sum(p.values()), overlap / sum(t.values())
     return 2 * precision * recall / (precision + recall)
+
+
+def extracted_page(html: str, url: str) -> PageReading:
+    """What a worker makes of one fetched page: extraction (``extract``), then interpretation (``transform``)."""
+    return page_reading(page_content(html, url, date_search=needs_date_search))
 
 
 def ours(html: str, url: str) -> str:

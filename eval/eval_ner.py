@@ -95,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not path.exists():
         print(f"skipped: {path} is absent")
         return 0
-    from transform.nlp import analyses_of_articles, load_pipeline
+    from transform.nlp.analysis import analyses_of_articles, load_pipeline
 
     docs = [d for k, d in enumerate(conll_documents(path))
             if in_split(f"{args.file}:{k}:" + " ".join(w for w, _ in d[0]), args.split)]
@@ -118,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.no_bare:
         import spacy
 
-        from transform.nlp import FALLBACK_MODELS
+        from transform.nlp.analysis import FALLBACK_MODELS
 
         try:
             plain = spacy.load(args.model)

@@ -184,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not DATA.exists():
         print(f"skipped: {DATA} is absent")
         return 0
-    from transform.nlp import analyses_of_articles, load_pipeline
+    from transform.nlp.analysis import analyses_of_articles, load_pipeline
 
     rows = [json.loads(line) for line in DATA.open(encoding="utf-8")]
     if args.split != "all":

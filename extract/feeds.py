@@ -30,8 +30,7 @@ import feedparser
 from extract.decoding import text_codec
 from extract.limits import RAW_FIELD_CHARS, capped_author, capped_title
 from newswatch.errors import ItemError
-from newswatch.models import FeedEntry, ParsedFeed
-from transform.dates import plausible_datetime
+from newswatch.models import FeedEntry, ParsedFeed, plausible_datetime
 
 # Default item bound per document. Real feeds carry 10-300 items (the largest of the 28 eval feeds has
 # 300); 2,000 leaves room for archives while keeping feedparser's per-item dictionaries in the tens of MB.

@@ -1,4 +1,4 @@
-"""HTML pages to ``ExtractedPage``: decoding, trafilatura extraction, metadata, cleaning.
+"""HTML pages to ``PageContent``: decoding, trafilatura extraction, metadata strings.
 
 Why this shape: the flow fetches bytes (extract/http.py) and hands them here; everything in this
 module is a pure function of those bytes, the Content-Type header and the final URL, so it is tested
@@ -9,20 +9,19 @@ on hand-written fixtures without a network.
   charset), then the declared charset (header, then ``<meta>``), and finally the usual mislabel:
   a page "in UTF-8" that is really windows-1252. It never raises.
 - Text comes from ``trafilatura.bare_extraction`` with ``include_comments=False`` and
-  ``deduplicate=False`` (its dedup cache is process-global and non-idempotent, docs/stack-notes.md#trafilatura)
+  ``deduplicate=False`` (its dedup cache is process-global and non-idempotent)
   and without trafilatura's metadata pass (see ``EXTRACTION_OPTIONS``). The metadata we need
   (canonical URL, title, author, publication time) is read by ``extract.page_meta`` from meta tags
   and JSON-LD, which costs a fraction of htmldate's search.
-- The text is then cleaned by ``transform.clean.cleaned_text`` and stripped of the headline that
-  article templates repeat at the top of the body (the title is stored on its own).
+- Nothing here cleans, detects a language, normalises a URL or reads a date: this module returns
+  what the bytes say, and ``transform.articles`` interprets it into an ``Article``.
 """
 
 from __future__ import annotations
 
 import codecs
 import re
-from datetime import datetime
-from urllib.parse import urljoin, urlsplit
+from collections.abc import Callable
 
 from htmldate import find_date
 from lxml.etree import XPath
@@ -31,13 +30,9 @@ from trafilatura import bare_extraction
 from trafilatura.utils import load_html
 
 from extract.decoding import text_codec
-from extract.page_meta import PageMeta, page_meta
+from extract.page_meta import page_meta
 from newswatch.errors import ItemError
-from newswatch.models import ExtractedPage
-from transform.clean import cleaned_text
-from transform.dates import parsed_datetime, published_at_from_url
-from transform.language import detected_language
-from transform.urls import normalized_url
+from newswatch.models import PageContent, PageMeta
 
 # Options measured on the evaluation article pages with eval/eval_extraction.py (91 + 180 pages),
 # together with the pruning and cleaning below:
@@ -80,12 +75,6 @@ _PRUNE_BLOCK = re.compile("|".join(map(re.escape, PRUNE_BLOCK_TOKENS + PRUNE_INL
 _PRUNE_INLINE = re.compile("|".join(map(re.escape, PRUNE_INLINE_TOKENS)), re.IGNORECASE)
 _BLOCK_TAGS = ("div", "p", "section", "aside", "ul", "figcaption")
 
-# A feed body shorter than this many words is a teaser, not the article, and the page is fetched
-# instead. Measured on the 13 real publisher feeds of the evaluation set that carry content:encoded: teaser
-# bodies (abc.net.au, El País, Foreign Policy, NDTV, NPR, NYT, Rest of World, The Week) run 2-45
-# words after cleaning (one El País outlier 245); full bodies (TIME, Dawn) run 154-4,751, median
-# ~1,000; paywalled member previews (404 Media) run 65-200 and are better fetched.
-MIN_FEED_BODY_WORDS = 150
 # A feed body whose text ends like this was cut short by the publisher ("… Continue reading",
 # "[…]", "Read the full story"), whatever its length.
 _TRUNCATED_END = re.compile(
@@ -102,14 +91,6 @@ MAX_PAGE_TEXT_CHARS = 1_000_000
 # instead and gets the page caps). Real content:encoded bodies run to ~50 KB.
 MAX_FEED_BODY_HTML_CHARS = 2_000_000
 _TEXT_NODES = XPath("//text()[not(parent::script or parent::style)]")
-# An extraction with fewer words than this is not an article (error pages, consent walls, empty
-# shells, JavaScript-only pages where only a caption is in the HTML), and becomes a ``no_text``
-# rejection. The shortest real articles in aeb_dev and trafilatura_en have 64 words after cleaning;
-# a soft-404 page ("Sorry, we can't find that page ...") has about 15.
-MIN_ARTICLE_WORDS = 25
-_WORD = re.compile(r"\w+")
-# Chinese and Japanese are written without spaces: each ideograph or kana counts as a word.
-_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 # WHATWG encoding labels that Python spells differently, or where browsers use a superset.
 _CHARSET_ALIASES = {
@@ -168,19 +149,19 @@ def decoded_html(body: bytes, content_type: str | None) -> str:
     return body.decode("cp1252", errors="replace")
 
 
-def extracted_page(html: str, url: str) -> ExtractedPage:
-    """Extract, clean and describe one article page.
+def page_content(html: str, url: str, *, date_search: Callable[[PageMeta, str], bool] | None = None) -> PageContent:
+    """Extract one article page: its main text and what its metadata says, uncleaned and uninterpreted.
 
     Args:
         html: the decoded page (see ``decoded_html``).
-        url: the page's final URL after redirects (resolves relative canonical links).
+        url: the page's final URL after redirects.
+        date_search: told the page's metadata and URL, says whether htmldate's text search for a date is
+            worth running (it costs ~4 ms a page and is only a fallback); None searches every page.
     Returns:
-        The cleaned text with the page's title, author, canonical URL, language and publication time
-        (``published_at_source`` is ``"page_metadata"`` or ``"url"``, or None when the page has none).
+        The extractor's text, the page's metadata strings and, when searched for and found, a date string.
     Raises:
-        ItemError: reason ``no_text`` when the page holds no article text (not HTML, an empty shell,
-            or fewer than ``MIN_ARTICLE_WORDS`` words after cleaning); ``too_long`` when it holds more
-            than ``MAX_PAGE_TEXT_CHARS`` characters of text (refused before extraction and cleaning).
+        ItemError: reason ``no_text`` when the page is not parseable as HTML; ``too_long`` when it holds more
+            than ``MAX_PAGE_TEXT_CHARS`` characters of text (refused before extraction).
     """
     tree = _parsed_tree(html)
     if tree is None:
@@ -190,52 +171,26 @@ def extracted_page(html: str, url: str) -> ExtractedPage:
     meta = page_meta(tree)
     document = bare_extraction(_pruned(tree), url=url, **EXTRACTION_OPTIONS)
     raw = document.text if document is not None and not isinstance(document, dict) else None
-    text = _without_headline(without_doubled_names(cleaned_text(raw or "")), meta.headlines)
-    if (words := _word_count(text)) < MIN_ARTICLE_WORDS:
-        raise ItemError("no_text", f"no article text found ({words} words): {url}")
-    canonical = _canonical_url(meta.canonical_href, url)
-    published_at, source = _published_at(meta, tree, url, canonical)
-    return ExtractedPage(
-        url=url,
-        canonical_url=canonical,
-        title=meta.title,
-        author=meta.author,
-        published_at=published_at,
-        published_at_source=source,
-        text=text,
-        language=detected_language(text),
-    )
+    found = None
+    if date_search is None or date_search(meta, url):
+        # url="" stops htmldate from reading the date out of the canonical link itself (the caller reads URLs).
+        found = find_date(tree, url="", extensive_search=False, original_date=True) or None
+    return PageContent(url=url, text=raw or "", meta=meta, found_date=found)
 
 
-def _published_at(meta: PageMeta, tree: HtmlElement, url: str, canonical: str | None) -> tuple[datetime | None, str | None]:
-    """The publication time and where it came from: meta tags / JSON-LD, then the URL, then htmldate.
-
-    htmldate's fast search (``<time>``, date-classed elements, "Published ..." patterns) only runs
-    when the first two found nothing: 4 ms a page there, on the ~20% of eval pages that need it, and
-    it found a date on 37 of those 50 (its extensive search costs 55 ms and guessed more wildly).
-    """
-    if meta.published_at is not None:
-        return meta.published_at, "page_metadata"
-    from_url = published_at_from_url(url) or (published_at_from_url(canonical) if canonical else None)
-    if from_url is not None:
-        return from_url, "url"
-    # url="" stops htmldate from reading the date out of the canonical link itself ("url" above).
-    found = find_date(tree, url="", extensive_search=False, original_date=True)
-    parsed = parsed_datetime(found) if found else None
-    return (parsed, "page_metadata") if parsed else (None, None)
+_NO_META = PageMeta(canonical_href=None, title=None, author=None, date_strings=(), headlines=())
 
 
-def extracted_feed_body(content_html: str, url: str) -> str | None:
-    """Cleaned article text from a feed item's full body, or None when it is only a teaser.
+def feed_body_content(content_html: str, url: str) -> PageContent | None:
+    """The extractor's text of a feed item's full body, or None when the body is not worth reading.
 
     Args:
         content_html: the item's ``content:encoded`` / Atom ``content`` HTML.
         url: the item's link (for relative links; not fetched).
     Returns:
-        The cleaned text when it has at least ``MIN_FEED_BODY_WORDS`` words and does not end in a
-        "continue reading" cut, else None (the flow then fetches the page). A body over
-        ``MAX_FEED_BODY_HTML_CHARS`` or ``MAX_PAGE_TEXT_CHARS`` is not read either: the page, which has
-        its own caps, is fetched instead.
+        The uncleaned text (no metadata: the feed entry carries it), or None when the body visibly ends in
+        a "continue reading" cut, or is over ``MAX_FEED_BODY_HTML_CHARS`` or ``MAX_PAGE_TEXT_CHARS`` (the
+        page, which has its own caps, is fetched instead).
     """
     if len(content_html) > MAX_FEED_BODY_HTML_CHARS:
         return None
@@ -246,14 +201,7 @@ def extracted_feed_body(content_html: str, url: str) -> str | None:
         return None
     document = bare_extraction(_pruned(tree), url=url, **EXTRACTION_OPTIONS)
     raw = (document.text if document is not None and not isinstance(document, dict) else None) or ""
-    text = cleaned_text(raw)
-    return text if _word_count(text) >= MIN_FEED_BODY_WORDS else None
-
-
-def _word_count(text: str) -> int:
-    """Words, counting each CJK character as one (those scripts do not separate words)."""
-    unspaced = len(_UNSPACED.findall(text))
-    return len(_WORD.findall(_UNSPACED.sub(" ", text))) + unspaced if unspaced else len(_WORD.findall(text))
+    return PageContent(url=url, text=raw, meta=_NO_META)
 
 
 def _text_chars(tree: HtmlElement) -> int:
@@ -309,45 +257,4 @@ def _mostly_utf8(body: bytes) -> bool:
     return good > broken
 
 
-def _canonical_url(href: str | None, url: str) -> str | None:
-    """The page's own canonical link, absolutised and normalised; None when absent or implausible.
-
-    A canonical pointing at the site's front page from an article is a CMS misconfiguration
-    (every article would collapse into one identity), so it is ignored.
-    """
-    if not href:
-        return None
-    absolute = urljoin(url, href.strip())
-    parts = urlsplit(absolute)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return None
-    if parts.path in ("", "/") and not parts.query and urlsplit(url).path not in ("", "/"):
-        return None
-    return normalized_url(absolute)
-
-
-def _without_headline(text: str, headlines: tuple[str, ...]) -> str:
-    """Drop lines that only repeat the page's headline (templates print it above the body, and
-    share boxes and "related" rails repeat it); the title is stored on its own."""
-    if not headlines or not text:
-        return text
-    keys = {_key(h) for h in headlines if _key(h)}
-    return "\n".join(line for line in text.split("\n") if _key(line) not in keys)
-
-
-def _key(text: str) -> str:
-    return " ".join(_WORD.findall(text.lower()))
-
-
-__all__ = ["PageMeta", "decoded_html", "extracted_feed_body", "extracted_page"]
-
-
-# A name written twice with nothing between: a link's text followed by its hover card's, flattened into
-# one line by the extractor ("Rep. Jane Q. DoeJane Q. Doe"). Two or more capitalised words, so that
-# glued words and initials ("AA", "Baden-Baden") are never touched.
-_DOUBLED_NAME = re.compile(r"\b([A-Z][a-z][\w'’.-]*(?: [A-Z][\w'’.-]*){1,4})\1(?![a-z])")
-
-
-def without_doubled_names(text: str) -> str:
-    """The text with every name doubled by a hover card written once."""
-    return _DOUBLED_NAME.sub(r"\1", text) if text else text
+__all__ = ["PageContent", "PageMeta", "decoded_html", "feed_body_content", "page_content"]

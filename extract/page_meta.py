@@ -1,10 +1,12 @@
-"""What a page says about itself: canonical link, title, author and publication time.
+"""What a page says about itself: canonical link, title, author and publication-time strings.
 
 Why not trafilatura's ``with_metadata=True``: it runs htmldate's search and scans the whole tree for
 authors, categories, tags and licences, which costs more than the text extraction itself
 (docs/stack-notes.md#trafilatura), and its ``url`` silently falls back to the URL we passed, so "the page has no
 canonical link" cannot be told apart. The few fields we store are in ``<meta>`` tags, ``<link
 rel=canonical>`` and JSON-LD on virtually every news page, and one pass over those elements is cheap.
+Values are returned as the page writes them (dates as strings, the canonical link unresolved): reading
+them is ``transform``'s business, so extraction can be tested and replaced on its own.
 """
 
 from __future__ import annotations
@@ -13,15 +15,13 @@ import html
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from lxml.etree import XPath
 from lxml.html import HtmlElement
 
 from extract.limits import RAW_FIELD_CHARS, capped_title
-from transform.dates import parsed_datetime
+from newswatch.models import PageMeta
 
 # Meta keys (name=, property= or itemprop=, lower-cased) holding the *first* publication time, best
 # first. Modification times (article:modified_time, dateModified) are deliberately absent: an
@@ -59,19 +59,8 @@ _BYLINE_NAME = re.compile(r"^(?:[A-ZÀ-Þ][\w.'’-]*\.?(?: (?:and|&|de|van|von|
 MAX_AUTHOR_CHARS = 120
 
 
-@dataclass(frozen=True, slots=True)
-class PageMeta:
-    """Metadata read from one page's ``<head>`` and JSON-LD."""
-
-    canonical_href: str | None  # raw href of <link rel=canonical>, else og:url; not yet absolutised
-    title: str | None
-    author: str | None
-    published_at: datetime | None  # UTC
-    headlines: tuple[str, ...]  # every spelling of the headline (og:title, h1, <title> ...), for stripping
-
-
 def page_meta(tree: HtmlElement) -> PageMeta:
-    """Read the canonical link, title, author and publication time a page declares.
+    """Read the canonical link, title, author and publication-time strings a page declares.
 
     Args:
         tree: the parsed page (not modified).
@@ -98,7 +87,7 @@ def page_meta(tree: HtmlElement) -> PageMeta:
         canonical_href=canonical,
         title=capped_title(title),
         author=_author(metas, ld, tree),
-        published_at=_published_at(metas, ld, tree),
+        date_strings=_date_strings(metas, ld, tree),
         headlines=headlines,
     )
 
@@ -160,7 +149,8 @@ def _ld_objects(data: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
             yield from _ld_objects(data["mainEntity"], depth + 1)
 
 
-def _published_at(metas: dict[str, list[str]], ld: list[dict[str, Any]], tree: HtmlElement) -> datetime | None:
+def _date_strings(metas: dict[str, list[str]], ld: list[dict[str, Any]], tree: HtmlElement) -> tuple[str, ...]:
+    """Every publication-time string the page declares, best source first (the first readable one wins)."""
     candidates: list[str] = []
     for key in PUBLISHED_KEYS[:3]:
         candidates += metas.get(key, [])
@@ -171,7 +161,7 @@ def _published_at(metas: dict[str, list[str]], ld: list[dict[str, Any]], tree: H
         marked = element.get("itemprop") == "datePublished" or element.get("pubdate") is not None
         if marked or "publish" in (element.get("class") or "").lower():
             candidates.append(element.get("datetime") or "")
-    return next((found for value in candidates if (found := parsed_datetime(value))), None)
+    return tuple(candidates)
 
 
 def _author(metas: dict[str, list[str]], ld: list[dict[str, Any]], tree: HtmlElement) -> str | None:

@@ -10,6 +10,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+# Dates outside this range are typos, placeholders ("0001-01-01") or epoch zero, never a news date.
+# The upper bound is generous on purpose: rejecting "future" dates needs a clock, which is the
+# caller's business (the flow knows the fetch time), not a pure check's.
+MIN_YEAR = 1990
+MAX_YEAR = 2100
+
+
+def plausible_datetime(value: datetime | None) -> datetime | None:
+    """``value`` when it is an aware datetime whose year lies in ``MIN_YEAR``..``MAX_YEAR``, else None.
+
+    What counts as a news date is a domain rule every date source (feed items, channels, page metadata,
+    URLs) shares, whichever layer reads it, so a placeholder such as ``0001-01-01`` or ``9999-12-31``
+    counts as "no date" and the caller falls back to its next source instead of storing it.
+    """
+    if value is None or value.tzinfo is None or not MIN_YEAR <= value.year <= MAX_YEAR:
+        return None
+    return value
+
 
 @dataclass(frozen=True, slots=True)
 class FeedEntry:
@@ -52,8 +70,29 @@ class FetchResult:
 
 
 @dataclass(frozen=True, slots=True)
-class ExtractedPage:
-    """What extraction and cleaning found in one HTML page."""
+class PageMeta:
+    """What a page declares about itself in its ``<head>`` and JSON-LD, as written (nothing interpreted)."""
+
+    canonical_href: str | None  # raw href of <link rel=canonical>, else og:url; not yet absolutised
+    title: str | None
+    author: str | None
+    date_strings: tuple[str, ...]  # publication-time candidates (meta tags, JSON-LD, <time>), best first
+    headlines: tuple[str, ...]  # every spelling of the headline (og:title, h1, <title> ...), for stripping
+
+
+@dataclass(frozen=True, slots=True)
+class PageContent:
+    """What the bytes of one HTML page (or of a feed item's body) say: extracted, not yet cleaned or interpreted."""
+
+    url: str  # the page's final URL (or the feed item's link)
+    text: str  # the extractor's main text, uncleaned
+    meta: PageMeta
+    found_date: str | None = None  # a date string found in the body by a text search, when one was made
+
+
+@dataclass(frozen=True, slots=True)
+class PageReading:
+    """What one HTML page says once cleaned and interpreted: the page's side of an ``Article``."""
 
     url: str
     canonical_url: str | None  # from <link rel=canonical> / og:url, normalised

@@ -13,9 +13,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from extract.html import decoded_html, extracted_page
+from extract.html import decoded_html, page_content
 from extract.http import FetchPolicy, HttpClient
 from newswatch.errors import ItemError
+from transform.articles import needs_date_search, page_reading
 
 # Saved pages are often compressed (wget/curl archives, crawl dumps): recognised by their magic bytes.
 _COMPRESSED = ((b"\x1f\x8b", gzip.open), (b"BZh", bz2.open), (b"\xfd7zXZ\x00", lzma.open))
@@ -57,10 +58,10 @@ def _page_html(target: str, settings: Any | None) -> tuple[str, str]:
 
 def inspection(target: str, settings: Any | None = None) -> dict[str, Any]:
     """Extraction, cleaning, entities and quotes of one page as a JSON-ready dict."""
-    from transform.nlp import analyses_of_articles, load_pipeline
+    from transform.nlp.analysis import analyses_of_articles, load_pipeline
 
     html, url = _page_html(target, settings)
-    page = extracted_page(html, url)
+    page = page_reading(page_content(html, url, date_search=needs_date_search))
     model = settings.nlp.model if settings is not None else "en_core_web_sm"
     analysis = analyses_of_articles(load_pipeline(model), [(page.title, page.text)])[0]
     by_id = {e.entity_id: e for e in analysis.entities}

@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from extract.feeds import body_hash, parsed_feed
-from extract.html import decoded_html, extracted_feed_body, extracted_page
+from extract.html import decoded_html, feed_body_content, page_content
 from extract.http import HttpClient, redacted_url
 from newswatch import secrets
 from newswatch.errors import ItemError, PipelineError, RetriableError
@@ -22,19 +22,12 @@ from newswatch.faults import fault_point
 from newswatch.models import Article, FeedEntry, Rejection
 from newswatch.records import Candidate, FeedPoll, FeedTarget, PageJob
 from pipeline.bulkhead import guarded
-from transform.dates import published_at_from_url
-from transform.language import detected_language
-from transform.stories import content_hash
+from transform.articles import article_from, feed_body_text, needs_date_search
 from transform.topics import TopicQuery, matched_terms
-from transform.urls import article_id_for, normalized_url, stable_id
+from transform.urls import normalized_url, stable_id
 
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
-# The longest text an article may have. The longest real article in the eval sets (91 aeb_dev bodies,
-# 1,013 PolNeAR texts) has 34k characters. spaCy (en_core_web_sm, synthetic prose) took 4 s / 0.3 GB for
-# 50k characters, 16 s / 0.8 GB for 200k and 58 s / 1.9 GB for 600k, and refuses 1M outright (E088),
-# which failed the whole chunk and so every cycle after it. A longer "article" is a dump, not news.
-MAX_ARTICLE_CHARS = 100_000
 
 
 def item_key_for(entry: FeedEntry) -> str:
@@ -110,7 +103,7 @@ def page_job(client: HttpClient, cand: Candidate, *, now: datetime | None = None
 
         def feed_body() -> str | None:
             fault_point("feed_body", entry.url)
-            return extracted_feed_body(body, entry.url)
+            return feed_body_text(feed_body_content(body, entry.url))
 
         text = guarded("extract", cand.item_key, shown, feed_body, seconds=item_seconds)
         if isinstance(text, Rejection):
@@ -138,59 +131,16 @@ def _fetched_page(client: HttpClient, cand: Candidate, now: datetime) -> PageJob
     return PageJob(cand, secrets.redacted(res.final_url), html, None, now)
 
 
-def _published(entry: FeedEntry, page_date: datetime | None, page_source: str | None, url: str,
-               fetched_at: datetime) -> tuple[datetime, str]:
-    if entry.published_at is not None:
-        return entry.published_at, "feed"
-    if page_date is not None:
-        return page_date, page_source or "page_metadata"
-    from_url = published_at_from_url(url)
-    if from_url is not None:
-        return from_url, "url"
-    if entry.feed_date is not None:  # the channel's date: coarser than the page's, better than fetch time
-        return min(entry.feed_date, fetched_at), "feed"
-    return fetched_at, "fetched"
-
-
 def article_from_job(job: PageJob) -> Article:
-    """Extract and clean the page (or take the feed body) into an ``Article``.
+    """Extract the page (or take the feed body's text) and build its ``Article`` (see ``transform.articles``).
 
     Raises:
         ItemError: no article text (``no_text``), text over ``MAX_ARTICLE_CHARS`` (``too_long``) or
             another extraction failure.
     """
-    cand, entry = job.candidate, job.candidate.entry
-    if job.html is None:
-        text = job.feed_text or ""
-        title, author, page_date, page_src, language = entry.title, entry.author, None, None, detected_language(text)
-        canonical = cand.canonical_url
-    else:
-        page = extracted_page(job.html, job.final_url)
-        text, language = page.text, page.language
-        title = entry.title or page.title
-        author = entry.author or page.author
-        page_date, page_src = page.published_at, page.published_at_source
-        canonical = page.canonical_url or cand.canonical_url
-    if not text.strip():
-        raise ItemError("no_text", "no article text found")
-    if len(text) > MAX_ARTICLE_CHARS:
-        raise ItemError("too_long", f"article text of {len(text)} characters, over the {MAX_ARTICLE_CHARS} limit")
-    published_at, source = _published(entry, page_date, page_src, job.final_url, job.fetched_at)
-    return Article(
-        article_id=article_id_for(canonical),
-        url=job.final_url,
-        canonical_url=canonical,
-        feed_id=cand.feed_id,
-        title=(title or "").strip() or None,
-        author=author,
-        published_at=published_at,
-        published_at_source=source,
-        fetched_at=job.fetched_at,
-        language=language,
-        text=text,
-        word_count=len(text.split()),
-        content_hash=content_hash(text),
-    )
+    page = page_content(job.html, job.final_url, date_search=needs_date_search) if job.html is not None else None
+    return article_from(job.candidate, final_url=job.final_url, fetched_at=job.fetched_at, page=page,
+                        feed_text=job.feed_text)
 
 
 def topic_matches(article: Article, topics: dict[str, TopicQuery]) -> dict[str, tuple[str, ...]]:

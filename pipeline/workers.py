@@ -75,7 +75,7 @@ def _extracted(job: PageJob, topics: dict[str, TopicQuery]) -> Processed:
 
 
 def _analysed(out: list[Processed], model: str, item_seconds: float | None) -> list[Processed]:
-    from transform.nlp import analyses_of_articles, load_pipeline
+    from transform.nlp.analysis import analyses_of_articles, load_pipeline
 
     nlp = load_pipeline(model)
     todo = [i for i, p in enumerate(out) if p.article is not None and p.article.language in NLP_LANGUAGES]
@@ -139,16 +139,17 @@ def _warm_up_page() -> str:
 
 
 def _preloaded(model: str | None) -> None:
-    from extract.html import extracted_page
+    from extract.html import page_content
+    from transform.articles import page_reading
 
     # One throwaway extraction: trafilatura and its helpers load data lazily on the first page (measured:
     # 2-3 s), which would otherwise be charged to the first real page's time budget.
     try:
-        extracted_page(_warm_up_page(), "http://localhost/warm-up")
+        page_reading(page_content(_warm_up_page(), "http://localhost/warm-up"))
     except ItemError:
         pass
     if model:
-        from transform.nlp import load_pipeline
+        from transform.nlp.analysis import load_pipeline
 
         load_pipeline(model)
 

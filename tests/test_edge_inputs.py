@@ -10,10 +10,11 @@ import pytest
 from demosite.loopback import LoopbackSite, Route
 from extract.decoding import text_codec
 from extract.feeds import DEFAULT_MAX_ITEMS, feed_report, parsed_feed
-from extract.html import MAX_PAGE_TEXT_CHARS, decoded_html, extracted_feed_body, extracted_page
+from extract.html import MAX_PAGE_TEXT_CHARS, decoded_html
 from extract.http import FetchPolicy, HttpClient
 from extract.limits import MAX_AUTHOR_CHARS, MAX_TITLE_CHARS, capped
 from newswatch.errors import ItemError
+from tests.pipeline_pages import extracted_feed_body, extracted_page
 from transform.dates import parsed_datetime
 
 pytestmark = pytest.mark.timeout(60)

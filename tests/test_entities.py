@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from newswatch.models import ArticleAnalysis, Entity
-from transform.entities import entity_key
-from transform.nlp import analyses_of_articles, load_pipeline
+from transform.nlp.analysis import analyses_of_articles, load_pipeline
+from transform.nlp.entities import entity_key
 
 
 @pytest.fixture(scope="module")
@@ -119,9 +119,3 @@ def test_results_come_back_in_order_and_empty_texts_are_fine(nlp):
 ])
 def test_entity_keys_ignore_case_accents_initials_hyphens_and_legal_forms(name, key):
     assert entity_key(name) == key
-
-
-def test_worker_processes_give_the_same_result(nlp):
-    articles = [(None, f"Angela Merkel met Emmanuel Macron in Berlin on day {k}. \"We agree on the budget,\" "
-                       "Merkel said.") for k in range(32)]
-    assert analyses_of_articles(nlp, articles, n_process=2) == analyses_of_articles(nlp, articles)

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 
 from newswatch.models import ArticleAnalysis, Entity, Mention, Quote
-from transform.entity_merge import merged_analysis, surname_targets
+from transform.nlp.entity_merge import merged_analysis, surname_targets
 from warehouse.load import _with_full_names
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)

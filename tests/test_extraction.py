@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 import trafilatura
 
-from extract.html import MIN_FEED_BODY_WORDS, decoded_html, extracted_feed_body, extracted_page
+from extract.html import decoded_html
 from newswatch.errors import ItemError
+from tests.pipeline_pages import extracted_feed_body, extracted_page
+from transform.articles import MIN_FEED_BODY_WORDS
 from transform.dates import parsed_datetime, published_at_from_url
 from transform.language import detected_language
 

@@ -8,10 +8,11 @@ from html import escape
 from hypothesis import given
 from hypothesis import strategies as st
 
-from extract.html import decoded_html, extracted_feed_body, extracted_page
+from extract.html import decoded_html
 from extract.limits import MAX_TITLE_CHARS
 from newswatch.errors import ItemError
 from tests.fuzzing import fuzz_settings
+from tests.pipeline_pages import extracted_feed_body, extracted_page
 from transform.body_lines import is_heading_like
 from transform.clean import cleaned_text
 from transform.urls import normalized_url

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from newswatch.models import ArticleAnalysis
-from transform.nlp import analyses_of_articles, load_pipeline
+from transform.nlp.analysis import analyses_of_articles, load_pipeline
 
 CASES = json.loads((Path(__file__).parent / "fixtures" / "articles" / "cases.json").read_text(encoding="utf-8"))
 COUNTED_TYPES = ("PERSON", "ORG", "GPE", "LOC")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from newswatch.models import ArticleAnalysis, Entity
-from transform.nlp import analyses_of_articles, load_pipeline
-from transform.quotes import is_quotation, quotation_text, quoted_spans
+from transform.nlp.analysis import analyses_of_articles, load_pipeline
+from transform.nlp.quotes import is_quotation, quotation_text, quoted_spans
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,14 @@ import pytest
 from newswatch.models import Article
 from transform.stories import (
     LshIndex,
+    StoryCandidate,
     content_hash,
     headline_key,
     minhash_signature,
     near_duplicate_score,
     shingle_hashes,
     shingle_similarity,
+    story_match,
     text_fingerprint,
     text_tokens,
     url_version_key,
@@ -361,3 +363,59 @@ def test_migration_0008_gives_existing_signatures_their_article_time_as_fetch_ti
                 " shingles, signature_version) VALUES ('a', 'a', ?, 'h', 50, [], [], 1)", [T0])
     assert migrate(con)[0] == "0008_story_fetched_at"  # then any later migrations
     assert con.execute("SELECT fetched_at = article_time FROM story_signatures").fetchone() == (True,)
+class _Lookup:
+    """Earlier copies by key, as the warehouse index would answer (the newest holder of a key wins)."""
+
+    def __init__(self, candidates: list[StoryCandidate]) -> None:
+        self.hashes = {c.content_hash: c for c in candidates}
+        self.urls = {k: c for c in candidates for k in c.url_keys}
+        self.headlines = {c.headline_key: c for c in candidates if c.headline_key}
+
+    def with_content_hash(self, content_hash: str) -> StoryCandidate | None:
+        return self.hashes.get(content_hash)
+
+    def with_url_key(self, key: str) -> StoryCandidate | None:
+        return self.urls.get(key)
+
+    def with_headline_key(self, key: str) -> StoryCandidate | None:
+        return self.headlines.get(key)
+
+
+def _candidate(aid: str, text: str, url: str, title: str | None = None, t: float = 0.0) -> StoryCandidate:
+    fp = text_fingerprint(text)
+    keys = tuple(sorted({k for k in [url_version_key(url)] if k}))
+    return StoryCandidate(aid, f"story-{aid}", t, fp.content_hash, fp.word_count, keys, headline_key(url, title),
+                          fp.shingles, fp.signature is not None)
+
+
+def test_story_match_runs_the_cascade_exact_then_url_then_near_then_headline_without_a_warehouse() -> None:
+    text = "\n".join(MISSILE)
+    orig = _candidate("a", text, "https://wire.example/2024/05/07/missile-launch", "North Korea fires missile into the sea")
+    lookup = _Lookup([orig])
+    asked: list[str] = []
+
+    def near() -> list[StoryCandidate]:
+        asked.append("near")
+        return [orig]
+
+    exact = story_match(_candidate("b", text.upper(), "https://other.example/x/missile"), lookup, near)
+    assert exact is not None and (exact.candidate.article_id, exact.method, exact.similarity) == ("a", "exact", 1.0)
+    updated = story_match(_candidate("c", "\n".join(MISSILE[:4]), "https://wire.example/2024/05/07/missile-launch-updated"),
+                          lookup, near)
+    assert updated is not None and updated.method == "url_update"
+    assert asked == []  # the LSH candidates are not even asked for when a keyed rule decides
+    copied = story_match(_candidate("d", "\n".join(MISSILE[:5]) + "\nCopyright Other News.", "https://other.example/x/y"),
+                         lookup, near)
+    assert copied is not None and copied.method == "near" and asked == ["near"]
+    assert story_match(_candidate("e", "\n".join(TALKS), "https://other.example/x/talks"), lookup, near) is None
+    short = _candidate("f", "North Korea fired a missile.", "https://wire.example/2024/05/07/missile-launch")
+    assert story_match(short, lookup, near) is None  # too short to match anything, even its own URL
+
+
+def test_story_match_takes_the_best_near_copy_and_the_oldest_on_a_tie() -> None:
+    text = "\n".join(MISSILE)
+    older = _candidate("old", text + "\nA trailing credit line.", "https://a.example/x/one", t=1.0)
+    newer = _candidate("new", text + "\nA trailing credit line.", "https://b.example/x/two", t=2.0)
+    lookup = _Lookup([])
+    found = story_match(_candidate("n", text, "https://c.example/x/three"), lookup, lambda: [newer, older])
+    assert found is not None and found.candidate.article_id == "old" and found.method == "near"

@@ -292,3 +292,14 @@ def _contained_in_longer(key: str, containers: dict[str, list[str]]) -> bool:
     opening = " ".join(key.split(" ", MIN_CONTAINED_WORDS)[:MIN_CONTAINED_WORDS])
     longer = (other for other in containers.get(opening, ()) if len(other) > len(key))
     return any(padded in f" {other} " for _, other in zip(range(MAX_CONTAINER_CHECKS), longer, strict=False))
+
+
+# A name written twice with nothing between: a link's text followed by its hover card's, flattened into
+# one line by the extractor ("Rep. Jane Q. DoeJane Q. Doe"). Two or more capitalised words, so that
+# glued words and initials ("AA", "Baden-Baden") are never touched.
+_DOUBLED_NAME = re.compile(r"\b([A-Z][a-z][\w'’.-]*(?: [A-Z][\w'’.-]*){1,4})\1(?![a-z])")
+
+
+def without_doubled_names(text: str) -> str:
+    """The text with every name doubled by a hover card written once."""
+    return _DOUBLED_NAME.sub(r"\1", text) if text else text

@@ -14,11 +14,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
-# Dates outside this range are typos, placeholders ("0001-01-01") or epoch zero, never a news date.
-# The upper bound is generous on purpose: rejecting "future" dates needs a clock, which is the
-# caller's business (the flow knows the fetch time), not this pure parser's.
-MIN_YEAR = 1990
-MAX_YEAR = 2100
+from newswatch.models import plausible_datetime
 
 _MONTHS = {
     m: i
@@ -67,18 +63,6 @@ def parsed_datetime(value: str) -> datetime | None:
     if not value:
         return None
     return plausible_datetime(_iso_datetime(value) or _rfc2822_datetime(value) or _epoch_datetime(value))
-
-
-def plausible_datetime(value: datetime | None) -> datetime | None:
-    """``value`` when it is an aware datetime whose year lies in ``MIN_YEAR``..``MAX_YEAR``, else None.
-
-    Every date source (feed items, channels, page metadata, URLs) goes through this one check, so a
-    placeholder such as ``0001-01-01`` or ``9999-12-31`` counts as "no date" and the caller falls back to
-    its next source instead of storing it.
-    """
-    if value is None or value.tzinfo is None or not MIN_YEAR <= value.year <= MAX_YEAR:
-        return None
-    return value
 
 
 def published_at_from_url(url: str) -> datetime | None:

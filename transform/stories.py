@@ -1,4 +1,5 @@
-"""Story fingerprints: the pure half of grouping copies of one story (warehouse/stories.py is the DuckDB half).
+"""Story fingerprints and the matching cascade: the pure half of grouping copies of one story (warehouse/stories.py
+loads the window and persists the decisions).
 
 Why: one wire story reaches us from dozens of sites with a new headline, a site's boilerplate, a dropped
 or added paragraph, a credit line, an "UPDATED" version. Each article gets a fingerprint:
@@ -48,8 +49,10 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import numpy as np
@@ -266,6 +269,89 @@ def headline_key(url: str, title: str | None) -> str | None:
     if len(words) < MIN_HEADLINE_WORDS:
         return None
     return f"{urlsplit(normalized_url(url)).hostname or ''}|{' '.join(words)}"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class StoryCandidate:
+    """An article as story matching sees it: one earlier copy a new article may join, or the new article."""
+
+    article_id: str
+    story_id: str
+    time: float  # epoch seconds of the article time
+    content_hash: str
+    word_count: int
+    url_keys: tuple[str, ...]  # ``url_version_key`` of its canonical and fetched URLs, sorted
+    headline_key: str | None
+    shingles: np.ndarray  # sorted unique uint32
+    indexed: bool  # long enough to have a MinHash signature (so it is in the LSH)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class StoryMatch:
+    """The earlier copy a new article joins, by which rule, and how similar the two are."""
+
+    candidate: StoryCandidate
+    method: str  # exact | near | url_update
+    similarity: float
+
+
+class StoryLookup(Protocol):
+    """Where the matcher finds earlier copies by key (the warehouse's index of the window)."""
+
+    def with_content_hash(self, content_hash: str) -> StoryCandidate | None: ...
+
+    def with_url_key(self, key: str) -> StoryCandidate | None: ...
+
+    def with_headline_key(self, key: str) -> StoryCandidate | None: ...
+
+
+def story_match(
+    new: StoryCandidate,
+    lookup: StoryLookup,
+    near: Callable[[], Iterable[StoryCandidate]],
+    *,
+    jaccard_threshold: float = NEAR_JACCARD,
+    containment_threshold: float = NEAR_CONTAINMENT,
+) -> StoryMatch | None:
+    """The earlier copy ``new`` belongs with, or None when it starts its own story.
+
+    The cascade, cheapest and surest first: the same content hash (``exact``); the same URL identity
+    across updates (``url_update``); the best LSH candidate that ``near_duplicate_score`` accepts on exact
+    shingles (``near``; ties go to the oldest); the same site and headline when it keeps
+    ``HEADLINE_UPDATE_MIN_CONTAINMENT`` of the smaller text (``url_update``). Texts under
+    ``MIN_MATCH_WORDS`` words never match.
+
+    Args:
+        new: the article to place.
+        lookup: earlier copies by content hash, URL key and headline key.
+        near: the LSH candidates sharing a band with ``new``; called only when the keyed rules found nothing.
+        jaccard_threshold: see ``near_duplicate_score``.
+        containment_threshold: see ``near_duplicate_score``.
+    """
+    if new.word_count < MIN_MATCH_WORDS:
+        return None
+    same = lookup.with_content_hash(new.content_hash)
+    if same is not None:
+        return StoryMatch(same, "exact", 1.0)
+    for key in new.url_keys:
+        old = lookup.with_url_key(key)
+        if old is not None:
+            sim = shingle_similarity(new.shingles, old.shingles)
+            return StoryMatch(old, "url_update", round(max(sim.jaccard, sim.containment), 4))
+    best: tuple[float, float, StoryCandidate] | None = None
+    for old in near():
+        score = near_duplicate_score(shingle_similarity(new.shingles, old.shingles),
+                                     jaccard_threshold=jaccard_threshold, containment_threshold=containment_threshold)
+        if score is not None and (best is None or (score, -old.time) > best[:2]):
+            best = (score, -old.time, old)
+    if best is not None:
+        return StoryMatch(best[2], "near", round(best[0], 4))
+    old = lookup.with_headline_key(new.headline_key) if new.headline_key else None
+    if old is not None:
+        sim = shingle_similarity(new.shingles, old.shingles)
+        if old.word_count >= MIN_MATCH_WORDS and sim.containment >= HEADLINE_UPDATE_MIN_CONTAINMENT:
+            return StoryMatch(old, "url_update", round(sim.containment, 4))
+    return None
 
 
 class LshIndex:

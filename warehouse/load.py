@@ -18,7 +18,7 @@ from newswatch.errors import INTERNAL_ERROR
 from newswatch.faults import crash_point
 from newswatch.models import Article, ArticleAnalysis, Rejection
 from newswatch.records import Candidate, FeedPoll
-from transform.entity_merge import merged_analysis, surname_targets
+from transform.nlp.entity_merge import merged_analysis, surname_targets
 from transform.polling import PollBounds, next_poll_after_failure, next_poll_after_success
 from transform.urls import stable_id
 from warehouse.frames import insert_rows

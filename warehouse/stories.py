@@ -3,10 +3,10 @@
 Why: the load step must decide, inside its one write transaction, which story every new article belongs
 to, against everything seen in the last ``window_days`` (across runs and feeds) and without a cost that
 grows with the warehouse. ``StoryIndex.load`` rebuilds the in-memory index from ``story_signatures``
-(only rows inside the window are read); ``assign`` matches a batch against it (exact hash, then URL
-identity, then MinHash-LSH candidates verified on exact shingles, then same-site headline) and writes
-``story_links``, ``story_signatures`` and ``stories``. The rules and their measured thresholds are in
-transform/stories.py.
+(only rows inside the window are read); ``assign`` asks ``transform.stories.story_match`` (the pure
+cascade: exact hash, then URL identity, then MinHash-LSH candidates verified on exact shingles, then
+same-site headline) where each article of a batch belongs, and writes its decisions to ``story_links``,
+``story_signatures`` and ``stories``. The rules and their measured thresholds are in transform/stories.py.
 
 The window is measured on the articles' own times, not the wall clock: a copy joins an earlier article
 whose time is within ``window_days`` of its own, so a back catalogue, a backfill or a feed with dates
@@ -22,9 +22,10 @@ load the index again.
 
 from __future__ import annotations
 
+import functools
 import heapq
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import duckdb
@@ -34,15 +35,14 @@ import pyarrow.compute as pc
 
 from newswatch.models import Article
 from transform.stories import (
-    HEADLINE_UPDATE_MIN_CONTAINMENT,
     MIN_MATCH_WORDS,
     NEAR_CONTAINMENT,
     NEAR_JACCARD,
     NUM_PERM,
     LshIndex,
+    StoryCandidate,
     headline_key,
-    near_duplicate_score,
-    shingle_similarity,
+    story_match,
     text_fingerprint,
     url_version_key,
 )
@@ -59,19 +59,6 @@ class StoryAssignment:
     matched_article_id: str | None
     method: str  # exact | near | url_update | first
     similarity: float | None
-
-
-@dataclass(slots=True, eq=False)
-class _Entry:
-    article_id: str
-    story_id: str
-    time: float  # epoch seconds of the article time
-    content_hash: str
-    word_count: int
-    url_keys: tuple[str, ...]
-    headline_key: str | None
-    shingles: np.ndarray
-    indexed: bool  # in the LSH (long enough to have a MinHash signature)
 
 
 @dataclass(slots=True)
@@ -105,7 +92,7 @@ class StoryIndex:
         self.containment_threshold = containment_threshold
         self.horizon = (now or datetime.now(UTC)).timestamp()
         self._lsh = LshIndex()
-        self._entries: dict[int, _Entry] = {}
+        self._entries: dict[int, StoryCandidate] = {}
         self._by_article: dict[str, int] = {}
         self._by_hash: dict[str, int] = {}
         self._by_url: dict[str, int] = {}
@@ -192,7 +179,7 @@ class StoryIndex:
                                                        "url_keys", "headline_key")]
         first = self._next_slot
         for i, (aid, sid, t, digest, words, urls, hkey) in enumerate(zip(*cols, strict=True)):
-            self._insert(_Entry(aid, sid, float(t), digest, int(words), tuple(urls), hkey,
+            self._insert(StoryCandidate(aid, sid, float(t), digest, int(words), tuple(urls), hkey,
                                 flat[bounds[i] : bounds[i + 1]], bool(has_sig[i])), None)
         if len(sigs):
             slots = np.arange(first, self._next_slot, dtype=np.int64)[has_sig]
@@ -217,7 +204,7 @@ class StoryIndex:
         done = self._linked(con, list(dict.fromkeys(a.article_id for a in articles)))
         linked_at = datetime.now(UTC)
         links: list[StoryAssignment] = []
-        sig_rows: list[tuple[_Entry, np.ndarray | None, datetime, datetime]] = []
+        sig_rows: list[tuple[StoryCandidate, np.ndarray | None, datetime, datetime]] = []
         deltas: dict[str, _StoryDelta] = {}
         for art in sorted(articles, key=lambda a: (_article_time(a), a.fetched_at, a.article_id)):
             if art.article_id in done:
@@ -227,16 +214,18 @@ class StoryIndex:
             self._cover(con, when.timestamp())
             fp = text_fingerprint(art.text)
             url_keys = tuple(sorted({k for k in (url_version_key(art.canonical_url), url_version_key(art.url)) if k}))
-            entry = _Entry(art.article_id, art.article_id, when.timestamp(), fp.content_hash, fp.word_count, url_keys,
-                           headline_key(art.canonical_url, art.title), fp.shingles, fp.signature is not None)
+            entry = StoryCandidate(art.article_id, art.article_id, when.timestamp(), fp.content_hash, fp.word_count,
+                                   url_keys, headline_key(art.canonical_url, art.title), fp.shingles,
+                                   fp.signature is not None)
             keys = None if fp.signature is None else self._lsh.band_keys(fp.signature)
-            found = self._match(entry, keys)
+            found = story_match(entry, _WindowLookup(self, entry.time), functools.partial(self._near, keys, entry.time),
+                                jaccard_threshold=self.threshold, containment_threshold=self.containment_threshold)
             if found is None:
                 assignment = StoryAssignment(art.article_id, art.article_id, None, "first", None)
             else:
-                match, method, similarity = found
-                entry.story_id = match.story_id
-                assignment = StoryAssignment(art.article_id, match.story_id, match.article_id, method, similarity)
+                old = found.candidate
+                entry = replace(entry, story_id=old.story_id)
+                assignment = StoryAssignment(art.article_id, old.story_id, old.article_id, found.method, found.similarity)
             self._insert(entry, keys)
             done[art.article_id] = assignment
             links.append(assignment)
@@ -252,52 +241,25 @@ class StoryIndex:
         self._prune(con)
         return [done[a.article_id] for a in articles]
 
-    def _match(self, new: _Entry, keys: np.ndarray | None) -> tuple[_Entry, str, float] | None:
-        """The entry ``new`` copies, the method and the similarity; None when it starts a story.
+    def _slot_near(self, slot: int | None, time: float) -> StoryCandidate | None:
+        """The entry at ``slot`` when its article time is within the window of ``time``, else None.
 
-        Only entries whose article time is within the window of ``new``'s count: entries newer than the
-        window stay in memory while an older article is matched.
+        Why relative: the window runs on the articles' own times, so entries newer than an old article's
+        window stay in memory while it is matched, and must not join it.
         """
-        if new.word_count < MIN_MATCH_WORDS:
+        if slot is None:
             return None
+        entry = self._entries[slot]
+        return entry if abs(entry.time - time) <= self.window_seconds else None
 
-        def near(slot: int | None) -> bool:
-            return slot is not None and abs(self._entries[slot].time - new.time) <= self.window_seconds
+    def _near(self, keys: np.ndarray | None, time: float) -> list[StoryCandidate]:
+        """The entries sharing an LSH band with ``keys`` within the window of ``time`` (none for a text too
+        short to have a signature)."""
+        if keys is None:
+            return []
+        return [e for e in (self._slot_near(slot, time) for slot in self._lsh.candidates(keys)) if e is not None]
 
-        slot = self._by_hash.get(new.content_hash)
-        if near(slot):
-            assert slot is not None
-            return self._entries[slot], "exact", 1.0
-        for key in new.url_keys:
-            slot = self._by_url.get(key)
-            if near(slot):
-                assert slot is not None
-                old = self._entries[slot]
-                sim = shingle_similarity(new.shingles, old.shingles)
-                return old, "url_update", round(max(sim.jaccard, sim.containment), 4)
-        best: tuple[float, float, _Entry] | None = None
-        if keys is not None:
-            for slot in self._lsh.candidates(keys):
-                if not near(slot):
-                    continue
-                old = self._entries[slot]
-                score = near_duplicate_score(shingle_similarity(new.shingles, old.shingles),
-                                             jaccard_threshold=self.threshold,
-                                             containment_threshold=self.containment_threshold)
-                if score is not None and (best is None or (score, -old.time) > best[:2]):
-                    best = (score, -old.time, old)
-        if best is not None:
-            return best[2], "near", round(best[0], 4)
-        slot = self._by_headline.get(new.headline_key) if new.headline_key else None
-        if near(slot):
-            assert slot is not None
-            old = self._entries[slot]
-            sim = shingle_similarity(new.shingles, old.shingles)
-            if old.word_count >= MIN_MATCH_WORDS and sim.containment >= HEADLINE_UPDATE_MIN_CONTAINMENT:
-                return old, "url_update", round(sim.containment, 4)
-        return None
-
-    def _insert(self, entry: _Entry, keys: np.ndarray | None) -> None:
+    def _insert(self, entry: StoryCandidate, keys: np.ndarray | None) -> None:
         """Add ``entry`` to the maps, and to the LSH under ``keys`` (None: the caller bulk-adds it)."""
         slot = self._next_slot
         self._next_slot += 1
@@ -361,7 +323,7 @@ class StoryIndex:
         self,
         con: duckdb.DuckDBPyConnection,
         links: list[StoryAssignment],
-        sig_rows: list[tuple[_Entry, np.ndarray | None, datetime, datetime]],
+        sig_rows: list[tuple[StoryCandidate, np.ndarray | None, datetime, datetime]],
         deltas: dict[str, _StoryDelta],
         linked_at: datetime,
     ) -> None:
@@ -420,3 +382,21 @@ def _uint32_lists(arrays: list[np.ndarray | None]) -> pa.Array:
     values = pa.array(np.concatenate(present) if present else np.empty(0, np.uint32), pa.uint32())
     mask = pa.array([a is None for a in arrays])
     return pa.ListArray.from_arrays(offsets, values, mask=mask)
+
+
+@dataclass(frozen=True, slots=True)
+class _WindowLookup:
+    """The index's earlier copies by key, limited to the window around one article's time (``story_match``'s
+    ``StoryLookup``)."""
+
+    index: StoryIndex
+    time: float
+
+    def with_content_hash(self, content_hash: str) -> StoryCandidate | None:
+        return self.index._slot_near(self.index._by_hash.get(content_hash), self.time)
+
+    def with_url_key(self, key: str) -> StoryCandidate | None:
+        return self.index._slot_near(self.index._by_url.get(key), self.time)
+
+    def with_headline_key(self, key: str) -> StoryCandidate | None:
+        return self.index._slot_near(self.index._by_headline.get(key), self.time)

@@ -1,7 +1,7 @@
 """Across articles: a person named only by surname joins the one full name that surname belongs to.
 
 Why: within an article, "Trump", "President Trump" and "Donald Trump" are already one entity
-(``transform/entities.py``). But an article that only ever says "Trump" cannot know the full name by
+(``transform/nlp/entities.py``). But an article that only ever says "Trump" cannot know the full name by
 itself, and would give ``entity_daily`` a second, separate "trump" row. At load time the warehouse
 knows every full name seen so far: when exactly one PERSON's key ends with that surname, the
 single-word entity is that person. With two candidates ("Kim Jong Un", "Kim Yo Jong" for "Kim") the

@@ -17,7 +17,7 @@ attributes quotes in a handful of shapes; each quote is tried against them in th
 7. a phrase quoted inside someone's own sentence (``Ryan worried it was becoming "a hammock"``);
 8. the quote before it, when this one goes on from it (``"X," he said. "Y."``, or the next paragraph).
 
-The subject of the cue becomes an entity in :mod:`transform.speaker_context` (pronouns, descriptions,
+The subject of the cue becomes an entity in :mod:`transform.nlp.speaker_context` (pronouns, descriptions,
 spokespeople, names the model missed).
 """
 
@@ -31,10 +31,10 @@ from spacy.tokens import Doc, Token
 
 from newswatch.models import Entity, Quote
 from transform.body_lines import body_line_mask
-from transform.entities import ArticleEntities, with_person_mention
-from transform.names import PRONOUNS
-from transform.quotes import QuotedSpan, is_quotation, quotation_bounds, quotation_text, quoted_spans
-from transform.speaker_context import (
+from transform.nlp.entities import ArticleEntities, with_person_mention
+from transform.nlp.names import PRONOUNS
+from transform.nlp.quotes import QuotedSpan, is_quotation, quotation_bounds, quotation_text, quoted_spans
+from transform.nlp.speaker_context import (
     PRONOUN_GENDERS,
     ArticleContext,
     SpeakerResolver,
@@ -65,7 +65,7 @@ TIGHT_WINDOW_TOKENS = 5
 MAX_HEAD_STEPS = 6
 _DASHES = "—―–-"
 # Verbs by their Penn tag (the tagger's output). Why not ``pos_ in ("VERB", "AUX")``: the coarse POS comes
-# from the attribute ruler, which costs ~8% of the pipeline's time and is not loaded (transform/nlp.py);
+# from the attribute ruler, which costs ~8% of the pipeline's time and is not loaded (transform/nlp/analysis.py);
 # it maps exactly these tags to VERB or AUX.
 VERB_TAGS = frozenset({"VB", "VBD", "VBG", "VBN", "VBP", "VBZ", "MD"})
 _DOUBLE_CLOSERS = "”\"'»"
@@ -351,8 +351,8 @@ def article_quotes(doc: Doc, ents: ArticleEntities, spans: Sequence[QuotedSpan] 
 
     Args:
         doc: the parsed article text.
-        ents: the article's entities (from :func:`transform.entities.article_entities`).
-        spans: the article's quoted strings (:func:`transform.quotes.quoted_spans`), if already found.
+        ents: the article's entities (from :func:`transform.nlp.entities.article_entities`).
+        spans: the article's quoted strings (:func:`transform.nlp.quotes.quoted_spans`), if already found.
         text: ``doc.text``, if already read (it is rebuilt from the tokens on every access).
     Returns:
         The quotes, in order, and the entities extended with speakers the model had missed.

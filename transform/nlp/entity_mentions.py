@@ -5,7 +5,7 @@ Why: the small model's spans are often not names: "the United States", "Presiden
 capitalised word, loses honorifics, office titles and possessives, and ends at commas, brackets,
 quotation marks and lower-case words that are not name particles. A dateline ("WASHINGTON (Reuters) -")
 is a place even when the model misses it in capitals. Grouping the mentions into entities is
-:mod:`transform.entities`' job.
+:mod:`transform.nlp.entities`' job.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from spacy.tokens import Doc, Span, Token
 
-from transform.names import (
+from transform.nlp.names import (
     APOSTROPHES,
     CORPORATE_SUFFIXES,
     COUNTRIES,
@@ -50,7 +50,7 @@ _DATELINE = re.compile(
 
 
 @dataclass
-class Candidate:
+class NameCandidate:
     """One cleaned mention of a name, in the text or in the headline."""
 
     start: int  # offsets into the doc's text
@@ -233,7 +233,7 @@ def _expanded_acronyms(text: str) -> frozenset[str]:
     return frozenset(out)
 
 
-def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str | None = None) -> list[Candidate]:
+def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str | None = None) -> list[NameCandidate]:
     """Cleaned NER mentions of one doc, plus datelines.
 
     Args:
@@ -246,7 +246,7 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str
         The mentions in text order (datelines last).
     """
     text = doc.text if text is None else text  # a property that joins every token: read it once
-    out: list[Candidate] = []
+    out: list[NameCandidate] = []
     common_acronyms = _expanded_acronyms(text) if "(" in text else frozenset()
     midsentence: set[str] | None = None  # built on first need: most mentions are not in question
     for ent in doc.ents:
@@ -273,7 +273,7 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str
                     if _capitalised_by_position(doc, start, end, ent.label_, midsentence):
                         continue  # "Time is running out"
             if key and key not in PRONOUNS:
-                out.append(Candidate(a, b, surface, _label(doc, start, end, ent.label_), key, titled, in_title))
+                out.append(NameCandidate(a, b, surface, _label(doc, start, end, ent.label_), key, titled, in_title))
     if not in_title:
         for m in _DATELINE.finditer(text):
             a, b = m.span(1)
@@ -282,5 +282,5 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str
                 continue  # "SOCCER - JAPAN WIN": a headline's kicker, not a dateline
             if body is None or body[a]:
                 out = [c for c in out if c.end <= a or c.start >= b]
-                out.append(Candidate(a, b, m.group(1), "GPE", entity_key(m.group(1)), False, False))
+                out.append(NameCandidate(a, b, m.group(1), "GPE", entity_key(m.group(1)), False, False))
     return out

@@ -1,6 +1,6 @@
 """Speech cues: the verbs that attribute a quote to its speaker, in every inflected form.
 
-Why: the lemmatizer is disabled for speed (transform.nlp), so cues are matched by surface form. Forms
+Why: the lemmatizer is disabled for speed (transform.nlp.analysis), so cues are matched by surface form. Forms
 are generated from base verbs by the regular English rules, with the irregular ones listed, so a cue is
 never missed because only "said" was written down and not "saying".
 """

@@ -6,7 +6,7 @@ at the start of each paragraph, one closing mark at the very end), splits them a
 forgot). A character scanner that classifies each mark by what flanks it and pairs marks paragraph by
 paragraph handles all of these in linear time and never fails on unbalanced input, which is what
 textacy's token-based pairing does (it raises on an odd number of marks). Who said a quote is decided
-later, with the parse, in ``transform.speakers``.
+later, with the parse, in ``transform.nlp.speakers``.
 """
 
 from __future__ import annotations

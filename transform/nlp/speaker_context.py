@@ -2,7 +2,7 @@
 
 Why: attributing a quote takes the same few lookups again and again (the token at an offset, the entity
 a token mentions, whether a word is inside a quote, the person a pronoun or a description refers to);
-keeping them here keeps :mod:`transform.speakers` about the shapes of attribution only. Pronouns go to
+keeping them here keeps :mod:`transform.nlp.speakers` about the shapes of attribution only. Pronouns go to
 the most recent person mentioned outside quotes, agreeing in gender when the article shows it;
 definite descriptions ("the senator") to the person introduced with that title; a spokesperson's or an
 office's words to the person or body they speak for.
@@ -17,10 +17,10 @@ from collections.abc import Callable, Sequence
 from spacy.tokens import Doc, Token
 
 from newswatch.models import Entity, Mention
-from transform.cues import CUE_FORMS
-from transform.entities import ArticleEntities, with_person_mention
-from transform.names import DATE_WORDS, PERSON_TITLES
-from transform.quotes import QuotedSpan
+from transform.nlp.cues import CUE_FORMS
+from transform.nlp.entities import ArticleEntities, with_person_mention
+from transform.nlp.names import DATE_WORDS, PERSON_TITLES
+from transform.nlp.quotes import QuotedSpan
 
 PRONOUN_GENDERS = {"he": "m", "him": "m", "she": "f", "her": "f"}
 _GENDERED = {"he": "m", "him": "m", "his": "m", "himself": "m", "she": "f", "her": "f", "hers": "f", "herself": "f"}
@@ -296,7 +296,7 @@ class SpeakerResolver:
 
 
 def is_cue(tok: Token) -> bool:
-    """Whether a token is a speech verb (:data:`transform.cues.CUE_FORMS`, tagged as a verb)."""
+    """Whether a token is a speech verb (:data:`transform.nlp.cues.CUE_FORMS`, tagged as a verb)."""
     return tok.lower_ in CUE_FORMS and tok.tag_.startswith("VB")
 
 
