@@ -280,7 +280,7 @@ class _DateReader:
 
 def _zone_unknown_to_feedparser(raw: str) -> bool:
     match = re.search(r"\b([A-Za-z]{1,5})\s*$", raw.strip())
-    return bool(match) and match.group(1).lower() not in _FEEDPARSER_ZONES and re.search(r"\d", raw) is not None
+    return match is not None and match.group(1).lower() not in _FEEDPARSER_ZONES and re.search(r"\d", raw) is not None
 
 
 def _from_struct(value: time.struct_time) -> datetime | None:
@@ -307,7 +307,7 @@ def _dateparsed(raw: str) -> datetime | None:
     import dateparser  # imported lazily: ~1 s of language data, needed only for odd feeds
 
     try:
-        when = dateparser.parse(raw, languages=_DATEPARSER_LANGUAGES, settings=_DATEPARSER_SETTINGS)  # type: ignore[arg-type]
+        when = dateparser.parse(raw, languages=_DATEPARSER_LANGUAGES, settings=_DATEPARSER_SETTINGS)
         return plausible_datetime(when.astimezone(UTC)) if when is not None else None
     except (ValueError, OverflowError):  # dateparser builds datetimes from whatever numbers it found
         return None

@@ -22,6 +22,7 @@ from __future__ import annotations
 import codecs
 import re
 from collections.abc import Callable
+from typing import Any
 
 from htmldate import find_date
 from lxml.etree import XPath
@@ -46,7 +47,7 @@ from newswatch.models import PageContent, PageMeta
 # - with_metadata=False: trafilatura's metadata pass cost a third of the throughput on aeb_dev
 #   (extract(include_comments=False) 77 docs/s, 51 with with_metadata=True); see page_meta.py.
 # - include_tables stays on: data tables are article content on news pages.
-EXTRACTION_OPTIONS: dict[str, bool] = {
+EXTRACTION_OPTIONS: dict[str, Any] = {
     "fast": False,
     "include_comments": False,
     "deduplicate": False,
@@ -236,8 +237,8 @@ def _declared_encodings(body: bytes, content_type: str | None) -> list[str]:
     labels: list[str] = []
     if content_type and (m := _HEADER_CHARSET.search(content_type)):
         labels.append(m.group(1))
-    if m := _META_CHARSET.search(body[:_META_SCAN_BYTES]):
-        labels.append(m.group(1).decode("ascii", errors="ignore"))
+    if mb := _META_CHARSET.search(body[:_META_SCAN_BYTES]):
+        labels.append(mb.group(1).decode("ascii", errors="ignore"))
     encodings: list[str] = []
     for label in labels:
         name = text_codec(_CHARSET_ALIASES.get(label.strip().lower(), label.strip().lower()))

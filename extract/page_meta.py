@@ -167,7 +167,8 @@ def _date_strings(metas: dict[str, list[str]], ld: list[dict[str, Any]], tree: H
 def _author(metas: dict[str, list[str]], ld: list[dict[str, Any]], tree: HtmlElement) -> str | None:
     """JSON-LD author, then author meta tags, then a byline element in the page."""
     for obj in ld:
-        names = [_person_name(a) for a in (obj.get("author") if isinstance(obj.get("author"), list) else [obj.get("author")])]
+        author = obj.get("author")
+        names = [_person_name(a) for a in (author if isinstance(author, list) else [author])]
         found = [n for n in names if n]
         if found:
             return _clean_author("; ".join(dict.fromkeys(found)))

@@ -13,10 +13,10 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from prefect import flow, get_run_logger, task
-from prefect.states import Completed, Failed
+from prefect.states import Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
@@ -40,6 +40,15 @@ from pipeline.workers import (
     started_pool,
 )
 from transform.topics import compiled_query
+
+T = TypeVar("T")
+
+
+def _quoted(value: T) -> T:
+    """``value`` wrapped in Prefect's ``quote`` (Prefect unwraps it before the task runs), typed as what the
+    task receives."""
+    return cast(T, quote(value))
+
 
 # How long the end of a run waits for Prefect's queued logs and events to reach our own API server
 # (normally well under a second; Prefect's own exit drain allows 5 s for logs too).
@@ -143,25 +152,25 @@ def _cycle_body(settings: Settings, respect_schedule: bool = False) -> Any:
     # quote(): Prefect would otherwise walk every object of these inputs looking for futures, which costs
     # ~7 ms of wall time per article of the cycle (measured); they hold no futures. (For
     # process_task only on the local runner: on Dask the quote would reach the task unresolved.)
-    plan = plan_task(settings, quote(polls))
+    plan = plan_task(settings, _quoted(polls))
     model = settings.nlp.model if settings.nlp.enabled else None
     pool = local_pool_spec(settings)  # None on Dask
     local = pool[0] if pool else 0
     if pool and plan.candidates:
         started_pool(*pool)  # the workers load spaCy while the pages download
-    jobs, fetch_rejections = fetch_task(settings, quote(plan.candidates))
+    jobs, fetch_rejections = fetch_task(settings, _quoted(plan.candidates))
     queries = {t.name: compiled_query(t.query) for t in settings.topics}
     # How many take chunks, for the size of the last ones; an existing Dask cluster's size is not known
     # here, so this machine's core count stands in for it.
     workers = local or (settings.runner.dask_workers if not settings.runner.dask_address else default_processes())
-    inputs = quote if local else _as_is
+    inputs = _quoted if local else _as_is
     futures = [process_task.submit(inputs(chunk), model, inputs(queries), local, settings.runner.item_seconds)
                for chunk in cycle.chunked(jobs, CHUNK_SIZE, workers)]
     processed: list[cycle.Processed] = []
     for f in futures:
         processed += f.result()
         crash_point("during_extraction")
-    counts = load_task(settings, run_id, quote(polls), quote(plan), quote(processed), quote(fetch_rejections))
+    counts = load_task(settings, run_id, _quoted(polls), _quoted(plan), _quoted(processed), _quoted(fetch_rejections))
     deliver_task(settings)
     failed_feeds = cycle.feeds_failed(polls)
     too_many = bool(polls) and failed_feeds / len(polls) > settings.runner.max_failure_ratio
@@ -188,8 +197,9 @@ _SUMMARIES: dict[str, CycleSummary] = {}
 
 
 # Two threads more than worker processes: a chunk always waits in the pool, so a worker never idles
+# (the cast: Prefect types a runner built outside a flow as ThreadPoolTaskRunner[Never])
 # while Prefect records the previous chunk's task run (20-80 ms each, measured).
-@flow(name="newswatch-cycle", task_runner=ThreadPoolTaskRunner(max_workers=default_processes() + 2),
+@flow(name="newswatch-cycle", task_runner=cast(Any, ThreadPoolTaskRunner(max_workers=default_processes() + 2)),
       validate_parameters=False)
 def newswatch_cycle(config_path: str | None = None, settings_token: str | None = None,
                     respect_schedule: bool = False) -> Any:
@@ -236,7 +246,8 @@ def run_cycle(settings: Settings, *, respect_schedule: bool = False, api: LocalP
         started_pool(*pool)
     try:
         with _reporting_to(api):
-            state = newswatch_cycle(settings_token=token, respect_schedule=respect_schedule, return_state=True)
+            state = cast(State[Any], newswatch_cycle(settings_token=token, respect_schedule=respect_schedule,
+                                                     return_state=True))
     finally:
         _SETTINGS.pop(token, None)
     summary = _SUMMARIES.pop(token, None)

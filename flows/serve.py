@@ -250,7 +250,7 @@ def run_runner(config_path: str) -> int:
         from flows.cycle import newswatch_cycle
         from pipeline.settings import load_settings
 
-        class _Runner(Runner):  # type: ignore[misc]
+        class _Runner(Runner):
             """Prefect's runner, stopped in two steps and never with ``sys.exit`` from a signal handler.
 
             First SIGTERM: submit no new run, let the one in flight finish (up to ``CYCLE_FINISH_SECONDS``),

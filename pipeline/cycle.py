@@ -12,6 +12,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from extract.http import FetchPolicy, HttpClient, redacted_url
 from newswatch import secrets
@@ -201,11 +202,12 @@ def load_cycle(settings: Settings, run_id: str, polls: list[FeedPoll], plan: Pla
             if not final:
                 batch.hold_validators.add(cand.feed_id)
             batch.rejections.append((cand, rej, final))
-        for p in polls:
-            if p.status == "failed":
-                batch.rejections.append((None, Rejection("feed", p.feed_id, p.url, p.reason or "error", p.message or ""), True))
+        for poll in polls:
+            if poll.status == "failed":
+                batch.rejections.append((None, Rejection("feed", poll.feed_id, poll.url, poll.reason or "error",
+                                                         poll.message or ""), True))
         logged_internal_errors([r for _, r, _ in batch.rejections])
-        tuned = {k: v for k, v in (("threshold", settings.stories.threshold),
+        tuned: dict[str, Any] = {k: v for k, v in (("threshold", settings.stories.threshold),
                                     ("containment_threshold", settings.stories.containment_threshold)) if v}
         stories = StoryIndex.load(con, window_days=settings.stories.window_days, **tuned)
         counts = load_batch(con, batch, stories, poll_bounds(settings))

@@ -147,7 +147,8 @@ def _active_story_copies(con: duckdb.DuckDBPyConnection, topics: list[str], hori
     ).fetchall()
     out: dict[str, list[StoryCopy]] = {}
     for r in rows:
-        out.setdefault(r[0], []).append(StoryCopy(*r[:9], topic=r[9], matched_terms=tuple(r[10] or ())))
+        out.setdefault(r[0], []).append(StoryCopy(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], topic=r[9],
+                                                     matched_terms=tuple(r[10] or ())))
     return out
 
 
@@ -204,8 +205,9 @@ def unsent_rows(con: duckdb.DuckDBPyConnection) -> list[OutboxRow]:
     ops = con.execute(
         "SELECT alert_id, channel, channel_index, status, attempts, created_at, next_attempt_at, title, body "
         "FROM operator_alerts WHERE status IN ('pending', 'sending') ORDER BY created_at, alert_id").fetchall()
-    return ([OutboxRow("alerts", *r[:8], payload=r[8]) for r in story]
-            + [OutboxRow("operator_alerts", r[0], OPERATOR_RULE, *r[1:7], title=r[7], body=r[8]) for r in ops])
+    return ([OutboxRow("alerts", r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], payload=r[8]) for r in story]
+            + [OutboxRow("operator_alerts", r[0], OPERATOR_RULE, r[1], r[2], r[3], r[4], r[5], r[6], title=r[7], body=r[8])
+               for r in ops])
 
 
 def claim_rows(con: duckdb.DuckDBPyConnection, rows: Sequence[OutboxRow], *, now: datetime, lease: timedelta) -> None:
