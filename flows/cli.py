@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from flows.summary import summary_lines
 from newswatch import secrets
 from newswatch.errors import ConfigError, FatalError
 from newswatch.terminal import json_printable, printable, printable_cell, printable_frame
@@ -74,22 +75,6 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(printable(f"config OK: {len(s.feeds)} feeds, {len(s.topics)} topics, {len(s.alerts)} alert rules, "
                     f"warehouse {s.warehouse.path}"))
     return 0
-
-
-def summary_lines(summary: Any, details: list[str] | None = None) -> list[str]:
-    """The end-of-run summary, one printable line per section (a new count is one more entry here; the lines
-    can quote third-party text, so each is escaped).
-
-    "already seen": entries whose article the warehouse holds already (the same URL from another feed or
-    an earlier run); syndicated copies are new articles that join a story, counted in "new".
-    """
-    return [printable(line, multiline=False) for line in [
-        f"run {summary.run_id}: {summary.status} in {summary.seconds:.1f}s",
-        f"  feeds polled {summary.feeds_polled} (failed {summary.feeds_failed})",
-        f"  entries seen {summary.entries_seen} = new {summary.articles_new} + already seen {summary.duplicates}"
-        f" + quarantined {summary.quarantined}" + (f"  ({summary.deferred} deferred to the next cycle)" if summary.deferred else ""),
-        *(details or []),
-    ] + ([f"  {summary.message}"] if summary.message else [])]
 
 
 def _run_details(settings: Any, run_id: str) -> list[str]:

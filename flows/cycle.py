@@ -172,15 +172,8 @@ def _cycle_body(settings: Settings, respect_schedule: bool = False) -> Any:
         crash_point("during_extraction")
     counts = load_task(settings, run_id, _quoted(polls), _quoted(plan), _quoted(processed), _quoted(fetch_rejections))
     deliver_task(settings)
-    failed_feeds = cycle.feeds_failed(polls)
-    too_many = bool(polls) and failed_feeds / len(polls) > settings.runner.max_failure_ratio
-    status = "failed" if too_many else "completed"
-    notes = [f"{failed_feeds} of {len(polls)} feeds failed"] if too_many else []
-    if counts.internal_errors:  # bugs, not bad input: say so even when the cycle completed
-        notes.append(f"{counts.internal_errors} internal error(s), quarantined with reason internal_error")
-    summary = CycleSummary(run_id, status, len(polls), failed_feeds, plan.seen, counts.loaded, counts.duplicates,
-                           counts.quarantined, plan.deferred, round(time.monotonic() - started, 2), "; ".join(notes),
-                           counts.internal_errors)
+    summary = cycle.cycle_summary(run_id, polls, plan, counts, seconds=time.monotonic() - started,
+                                  max_failure_ratio=settings.runner.max_failure_ratio)
     finish_task(settings, run_id, summary)
     return summary
 

@@ -13,20 +13,9 @@ from pathlib import Path
 from demosite.site import DEMO_TOPICS, demo_feeds, demo_site
 from flows.cycle import run_cycle
 from flows.local_api import LocalPrefectServer
+from flows.summary import summary_lines
 from pipeline.settings import settings_from_dict
-from warehouse.analyst import query_frame
-
-EXAMPLE_QUERIES = [
-    ("Stories carried by more than one outlet",
-     "SELECT s.title, s.article_count, s.first_seen_at FROM stories s WHERE s.article_count > 1 ORDER BY s.article_count DESC"),
-    ("Who was quoted about North Korea",
-     "SELECT q.speaker, count(*) AS quotes, min(q.text) AS example FROM quotes q "
-     "JOIN topic_matches t USING (article_id) WHERE t.topic = 'korea-diplomacy' AND q.speaker <> '' "
-     "GROUP BY q.speaker ORDER BY quotes DESC"),
-    ("Most mentioned people and organisations",
-     "SELECT e.name, e.type, count(*) AS mentions, count(DISTINCT m.article_id) AS articles FROM mentions m "
-     "JOIN entities e USING (entity_id) GROUP BY ALL ORDER BY mentions DESC LIMIT 10"),
-]
+from warehouse.demo_report import EXAMPLE_QUERIES, demo_report
 
 
 def run_demo(directory: Path, api: LocalPrefectServer | None = None) -> int:
@@ -46,22 +35,10 @@ def run_demo(directory: Path, api: LocalPrefectServer | None = None) -> int:
         })
         print(f"newswatch demo: serving {len(settings.feeds)} sample feeds on {site.base_url} ...")
         summary = run_cycle(settings, api=api)
-    from flows.cli import summary_lines
-
     print("\n".join(summary_lines(summary)))
-    report = [
-        ("Articles per feed", "SELECT f.name AS feed, count(a.article_id) AS articles FROM feeds f "
-                              "LEFT JOIN articles a USING (feed_id) GROUP BY f.name ORDER BY f.name"),
-        ("Topic matches", "SELECT topic, count(*) AS articles, min(matched_terms) AS example_terms FROM topic_matches GROUP BY topic"),
-        ("Stories carried by more than one outlet",
-         "SELECT title, article_count FROM stories WHERE article_count > 1 ORDER BY article_count DESC"),
-        ("Some quotes and their speakers",
-         "SELECT speaker, left(text, 70) AS quote FROM quotes WHERE speaker <> '' ORDER BY article_id, start_char LIMIT 8"),
-        ("Quarantine", "SELECT stage, reason, url FROM quarantine ORDER BY stage, reason"),
-    ]
-    for title, sql in report:
+    for title, frame in demo_report(settings):
         print(f"\n== {title}")
-        print(query_frame(sql, settings=settings).to_string(index=False))
+        print(frame.to_string(index=False))
     print(f"\nThe demo warehouse is {db_path} (analysts' copy: {db_path.parent / 'newswatch-snapshot'}).")
     print("Try these queries:\n")
     command = newswatch_command()

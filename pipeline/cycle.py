@@ -71,6 +71,24 @@ class CycleSummary:
     internal_errors: int = 0  # of the quarantined items and failed feeds, those a bug caused
 
 
+def cycle_summary(run_id: str, polls: list[FeedPoll], plan: Plan, counts: LoadCounts, *, seconds: float,
+                  max_failure_ratio: float) -> CycleSummary:
+    """The cycle's summary and final status, decided from its counts.
+
+    A cycle fails only when more than ``max_failure_ratio`` of the polled feeds failed: a bad feed or page is
+    recorded, not fatal. Internal errors are named in the message even when the cycle completed (they are
+    bugs, not bad input).
+    """
+    failed_feeds = feeds_failed(polls)
+    too_many = bool(polls) and failed_feeds / len(polls) > max_failure_ratio
+    notes = [f"{failed_feeds} of {len(polls)} feeds failed"] if too_many else []
+    if counts.internal_errors:
+        notes.append(f"{counts.internal_errors} internal error(s), quarantined with reason internal_error")
+    return CycleSummary(run_id, "failed" if too_many else "completed", len(polls), failed_feeds, plan.seen,
+                        counts.loaded, counts.duplicates, counts.quarantined, plan.deferred, round(seconds, 2),
+                        "; ".join(notes), counts.internal_errors)
+
+
 def fetch_policy(settings: Settings) -> FetchPolicy:
     f = settings.fetch
     return FetchPolicy(
