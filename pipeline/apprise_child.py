@@ -50,7 +50,7 @@ class AppriseChannel:
         self._worker = worker
 
     def send(self, message: Message, *, deadline: float, idempotency_key: str) -> SendResult:
-        from pipeline.delivery import url_with_idempotency_key
+        from pipeline.channels import url_with_idempotency_key
 
         return self._worker.send(url_with_idempotency_key(self._url, idempotency_key), message, deadline=deadline)
 

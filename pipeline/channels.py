@@ -5,7 +5,7 @@ Why an interface of our own: apprise gives up *waiting* at its timeout but leave
 running, so a webhook that accepts the POST and trickles its answer one byte a second kept the process
 alive for minutes after the delivery (``alerts test`` took 242 s, a ``run`` could not exit, ``serve``'s
 next cycle waited for the trickle). Delivery and the outbox depend only on ``Channel``; two
-implementations, chosen from the URL scheme by ``ChannelSet.channel``:
+implementations, chosen from the URL scheme by ``pipeline.channel_set.ChannelSet.channel``:
 
 - ``json://`` and ``jsons://`` (generic JSON webhooks): ``pipeline.webhook.WebhookChannel``, httpx in this
   process, every connect, write and read bounded by the time left until the message's deadline, the
@@ -23,9 +23,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 from extract.netguard import AddressCheck, Resolver
 from newswatch import secrets
@@ -96,40 +94,15 @@ class ChannelPolicy:
         return ChannelPolicy(settings.fetch.allow_private_networks, settings.fetch.user_agent, resolver, address_check)
 
 
-class ChannelSet:
-    """The channels of one delivery: ``with ChannelSet(policy) as cs: cs.channel(url).send(...)``.
+# apprise schemes whose extra ``+Header=value`` URL parameters become HTTP headers (generic webhooks).
+HEADER_SCHEMES = frozenset({"json", "jsons", "form", "forms", "xml", "xmls"})
 
-    Apprise channels share one child process, started on first use, replaced after a send it did not
-    finish in time, and ended when the set closes.
-    """
 
-    def __init__(self, policy: ChannelPolicy) -> None:
-        from pipeline.apprise_child import AppriseWorker
-
-        self.policy = policy
-        self._worker = AppriseWorker(policy)
-        self._channels: dict[str, Channel] = {}
-
-    def channel(self, url: str) -> Channel:
-        """The channel for ``url``, by its scheme."""
-        if url not in self._channels:
-            scheme = urlsplit(url).scheme.lower()
-            if scheme in WEBHOOK_SCHEMES:
-                from pipeline.webhook import WebhookChannel
-
-                self._channels[url] = WebhookChannel(url, self.policy)
-            else:
-                from pipeline.apprise_child import AppriseChannel
-
-                self._channels[url] = AppriseChannel(url, self._worker)
-        return self._channels[url]
-
-    def close(self) -> None:
-        self._worker.close()
-
-    def __enter__(self) -> ChannelSet:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
+def url_with_idempotency_key(url: str, key: str) -> str:
+    """``url`` with an ``Idempotency-Key`` header parameter when its scheme sends extra headers."""
+    scheme = url.split("://", 1)[0].lower()
+    if scheme not in HEADER_SCHEMES:
+        return url
+    base, hash_, fragment = url.partition("#")
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}+Idempotency-Key={key}{hash_}{fragment}"

@@ -58,7 +58,8 @@ from typing import Any
 from extract.netguard import AddressCheck, Resolver
 from newswatch.errors import FatalError
 from newswatch.faults import crash_point
-from pipeline.channels import Channel, ChannelPolicy, ChannelSet, SendResult
+from pipeline.channel_set import ChannelSet
+from pipeline.channels import Channel, ChannelPolicy, SendResult
 from pipeline.feed_health import operator_incidents
 from transform.alerts import Message, StoryAlert, alert_message, digest_message, rule_test_message
 from transform.urls import stable_id
@@ -96,8 +97,6 @@ MESSAGE_DEADLINE_SECONDS = 10.0
 DELIVERY_DEADLINE_SECONDS = 30.0
 # Messages per delivery; the rest wait for the next one (a flood should become a digest, not 1,000 pings).
 MAX_MESSAGES_PER_DELIVERY = 100
-# apprise schemes whose extra ``+Header=value`` URL parameters become HTTP headers (generic webhooks).
-HEADER_SCHEMES = frozenset({"json", "jsons", "form", "forms", "xml", "xmls"})
 
 
 
@@ -141,16 +140,6 @@ def due_batches(rows: Sequence[OutboxRow], digest_rules: set[str], *, now: datet
 def retry_delay(attempts: int) -> timedelta:
     """Back-off after the ``attempts``-th failed attempt: 1, 2, 4 ... minutes, capped at ``RETRY_MAX``."""
     return min(RETRY_BASE * (2 ** max(attempts - 1, 0)), RETRY_MAX)
-
-
-def url_with_idempotency_key(url: str, key: str) -> str:
-    """``url`` with an ``Idempotency-Key`` header parameter when its scheme sends extra headers."""
-    scheme = url.split("://", 1)[0].lower()
-    if scheme not in HEADER_SCHEMES:
-        return url
-    base, hash_, fragment = url.partition("#")
-    sep = "&" if "?" in base else "?"
-    return f"{base}{sep}+Idempotency-Key={key}{hash_}{fragment}"
 
 
 def sent(channel: Channel, message: Message, *, deadline: float, idempotency_key: str) -> SendResult:
