@@ -27,6 +27,8 @@ fuzz: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check flows pipeline extract transform warehouse newswatch demosite webui tests bench eval
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 # Quality figures on ../shared/eval (third-party data, read in place, never copied).
 eval: $(STAMP)

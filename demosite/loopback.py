@@ -79,6 +79,8 @@ class LoopbackSite:
     @property
     def base_url(self) -> str:
         host, port = self._server.server_address[:2]
+        if isinstance(host, (bytes, bytearray)):  # the socket API allows bytes hosts; ours are always str
+            host = host.decode()
         return f"http://{host}:{port}"
 
     def url(self, path: str) -> str:

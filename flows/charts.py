@@ -15,7 +15,7 @@ import io
 import re
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
@@ -48,7 +48,8 @@ def trend_figure(series: TrendSeries) -> Figure:
     if series.measure == "share":
         _draw_share(ax, series)
         return fig
-    days = [d.day for d in series.days]
+    # matplotlib plots dates through its units registry, but its type stubs admit only numbers and arrays.
+    days = cast("list[float]", [d.day for d in series.days])
     bars = ax.bar(days, [d.articles for d in series.days], width=0.8, color=_ARTICLES_COLOUR, label="articles (copies)")
     if is_partial_last_day(series):
         bars[-1].set_hatch("///")
@@ -58,7 +59,7 @@ def trend_figure(series: TrendSeries) -> Figure:
             linewidth=1.6, label="stories (distinct)")
     spikes = [d for d in series.days if d.spike]
     if spikes:
-        ax.plot([d.day for d in spikes], [d.stories for d in spikes], linestyle="none", marker="o", markersize=9,
+        ax.plot(cast("list[float]", [d.day for d in spikes]), [d.stories for d in spikes], linestyle="none", marker="o", markersize=9,
                 markerfacecolor="none", markeredgecolor=_SPIKE_COLOUR, markeredgewidth=2, label=SPIKE_LABEL)
     for d in spikes:
         ax.annotate(f"score {d.score:.1f}", (d.day, d.stories), textcoords="offset points", xytext=(0, 8),

@@ -212,7 +212,7 @@ class LocalPrefectServer:
         if timeout is None:
             configured = os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS") if self.ephemeral else None
             timeout = float(configured) if configured else SERVER_START_TIMEOUT
-        where = "its output above" if self.ephemeral else f"{self.home / 'server.log'}"  # type: ignore[operator]
+        where = "its output above" if self.ephemeral or self.home is None else f"{self.home / 'server.log'}"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if stop is not None:

@@ -218,13 +218,14 @@ class _Guard:
 
         import requests
 
-        socket.getaddrinfo = self.getaddrinfo  # type: ignore[assignment]
+        socket.getaddrinfo = self.getaddrinfo
         send = requests.Session.send
 
         def no_redirects(session: Any, request: Any, **kwargs: Any) -> Any:
             kwargs["allow_redirects"] = False
             return send(session, request, **kwargs)
 
+        # Patching the class is the point (apprise builds its own sessions); mypy forbids assigning to a method.
         requests.Session.send = no_redirects  # type: ignore[method-assign,assignment]
 
 

@@ -184,5 +184,5 @@ def _feed_health(con: duckdb.DuckDBPyConnection, feed_ids: Sequence[str]) -> lis
         "SELECT DISTINCT i.feed_id, i.first_seen_at FROM feed_items i JOIN last USING (feed_id) "
         "WHERE i.first_seen_at >= last.last - ? ORDER BY 1, 2", [list(feed_ids), HISTORY]).fetchall():
         arrivals.setdefault(fid, []).append(t)
-    return [FeedHealth(*r[:5], int(r[5] or 0), r[6], bool(r[7]), r[8], tuple(arrivals.get(r[0], ())))
+    return [FeedHealth(r[0], r[1], r[2], r[3], r[4], int(r[5] or 0), r[6], bool(r[7]), r[8], tuple(arrivals.get(r[0], ())))
             for r in feeds]

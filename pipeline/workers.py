@@ -21,6 +21,7 @@ from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING
 
 from newswatch.errors import ConfigError, ItemError
@@ -57,7 +58,7 @@ def processed_jobs(jobs: Sequence[PageJob], model: str | None, topics: dict[str,
     out: list[Processed] = []
     for job in jobs:
         res = guarded("extract", job.candidate.item_key, job.final_url,
-                      lambda job=job: _extracted(job, topics), seconds=item_seconds)  # type: ignore[misc]
+                      partial(_extracted, job, topics), seconds=item_seconds)
         out.append(Processed(job.candidate, rejection=res) if isinstance(res, Rejection) else res)
     if model:
         out = _analysed(out, model, item_seconds)
@@ -97,7 +98,7 @@ def _analysed(out: list[Processed], model: str, item_seconds: float | None) -> l
     for i in todo:
         p = out[i]
         one = guarded("nlp", p.candidate.item_key, p.article.url if p.article else "",
-                      lambda i=i: analyses([i]), seconds=item_seconds)  # type: ignore[misc]
+                      partial(analyses, [i]), seconds=item_seconds)
         done[i] = Processed(p.candidate, rejection=one) if isinstance(one, Rejection) else replace(p, analysis=one[0])
     return done
 

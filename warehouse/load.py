@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
 import duckdb
 
@@ -86,7 +87,8 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch, stories: StoryI
     _load_analyses(con, [(a.article_id, an) for _, a, an, _ in fresh if an is not None], now)
 
     # 2. The per-feed record of items, and quarantine.
-    items = [(c.feed_id, c.item_key, c.canonical_url, a.article_id, "loaded", now) for c, a, _, _ in fresh]
+    items: list[tuple[str, str, str, str | None, str, datetime]] = [
+        (c.feed_id, c.item_key, c.canonical_url, a.article_id, "loaded", now) for c, a, _, _ in fresh]
     items += [(c.feed_id, c.item_key, c.canonical_url, aid, "duplicate", now) for c, aid in duplicates]
     items += [(c.feed_id, c.item_key, c.canonical_url, None, "quarantined", now) for c, _, final in batch.rejections if c and final]
     insert_rows(con, "feed_items", ["feed_id", "item_key", "canonical_url", "article_id", "status", "first_seen_at"],
@@ -158,10 +160,11 @@ def _update_feeds(con: duckdb.DuckDBPyConnection, batch: LoadBatch, new_per_feed
         row = state.get(p.feed_id)
         if row is None:
             continue
-        interval = row["poll_interval_seconds"]  # type: ignore[assignment]
+        # DuckDB rows are untyped; the schema makes these DOUBLE (nullable) and INTEGER NOT NULL.
+        interval = cast("float | None", row["poll_interval_seconds"])
         if p.status == "failed":
-            failures = int(row["consecutive_failures"] or 0) + 1  # type: ignore[call-overload]
-            nxt = next_poll_after_failure(now, interval, failures, p.reason, p.retry_after, bounds)  # type: ignore[arg-type]
+            failures = int(cast("int | None", row["consecutive_failures"]) or 0) + 1
+            nxt = next_poll_after_failure(now, interval, failures, p.reason, p.retry_after, bounds)
             con.execute(
                 "UPDATE feeds SET last_polled_at=?, last_status=?, last_error=?, consecutive_failures=?, "
                 "failing_since=coalesce(failing_since, ?), next_poll_at=?, poll_interval_seconds=?, disabled=?, "
@@ -171,7 +174,7 @@ def _update_feeds(con: duckdb.DuckDBPyConnection, batch: LoadBatch, new_per_feed
             ).fetchall()
             continue
         new = new_per_feed.get(p.feed_id, 0)
-        nxt = next_poll_after_success(now, interval, new, bounds)  # type: ignore[arg-type]
+        nxt = next_poll_after_success(now, interval, new, bounds)
         hold = p.feed_id in batch.hold_validators
         con.execute(
             "UPDATE feeds SET last_polled_at=?, last_success_at=?, last_status=?, last_error=NULL, "

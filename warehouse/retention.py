@@ -123,7 +123,7 @@ def compact_in_place(path: str | Path) -> tuple[int, int]:
     try:
         con.execute("CHECKPOINT")  # the WAL (if any) into the file, so the copy and the file agree
         before = p.stat().st_size
-        name = con.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
+        name = con.execute("SELECT current_database()").fetchall()[0][0]  # a FROM-less SELECT has exactly one row
         con.execute("ATTACH ? AS compact_target", [str(tmp)])
         con.execute(f'COPY FROM DATABASE "{name}" TO compact_target')
         con.execute("DETACH compact_target")

@@ -56,7 +56,7 @@ class _Open:
 
 def open_read_only(path: Path) -> duckdb.DuckDBPyConnection:
     """A read-only connection to ``path`` with external access disabled and the configuration locked."""
-    return duckdb.connect(str(path), read_only=True, config=dict(READ_CONFIG))  # type: ignore[arg-type]
+    return duckdb.connect(str(path), read_only=True, config=dict(READ_CONFIG))
 
 
 class SnapshotReader:
