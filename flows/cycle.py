@@ -295,7 +295,7 @@ def _drain_prefect_services(timeout: float = DRAIN_SECONDS) -> None:
 
     deadline = time.monotonic() + timeout
     for service in (APILogWorker, EventsWorker):
-        _, not_done = service.drain_all(timeout=max(0.0, deadline - time.monotonic()))  # type: ignore[misc]
+        _, not_done = service.drain_all(timeout=max(0.0, deadline - time.monotonic()))  # type: ignore[misc]  # Prefect types drain_all as a coroutine; it returns a tuple here
         if not_done:
             logging.getLogger(__name__).warning(
                 "Prefect's %s did not send everything in %.0f s; the rest of this run's %s is not in Prefect's API",

@@ -276,7 +276,7 @@ def outbox_reader(settings: Any) -> tuple[duckdb.DuckDBPyConnection, str | None]
 
 
 def _has_outbox(con: duckdb.DuckDBPyConnection) -> bool:
-    return bool(con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = 'alert_outbox'").fetchone()[0])  # type: ignore[index]
+    return bool(con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = 'alert_outbox'").fetchall()[0][0])
 
 
 def recent_alerts(con: duckdb.DuckDBPyConnection, *, limit: int, problems_only: bool = False) -> pd.DataFrame:
