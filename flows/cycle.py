@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any, TypeVar, cast
 
 from prefect import flow, get_run_logger, task
@@ -59,8 +60,9 @@ CHUNK_SIZE = 16
 
 
 @task(name="begin-cycle")
-def begin_task(settings: Settings, respect_schedule: bool) -> tuple[str, list[cycle.FeedTarget]]:
-    return cycle.begin_cycle(settings, respect_schedule=respect_schedule)
+def begin_task(settings: Settings, respect_schedule: bool,
+               lookahead_seconds: float = 0.0) -> tuple[str, list[cycle.FeedTarget]]:
+    return cycle.begin_cycle(settings, respect_schedule=respect_schedule, lookahead=timedelta(seconds=lookahead_seconds))
 
 
 @task(name="poll-feeds")
@@ -145,9 +147,9 @@ def _as_is(x: Any) -> Any:
     return x
 
 
-def _cycle_body(settings: Settings, respect_schedule: bool = False) -> Any:
+def _cycle_body(settings: Settings, respect_schedule: bool = False, lookahead_seconds: float = 0.0) -> Any:
     started = time.monotonic()
-    run_id, targets = begin_task(settings, respect_schedule)
+    run_id, targets = begin_task(settings, respect_schedule, lookahead_seconds)
     polls = poll_task(settings, targets)
     # quote(): Prefect would otherwise walk every object of these inputs looking for futures, which costs
     # ~7 ms of wall time per article of the cycle (measured); they hold no futures. (For
@@ -179,8 +181,8 @@ def _cycle_body(settings: Settings, respect_schedule: bool = False) -> Any:
 
 
 @flow(name="newswatch-dask-cycle", validate_parameters=False)
-def _dask_cycle(settings: Settings, respect_schedule: bool) -> CycleSummary:
-    return _cycle_body(settings, respect_schedule)
+def _dask_cycle(settings: Settings, respect_schedule: bool, lookahead_seconds: float = 0.0) -> CycleSummary:
+    return _cycle_body(settings, respect_schedule, lookahead_seconds)
 
 
 # Settings handed to an in-process flow run by token, so that they (and the secrets expanded into them)
@@ -195,16 +197,18 @@ _SUMMARIES: dict[str, CycleSummary] = {}
 @flow(name="newswatch-cycle", task_runner=cast(Any, ThreadPoolTaskRunner(max_workers=default_processes() + 2)),
       validate_parameters=False)
 def newswatch_cycle(config_path: str | None = None, settings_token: str | None = None,
-                    respect_schedule: bool = False) -> Any:
-    """One poll cycle. ``serve`` passes the config path; in-process callers pass a settings token."""
+                    respect_schedule: bool = False, lookahead_seconds: float = 0.0) -> Any:
+    """One poll cycle. ``serve`` passes the config path and its schedule's lookahead
+    (``flows.serve.poll_lookahead``); in-process callers pass a settings token."""
     settings = _SETTINGS[settings_token] if settings_token else load_settings(config_path)
     try:
         with cycle_lock(settings.warehouse.path):
             if settings.runner.kind == "dask":
                 with _api_for_workers():
-                    summary = _dask_cycle.with_options(task_runner=task_runner_for(settings))(settings, respect_schedule)
+                    summary = _dask_cycle.with_options(task_runner=task_runner_for(settings))(settings, respect_schedule,
+                                                                                           lookahead_seconds)
             else:
-                summary = _cycle_body(settings, respect_schedule)
+                summary = _cycle_body(settings, respect_schedule, lookahead_seconds)
     finally:
         if not settings_token:
             # A served run lives in a subprocess of its own that must be able to exit: its pool's idle

@@ -85,6 +85,19 @@ def schedule_kwargs(settings: Settings) -> dict[str, Any]:
     return {"interval": timedelta(minutes=settings.schedule.every_minutes or 15)}
 
 
+def poll_lookahead(settings: Settings) -> timedelta:
+    """How far past a cycle's start a feed may fall due and still be polled by that cycle.
+
+    Half the interval: a feed due in the first half of the interval is nearer this cycle than the
+    next, so it is polled at most half an interval early instead of up to a whole interval late (a busy
+    feed under ``every_minutes: 1`` no longer skips a cycle). Under ``cron`` the gap between cycles
+    varies, so nothing is polled early.
+    """
+    if settings.schedule.cron:
+        return timedelta(0)
+    return timedelta(minutes=settings.schedule.every_minutes or 15) / 2
+
+
 def next_slot(settings: Settings, now: datetime) -> datetime | None:
     """When the schedule's next cycle is due after ``now`` (None for cron: said as the expression)."""
     if settings.schedule.cron:
@@ -294,7 +307,8 @@ def run_runner(config_path: str) -> int:
         deployment_id = runner.add_flow(
             newswatch_cycle,
             name="newswatch",
-            parameters={"config_path": config_path, "respect_schedule": True},
+            parameters={"config_path": config_path, "respect_schedule": True,
+                        "lookahead_seconds": poll_lookahead(settings).total_seconds()},
             entrypoint_type=EntrypointType.MODULE_PATH,
             **schedule_kwargs(settings),
         )

@@ -11,7 +11,7 @@ import logging
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from extract.http import FetchPolicy, HttpClient, redacted_url
@@ -104,8 +104,10 @@ def poll_bounds(settings: Settings) -> PollBounds:
                       p.disable_after_gone)
 
 
-def begin_cycle(settings: Settings, *, respect_schedule: bool, now: datetime | None = None) -> tuple[str, list[FeedTarget]]:
-    """Migrate, sync the configured feeds, record the run as started and return the feeds to poll."""
+def begin_cycle(settings: Settings, *, respect_schedule: bool, now: datetime | None = None,
+                lookahead: timedelta = timedelta(0)) -> tuple[str, list[FeedTarget]]:
+    """Migrate, sync the configured feeds, record the run as started and return the feeds to poll
+    (with ``respect_schedule``: those due before ``now + lookahead``)."""
     now = now or datetime.now(UTC)
     run_id = now.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     with db.writer(settings.warehouse.path) as con, db.transaction(con):
@@ -113,7 +115,7 @@ def begin_cycle(settings: Settings, *, respect_schedule: bool, now: datetime | N
         sync_feeds(con, [(f.name, f.url) for f in settings.feeds])
         con.execute("INSERT INTO runs (run_id, started_at, status) VALUES (?, ?, 'running')", [run_id, now]).fetchall()
         urls = {feed_id_for(f.url): f.url for f in settings.feeds if f.enabled}  # enabled: false pauses a feed
-        targets = due_feeds(con, list(urls), now=now, respect_schedule=respect_schedule)
+        targets = due_feeds(con, list(urls), now=now, respect_schedule=respect_schedule, lookahead=lookahead)
     # Poll the configured URL (secrets expanded); the warehouse only holds its redacted form.
     return run_id, [replace(t, url=urls[t.feed_id]) for t in targets]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import duckdb
 import pandas as pd
@@ -96,9 +96,14 @@ def sync_feeds(con: duckdb.DuckDBPyConnection, feeds: Sequence[tuple[str, str]])
 
 
 def due_feeds(
-    con: duckdb.DuckDBPyConnection, feed_ids: Sequence[str], *, now: datetime, respect_schedule: bool
+    con: duckdb.DuckDBPyConnection, feed_ids: Sequence[str], *, now: datetime, respect_schedule: bool,
+    lookahead: timedelta = timedelta(0),
 ) -> list[FeedTarget]:
-    """The configured, enabled feeds to poll now (all of them when ``respect_schedule`` is false)."""
+    """The configured, enabled feeds to poll now (all of them when ``respect_schedule`` is false).
+
+    ``lookahead``: a feed falling due that soon after ``now`` is polled now, because the next chance
+    to poll it is a whole schedule interval away (the caller bounds it by that interval).
+    """
     if not feed_ids:
         return []
     sql = (
@@ -108,7 +113,7 @@ def due_feeds(
     params: list[object] = [list(feed_ids)]
     if respect_schedule:
         sql += " AND (next_poll_at IS NULL OR next_poll_at <= ?)"
-        params.append(now)
+        params.append(now + lookahead)
     rows = con.execute(sql + " ORDER BY name", params).fetchall()
     return [FeedTarget(*r) for r in rows]
 
