@@ -8,7 +8,7 @@ tune rules on ``tune``, quote ``report`` (eval/splits.py).
 aeb_dev (article-extraction-benchmark, 91 pages): every page is served from a loopback HTTP server as
 ``text/html`` without a charset (so decoding is exercised as in production), fetched, decoded with
 ``decoded_html`` and extracted with ``extracted_page``; the text is scored with the mean shingle F1
-of /work/shared/eval/README.md (tokens are lower-cased ``\\w+`` runs, shingles are 4-token windows
+of the evaluation set's README (tokens are lower-cased ``\\w+`` runs, shingles are 4-token windows
 counted as a multiset, F1 per page, mean over pages). A page we reject (``no_text``) scores 0.
 trafilatura alone is ``trafilatura.extract(html, url=url)`` with default settings on the same text.
 

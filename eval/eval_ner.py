@@ -1,4 +1,4 @@
-"""Entity mention F1 on CoNLL-2003 English (metric: /work/shared/eval/README.md), ours vs bare spaCy.
+"""Entity mention F1 on CoNLL-2003 English (metric: the evaluation set's README), ours vs bare spaCy.
 
 Run from the repository root: ``python eval/eval_ner.py [--file eng.testa] [--split tune|report|all]
 [--model NAME]``. ``--split`` keeps half of the documents by a stable hash of the document's first

@@ -1,4 +1,4 @@
-"""Direct-quote precision/recall/F1 and speaker accuracy on PolNeAR (metric: /work/shared/eval/README.md).
+"""Direct-quote precision/recall/F1 and speaker accuracy on PolNeAR (metric: the evaluation set's README).
 
 Run from the repository root: ``python eval/eval_quotes.py [--half tune|report|all] [--limit N] [--model NAME]
 [--errors FILE]``. ``--half`` keeps half of the articles by a stable hash of the article id (eval/splits.py):

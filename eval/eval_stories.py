@@ -3,7 +3,7 @@
 Why: the warehouse must fold a wire story's copies into one story and never merge two stories. The
 copies here are what newsrooms make of a story (another site's template, a new headline, a dropped or
 added paragraph, a credit line, a trimmed version, an "UPDATED" version) built with a seeded RNG from
-the ``articleBody`` texts of /work/shared/eval/extraction/aeb_dev/ground-truth.json; every other
+the ``articleBody`` texts of the evaluation set's extraction/aeb_dev/ground-truth.json; every other
 article is a negative. The copies are never written anywhere. The real ``StoryIndex`` runs against an
 in-memory DuckDB built by ``migrate``, in batches with reloads in between (as cycles do).
 
