@@ -132,15 +132,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    from newswatch.config import load_sections
+    from pipeline.settings import reader_settings
     from warehouse.analyst import query_frame, query_rows, table_text
 
-    settings = None
-    try:
-        settings = load_sections(args.config, ("warehouse",))  # reading needs no alert secrets or topics
-    except ConfigError:
-        if args.db is None:
-            raise
+    settings = reader_settings(args.config, args.db, sections=("warehouse",))  # no alert secrets or topics needed
     from warehouse.analyst import analyst_db_path
     from warehouse.db import unreadable_problem
 

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from newswatch.errors import ConfigError, FatalError
+from newswatch.errors import FatalError
+from pipeline.settings import reader_settings
 
 
 def _instant(text: str) -> datetime:
@@ -37,17 +38,6 @@ def _positive(text: str) -> int:
     return value
 
 
-def _settings_or_db(args: argparse.Namespace) -> Any:
-    from pipeline.settings import load_settings
-
-    try:
-        return load_settings(args.config)
-    except ConfigError:
-        if args.db is None:
-            raise
-        return None
-
-
 def _warehouse_path(settings: Any, db: str | None) -> str:
     """The warehouse the index lives beside: the configured one, or ``--db``."""
     return str(db) if db else str(settings.warehouse.path)
@@ -64,7 +54,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from warehouse.search import SearchFilters, search_hits
     from warehouse.search_index import opened_index, rebuilt_search_index
 
-    settings = _settings_or_db(args)
+    settings = reader_settings(args.config, args.db)
     warehouse = _warehouse_path(settings, args.db)
     if args.rebuild:
         con = connect(settings, args.db)
@@ -139,7 +129,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from warehouse.sql_guard import sealed
 
     fmt = args.format or next((f for f in FORMATS if args.out.lower().endswith("." + f)), "parquet")
-    settings = _settings_or_db(args)
+    settings = reader_settings(args.config, args.db)
     con = sealed(connect(settings, args.db))
     try:
         rows = exported_rows(con, args.query_or_view, fmt, args.out)

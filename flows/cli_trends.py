@@ -12,7 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from newswatch.errors import ConfigError
 from newswatch.terminal import printable
 
 
@@ -31,16 +30,11 @@ def _days(text: str) -> int:
 def cmd_trends(args: argparse.Namespace) -> int:
     """Query the series, write the PNG and HTML page, print a short summary and the paths."""
     from flows.charts import written_trend_files
-    from pipeline.settings import load_settings
+    from pipeline.settings import reader_settings
     from warehouse.analyst import connect
     from warehouse.trends import entity_series, summary_lines, topic_series
 
-    settings = None
-    try:
-        settings = load_settings(args.config)
-    except ConfigError:
-        if args.db is None:
-            raise
+    settings = reader_settings(args.config, args.db)
     con = connect(settings, args.db)
     try:
         if args.topic is not None:

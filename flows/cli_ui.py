@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from newswatch.errors import ConfigError, FatalError
+from newswatch.errors import FatalError
 
 
 def _port(text: str) -> int:
@@ -56,15 +56,10 @@ def bound_socket(host: str, port: int) -> socket.socket:
 
 def cmd_ui(args: argparse.Namespace) -> int:
     """Check the bind address against the configured credentials, then serve until interrupted."""
-    from pipeline.settings import load_settings
+    from pipeline.settings import reader_settings
     from webui.auth import Credentials, is_loopback_host
 
-    settings = None
-    try:
-        settings = load_settings(args.config)
-    except ConfigError:
-        if args.db is None:
-            raise
+    settings = reader_settings(args.config, args.db)
     ui = settings.ui if settings is not None else None
     creds = Credentials(ui.password, tuple(t for t in ui.tokens if t)) if ui is not None else Credentials()
     if not is_loopback_host(args.host) and not creds.required:

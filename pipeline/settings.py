@@ -13,6 +13,7 @@ from typing import Any
 
 from newswatch import config
 from newswatch.config import ConfigChecks, Settings
+from newswatch.errors import ConfigError
 from transform.topics import QuerySyntaxError, compiled_query
 
 
@@ -36,6 +37,27 @@ def load_settings(path: str | Path | None = None) -> Settings:
         ConfigError: every problem, one ``path: message`` line each.
     """
     return config.load_settings(path, checks=CHECKS)
+
+
+def reader_settings(path: str | Path | None, db: str | None, *,
+                    sections: tuple[str, ...] | None = None) -> Settings | None:
+    """The settings of a command that reads the warehouse, or None when they fail to load but ``db`` names
+    the DuckDB file to read instead.
+
+    Args:
+        path: the config file (``--config``), or None for the default.
+        db: the file given with ``--db``, if any.
+        sections: only these sections are loaded (``newswatch.config.load_sections``); None: all of them.
+
+    Raises:
+        ConfigError: the config fails to load and no ``db`` is given.
+    """
+    try:
+        return config.load_sections(path, sections) if sections else load_settings(path)
+    except ConfigError:
+        if db is None:
+            raise
+        return None
 
 
 def settings_from_dict(raw: Any, *, source: str = "config") -> Settings:
