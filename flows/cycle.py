@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, TypeVar, cast
 
@@ -29,7 +30,7 @@ from newswatch.faults import crash_point
 from newswatch.secrets import redacted
 from pipeline import cycle
 from pipeline.cycle import CycleSummary
-from pipeline.delivery import deliver_alerts
+from pipeline.delivery import DeliveryReport, delivery_report
 from pipeline.runlock import cycle_lock
 from pipeline.settings import load_settings
 from pipeline.workers import (
@@ -99,22 +100,22 @@ def load_task(settings: Settings, run_id: str, polls: list[cycle.FeedPoll], plan
 
 
 @task(name="deliver-alerts")
-def deliver_task(settings: Settings) -> int:
+def deliver_task(settings: Settings) -> DeliveryReport:
     """Send what the outbox holds (after the load committed); returns how many were delivered.
 
     A failure here must not fail a cycle whose load has committed: the outbox keeps the alerts and the
     next cycle sends them, so a locked warehouse or a bug in delivery is logged and the cycle goes on.
     """
     try:
-        return deliver_alerts(settings)
+        return delivery_report(settings)
     except FatalError as e:
         get_run_logger().error("alert delivery postponed: %s", redacted(str(e)))
-        return 0
+        return DeliveryReport()
 
 
 @task(name="finish")
-def finish_task(settings: Settings, run_id: str, summary: CycleSummary) -> None:
-    cycle.finish_cycle(settings, run_id, summary)
+def finish_task(settings: Settings, run_id: str, summary: CycleSummary, started: float) -> CycleSummary:
+    return cycle.finish_cycle(settings, run_id, summary, started=started)
 
 
 def _api_for_workers() -> Any:
@@ -149,18 +150,31 @@ def _as_is(x: Any) -> Any:
 
 def _cycle_body(settings: Settings, respect_schedule: bool = False, lookahead_seconds: float = 0.0) -> Any:
     started = time.monotonic()
+    stages: dict[str, float] = {}
+    last = started
+
+    def lap(stage: str) -> None:
+        nonlocal last
+        now = time.monotonic()
+        stages[stage] = round(now - last, 4)
+        last = now
+
     run_id, targets = begin_task(settings, respect_schedule, lookahead_seconds)
+    lap("begin")
     polls = poll_task(settings, targets)
+    lap("poll")
     # quote(): Prefect would otherwise walk every object of these inputs looking for futures, which costs
     # ~7 ms of wall time per article of the cycle (measured); they hold no futures. (For
     # process_task only on the local runner: on Dask the quote would reach the task unresolved.)
     plan = plan_task(settings, _quoted(polls))
+    lap("plan")
     model = settings.nlp.model if settings.nlp.enabled else None
     pool = local_pool_spec(settings)  # None on Dask
     local = pool[0] if pool else 0
     if pool and plan.candidates:
         started_pool(*pool)  # the workers load spaCy while the pages download
     jobs, fetch_rejections = fetch_task(settings, _quoted(plan.candidates))
+    lap("fetch")
     queries = {t.name: compiled_query(t.query) for t in settings.topics}
     # How many take chunks, for the size of the last ones; an existing Dask cluster's size is not known
     # here, so this machine's core count stands in for it.
@@ -172,12 +186,21 @@ def _cycle_body(settings: Settings, respect_schedule: bool = False, lookahead_se
     for f in futures:
         processed += f.result()
         crash_point("during_extraction")
+    lap("process")
     counts = load_task(settings, run_id, _quoted(polls), _quoted(plan), _quoted(processed), _quoted(fetch_rejections))
-    deliver_task(settings)
+    lap("load")
+    # The load task's own parts replace its total; what is left of it is the task's orchestration.
+    parts = counts.stage_seconds
+    stages["load"] = round(max(0.0, stages["load"] - sum(v for k, v in parts.items() if k != "load")), 4)
+    stages.update({k: round(v, 4) for k, v in parts.items() if k != "load"})
+    report = deliver_task(settings)
+    lap("deliver")
+    stages["deliver"] = round(max(0.0, stages["deliver"] - report.feed_health_seconds), 4)
+    stages["feed_health"] = round(report.feed_health_seconds, 4)
     summary = cycle.cycle_summary(run_id, polls, plan, counts, seconds=time.monotonic() - started,
                                   max_failure_ratio=settings.runner.max_failure_ratio)
-    finish_task(settings, run_id, summary)
-    return summary
+    summary = replace(summary, stage_seconds={k: stages[k] for k in cycle.STAGES if k in stages})
+    return finish_task(settings, run_id, summary, started)
 
 
 @flow(name="newswatch-dask-cycle", validate_parameters=False)

@@ -8,6 +8,7 @@ single-writer rule is visible: only ``begin_cycle``, ``planned_items`` (read), `
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -69,6 +70,14 @@ class CycleSummary:
     seconds: float
     message: str = ""
     internal_errors: int = 0  # of the quarantined items and failed feeds, those a bug caused
+    # Wall seconds per stage, in cycle order (STAGES names them); ``seconds`` covers all of them, publication included.
+    stage_seconds: dict[str, float] = field(default_factory=dict, compare=False, hash=False)
+
+
+# The stages of a cycle as ``CycleSummary.stage_seconds`` names them, in order. "load" holds the
+# insert only: the story index, alert queueing, text retention and the search index are timed apart.
+STAGES = ("begin", "poll", "plan", "fetch", "process", "story_index", "load", "queue_alerts", "retention",
+          "search_index", "deliver", "feed_health", "finish", "publication")
 
 
 def cycle_summary(run_id: str, polls: list[FeedPoll], plan: Plan, counts: LoadCounts, *, seconds: float,
@@ -229,12 +238,32 @@ def load_cycle(settings: Settings, run_id: str, polls: list[FeedPoll], plan: Pla
         logged_internal_errors([r for _, r, _ in batch.rejections])
         tuned: dict[str, Any] = {k: v for k, v in (("threshold", settings.stories.threshold),
                                     ("containment_threshold", settings.stories.containment_threshold)) if v}
+        clock = _StageClock()
         stories = StoryIndex.load(con, window_days=settings.stories.window_days, **tuned)
+        clock.lap("story_index")
         counts = load_batch(con, batch, stories, poll_bounds(settings))
+        clock.lap("load")
         queue_alerts(con, settings, now=now)  # the outbox, in the same transaction as the articles
+        clock.lap("queue_alerts")
         prune_texts(con, keep_days=settings.warehouse.retention_text_days, now=now)
+    clock.lap("retention")  # the commit included
     refreshed_search_index(settings.warehouse.path, run_id)  # after the commit: the index follows the warehouse
+    clock.lap("search_index")
+    counts.stage_seconds.update(clock.seconds)
     return counts
+
+
+class _StageClock:
+    """Wall seconds between consecutive ``lap`` calls, by stage name."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.monotonic()
+
+    def lap(self, stage: str) -> None:
+        t = time.monotonic()
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + t - self._last
+        self._last = t
 
 
 def logged_internal_errors(rejections: list[Rejection]) -> int:
@@ -250,8 +279,16 @@ def logged_internal_errors(rejections: list[Rejection]) -> int:
     return sum(rec.count for rec in records)
 
 
-def finish_cycle(settings: Settings, run_id: str, summary: CycleSummary) -> None:
-    """Record the run's counts and final status, then publish the analysts' snapshot."""
+def finish_cycle(settings: Settings, run_id: str, summary: CycleSummary, *, started: float | None = None) -> CycleSummary:
+    """Record the run's counts and final status, publish the analysts' snapshot, and return the summary
+    with the finish and publication timed and ``seconds`` counted up to the end of publication.
+
+    Why the second write: the snapshot must carry the run as finished, but the run's end is only known
+    once the snapshot is published, so the live row gets its final ``finished_at`` after publication
+    (the snapshot's copy is earlier by the publication's duration). ``started``: the cycle's
+    ``time.monotonic()`` at its start; without it ``seconds`` gains only this step.
+    """
+    t0 = time.monotonic()
     with db.writer(settings.warehouse.path) as con:
         con.execute(
             "UPDATE runs SET finished_at=?, status=?, feeds_polled=?, feeds_failed=?, entries_seen=?, articles_new=?, "
@@ -259,7 +296,15 @@ def finish_cycle(settings: Settings, run_id: str, summary: CycleSummary) -> None
             [datetime.now(UTC), summary.status, summary.feeds_polled, summary.feeds_failed, summary.entries_seen,
              summary.articles_new, summary.duplicates, summary.quarantined, summary.message, run_id],
         ).fetchall()
+    t1 = time.monotonic()
     publish_snapshot(settings.warehouse.path, settings.warehouse.snapshot_dir)
+    t2 = time.monotonic()
+    with db.writer(settings.warehouse.path) as con:
+        con.execute("UPDATE runs SET finished_at=? WHERE run_id=?", [datetime.now(UTC), run_id]).fetchall()
+    t3 = time.monotonic()
+    stages = {**summary.stage_seconds, "finish": (t1 - t0) + (t3 - t2), "publication": t2 - t1}
+    total = (t3 - started) if started is not None else summary.seconds + (t3 - t0)
+    return replace(summary, seconds=round(total, 2), stage_seconds={k: round(v, 4) for k, v in stages.items()})
 
 
 def chunked(items: list[PageJob], size: int, workers: int = 1, min_size: int = 4) -> list[list[PageJob]]:

@@ -184,6 +184,7 @@ class DeliveryReport:
     blocked: int = 0  # sends refused by the address policy
     internal_errors: int = 0  # sends that raised (a bug in a plugin or in newswatch): logged with the traceback
     released: int = 0  # rows not tried this time (deadline reached, or their channel already failed)
+    feed_health_seconds: float = 0.0  # the operator check's share of the delivery (it reads feeds and runs)
 
     def count(self, result: SendResult) -> None:
         if result.reason == "timeout":
@@ -222,12 +223,14 @@ def delivery_report(settings: Any, *, now: datetime | None = None, resolver: Res
     start = clock()
     path = settings.warehouse.path
     digest_rules = {a.rule for a in settings.alerts if a.mode == "digest"}
+    report = DeliveryReport()
     with db.writer(path) as con, db.transaction(con):
         if settings.operator.notify:
+            checked = time.monotonic()
             queued_operator_alerts(con, operator_incidents(con, settings, now=start), settings.operator.notify, now=start)
+            report.feed_health_seconds = time.monotonic() - checked
         batches = due_batches(unsent_rows(con), digest_rules, now=start)
         claim_rows(con, [r for b in batches for r in b.rows], now=start, lease=LEASE)
-    report = DeliveryReport()
     if not batches:
         return report
     urls = _channel_urls(settings)

@@ -50,6 +50,8 @@ class LoadCounts:
     quarantined: int
     new_article_ids: tuple[str, ...]
     internal_errors: int = 0  # items (and feed polls) quarantined internal_error: bugs, not bad input
+    # Wall seconds of the load's parts (story index, insert, alert queueing ...), filled by the caller that times them.
+    stage_seconds: dict[str, float] = field(default_factory=dict, compare=False, hash=False)
 
 
 def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch, stories: StoryIndex, bounds: PollBounds) -> LoadCounts:
