@@ -155,7 +155,7 @@ def operator_incidents(con: duckdb.DuckDBPyConnection, settings: Any, *, now: da
     op = settings.operator
     feed_ids = [feed_id_for(f.url) for f in settings.feeds]
     incidents: list[Incident] = []
-    for feed in _feed_health(con, feed_ids):
+    for feed in _feed_health(con, feed_ids, now):
         inc = feed_incident(feed, now=now, failing_after=timedelta(hours=op.feed_failing_hours),
                             silent_factor=op.feed_silent_factor)
         if inc is not None:
@@ -171,18 +171,45 @@ def operator_incidents(con: duckdb.DuckDBPyConnection, settings: Any, *, now: da
     return incidents
 
 
-def _feed_health(con: duckdb.DuckDBPyConnection, feed_ids: Sequence[str]) -> list[FeedHealth]:
+def _feed_health(con: duckdb.DuckDBPyConnection, feed_ids: Sequence[str], now: datetime) -> list[FeedHealth]:
     if not feed_ids:
         return []
     feeds = con.execute(
         "SELECT feed_id, name, url, last_status, last_error, consecutive_failures, failing_since, disabled, "
         "disabled_reason FROM feeds WHERE feed_id IN (SELECT unnest(?)) ORDER BY name", [list(feed_ids)]).fetchall()
     arrivals: dict[str, list[datetime]] = {}
-    for fid, t in con.execute(
-        "WITH last AS (SELECT feed_id, max(first_seen_at) AS last FROM feed_items "
-        "WHERE feed_id IN (SELECT unnest(?)) GROUP BY feed_id) "
-        "SELECT DISTINCT i.feed_id, i.first_seen_at FROM feed_items i JOIN last USING (feed_id) "
-        "WHERE i.first_seen_at >= last.last - ? ORDER BY 1, 2", [list(feed_ids), HISTORY]).fetchall():
+    for fid, t in _recent_arrivals(con, list(feed_ids), now):
         arrivals.setdefault(fid, []).append(t)
     return [FeedHealth(r[0], r[1], r[2], r[3], r[4], int(r[5] or 0), r[6], bool(r[7]), r[8], tuple(arrivals.get(r[0], ())))
             for r in feeds]
+
+
+# Where the last arrival of a feed is looked for first: feeds that carried something this recently are
+# found without reading older rows.
+RECENT = timedelta(days=7)
+
+
+def _recent_arrivals(con: duckdb.DuckDBPyConnection, feed_ids: list[str], now: datetime) -> list[tuple[str, datetime]]:
+    """Each feed's distinct arrival times within ``HISTORY`` of its last arrival, ordered by feed and time.
+
+    Why in steps: ``feed_items`` grows with the archive and has no index, but it is written in time order,
+    so a constant lower bound on ``first_seen_at`` lets DuckDB skip every older row group. The last
+    arrivals are looked for in the ``RECENT`` before ``now`` first; only feeds silent longer than that (rare, and
+    exactly the ones being checked) cost a read of older rows. The arrivals are then read from the
+    earliest of those last arrivals minus ``HISTORY`` on.
+    """
+    lasts: dict[str, datetime] = dict(con.execute(
+        "SELECT feed_id, max(first_seen_at) FROM feed_items WHERE first_seen_at >= ? "
+        "AND feed_id IN (SELECT unnest(?)) GROUP BY feed_id", [now - RECENT, feed_ids]).fetchall())
+    missing = [f for f in feed_ids if f not in lasts]
+    if missing:
+        lasts.update(con.execute(
+            "SELECT feed_id, max(first_seen_at) FROM feed_items WHERE feed_id IN (SELECT unnest(?)) GROUP BY feed_id",
+            [missing]).fetchall())
+    if not lasts:
+        return []
+    since = min(lasts.values()) - HISTORY
+    rows = con.execute(
+        "SELECT DISTINCT feed_id, first_seen_at FROM feed_items WHERE first_seen_at >= ? "
+        "AND feed_id IN (SELECT unnest(?)) ORDER BY 1, 2", [since, list(lasts)]).fetchall()
+    return [(fid, t) for fid, t in rows if t >= lasts[fid] - HISTORY]
