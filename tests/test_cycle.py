@@ -153,3 +153,22 @@ def test_the_cycle_indexes_its_articles_and_search_finds_what_the_topic_matched(
     found = {h.article_id for h in result.hits} | {c for h in result.hits for c in h.copies}
     assert matched and found == matched
     assert position.last_run_id >= latest_run and result.articles_not_indexed == 0
+
+
+def test_the_summary_times_every_stage_and_its_seconds_include_publication(two_runs):
+    from pipeline.cycle import STAGES
+
+    for s in (two_runs["first"], two_runs["second"]):
+        assert list(s.stage_seconds) == [k for k in STAGES if k in s.stage_seconds]
+        assert {"begin", "poll", "plan", "fetch", "process", "story_index", "load", "queue_alerts", "deliver",
+                "finish", "publication"} <= set(s.stage_seconds)
+        assert all(v >= 0 for v in s.stage_seconds.values())
+        # the stages are consecutive parts of the cycle: they add up to its total, up to rounding
+        assert sum(s.stage_seconds.values()) <= s.seconds + 0.05
+        assert sum(s.stage_seconds.values()) >= 0.8 * s.seconds
+    con = duckdb.connect(two_runs["settings"].warehouse.path, read_only=True)
+    rows = con.execute("SELECT epoch(finished_at) - epoch(started_at) FROM runs ORDER BY started_at").fetchall()
+    con.close()
+    # finished_at is written after publication: the run's span covers the summary's stages from finish on
+    for (span,), s in zip(rows, (two_runs["first"], two_runs["second"]), strict=True):
+        assert span >= s.seconds - s.stage_seconds["begin"] - 0.05
