@@ -150,7 +150,7 @@ def grow(con: duckdb.DuckDBPyConnection, start: int, end: int, *, feed_urls: lis
                1, published_at
         FROM _texts WHERE published_at >= $now - INTERVAL {int(window_days * 24)} HOUR""")
     # Mentions: six per article, entities drawn with a heavy head (entity 0, Kim Jong Un, is the most frequent).
-    run(f"""
+    run("""
         CREATE OR REPLACE TEMP TABLE _ents AS SELECT row_number() OVER (ORDER BY entity_id) - 1 AS k, entity_id, name
         FROM entities""")
     run(f"""
@@ -430,7 +430,7 @@ def main() -> int:
         result["noop_seconds"].append(round(statistics.median(s.seconds for s in noop), 3))
         result["new50_seconds_without_nlp"].append(round(statistics.median(s.seconds for s in new), 3))
         qs = query_seconds(settings, args.query_repeat)
-        print("  queries (median of %d, through warehouse.analyst.connect):" % args.query_repeat)
+        print(f"  queries (median of {args.query_repeat}, through warehouse.analyst.connect):")
         for name, sec in qs.items():
             print(f"    {name:32s} {1000 * sec:8.1f} ms")
             result["query_seconds"][name].append(round(sec, 4))

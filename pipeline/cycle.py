@@ -239,7 +239,9 @@ def load_cycle(settings: Settings, run_id: str, polls: list[FeedPoll], plan: Pla
         tuned: dict[str, Any] = {k: v for k, v in (("threshold", settings.stories.threshold),
                                     ("containment_threshold", settings.stories.containment_threshold)) if v}
         clock = _StageClock()
-        stories = StoryIndex.load(con, window_days=settings.stories.window_days, **tuned)
+        # A cycle without new articles has nothing to match: it does not read the story window at all.
+        stories = (StoryIndex.load(con, window_days=settings.stories.window_days, **tuned) if batch.articles
+                   else StoryIndex(window_days=settings.stories.window_days, **tuned))
         clock.lap("story_index")
         counts = load_batch(con, batch, stories, poll_bounds(settings))
         clock.lap("load")
