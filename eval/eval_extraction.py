@@ -51,6 +51,7 @@ import trafilatura
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import extract.html  # noqa: E402
 from demosite.loopback import LoopbackSite, Route  # noqa: E402
 from eval.splits import SPLITS, in_split  # noqa: E402
 from extract.html import decoded_html, page_content  # noqa: E402
@@ -78,6 +79,32 @@ def shingle_f1(predicted: str, truth: str) -> float:
         return 0.0
     precision, recall = overlap / sum(p.values()), overlap / sum(t.values())
     return 2 * precision * recall / (precision + recall)
+
+
+# Pages on which page_content ran its recovery (a second extraction), counted by URL per run.
+RECOVERED: set[str] = set()
+_first_extraction = extract.html._recovered_text
+
+
+def _counted_recovery(html: str, url: str, pruned: object) -> str:
+    calls: list[bool] = []
+    original = extract.html._container_text
+
+    def container_text(block: object) -> str:
+        calls.append(True)
+        return original(block)  # type: ignore[arg-type]
+
+    extract.html._container_text = container_text  # type: ignore[assignment]
+    try:
+        text = _first_extraction(html, url, pruned)  # type: ignore[arg-type]
+    finally:
+        extract.html._container_text = original
+    if calls:
+        RECOVERED.add(url)
+    return text
+
+
+extract.html._recovered_text = _counted_recovery  # type: ignore[assignment]
 
 
 def extracted_page(html: str, url: str) -> PageReading:
@@ -163,6 +190,8 @@ def run_aeb(show_diff: bool, worst: int, repeats: int, split: str = "all") -> No
     print(f"  newswatch extracted_page                  {sum(our_f1.values()) / n:.4f}        {our_speed:6.1f}")
     print(f"  pages better / worse / same: {sum(our_f1[k] > base_f1[k] + 1e-9 for k in truth)} / "
           f"{sum(our_f1[k] < base_f1[k] - 1e-9 for k in truth)} / {sum(abs(our_f1[k] - base_f1[k]) <= 1e-9 for k in truth)}")
+    print(f"  recovery (second extraction) fired on {len(RECOVERED)} of {n} pages")
+    RECOVERED.clear()
     for key in sorted(truth, key=our_f1.__getitem__)[:worst]:
         print(f"  worst {key[:12]} ours {our_f1[key]:.3f} bare {base_f1[key]:.3f}")
         if show_diff:
@@ -192,6 +221,8 @@ def run_trafilatura_en(repeats: int, split: str = "all") -> None:
             total_without += len(case["without"])
         accuracy = (kept + removed) / (total_with + total_without)
         print(f"  {label:34s} {kept / total_with:.4f}     {removed / total_without:.4f}          {accuracy:.4f}    {speed:6.1f}")
+    print(f"  recovery (second extraction) fired on {len(RECOVERED)} of {len(pages)} pages")
+    RECOVERED.clear()
 
 
 def main() -> None:

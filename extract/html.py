@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -75,6 +76,30 @@ PRUNE_INLINE_TOKENS = ("caption", "credit", "read-time", "reading-time", "readti
 _PRUNE_BLOCK = re.compile("|".join(map(re.escape, PRUNE_BLOCK_TOKENS + PRUNE_INLINE_TOKENS)), re.IGNORECASE)
 _PRUNE_INLINE = re.compile("|".join(map(re.escape, PRUNE_INLINE_TOKENS)), re.IGNORECASE)
 _BLOCK_TAGS = ("div", "p", "section", "aside", "ul", "figcaption")
+# In-body promos found by their structure rather than their class: a sign-up box is the short block
+# around an e-mail field, holding no paragraph of SIGNUP_MAX_PARAGRAPH_WORDS words or more; a list of
+# other stories' headlines has items that are a link of at most LINKED_HEADLINE_MAX_WORDS words and
+# nothing else; a hover card repeats the text of its link (a name of HOVER_CARD_MIN_NAME_CHARS or more)
+# and is short (under HOVER_CARD_MAX_CHARS).
+SIGNUP_MAX_PARAGRAPH_WORDS = 30
+LINKED_HEADLINE_MAX_WORDS = 20
+HOVER_CARD_MIN_NAME_CHARS = 4
+HOVER_CARD_MAX_CHARS = 1000
+
+# Recovery when the extractor misses most of the page's main text block (``main_block_shingles``): a block of
+# at least MIN_MAIN_BLOCK_SHINGLES shingles of which the first result holds less than MIN_MAIN_BLOCK_RECALL
+# gets a second, recall-mode extraction. Prose paragraphs have MIN_PROSE_WORDS words and at most
+# MAX_PROSE_LINK_SHARE of them in links (a list of linked headlines is not prose).
+MIN_MAIN_BLOCK_SHINGLES = 100
+MIN_MAIN_BLOCK_RECALL = 0.6
+MIN_PROSE_WORDS = 12
+MAX_PROSE_LINK_SHARE = 0.5
+# A second result replaces the first only when it holds this much more of the block (share of its shingles).
+MIN_RECOVERY_GAIN = 0.1
+# ... and only when it keeps this share of the first result's shingles: a recovery adds what was missed, it
+# does not trade the first result (tables, lists, text outside <p>) for another.
+MIN_KEPT_SHARE = 0.9
+_WORD = re.compile(r"\w+")
 
 # A feed body whose text ends like this was cut short by the publisher ("… Continue reading",
 # "[…]", "Read the full story"), whatever its length.
@@ -170,8 +195,7 @@ def page_content(html: str, url: str, *, date_search: Callable[[PageMeta, str], 
     if (chars := _text_chars(tree)) > MAX_PAGE_TEXT_CHARS:
         raise ItemError("too_long", f"{chars} characters of text, over the {MAX_PAGE_TEXT_CHARS} limit for a page: {url}")
     meta = page_meta(tree)
-    document = bare_extraction(_pruned(tree), url=url, **EXTRACTION_OPTIONS)
-    raw = document.text if document is not None and not isinstance(document, dict) else None
+    raw = _recovered_text(html, url, _pruned(tree))
     found = None
     if date_search is None or date_search(meta, url):
         # url="" stops htmldate from reading the date out of the canonical link itself (the caller reads URLs).
@@ -205,6 +229,118 @@ def feed_body_content(content_html: str, url: str) -> PageContent | None:
     return PageContent(url=url, text=raw, meta=_NO_META)
 
 
+def _extracted(tree: HtmlElement, url: str, **overrides: Any) -> str:
+    document = bare_extraction(tree, url=url, **{**EXTRACTION_OPTIONS, **overrides})
+    return (document.text if document is not None and not isinstance(document, dict) else None) or ""
+
+
+def _recovered_text(html: str, url: str, pruned: HtmlElement) -> str:
+    """The extractor's text, or a recall-mode extraction when the first result misses most of the main block.
+
+    The main block (``main_block_shingles``) is measured before extraction, which rewrites the tree. When the
+    first result holds less than ``MIN_MAIN_BLOCK_RECALL`` of it, the page is parsed again and extracted with
+    ``favor_recall=True``; that result is kept only if it covers more of the block.
+    """
+    block = main_block_shingles(pruned)
+    text = _extracted(pruned, url)
+    if sum(block.values()) < MIN_MAIN_BLOCK_SHINGLES or _recall(text, block) >= MIN_MAIN_BLOCK_RECALL:
+        return text
+    again = _parsed_tree(html)
+    if again is None:
+        return text
+    best, first_recall = text, _recall(text, block)
+    again = _pruned(again)
+    container = _main_block(again)
+    first = _shingles(text)
+    retries = (_extracted(again, url, favor_recall=True), _container_text(container) if container is not None else "")
+    for retry in retries:
+        if (recall := _recall(retry, block)) > first_recall + MIN_RECOVERY_GAIN and _recall(retry, first) >= MIN_KEPT_SHARE:
+            best, first_recall = retry, recall
+    return best
+
+
+def main_block_shingles(tree: HtmlElement) -> Counter[tuple[str, ...]]:
+    """4-word shingles of the prose paragraphs (see ``_prose_paragraphs``) in the page's main text block."""
+    block = _main_block(tree)
+    shingles: Counter[tuple[str, ...]] = Counter()
+    if block is None:
+        return shingles
+    for _, words in _prose_paragraphs(block):
+        shingles.update(tuple(words[i:i + 4]) for i in range(len(words) - 3))
+    return shingles
+
+
+def _prose_paragraphs(tree: HtmlElement) -> list[tuple[HtmlElement, list[str]]]:
+    """``<p>`` elements of at least ``MIN_PROSE_WORDS`` words, at most ``MAX_PROSE_LINK_SHARE`` of them link text."""
+    found = []
+    for p in tree.iter("p"):
+        words = _WORD.findall(p.text_content().lower())
+        if len(words) < MIN_PROSE_WORDS:
+            continue
+        link_words = sum(len(_WORD.findall(a.text_content())) for a in p.iter("a"))
+        if link_words <= len(words) * MAX_PROSE_LINK_SHARE:
+            found.append((p, words))
+    return found
+
+
+def _main_block(tree: HtmlElement) -> HtmlElement | None:
+    """The element that holds the page's article text, or None when the page has no prose paragraphs.
+
+    First the element holding the most words of prose paragraphs as children or grandchildren (a single
+    container wins over its parent when it holds every paragraph); then, when that element sits inside an
+    ``<article>``, ``<main>`` or ``itemprop="articleBody"`` element, the outermost of those: the markup says
+    the article is all of it, and a body split across containers (around an advert, a figure, a paywall
+    break) is held by that common ancestor.
+    """
+    scores: dict[HtmlElement, int] = {}
+    depth: dict[HtmlElement, int] = {}
+    for p, words in _prose_paragraphs(tree):
+        parent = p.getparent()
+        for level, holder in enumerate((parent, parent.getparent() if parent is not None else None)):
+            if holder is not None:
+                scores[holder] = scores.get(holder, 0) + len(words)
+                depth.setdefault(holder, level)
+    if not scores:
+        return None
+    best = max(scores, key=lambda holder: (scores[holder], -depth[holder]))
+    for ancestor in best.iterancestors("article", "main", "div", "section"):
+        if ancestor.tag in ("article", "main") or ancestor.get("itemprop") == "articleBody":
+            best = ancestor
+    return best
+
+
+_CONTAINER_SKIP = frozenset(("figure", "figcaption", "aside", "nav", "form", "footer", "header", "script", "style", "noscript", "button"))
+_CONTAINER_TEXT_TAGS = ("p", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre")
+
+
+def _container_text(block: HtmlElement) -> str:
+    """The text elements of ``block`` in document order, one a line (list items as "- item"), outside
+    figures, asides, navigation, forms and headers, each element once (a ``<p>`` in a ``<li>`` is the item's)."""
+    lines: list[str] = []
+    taken: set[HtmlElement] = set()
+    for element in block.iter(*_CONTAINER_TEXT_TAGS):
+        ancestors = list(element.iterancestors())
+        if any(a in taken for a in ancestors) or any(a.tag in _CONTAINER_SKIP for a in ancestors[: ancestors.index(block)] if block in ancestors):
+            continue
+        text = " ".join(element.text_content().split())
+        if text:
+            taken.add(element)
+            lines.append(f"- {text}" if element.tag == "li" else text)
+    return "\n".join(lines)
+
+
+def _shingles(text: str) -> Counter[tuple[str, ...]]:
+    words = _WORD.findall(text.lower())
+    return Counter(tuple(words[i:i + 4]) for i in range(len(words) - 3))
+
+
+def _recall(text: str, block: Counter[tuple[str, ...]]) -> float:
+    """Share of the block's shingles that ``text`` holds."""
+    found = _shingles(text)
+    total = sum(block.values())
+    return sum((block & found).values()) / total if total else 1.0
+
+
 def _text_chars(tree: HtmlElement) -> int:
     """Characters of text in ``tree`` outside scripts and styles (inline JSON can be megabytes of a real page)."""
     nodes = _TEXT_NODES(tree)
@@ -226,10 +362,74 @@ def _pruned(tree: HtmlElement) -> HtmlElement:
         if (_PRUNE_INLINE if element.tag == "span" else _PRUNE_BLOCK).search(f"{element.get('class', '')} {element.get('id', '')}")
         and len(element.text_content().strip()) < PRUNE_MAX_CHARS
     ]
+    doomed += _signup_boxes(tree) + _linked_headline_lists(tree) + _hover_cards(tree)
     for element in doomed:
         if element.getparent() is not None:
             element.drop_tree()  # keeps the element's tail text
     return tree
+
+
+def _signup_boxes(tree: HtmlElement) -> list[HtmlElement]:
+    """Sign-up boxes: the largest short block (under ``PRUNE_MAX_CHARS`` of text, no prose paragraph) around a
+    form with an e-mail field, whatever the box's class is called."""
+    boxes = []
+    for field in tree.iter("input"):
+        if field.get("type", "").lower() != "email" and "mail" not in f"{field.get('name', '')} {field.get('placeholder', '')}".lower():
+            continue
+        box = None
+        for ancestor in field.iterancestors():
+            if ancestor.tag in ("body", "html", "article", "main") or len(ancestor.text_content().strip()) >= PRUNE_MAX_CHARS:
+                break
+            if any(len(_WORD.findall(p.text_content())) >= SIGNUP_MAX_PARAGRAPH_WORDS for p in ancestor.iter("p")):
+                break
+            box = ancestor
+        if box is not None:
+            boxes.append(box)
+    return boxes
+
+
+def _linked_headline_lists(tree: HtmlElement) -> list[HtmlElement]:
+    """Lists of at least two items that are each one short link and nothing else: headlines of other stories.
+
+    A list item with words outside its link ("City: <a>...</a>") or a long one is content, and stays.
+    """
+    found = []
+    for listing in tree.iter("ul", "ol"):
+        items = [child for child in listing if child.tag == "li"]
+        if len(items) < 2:
+            continue
+        if all(_is_linked_headline(item) for item in items):
+            found.append(listing)
+    return found
+
+
+def _is_linked_headline(item: HtmlElement) -> bool:
+    words = _WORD.findall(item.text_content())
+    if not words or len(words) > LINKED_HEADLINE_MAX_WORDS:
+        return False
+    link_words = sum(len(_WORD.findall(a.text_content())) for a in item.iter("a"))
+    return link_words >= len(words)
+
+
+def _hover_cards(tree: HtmlElement) -> list[HtmlElement]:
+    """Hover cards and tooltips of a link: an element inside the link, or right after it (no text between),
+    whose text starts with the link's own words (the name again, then a role, headlines, "Follow")."""
+    cards = []
+    for link in tree.iter("a"):
+        name = " ".join((link.text or "").split())
+        if len(name) < HOVER_CARD_MIN_NAME_CHARS:
+            continue
+        candidates = list(link)
+        following = link.getnext()
+        if following is not None and not (link.tail or "").strip():
+            candidates.append(following)
+        for candidate in candidates:
+            if candidate.tag == "a" or not isinstance(candidate.tag, str):
+                continue
+            text = " ".join(candidate.text_content().split())
+            if text.startswith(name) and len(text) < HOVER_CARD_MAX_CHARS:
+                cards.append(candidate)
+    return cards
 
 
 def _declared_encodings(body: bytes, content_type: str | None) -> list[str]:
