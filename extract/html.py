@@ -10,7 +10,13 @@ on hand-written fixtures without a network.
   a page "in UTF-8" that is really windows-1252. It never raises.
 - Text comes from ``trafilatura.bare_extraction`` with ``include_comments=False`` and
   ``deduplicate=False`` (its dedup cache is process-global and non-idempotent)
-  and without trafilatura's metadata pass (see ``EXTRACTION_OPTIONS``). The metadata we need
+  and without trafilatura's metadata pass (see ``EXTRACTION_OPTIONS``). When that text holds less than
+  ``MIN_MAIN_BLOCK_RECALL`` of the page's main text block (a body split around an advert, a figure or a
+  paywall break, of which the extractor took one part), a recall-mode extraction and the block's own text are
+  tried, and the one that adds the most of the block without dropping what the first result had is kept.
+- In-body promos that carry no telling class are pruned by their structure before extraction: a short block
+  around an e-mail field (a sign-up box), a list whose items are each one short link (other stories'
+  headlines), and a hover card or tooltip that repeats its link's text. The metadata we need
   (canonical URL, title, author, publication time) is read by ``extract.page_meta`` from meta tags
   and JSON-LD, which costs a fraction of htmldate's search.
 - Nothing here cleans, detects a language, normalises a URL or reads a date: this module returns
