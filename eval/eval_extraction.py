@@ -88,34 +88,23 @@ def shingle_f1(predicted: str, truth: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-# Pages on which page_content ran its recovery (a second extraction), counted by URL per run.
+# Pages on which page_content ran its recovery (put back paragraphs of the main block), counted by URL.
 RECOVERED: set[str] = set()
-_first_extraction = extract.html._recovered_text
+_merge = extract.html._with_missing_paragraphs
+_current_url = [""]
 
 
-def _counted_recovery(html: str, url: str, pruned: object) -> str:
-    calls: list[bool] = []
-    original = extract.html._container_text
-
-    def container_text(block: object) -> str:
-        calls.append(True)
-        return original(block)  # type: ignore[arg-type]
-
-    extract.html._container_text = container_text  # type: ignore[assignment]
-    try:
-        text = _first_extraction(html, url, pruned)  # type: ignore[arg-type]
-    finally:
-        extract.html._container_text = original
-    if calls:
-        RECOVERED.add(url)
-    return text
+def _counted_merge(text: str, paragraphs: list[tuple[str, list[str]]]) -> str:
+    RECOVERED.add(_current_url[0])
+    return _merge(text, paragraphs)
 
 
-extract.html._recovered_text = _counted_recovery  # type: ignore[assignment]
+extract.html._with_missing_paragraphs = _counted_merge  # type: ignore[assignment]
 
 
 def extracted_page(html: str, url: str) -> PageReading:
     """What a worker makes of one fetched page: extraction (``extract``), then interpretation (``transform``)."""
+    _current_url[0] = url
     return page_reading(page_content(html, url, date_search=needs_date_search))
 
 
@@ -197,7 +186,7 @@ def run_aeb(show_diff: bool, worst: int, repeats: int, split: str = "all") -> No
     print(f"  newswatch extracted_page                  {sum(our_f1.values()) / n:.4f}        {our_speed:6.1f}")
     print(f"  pages better / worse / same: {sum(our_f1[k] > base_f1[k] + 1e-9 for k in truth)} / "
           f"{sum(our_f1[k] < base_f1[k] - 1e-9 for k in truth)} / {sum(abs(our_f1[k] - base_f1[k]) <= 1e-9 for k in truth)}")
-    print(f"  recovery (second extraction) fired on {len(RECOVERED)} of {n} pages")
+    print(f"  recovery (paragraphs put back) fired on {len(RECOVERED)} of {n} pages")
     RECOVERED.clear()
     for key in sorted(truth, key=our_f1.__getitem__)[:worst]:
         print(f"  worst {key[:12]} ours {our_f1[key]:.3f} bare {base_f1[key]:.3f}")
@@ -228,7 +217,7 @@ def run_trafilatura_en(repeats: int, split: str = "all") -> None:
             total_without += len(case["without"])
         accuracy = (kept + removed) / (total_with + total_without)
         print(f"  {label:34s} {kept / total_with:.4f}     {removed / total_without:.4f}          {accuracy:.4f}    {speed:6.1f}")
-    print(f"  recovery (second extraction) fired on {len(RECOVERED)} of {len(pages)} pages")
+    print(f"  recovery (paragraphs put back) fired on {len(RECOVERED)} of {len(pages)} pages")
     RECOVERED.clear()
 
 

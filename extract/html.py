@@ -12,8 +12,8 @@ on hand-written fixtures without a network.
   ``deduplicate=False`` (its dedup cache is process-global and non-idempotent)
   and without trafilatura's metadata pass (see ``EXTRACTION_OPTIONS``). When that text holds less than
   ``MIN_MAIN_BLOCK_RECALL`` of the page's main text block (a body split around an advert, a figure or a
-  paywall break, of which the extractor took one part), a recall-mode extraction and the block's own text are
-  tried, and the one that adds the most of the block without dropping what the first result had is kept.
+  paywall break, of which the extractor took one part), the block's prose paragraphs that it lacks are put
+  back in page order; nothing the extractor found is dropped.
 - In-body promos that carry no telling class are pruned by their structure before extraction: a short block
   around an e-mail field (a sign-up box), a list whose items are each one short link (other stories'
   headlines), and a hover card or tooltip that repeats its link's text. The metadata we need
@@ -100,12 +100,9 @@ MIN_MAIN_BLOCK_SHINGLES = 100
 MIN_MAIN_BLOCK_RECALL = 0.6
 MIN_PROSE_WORDS = 12
 MAX_PROSE_LINK_SHARE = 0.5
-# A second result replaces the first only when it holds this much more of the block (share of its shingles).
-MIN_RECOVERY_GAIN = 0.1
-# ... and only when it keeps this share of the first result's shingles: a recovery adds what was missed, it
-# does not trade the first result (tables, lists, text outside <p>) for another.
-MIN_KEPT_SHARE = 0.9
 _WORD = re.compile(r"\w+")
+_NOT_STORY_TAGS = frozenset(("li", "aside", "nav", "form", "figure", "figcaption", "footer", "blockquote"))
+_NOT_STORY = re.compile(r"comment|respond|replies|discussion", re.IGNORECASE)
 
 # A feed body whose text ends like this was cut short by the publisher ("… Continue reading",
 # "[…]", "Read the full story"), whatever its length.
@@ -201,7 +198,7 @@ def page_content(html: str, url: str, *, date_search: Callable[[PageMeta, str], 
     if (chars := _text_chars(tree)) > MAX_PAGE_TEXT_CHARS:
         raise ItemError("too_long", f"{chars} characters of text, over the {MAX_PAGE_TEXT_CHARS} limit for a page: {url}")
     meta = page_meta(tree)
-    raw = _recovered_text(html, url, _pruned(tree))
+    raw = _recovered_text(_pruned(tree), url)
     found = None
     if date_search is None or date_search(meta, url):
         # url="" stops htmldate from reading the date out of the canonical link itself (the caller reads URLs).
@@ -240,53 +237,90 @@ def _extracted(tree: HtmlElement, url: str, **overrides: Any) -> str:
     return (document.text if document is not None and not isinstance(document, dict) else None) or ""
 
 
-def _recovered_text(html: str, url: str, pruned: HtmlElement) -> str:
-    """The extractor's text, or a recall-mode extraction when the first result misses most of the main block.
+def _recovered_text(pruned: HtmlElement, url: str) -> str:
+    """The extractor's text, with the main block's missing paragraphs put back when it holds too little of them.
 
-    The main block (``main_block_shingles``) is measured before extraction, which rewrites the tree. When the
-    first result holds less than ``MIN_MAIN_BLOCK_RECALL`` of it, the page is parsed again and extracted with
-    ``favor_recall=True``; that result is kept only if it covers more of the block.
+    The main block (``_main_block``) is measured before extraction, which rewrites the tree. When the first
+    result holds less than ``MIN_MAIN_BLOCK_RECALL`` of the block's prose shingles, the prose paragraphs it
+    lacks are inserted where they stand in the page, after the last paragraph before them that it kept. The
+    result only ever gains text: what the extractor found (tables, lists, headings) stays as it was.
     """
-    block = main_block_shingles(pruned)
+    paragraphs = _block_paragraphs(pruned)
+    block: Counter[tuple[str, ...]] = Counter()
+    for _, words in paragraphs:
+        block.update(_word_shingles(words))
     text = _extracted(pruned, url)
     if sum(block.values()) < MIN_MAIN_BLOCK_SHINGLES or _recall(text, block) >= MIN_MAIN_BLOCK_RECALL:
         return text
-    again = _parsed_tree(html)
-    if again is None:
-        return text
-    best, first_recall = text, _recall(text, block)
-    again = _pruned(again)
-    container = _main_block(again)
-    first = _shingles(text)
-    retries = (_extracted(again, url, favor_recall=True), _container_text(container) if container is not None else "")
-    for retry in retries:
-        if (recall := _recall(retry, block)) > first_recall + MIN_RECOVERY_GAIN and _recall(retry, first) >= MIN_KEPT_SHARE:
-            best, first_recall = retry, recall
-    return best
+    return _with_missing_paragraphs(text, paragraphs)
+
+
+def _with_missing_paragraphs(text: str, paragraphs: list[tuple[str, list[str]]]) -> str:
+    """``text`` with each of ``paragraphs`` (page order) that it lacks inserted after the last earlier one it has.
+
+    A paragraph counts as present when a line of ``text`` holds its first eight words.
+    """
+    lines = text.split("\n") if text else []
+    keys = [" ".join(_WORD.findall(line.lower())) for line in lines]
+    inserts: dict[int, list[str]] = {}  # line index after which to insert (-1: before the first line)
+    cursor = -1
+    for paragraph, words in paragraphs:
+        opening = " ".join(words[:8])
+        where = next((i for i in range(max(cursor, 0), len(keys)) if opening in keys[i]), None)
+        if where is None:
+            where = next((i for i in range(min(cursor, len(keys))) if opening in keys[i]), None)
+        if where is not None:
+            cursor = max(cursor, where)
+        else:
+            inserts.setdefault(cursor, []).append(paragraph)
+    merged = list(inserts.get(-1, ()))
+    for i, line in enumerate(lines):
+        merged.append(line)
+        merged.extend(inserts.get(i, ()))
+    return "\n".join(merged)
 
 
 def main_block_shingles(tree: HtmlElement) -> Counter[tuple[str, ...]]:
     """4-word shingles of the prose paragraphs (see ``_prose_paragraphs``) in the page's main text block."""
-    block = _main_block(tree)
     shingles: Counter[tuple[str, ...]] = Counter()
-    if block is None:
-        return shingles
-    for _, words in _prose_paragraphs(block):
-        shingles.update(tuple(words[i:i + 4]) for i in range(len(words) - 3))
+    for _, words in _block_paragraphs(tree):
+        shingles.update(_word_shingles(words))
     return shingles
 
 
+def _block_paragraphs(tree: HtmlElement) -> list[tuple[str, list[str]]]:
+    """Each prose paragraph of the main block, in page order: its text and its lower-cased words."""
+    block = _main_block(tree)
+    if block is None:
+        return []
+    return [(" ".join(p.text_content().split()), words) for p, words in _prose_paragraphs(block)]
+
+
+def _word_shingles(words: list[str]) -> list[tuple[str, ...]]:
+    return [tuple(words[i:i + 4]) for i in range(len(words) - 3)]
+
+
 def _prose_paragraphs(tree: HtmlElement) -> list[tuple[HtmlElement, list[str]]]:
-    """``<p>`` elements of at least ``MIN_PROSE_WORDS`` words, at most ``MAX_PROSE_LINK_SHARE`` of them link text."""
+    """``<p>`` elements of at least ``MIN_PROSE_WORDS`` words, at most ``MAX_PROSE_LINK_SHARE`` of them link text,
+    outside list items, asides, navigation, forms, figures, footers and comment threads (which an article
+    container often holds after the story)."""
     found = []
     for p in tree.iter("p"):
         words = _WORD.findall(p.text_content().lower())
         if len(words) < MIN_PROSE_WORDS:
             continue
         link_words = sum(len(_WORD.findall(a.text_content())) for a in p.iter("a"))
-        if link_words <= len(words) * MAX_PROSE_LINK_SHARE:
-            found.append((p, words))
+        if link_words > len(words) * MAX_PROSE_LINK_SHARE or _outside_the_story(p):
+            continue
+        found.append((p, words))
     return found
+
+
+def _outside_the_story(p: HtmlElement) -> bool:
+    for ancestor in p.iterancestors():
+        if ancestor.tag in _NOT_STORY_TAGS or _NOT_STORY.search(f"{ancestor.get('class', '')} {ancestor.get('id', '')}"):
+            return True
+    return False
 
 
 def _main_block(tree: HtmlElement) -> HtmlElement | None:
@@ -313,26 +347,6 @@ def _main_block(tree: HtmlElement) -> HtmlElement | None:
         if ancestor.tag in ("article", "main") or ancestor.get("itemprop") == "articleBody":
             best = ancestor
     return best
-
-
-_CONTAINER_SKIP = frozenset(("figure", "figcaption", "aside", "nav", "form", "footer", "header", "script", "style", "noscript", "button"))
-_CONTAINER_TEXT_TAGS = ("p", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre")
-
-
-def _container_text(block: HtmlElement) -> str:
-    """The text elements of ``block`` in document order, one a line (list items as "- item"), outside
-    figures, asides, navigation, forms and headers, each element once (a ``<p>`` in a ``<li>`` is the item's)."""
-    lines: list[str] = []
-    taken: set[HtmlElement] = set()
-    for element in block.iter(*_CONTAINER_TEXT_TAGS):
-        ancestors = list(element.iterancestors())
-        if any(a in taken for a in ancestors) or any(a.tag in _CONTAINER_SKIP for a in ancestors[: ancestors.index(block)] if block in ancestors):
-            continue
-        text = " ".join(element.text_content().split())
-        if text:
-            taken.add(element)
-            lines.append(f"- {text}" if element.tag == "li" else text)
-    return "\n".join(lines)
 
 
 def _shingles(text: str) -> Counter[tuple[str, ...]]:
