@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -261,14 +262,19 @@ def _with_missing_paragraphs(text: str, paragraphs: list[tuple[str, list[str]]])
     A paragraph counts as present when a line of ``text`` holds its first eight words.
     """
     lines = text.split("\n") if text else []
-    keys = [" ".join(_WORD.findall(line.lower())) for line in lines]
+    # Every run of up to eight words of each line -> the lines holding it, so each lookup is one dict access
+    # (scanning the lines once per paragraph would be quadratic on a long page).
+    found_in: dict[str, list[int]] = {}
+    for index, line in enumerate(lines):
+        words = _WORD.findall(line.lower())
+        for start in range(max(len(words) - 7, 1)):
+            found_in.setdefault(" ".join(words[start:start + 8]), []).append(index)
     inserts: dict[int, list[str]] = {}  # line index after which to insert (-1: before the first line)
     cursor = -1
     for paragraph, words in paragraphs:
-        opening = " ".join(words[:8])
-        where = next((i for i in range(max(cursor, 0), len(keys)) if opening in keys[i]), None)
-        if where is None:
-            where = next((i for i in range(min(cursor, len(keys))) if opening in keys[i]), None)
+        holders = found_in.get(" ".join(words[:8]), [])
+        after = bisect_left(holders, cursor)  # holders is in line order
+        where = holders[after] if after < len(holders) else holders[0] if holders else None
         if where is not None:
             cursor = max(cursor, where)
         else:
