@@ -93,7 +93,7 @@ LINKED_HEADLINE_MAX_WORDS = 20
 HOVER_CARD_MIN_NAME_CHARS = 4
 HOVER_CARD_MAX_CHARS = 1000
 
-# Recovery when the extractor misses most of the page's main text block (``main_block_shingles``): a block of
+# Recovery when the extractor misses most of the page's main text block (``_main_block``): a block of
 # at least MIN_MAIN_BLOCK_SHINGLES shingles of which the first result holds less than MIN_MAIN_BLOCK_RECALL
 # gets a second, recall-mode extraction. Prose paragraphs have MIN_PROSE_WORDS words and at most
 # MAX_PROSE_LINK_SHARE of them in links (a list of linked headlines is not prose).
@@ -284,14 +284,6 @@ def _with_missing_paragraphs(text: str, paragraphs: list[tuple[str, list[str]]])
         merged.append(line)
         merged.extend(inserts.get(i, ()))
     return "\n".join(merged)
-
-
-def main_block_shingles(tree: HtmlElement) -> Counter[tuple[str, ...]]:
-    """4-word shingles of the prose paragraphs (see ``_prose_paragraphs``) in the page's main text block."""
-    shingles: Counter[tuple[str, ...]] = Counter()
-    for _, words in _block_paragraphs(tree):
-        shingles.update(_word_shingles(words))
-    return shingles
 
 
 def _block_paragraphs(tree: HtmlElement) -> list[tuple[str, list[str]]]:
