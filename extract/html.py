@@ -95,7 +95,7 @@ HOVER_CARD_MAX_CHARS = 1000
 
 # Recovery when the extractor misses most of the page's main text block (``_main_block``): a block of
 # at least MIN_MAIN_BLOCK_SHINGLES shingles of which the first result holds less than MIN_MAIN_BLOCK_RECALL
-# gets a second, recall-mode extraction. Prose paragraphs have MIN_PROSE_WORDS words and at most
+# gets the block's missing prose paragraphs put back. Prose paragraphs have MIN_PROSE_WORDS words and at most
 # MAX_PROSE_LINK_SHARE of them in links (a list of linked headlines is not prose).
 MIN_MAIN_BLOCK_SHINGLES = 100
 MIN_MAIN_BLOCK_RECALL = 0.6
