@@ -10,7 +10,13 @@ on hand-written fixtures without a network.
   a page "in UTF-8" that is really windows-1252. It never raises.
 - Text comes from ``trafilatura.bare_extraction`` with ``include_comments=False`` and
   ``deduplicate=False`` (its dedup cache is process-global and non-idempotent)
-  and without trafilatura's metadata pass (see ``EXTRACTION_OPTIONS``). The metadata we need
+  and without trafilatura's metadata pass (see ``EXTRACTION_OPTIONS``). When that text holds less than
+  ``MIN_MAIN_BLOCK_RECALL`` of the page's main text block (a body split around an advert, a figure or a
+  paywall break, of which the extractor took one part), the block's prose paragraphs that it lacks are put
+  back in page order; nothing the extractor found is dropped.
+- In-body promos that carry no telling class are pruned by their structure before extraction: a short block
+  around an e-mail field (a sign-up box), a list whose items are each one short link (other stories'
+  headlines), and a hover card or tooltip that repeats its link's text. The metadata we need
   (canonical URL, title, author, publication time) is read by ``extract.page_meta`` from meta tags
   and JSON-LD, which costs a fraction of htmldate's search.
 - Nothing here cleans, detects a language, normalises a URL or reads a date: this module returns
@@ -21,6 +27,8 @@ from __future__ import annotations
 
 import codecs
 import re
+from bisect import bisect_left
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -75,6 +83,27 @@ PRUNE_INLINE_TOKENS = ("caption", "credit", "read-time", "reading-time", "readti
 _PRUNE_BLOCK = re.compile("|".join(map(re.escape, PRUNE_BLOCK_TOKENS + PRUNE_INLINE_TOKENS)), re.IGNORECASE)
 _PRUNE_INLINE = re.compile("|".join(map(re.escape, PRUNE_INLINE_TOKENS)), re.IGNORECASE)
 _BLOCK_TAGS = ("div", "p", "section", "aside", "ul", "figcaption")
+# In-body promos found by their structure rather than their class: a sign-up box is the short block
+# around an e-mail field, holding no paragraph of SIGNUP_MAX_PARAGRAPH_WORDS words or more; a list of
+# other stories' headlines has items that are a link of at most LINKED_HEADLINE_MAX_WORDS words and
+# nothing else; a hover card repeats the text of its link (a name of HOVER_CARD_MIN_NAME_CHARS or more)
+# and is short (under HOVER_CARD_MAX_CHARS).
+SIGNUP_MAX_PARAGRAPH_WORDS = 30
+LINKED_HEADLINE_MAX_WORDS = 20
+HOVER_CARD_MIN_NAME_CHARS = 4
+HOVER_CARD_MAX_CHARS = 1000
+
+# Recovery when the extractor misses most of the page's main text block (``_main_block``): a block of
+# at least MIN_MAIN_BLOCK_SHINGLES shingles of which the first result holds less than MIN_MAIN_BLOCK_RECALL
+# gets the block's missing prose paragraphs put back. Prose paragraphs have MIN_PROSE_WORDS words and at most
+# MAX_PROSE_LINK_SHARE of them in links (a list of linked headlines is not prose).
+MIN_MAIN_BLOCK_SHINGLES = 100
+MIN_MAIN_BLOCK_RECALL = 0.6
+MIN_PROSE_WORDS = 12
+MAX_PROSE_LINK_SHARE = 0.5
+_WORD = re.compile(r"\w+")
+_NOT_STORY_TAGS = frozenset(("li", "aside", "nav", "form", "figure", "figcaption", "footer", "blockquote"))
+_NOT_STORY = re.compile(r"comment|respond|replies|discussion", re.IGNORECASE)
 
 # A feed body whose text ends like this was cut short by the publisher ("… Continue reading",
 # "[…]", "Read the full story"), whatever its length.
@@ -170,8 +199,7 @@ def page_content(html: str, url: str, *, date_search: Callable[[PageMeta, str], 
     if (chars := _text_chars(tree)) > MAX_PAGE_TEXT_CHARS:
         raise ItemError("too_long", f"{chars} characters of text, over the {MAX_PAGE_TEXT_CHARS} limit for a page: {url}")
     meta = page_meta(tree)
-    document = bare_extraction(_pruned(tree), url=url, **EXTRACTION_OPTIONS)
-    raw = document.text if document is not None and not isinstance(document, dict) else None
+    raw = _recovered_text(_pruned(tree), url)
     found = None
     if date_search is None or date_search(meta, url):
         # url="" stops htmldate from reading the date out of the canonical link itself (the caller reads URLs).
@@ -205,6 +233,132 @@ def feed_body_content(content_html: str, url: str) -> PageContent | None:
     return PageContent(url=url, text=raw, meta=_NO_META)
 
 
+def _extracted(tree: HtmlElement, url: str, **overrides: Any) -> str:
+    document = bare_extraction(tree, url=url, **{**EXTRACTION_OPTIONS, **overrides})
+    return (document.text if document is not None and not isinstance(document, dict) else None) or ""
+
+
+def _recovered_text(pruned: HtmlElement, url: str) -> str:
+    """The extractor's text, with the main block's missing paragraphs put back when it holds too little of them.
+
+    The main block (``_main_block``) is measured before extraction, which rewrites the tree. When the first
+    result holds less than ``MIN_MAIN_BLOCK_RECALL`` of the block's prose shingles, the prose paragraphs it
+    lacks are inserted where they stand in the page, after the last paragraph before them that it kept. The
+    result only ever gains text: what the extractor found (tables, lists, headings) stays as it was.
+    """
+    paragraphs = _block_paragraphs(pruned)
+    block: Counter[tuple[str, ...]] = Counter()
+    for _, words in paragraphs:
+        block.update(_word_shingles(words))
+    text = _extracted(pruned, url)
+    if sum(block.values()) < MIN_MAIN_BLOCK_SHINGLES or _recall(text, block) >= MIN_MAIN_BLOCK_RECALL:
+        return text
+    return _with_missing_paragraphs(text, paragraphs)
+
+
+def _with_missing_paragraphs(text: str, paragraphs: list[tuple[str, list[str]]]) -> str:
+    """``text`` with each of ``paragraphs`` (page order) that it lacks inserted after the last earlier one it has.
+
+    A paragraph counts as present when a line of ``text`` holds its first eight words.
+    """
+    lines = text.split("\n") if text else []
+    # Every run of up to eight words of each line -> the lines holding it, so each lookup is one dict access
+    # (scanning the lines once per paragraph would be quadratic on a long page).
+    found_in: dict[str, list[int]] = {}
+    for index, line in enumerate(lines):
+        words = _WORD.findall(line.lower())
+        for start in range(max(len(words) - 7, 1)):
+            found_in.setdefault(" ".join(words[start:start + 8]), []).append(index)
+    inserts: dict[int, list[str]] = {}  # line index after which to insert (-1: before the first line)
+    cursor = -1
+    for paragraph, words in paragraphs:
+        holders = found_in.get(" ".join(words[:8]), [])
+        after = bisect_left(holders, cursor)  # holders is in line order
+        where = holders[after] if after < len(holders) else holders[0] if holders else None
+        if where is not None:
+            cursor = max(cursor, where)
+        else:
+            inserts.setdefault(cursor, []).append(paragraph)
+    merged = list(inserts.get(-1, ()))
+    for i, line in enumerate(lines):
+        merged.append(line)
+        merged.extend(inserts.get(i, ()))
+    return "\n".join(merged)
+
+
+def _block_paragraphs(tree: HtmlElement) -> list[tuple[str, list[str]]]:
+    """Each prose paragraph of the main block, in page order: its text and its lower-cased words."""
+    block = _main_block(tree)
+    if block is None:
+        return []
+    return [(" ".join(p.text_content().split()), words) for p, words in _prose_paragraphs(block)]
+
+
+def _word_shingles(words: list[str]) -> list[tuple[str, ...]]:
+    return [tuple(words[i:i + 4]) for i in range(len(words) - 3)]
+
+
+def _prose_paragraphs(tree: HtmlElement) -> list[tuple[HtmlElement, list[str]]]:
+    """``<p>`` elements of at least ``MIN_PROSE_WORDS`` words, at most ``MAX_PROSE_LINK_SHARE`` of them link text,
+    outside list items, asides, navigation, forms, figures, footers and comment threads (which an article
+    container often holds after the story)."""
+    found = []
+    for p in tree.iter("p"):
+        words = _WORD.findall(p.text_content().lower())
+        if len(words) < MIN_PROSE_WORDS:
+            continue
+        link_words = sum(len(_WORD.findall(a.text_content())) for a in p.iter("a"))
+        if link_words > len(words) * MAX_PROSE_LINK_SHARE or _outside_the_story(p):
+            continue
+        found.append((p, words))
+    return found
+
+
+def _outside_the_story(p: HtmlElement) -> bool:
+    for ancestor in p.iterancestors():
+        if ancestor.tag in _NOT_STORY_TAGS or _NOT_STORY.search(f"{ancestor.get('class', '')} {ancestor.get('id', '')}"):
+            return True
+    return False
+
+
+def _main_block(tree: HtmlElement) -> HtmlElement | None:
+    """The element that holds the page's article text, or None when the page has no prose paragraphs.
+
+    First the element holding the most words of prose paragraphs as children or grandchildren (a single
+    container wins over its parent when it holds every paragraph); then, when that element sits inside an
+    ``<article>``, ``<main>`` or ``itemprop="articleBody"`` element, the outermost of those: the markup says
+    the article is all of it, and a body split across containers (around an advert, a figure, a paywall
+    break) is held by that common ancestor.
+    """
+    scores: dict[HtmlElement, int] = {}
+    depth: dict[HtmlElement, int] = {}
+    for p, words in _prose_paragraphs(tree):
+        parent = p.getparent()
+        for level, holder in enumerate((parent, parent.getparent() if parent is not None else None)):
+            if holder is not None:
+                scores[holder] = scores.get(holder, 0) + len(words)
+                depth.setdefault(holder, level)
+    if not scores:
+        return None
+    best = max(scores, key=lambda holder: (scores[holder], -depth[holder]))
+    for ancestor in best.iterancestors("article", "main", "div", "section"):
+        if ancestor.tag in ("article", "main") or ancestor.get("itemprop") == "articleBody":
+            best = ancestor
+    return best
+
+
+def _shingles(text: str) -> Counter[tuple[str, ...]]:
+    words = _WORD.findall(text.lower())
+    return Counter(tuple(words[i:i + 4]) for i in range(len(words) - 3))
+
+
+def _recall(text: str, block: Counter[tuple[str, ...]]) -> float:
+    """Share of the block's shingles that ``text`` holds."""
+    found = _shingles(text)
+    total = sum(block.values())
+    return sum((block & found).values()) / total if total else 1.0
+
+
 def _text_chars(tree: HtmlElement) -> int:
     """Characters of text in ``tree`` outside scripts and styles (inline JSON can be megabytes of a real page)."""
     nodes = _TEXT_NODES(tree)
@@ -226,10 +380,74 @@ def _pruned(tree: HtmlElement) -> HtmlElement:
         if (_PRUNE_INLINE if element.tag == "span" else _PRUNE_BLOCK).search(f"{element.get('class', '')} {element.get('id', '')}")
         and len(element.text_content().strip()) < PRUNE_MAX_CHARS
     ]
+    doomed += _signup_boxes(tree) + _linked_headline_lists(tree) + _hover_cards(tree)
     for element in doomed:
         if element.getparent() is not None:
             element.drop_tree()  # keeps the element's tail text
     return tree
+
+
+def _signup_boxes(tree: HtmlElement) -> list[HtmlElement]:
+    """Sign-up boxes: the largest short block (under ``PRUNE_MAX_CHARS`` of text, no prose paragraph) around a
+    form with an e-mail field, whatever the box's class is called."""
+    boxes = []
+    for field in tree.iter("input"):
+        if field.get("type", "").lower() != "email" and "mail" not in f"{field.get('name', '')} {field.get('placeholder', '')}".lower():
+            continue
+        box = None
+        for ancestor in field.iterancestors():
+            if ancestor.tag in ("body", "html", "article", "main") or len(ancestor.text_content().strip()) >= PRUNE_MAX_CHARS:
+                break
+            if any(len(_WORD.findall(p.text_content())) >= SIGNUP_MAX_PARAGRAPH_WORDS for p in ancestor.iter("p")):
+                break
+            box = ancestor
+        if box is not None:
+            boxes.append(box)
+    return boxes
+
+
+def _linked_headline_lists(tree: HtmlElement) -> list[HtmlElement]:
+    """Lists of at least two items that are each one short link and nothing else: headlines of other stories.
+
+    A list item with words outside its link ("City: <a>...</a>") or a long one is content, and stays.
+    """
+    found = []
+    for listing in tree.iter("ul", "ol"):
+        items = [child for child in listing if child.tag == "li"]
+        if len(items) < 2:
+            continue
+        if all(_is_linked_headline(item) for item in items):
+            found.append(listing)
+    return found
+
+
+def _is_linked_headline(item: HtmlElement) -> bool:
+    words = _WORD.findall(item.text_content())
+    if not words or len(words) > LINKED_HEADLINE_MAX_WORDS:
+        return False
+    link_words = sum(len(_WORD.findall(a.text_content())) for a in item.iter("a"))
+    return link_words >= len(words)
+
+
+def _hover_cards(tree: HtmlElement) -> list[HtmlElement]:
+    """Hover cards and tooltips of a link: an element inside the link, or right after it (no text between),
+    whose text starts with the link's own words (the name again, then a role, headlines, "Follow")."""
+    cards = []
+    for link in tree.iter("a"):
+        name = " ".join((link.text or "").split())
+        if len(name) < HOVER_CARD_MIN_NAME_CHARS:
+            continue
+        candidates = list(link)
+        following = link.getnext()
+        if following is not None and not (link.tail or "").strip():
+            candidates.append(following)
+        for candidate in candidates:
+            if candidate.tag == "a" or not isinstance(candidate.tag, str):
+                continue
+            text = " ".join(candidate.text_content().split())
+            if text.startswith(name) and len(text) < HOVER_CARD_MAX_CHARS:
+                cards.append(candidate)
+    return cards
 
 
 def _declared_encodings(body: bytes, content_type: str | None) -> list[str]:

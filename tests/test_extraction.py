@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import lxml.html
 import pytest
 import trafilatura
 
@@ -334,3 +335,44 @@ def test_a_name_doubled_by_its_hover_card_is_written_once() -> None:
     text = extracted_page(fixture("hover_card_names.html").decode("utf-8"), url).text
     assert "Councillor Maren Solberg said" in text and "Maren SolbergMaren" not in text
     assert "led by Ivo Brandt," in text and "Ivo BrandtIvo" not in text
+
+
+# --- in-body promos, hover cards and the recovery of a split body ----------------------------
+
+
+def _paragraphs(name: str) -> list[str]:
+    """The prose paragraphs a fixture's article holds (the expected text, read from the markup itself)."""
+    tree = lxml.html.fromstring(fixture(name))
+    return [" ".join(p.text_content().split()) for p in tree.iter("p")
+            if len(p.text_content().split()) >= 12 and p.getparent().get("class") != "comment-item"]
+
+
+def test_a_newsletter_sign_up_box_inside_the_body_is_removed_whatever_its_class() -> None:
+    text = extracted_page(fixture("inbody_newsletter.html").decode("utf-8"), "https://sport.example.net/2026/11/30/harriers").text
+    assert text.split("\n") == _paragraphs("inbody_newsletter.html")[:2] + _paragraphs("inbody_newsletter.html")[3:]
+    assert "Sunday Six" not in text and "By signing up" not in text
+
+
+def test_a_list_of_linked_headlines_inside_the_body_is_removed_and_a_plain_list_kept() -> None:
+    text = extracted_page(fixture("inbody_related_links.html").decode("utf-8"), "https://city.example.net/2026/11/30/library").text
+    assert "Bus lane plan" not in text and "Market hall roof" not in text
+    assert "- longer opening hours at weekends\n- more quiet study desks on the upper floor" in text
+    assert "Agnes Whitlow" in text and text.endswith("The library said all three would be in place by the spring.")
+
+
+def test_a_hover_card_with_more_than_the_name_is_removed_inside_and_after_the_link() -> None:
+    text = extracted_page(fixture("hover_card_profile.html").decode("utf-8"), "https://news.example.org/2026/11/30/water").text
+    assert "Sen. Lena Okafor said the agency had ignored" in text
+    assert "The agency's director, Piet van der Meer, told the panel" in text
+    for card in ("Democrat, 4th District", "Follow", "since 2021"):
+        assert card not in text
+
+
+def test_a_body_split_around_an_advert_is_recovered_when_the_extractor_keeps_under_half() -> None:
+    html = fixture("split_body.html").decode("utf-8")
+    bare = trafilatura.extract(html) or ""
+    assert "Seven new stops" not in bare  # the first pass really does stop at the advert
+    text = extracted_page(html, "https://transport.example.net/2026/11/30/tram").text
+    assert text.split("\n") == _paragraphs("split_body.html")
+    assert "Advertisement" not in text and "A tram at the docks stop" not in text
+    assert "Thirty years late" not in text  # the comment thread inside <article> is not put back
