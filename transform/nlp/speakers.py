@@ -31,6 +31,7 @@ from spacy.tokens import Doc, Token
 
 from newswatch.models import SPEAKER_CONFIDENCE_LEVELS, Entity, Quote
 from transform.body_lines import body_line_mask
+from transform.nlp.cues import CUE_FORMS
 from transform.nlp.entities import ArticleEntities, with_person_mention
 from transform.nlp.names import PRONOUNS
 from transform.nlp.quotes import QuotedSpan, is_quotation, quotation_bounds, quotation_text, quoted_spans
@@ -365,12 +366,28 @@ class _Finder:
         return _Attribution(entity, None, "sentence") if entity.type in ("PERSON", "ORG") else None
 
     def _colon_name(self, span: QuotedSpan, line_start: int) -> _Attribution | None:
-        """'Clinton: "X"': a transcript line, the name alone before a colon."""
+        """'Clinton: "X"': a transcript line, the name alone before a colon, or after an inverted cue
+        ('Continued Stone: "X"'); the line may also stand alone as the paragraph before the quote's
+        ('Stated Stone:' then the quote)."""
         a = self.a
-        m = re.match(r"\s*([^\W\d_][\w.'’ -]{0,40}?)\s*:\s*$", a.text[line_start:span.outer_start])
+        before = a.text[line_start:span.outer_start]
+        if not before.strip() and line_start > 1:  # the quote opens its paragraph: the one before may be 'Stone:'
+            previous = a.text.rfind("\n", 0, line_start - 1) + 1
+            line_start, before = previous, a.text[previous:line_start - 1]
+        m = re.match(r"\s*(?:([^\W\d_]+)\s+)?([^\W\d_][\w.'’ -]{0,40}?)\s*:\s*$", before)
         if m is None:
             return None
-        entity = a.entity_between(line_start + m.start(1), line_start + m.end(1))
+        if m.group(1) is not None and m.group(1).lower() not in CUE_FORMS:
+            if m.group(1)[0].islower():
+                return None
+            start = line_start + m.start(1)  # no cue: the whole 'First Last' is the name
+        else:
+            start = line_start + m.start(2)
+        entity = a.entity_between(start, line_start + m.end(2))
+        if entity is None and m.group(1) is not None and m.group(1).lower() in CUE_FORMS:
+            tok = a.doc[a.token_at(line_start + m.start(2))]
+            if tok.idx == line_start + m.start(2) and (name := name_span(tok)) is not None:
+                a.ents, entity = with_person_mention(a.ents, a.text, name[0], line_start + m.end(2))
         return _Attribution(entity, None, "sentence") if entity is not None and entity.type == "PERSON" else None
 
 
