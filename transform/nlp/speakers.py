@@ -306,8 +306,14 @@ class _Finder:
             sent_start = doc[lo].sent.start if lo < len(doc) else lo
             start = max(a.token_at(line_start), sent_start)
             cue = cue_in(doc, start, lo) if start < lo else None
-            if cue is None and before.endswith(":"):
-                cue = _colon_verb(doc[a.token_at(line_start + len(before) - 1)])
+            if before.endswith(":"):
+                # 'When Trump suggested ..., Rubio fired back: "X"': the clause the colon ends introduces the
+                # quote, whatever speech verb came earlier in the sentence.
+                colon_verb = _colon_verb(doc[a.token_at(line_start + len(before) - 1)])
+                if colon_verb is not None and colon_verb is not cue and cue is not None \
+                        and self.resolver.speaker(cue_subject(colon_verb, a.in_quote)) is not None:
+                    cue = colon_verb
+                cue = cue or colon_verb
             if cue is not None:
                 return cue, "subject"
             if not self._embedded(span) and sent_start > a.token_at(line_start):
