@@ -73,7 +73,8 @@ def build_archive(path: Path, articles: int) -> Path:
                'Entity', k * 10, k * 10 + 6
         FROM articles a, range(5) r(k)""")
     con.execute("""
-        INSERT INTO quotes SELECT 'q' || a.article_id, a.article_id, 'A quoted sentence number ' || a.article_id,
+        INSERT INTO quotes (quote_id, article_id, text, speaker, speaker_entity_id, cue, start_char, end_char)
+        SELECT 'q' || a.article_id, a.article_id, 'A quoted sentence number ' || a.article_id,
                'Entity ' || (hash(a.article_id) % 300 * 3), 'e' || (hash(a.article_id) % 300 * 3), 'said', 0, 30
         FROM articles a WHERE hash(a.article_id) % 5 < 3""")
     con.execute("INSERT INTO runs (run_id, started_at, finished_at, status) VALUES ('r1', now(), now(), 'completed')")

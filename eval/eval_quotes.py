@@ -28,7 +28,7 @@ import re
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -124,6 +124,7 @@ class Tally:
     speaker_scored: int = 0
     speaker_right: int = 0
     pronoun_speakers: int = 0
+    by_confidence: dict[str, list[int]] = field(default_factory=dict)  # level -> [scored, right]
 
     def report(self) -> str:
         p = self.matched / self.predicted if self.predicted else 0.0
@@ -133,12 +134,16 @@ class Tally:
         return (f"gold {self.gold}  predicted {self.predicted}  matched {self.matched}\n"
                 f"quote P {p:.3f}  R {r:.3f}  F1 {f:.3f}\n"
                 f"speaker accuracy {acc:.3f} ({self.speaker_right}/{self.speaker_scored})  "
-                f"pronoun speakers {self.pronoun_speakers}")
+                f"pronoun speakers {self.pronoun_speakers}\n"
+                + "speaker accuracy by confidence: " + "  ".join(
+                    f"{level or 'none'} {right / n:.3f} ({right}/{n})"
+                    for level, (n, right) in sorted(self.by_confidence.items())))
 
 
 def scored(tally: Tally, gold: Sequence[GoldQuote], predicted: Sequence[tuple[int, int, str]],
-           errors: list[dict] | None = None) -> None:
-    """Add one file's gold and predicted quotes ``(start, end, speaker)`` to ``tally``."""
+           errors: list[dict] | None = None, confidences: Sequence[str] = ()) -> None:
+    """Add one file's gold and predicted quotes ``(start, end, speaker)`` to ``tally``; ``confidences``
+    (one per predicted quote, as ``Quote.confidence``) break speaker accuracy down by level."""
     tally.gold += len(gold)
     tally.predicted += len(predicted)
     tally.pronoun_speakers += sum(1 for *_, spk in predicted if spk.strip().lower() in PRONOUNS)
@@ -163,8 +168,13 @@ def scored(tally: Tally, gold: Sequence[GoldQuote], predicted: Sequence[tuple[in
             spk = predicted[best][2]
             ok = spk.strip().lower() not in PRONOUNS and bool(names & {t.lower() for t in _TOKEN.findall(spk)})
             tally.speaker_right += ok
+            if confidences:
+                level = tally.by_confidence.setdefault(confidences[best], [0, 0])
+                level[0] += 1
+                level[1] += ok
             if not ok and errors is not None:
-                errors.append({"kind": "speaker", "gold": [g.start, g.end], "source": g.source, "predicted": spk})
+                errors.append({"kind": "speaker", "gold": [g.start, g.end], "source": g.source, "predicted": spk,
+                               "confidence": confidences[best] if confidences else None})
     if errors is not None:
         for k, (ps, pe, spk) in enumerate(predicted):
             if k not in used:
@@ -202,7 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for row in rows:
         predicted = [(q.start_char, q.end_char, q.speaker) for q in analyses[row["text"]].quotes]
         before = len(errors) if errors is not None else 0
-        scored(tally, gold_quotes(row, not args.no_apostrophe_marks), predicted, errors)
+        scored(tally, gold_quotes(row, not args.no_apostrophe_marks), predicted, errors,
+               [q.confidence for q in analyses[row["text"]].quotes])
         if errors is not None:
             for e in errors[before:]:
                 e["article"] = row["article"]

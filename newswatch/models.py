@@ -143,9 +143,25 @@ class Mention:
     end_char: int
 
 
+# How a quote's speaker was found, from most to least trustworthy (``Quote.confidence``):
+# - ``subject``: the speaker is named as the subject (or "according to" object) of the speech cue the
+#   quote belongs to, in the quote's own sentence ('"X," Smith said', 'Smith said: "X"');
+# - ``sentence``: the quote's own sentence attributes it, but the name comes from resolving a pronoun, a
+#   description or a spokesperson ('"X," she said'), from a transcript or dash line, or from a name
+#   near a cue the parse did not link;
+# - ``neighbour``: carried over from a neighbouring sentence or the quote before ('Smith agreed. "X"');
+# - ``guess``: the quote sits in a sentence about someone without a speech cue.
+# Only the first two are trusted where one quote stands for a story (the alert's top quote).
+SPEAKER_CONFIDENCE_LEVELS = ("subject", "sentence", "neighbour", "guess")
+CONFIDENT_SPEAKER_LEVELS = frozenset({"subject", "sentence"})
+
+
 @dataclass(frozen=True, slots=True)
 class Quote:
-    """A direct quote; ``speaker`` is a resolved name or "" when nobody can be attributed."""
+    """A direct quote; ``speaker`` is a resolved name or "" when nobody can be attributed.
+
+    ``confidence`` is one of :data:`SPEAKER_CONFIDENCE_LEVELS` for an attributed quote, "" otherwise.
+    """
 
     text: str
     speaker: str
@@ -153,6 +169,7 @@ class Quote:
     cue: str | None
     start_char: int
     end_char: int
+    confidence: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,15 +70,25 @@ def test_other_topics_and_old_news_do_not_alert():
     assert story_alert(RULE, [copy(hours_ago=72)], [], now=NOW) is None  # max_age 48 h by default
 
 
-def test_top_quote_prefers_attributed_then_most_repeated_then_the_originals():
+def test_top_quote_is_confidently_attributed_then_most_repeated_then_the_originals():
     quotes = [QuoteRow("a1", "Unattributed but first", "", 0),
-              QuoteRow("a1", "Said once", "Park Min-jun", 50),
-              QuoteRow("a2", "Said everywhere", "Kim Yo Jong", 90),
-              QuoteRow("a3", "said  everywhere", "Kim Yo Jong", 10)]
+              QuoteRow("a1", "Said once", "Park Min-jun", 50, "subject"),
+              QuoteRow("a2", "Said everywhere", "Kim Yo Jong", 90, "sentence"),
+              QuoteRow("a3", "said  everywhere", "Kim Yo Jong", 10, "subject")]
     assert top_quote(quotes, "a1") == quotes[3]  # in two copies; the earlier of the two
     assert top_quote(quotes[:2], "a1").speaker == "Park Min-jun"
-    assert top_quote(quotes[:1], "a1").speaker == ""
+    assert top_quote(quotes[:1], "a1") is None  # no speaker: no top quote
     assert top_quote([], "a1") is None
+
+
+def test_top_quote_never_uses_a_carried_over_or_guessed_speaker():
+    carried = [QuoteRow("a1", "Carried over from the sentence before", "Hillary Clinton", 0, "neighbour"),
+               QuoteRow("a2", "Carried over from the sentence before", "Hillary Clinton", 0, "neighbour"),
+               QuoteRow("a1", "In a sentence about him", "Adam Schiff", 80, "guess"),
+               QuoteRow("a1", "Loaded before confidence was recorded", "Adam Schiff", 120)]
+    assert top_quote(carried, "a1") is None
+    named = QuoteRow("a1", "Named by its own sentence", "Adam Schiff", 200, "subject")
+    assert top_quote([*carried, named], "a1") == named
 
 
 # --- messages --------------------------------------------------------------------------------------------

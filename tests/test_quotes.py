@@ -138,3 +138,36 @@ def test_two_apostrophes_are_a_double_quotation_mark():
     text = "''We are ready for the vote,'' Mr. Cole said."
     (span,) = quoted_spans(text)
     assert text[span.start:span.end] == "We are ready for the vote," and is_quotation(text, span)
+
+
+def test_each_attribution_records_how_its_speaker_was_found(nlp):
+    text = ("Jane Doe, the mayor, toured the flood defences on Monday.\n"
+            "“We will rebuild the bridge by spring,” Doe said. “Nobody will be left without a road.”\n"
+            "“The money is already there,” she told reporters.\n"
+            "Doe spent an hour on the riverbank.\n“The water came up to here.”")
+    a = analysed(nlp, text)
+    assert [(q.speaker, q.confidence) for q in a.quotes] == [
+        ("Jane Doe", "subject"), ("Jane Doe", "neighbour"), ("Jane Doe", "sentence"), ("Jane Doe", "guess")]
+
+
+def test_a_quotation_mark_typed_without_its_space_does_not_hide_the_speaker(nlp):
+    a = analysed(nlp, "“We have seen nothing like it in years,”Moreno said. Then Moreno said,“Look, the river is back.”")
+    assert [(q.speaker, q.confidence) for q in a.quotes] == [("Moreno", "subject"), ("Moreno", "subject")]
+
+
+def test_an_inverted_cue_before_a_colon_names_the_speaker(nlp):
+    a = analysed(nlp, "Roger Lindell spoke on the radio on Monday.\nStated Lindell:\n“I think the stakes are very high "
+                      "for everyone.”\nContinued Lindell: “So I think it is a very real problem.”")
+    assert [q.speaker for q in a.quotes] == ["Roger Lindell", "Roger Lindell"]
+    assert [e.entity_id for e in a.entities] == ["roger lindell"]
+
+
+def test_put_is_a_cue_only_as_put_it(nlp):
+    a = analysed(nlp, "Ana Ruiz praised the campaign of Tom Berg, noting that he had put together “the best "
+                      "ground game in the state.”\n“It was a disaster,” as Berg put it.")
+    assert [q.speaker for q in a.quotes] == ["Ana Ruiz", "Tom Berg"]
+
+
+def test_the_clause_a_colon_ends_beats_an_earlier_speech_verb(nlp):
+    a = analysed(nlp, "When Tom Berg suggested a delay, Ana Ruiz fired back: “We have waited long enough for this.”")
+    assert [q.speaker for q in a.quotes] == ["Ana Ruiz"]

@@ -32,5 +32,6 @@ def add_mentions(con, aid: str, eid: str, n: int = 1) -> None:
 
 
 def add_quote(con, aid: str, speaker: str, entity_id: str | None = None, text: str = "words", start: int = 0) -> None:
-    con.execute("INSERT INTO quotes VALUES (?, ?, ?, ?, ?, 'said', ?, ?)",
+    con.execute("INSERT INTO quotes (quote_id, article_id, text, speaker, speaker_entity_id, cue, start_char, end_char) "
+                "VALUES (?, ?, ?, ?, ?, 'said', ?, ?)",
                 [f"q-{aid}-{start}", aid, text, speaker, entity_id, start, start + len(text)])

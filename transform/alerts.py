@@ -11,8 +11,11 @@ place:
   the count: "carried by 12 outlets" means 12 outlets).
 - A story whose earliest copy was published more than ``max_age`` ago is old news, never alerted
   (a newly added feed that publishes its back catalogue must not flood subscribers).
-- The quote shown is the story's "top" quote: attributed quotes first, then the one repeated by the
-  most copies, then the representative copy's own, then the earliest in its article.
+- The quote shown is the story's "top" quote, chosen among the quotes whose speaker was found with
+  confidence (``newswatch.models.CONFIDENT_SPEAKER_LEVELS``: named by the quote's own sentence, not
+  carried over from a neighbour or guessed): the one repeated by the most copies, then the
+  representative copy's own, then the earliest in its article. With no such quote the alert has none:
+  a quote sent to subscribers under the wrong name does more harm than a message without one.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+
+from newswatch.models import CONFIDENT_SPEAKER_LEVELS
 
 # Stories listed in one digest message; the rest are counted ("... and 12 more"). Chat services cut
 # messages at 4-40k characters (apprise splits or truncates per service); 50 stories of ~350
@@ -73,6 +78,7 @@ class QuoteRow:
     text: str
     speaker: str  # '' when unattributed
     start_char: int
+    confidence: str = ""  # how the speaker was found (newswatch.models.SPEAKER_CONFIDENCE_LEVELS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +174,9 @@ def _quote_key(text: str) -> str:
 
 
 def top_quote(quotes: Sequence[QuoteRow], representative_article_id: str) -> QuoteRow | None:
-    """The quote to show: attributed first, then most repeated across copies, then the original's, then earliest."""
+    """The quote to show: among confidently attributed quotes, the most repeated across copies, then the
+    original's, then the earliest; None when no quote's speaker is confident."""
+    quotes = [q for q in quotes if q.speaker.strip() and q.confidence in CONFIDENT_SPEAKER_LEVELS]
     if not quotes:
         return None
     copies: dict[str, set[str]] = {}
@@ -177,7 +185,6 @@ def top_quote(quotes: Sequence[QuoteRow], representative_article_id: str) -> Quo
     return min(
         quotes,
         key=lambda q: (
-            not q.speaker.strip(),
             -len(copies[_quote_key(q.text)]),
             q.article_id != representative_article_id,
             q.start_char,

@@ -149,9 +149,10 @@ def _load_analyses(con: duckdb.DuckDBPyConnection, analyses: list[tuple[str, Art
     insert_rows(con, "mentions", ["article_id", "entity_id", "surface", "start_char", "end_char"],
                 [(aid, m.entity_id, m.surface, m.start_char, m.end_char) for aid, an in analyses for m in an.mentions])
     insert_rows(con, "quotes",
-                ["quote_id", "article_id", "text", "speaker", "speaker_entity_id", "cue", "start_char", "end_char"],
+                ["quote_id", "article_id", "text", "speaker", "speaker_entity_id", "cue", "start_char", "end_char",
+                 "speaker_confidence"],
                 [(stable_id("quote", aid, str(q.start_char)), aid, q.text, q.speaker, q.speaker_entity_id, q.cue,
-                  q.start_char, q.end_char) for aid, an in analyses for q in an.quotes],
+                  q.start_char, q.end_char, q.confidence) for aid, an in analyses for q in an.quotes],
                 anti_join_on=["quote_id"])
 
 

@@ -154,12 +154,12 @@ def _active_story_copies(con: duckdb.DuckDBPyConnection, topics: list[str], hori
 
 def _story_quotes(con: duckdb.DuckDBPyConnection, story_ids: list[str]) -> dict[str, list[QuoteRow]]:
     rows = con.execute(
-        "SELECT a.story_id, q.article_id, q.text, q.speaker, q.start_char FROM quotes q "
+        "SELECT a.story_id, q.article_id, q.text, q.speaker, q.start_char, q.speaker_confidence FROM quotes q "
         "JOIN articles a ON a.article_id = q.article_id WHERE a.story_id IN (SELECT unnest(?)) "
         "ORDER BY q.article_id, q.start_char", [story_ids]).fetchall()
     out: dict[str, list[QuoteRow]] = {}
     for story_id, *q in rows:
-        out.setdefault(story_id, []).append(QuoteRow(q[0], q[1], q[2] or "", int(q[3])))
+        out.setdefault(story_id, []).append(QuoteRow(q[0], q[1], q[2] or "", int(q[3]), q[4] or ""))
     return out
 
 

@@ -79,6 +79,24 @@ def _split_typographic_possessives(nlp: spacy.language.Language) -> None:
             nlp.vocab[form].norm_ = "'s"
 
 
+def _split_glued_quote_marks(nlp: spacy.language.Language) -> None:
+    """Split a quotation mark typed without its space off the words it joins ('paranoia,”Clinton said',
+    'Ryan said,“Look'), as the tokenizer does when the space is there.
+
+    Unsplit, the speaker's name and the quote's last word are one token inside the quote, and the
+    attribution right after the quote names nobody.
+    """
+    from spacy.tokenizer import Tokenizer
+    from spacy.util import compile_infix_regex
+
+    if not isinstance(nlp.tokenizer, Tokenizer):
+        return
+    infixes = [*(nlp.Defaults.infixes or ()),
+               r"(?<=[^\W\d_])[,.!?](?=[”\"][^\W\d_])", r"(?<=[,.!?])[”\"](?=[^\W\d_])",
+               r"(?<=[^\W\d_])[,:](?=[“\"][^\W\d_])", r"(?<=[,:])[“\"](?=[^\W\d_])"]
+    nlp.tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
+
+
 def _register_paragraph_component() -> None:
     from spacy.language import Language
 
@@ -113,6 +131,7 @@ def _loaded(model: str) -> spacy.language.Language:
             raise
         nlp = spacy.load(fallback, exclude=list(UNUSED_COMPONENTS))
     _split_typographic_possessives(nlp)
+    _split_glued_quote_marks(nlp)
     _register_paragraph_component()
     if "parser" in nlp.pipe_names and PARAGRAPH_COMPONENT not in nlp.pipe_names:
         nlp.add_pipe(PARAGRAPH_COMPONENT, before="parser")

@@ -16,6 +16,7 @@ its full name, which news style makes nearly universal.
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,20 @@ _TYPE_ORDER = ("PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT", "PRODUCT",
 # tokens ("Al", "Ma") hit unrelated words too often. CoNLL-2003 testa mention F1 (eval/eval_ner.py) is
 # 0.735 for 2, 3 and 4 and 0.734 for 5; 3 is kept as the shortest that excludes two-letter particles.
 MIN_PROPAGATED_CHARS = 3
+# A person introduced as dead ("the late President X", "his late father, X") is background: a surname
+# shared with someone alive in the story ("says Rahman") is the living person's, whoever was named last.
+_LATE_BEFORE = re.compile(r"\blate\s+(?:[\w.]+\s+){0,3}$|\blate\s+[a-z]+(?:\s+[a-z]+)?,\s*$", re.IGNORECASE)
+
+
+def _introduced_as_late(text: str, start: int) -> bool:
+    """Whether the name at ``text[start:]`` follows "late" ("the late senator", "his late father,")."""
+    return bool(_LATE_BEFORE.search(text[max(0, start - 40):start]))
+
+
+def _alive_first(options: list[str], late: set[str]) -> list[str]:
+    """``options`` without people introduced as dead, unless all of them are."""
+    alive = [o for o in options if o not in late]
+    return alive or options
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,12 +86,14 @@ def _acronym(tokens: list[str]) -> str:
     return "".join(t[0] for t in tokens if t not in TITLE_LINKS)
 
 
-def _grouped(cands: list[NameCandidate]) -> list[tuple[list[NameCandidate], str]]:
+def _grouped(cands: list[NameCandidate], text: str = "") -> list[tuple[list[NameCandidate], str]]:
     """Mentions grouped into entities, with each entity's type.
 
     A group is one key, plus the partial names ("Trump", "Jong Un") and acronyms ("FBI") of a fuller name
     in the article. A partial name goes to the nearest fuller name before it (two Clintons), and takes the
-    fuller name's type: "Donald Trump" decides that the "Trump" the model calls ORG is the person.
+    fuller name's type: "Donald Trump" decides that the "Trump" the model calls ORG is the person. An
+    organisation's prefix joins the longer name only when the longer one came first. A
+    fuller name introduced as dead ("the late X") gets the partial name only when no other fits.
     """
     by_key: dict[str, list[NameCandidate]] = defaultdict(list)
     for c in cands:
@@ -85,6 +102,9 @@ def _grouped(cands: list[NameCandidate]) -> list[tuple[list[NameCandidate], str]
     person_votes = {k: any(c.label == "PERSON" or c.titled for c in v) for k, v in by_key.items()}
     size = {k: len(v) for k, v in by_key.items()}
     keys = sorted(by_key, key=lambda k: -len(k.split()))
+    # An organisation's short form follows its full name ("Acme Holdings" ... "Acme"); a longer name first
+    # seen after the short one is something of the organisation's ("the Clarion" ... "Clarion Best Books").
+    first_at = {k: min((c.start for c in v if not c.in_title), default=10**9) for k, v in by_key.items()}
     heads: dict[str, list[str]] = {}
     for k in keys:
         toks = k.split()
@@ -92,18 +112,20 @@ def _grouped(cands: list[NameCandidate]) -> list[tuple[list[NameCandidate], str]
                     and ((types[L] == "PERSON" and _contains(L.split(), toks)
                           and (person_votes[k] or (types[k] == "ORG" and size[L] >= size[k])
                                or types[k] not in ("ORG", "GPE", "LOC", "NORP", "FAC")))
-                         or (types[L] == "ORG" and types[k] == "ORG" and L.split()[:len(toks)] == toks)
+                         or (types[L] == "ORG" and types[k] == "ORG" and L.split()[:len(toks)] == toks
+                             and first_at[L] <= first_at[k])
                          or (len(toks) == 1 and len(k) >= 2 and types[L] in ("ORG", "GPE", "LOC", "FAC")
                              and _acronym(L.split()) == k))]
     groups: dict[str, list[NameCandidate]] = {k: list(by_key[k]) for k in keys if not heads[k]}
     body_starts = {k: sorted(c.start for c in by_key[k] if not c.in_title) for k in keys}
+    late = {k for k in keys if text and any(_introduced_as_late(text, c.start) for c in by_key[k] if not c.in_title)}
     for k in keys:
         options = heads[k]
         if not options:
             continue
         for c in by_key[k]:
             before = {L: max((s for s in body_starts[L] if s <= c.start), default=-1) for L in options}
-            preceding = [L for L in options if before[L] >= 0 and not c.in_title]
+            preceding = _alive_first([L for L in options if before[L] >= 0 and not c.in_title], late)
             pick = (max(preceding, key=lambda L: before[L]) if preceding
                     else max(options, key=lambda L: len(by_key[L])))
             groups[pick].append(c)
@@ -124,7 +146,8 @@ def _canonical(group: Sequence[NameCandidate], quoted: Sequence[tuple[int, int]]
 
 
 def _propagated(doc: Doc, body: list[bool], taken: list[bool], alias_to_group: dict[str, list[int]],
-                first_start: dict[int, int], surnames: set[str]) -> list[tuple[int, int, int]]:
+                first_start: dict[int, int], surnames: set[str],
+                late: frozenset[int] | set[int] = frozenset()) -> list[tuple[int, int, int]]:
     """(start, end, group) for further occurrences of a group's names that NER did not tag.
 
     A one-word name must be tagged a proper noun, except a person's surname, which the tagger often
@@ -150,6 +173,7 @@ def _propagated(doc: Doc, body: list[bool], taken: list[bool], alias_to_group: d
             if any(taken[a:b]):
                 continue
             preceding = [g for g in groups if first_start[g] <= a]
+            preceding = [g for g in preceding if g not in late] or preceding
             group = max(preceding, key=lambda g: first_start[g]) if preceding else groups[0]
             found.append((a, b, group))
             for i in range(a, b):
@@ -175,7 +199,7 @@ def article_entities(doc: Doc, title_doc: Doc | None = None, quoted: Sequence[tu
     cands = name_candidates(doc, body, in_title=False, text=text)
     if title_doc is not None:
         cands += name_candidates(title_doc, None, in_title=True)
-    typed = _grouped(cands)
+    typed = _grouped(cands, text)
     groups = [g for g, _ in typed]
     names = [_canonical(g, quoted) for g in groups]
     types = [t for _, t in typed]
@@ -197,7 +221,8 @@ def article_entities(doc: Doc, title_doc: Doc | None = None, quoted: Sequence[tu
         for alias in aliases:
             if alias and not alias.isupper():
                 alias_to_group[alias].append(n)
-    extra = _propagated(doc, body, taken, alias_to_group, first_start, surnames)
+    late = {n for n, g in enumerate(groups) if any(_introduced_as_late(text, c.start) for c in g if not c.in_title)}
+    extra = _propagated(doc, body, taken, alias_to_group, first_start, surnames, late)
     ids: dict[int, str] = {n: entity_key(names[n]) for n in range(len(groups))}
     mentions = [(c.start, c.end, ids[n]) for n, g in enumerate(groups) for c in g if not c.in_title]
     mentions += [(a, b, ids[n]) for a, b, n in extra]
@@ -255,6 +280,10 @@ def with_person_mention(ents: ArticleEntities, text: str, start: int, end: int) 
         tokens = key.split()
         persons = {e.entity_id for e in ents.entities if e.type == "PERSON" and _contains(e.entity_id.split(), tokens)}
         last_before = {m.entity_id: m.start_char for m in ents.mentions if m.entity_id in persons and m.start_char < start}
+        late = {eid for eid in last_before
+                if any(m.entity_id == eid and _introduced_as_late(text, m.start_char) for m in ents.mentions)}
+        if set(last_before) - late:
+            last_before = {eid: at for eid, at in last_before.items() if eid not in late}
         if last_before:
             entity = ents.by_id[max(last_before, key=lambda eid: last_before[eid])]
         elif persons:

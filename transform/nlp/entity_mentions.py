@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from spacy.tokens import Doc, Span, Token
 
+from transform.nlp.cues import CUE_FORMS
 from transform.nlp.names import (
     APOSTROPHES,
     CORPORATE_SUFFIXES,
@@ -147,6 +148,9 @@ def _trimmed(doc: Doc, start: int, end: int, label: str) -> tuple[int, int, bool
     while start < end and (doc[start].is_punct or doc[start].lower_ in DETERMINERS or doc[start].is_space
                            or (doc[start].is_lower and start + 1 < end and doc[start + 1].text == "-")):
         start += 1  # "the United States", "ex-England": a name starts at its first capitalised word
+    if (label == "PERSON" and start < end - 1 and doc[start].is_sent_start and doc[start].lower_ in CUE_FORMS
+            and doc[start].lower_.endswith("ed")):
+        start += 1  # 'Stated Stone:', 'Continued Stone:': an inverted cue opening the line is not a first name
     while start < end - 1 and (doc[start].lower_ in MONTHS and label != "PERSON"
                                 or doc[start].lower_ in WEEKDAYS and label in ("GPE", "LOC", "NORP", "FAC")):
         start += 1  # "September Treasury"; but "Sunday Times" and "Saturday Night Live" keep their day

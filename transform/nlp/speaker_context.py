@@ -22,6 +22,7 @@ from transform.nlp.entities import ArticleEntities, with_person_mention
 from transform.nlp.names import DATE_WORDS, PERSON_TITLES
 from transform.nlp.quotes import QuotedSpan
 
+_PUT_FORMS = frozenset({"put", "puts", "putting"})
 PRONOUN_GENDERS = {"he": "m", "him": "m", "she": "f", "her": "f"}
 _GENDERED = {"he": "m", "him": "m", "his": "m", "himself": "m", "she": "f", "her": "f", "hers": "f", "herself": "f"}
 # "They were asked", "she was told": the passive subject of these is the addressee, not the speaker.
@@ -296,8 +297,13 @@ class SpeakerResolver:
 
 
 def is_cue(tok: Token) -> bool:
-    """Whether a token is a speech verb (:data:`transform.nlp.cues.CUE_FORMS`, tagged as a verb)."""
-    return tok.lower_ in CUE_FORMS and tok.tag_.startswith("VB")
+    """Whether a token is a speech verb (:data:`transform.nlp.cues.CUE_FORMS`, tagged as a verb).
+
+    "Put" speaks only with "it" as its object ('as Smith put it', 'she put it this way'); otherwise it is a
+    verb of doing ('he has put together "the best ground game"'), and the quote is not its subject's."""
+    if tok.lower_ not in CUE_FORMS or not tok.tag_.startswith("VB"):
+        return False
+    return tok.lower_ not in _PUT_FORMS or any(c.lower_ == "it" and c.dep_ == "dobj" for c in tok.children)
 
 
 def cue_in(doc: Doc, lo: int, hi: int) -> Token | None:

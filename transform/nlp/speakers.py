@@ -29,8 +29,9 @@ from dataclasses import dataclass
 
 from spacy.tokens import Doc, Token
 
-from newswatch.models import Entity, Quote
+from newswatch.models import SPEAKER_CONFIDENCE_LEVELS, Entity, Quote
 from transform.body_lines import body_line_mask
+from transform.nlp.cues import CUE_FORMS
 from transform.nlp.entities import ArticleEntities, with_person_mention
 from transform.nlp.names import PRONOUNS
 from transform.nlp.quotes import QuotedSpan, is_quotation, quotation_bounds, quotation_text, quoted_spans
@@ -103,6 +104,15 @@ def _relayed_person(a: ArticleContext, cue: Token) -> Entity | None:
 class _Attribution:
     entity: Entity | None
     cue: str | None
+    level: str = "sentence"  # newswatch.models.SPEAKER_CONFIDENCE_LEVELS
+
+
+_LEVEL_RANK = {level: k for k, level in enumerate(SPEAKER_CONFIDENCE_LEVELS)}
+
+
+def _at_most(level: str, cap: str) -> str:
+    """The less trustworthy of two confidence levels."""
+    return level if _LEVEL_RANK[level] >= _LEVEL_RANK[cap] else cap
 
 
 def _head_chain(doc: Doc, lo: int, hi: int, para_lo: int, para_hi: int) -> list[Token]:
@@ -164,20 +174,30 @@ class _Finder:
         tight = self._tight_cue(span, hi, line_end)
         if tight is not None and tight not in cues:  # '," asked Dunn': adjacent, so it beats the parse
             cues.insert(0, tight)
+        cap = "subject"  # the best level the cue's position allows
         if not cues:
             cue = self._trailing_cue(span, hi, line_end)
             if cue is None:
                 dashed = self._dashed_name(span, line_end)
                 if dashed is not None:
                     return dashed
-                cue = self._leading_cue(span, lo, line_start, line_end)
+                cue, cap = self._leading_cue(span, lo, line_start, line_end)
+            elif not cue.sent.start <= lo < cue.sent.end:
+                cap = "sentence"  # '"X." Smith said.': the attribution is the next sentence
             cues = [cue] if cue is not None else []
         for cue in cues:  # the innermost cue whose subject resolves: 'X said Y asked "Z"' is Y's
-            entity = self.resolver.speaker(cue_subject(cue, a.in_quote)) or self._next_to(cue, hi)
+            subject = cue_subject(cue, a.in_quote)
+            entity = self.resolver.speaker(subject)
+            level = "subject" if entity is not None and subject is not None and a.entity_of(subject) is entity \
+                else "sentence"
+            if entity is None:
+                entity = self._next_to(cue, hi)
             if entity is not None and entity.type != "PERSON" and cue.lower_ in RELAY_CUES and _relays(cue, hi):
                 entity = _relayed_person(a, cue)  # '"X," the Gazette reported': the Gazette only relays
+                level = "sentence"
             if entity is not None:
-                return _Attribution(entity, "according to" if cue.lower_ == "according" else cue.text)
+                return _Attribution(entity, "according to" if cue.lower_ == "according" else cue.text,
+                                    _at_most(level, cap))
         if cues:
             return _Attribution(None, "according to" if cues[0].lower_ == "according" else cues[0].text)
         return self._colon_name(span, line_start) or self._sentence_subject(span, chain, lo, hi)
@@ -191,7 +211,7 @@ class _Finder:
             if tok.lower_ in STATEMENT_NOUNS:
                 for child in tok.children:
                     if child.dep_ == "poss" and (entity := self.a.entity_of(child)) is not None:
-                        return _Attribution(entity, tok.text) if entity.type in ("PERSON", "ORG") else None
+                        return _Attribution(entity, tok.text, "subject") if entity.type in ("PERSON", "ORG") else None
         return None
 
     def _next_to(self, cue: Token, hi: int) -> Entity | None:
@@ -238,7 +258,7 @@ class _Finder:
             if subject is not None and subject.tag_ != "PRP" or subject is not None and subject.lower_ in PRONOUN_GENDERS:
                 entity = self.resolver.speaker(subject)
                 if entity is not None and entity.type == "PERSON":
-                    return _Attribution(entity, verb.text)
+                    return _Attribution(entity, verb.text, "guess")
         return None
 
     def _tight_cue(self, span: QuotedSpan, hi: int, line_end: int) -> Token | None:
@@ -273,48 +293,64 @@ class _Finder:
         before = self.a.text[line_start:span.outer_start].rstrip()
         return bool(before) and before[-1] not in ".!?:;—–-" + _DOUBLE_CLOSERS
 
-    def _leading_cue(self, span: QuotedSpan, lo: int, line_start: int, line_end: int) -> Token | None:
+    def _leading_cue(self, span: QuotedSpan, lo: int, line_start: int, line_end: int) -> tuple[Token | None, str]:
         """'He added: "X"' / 'Smith said "X"' / 'According to Smith, "X"' / 'Bystrom agreed. "X"' / a colon
-        ending the paragraph before / a paragraph of its own after a sentence of saying."""
+        ending the paragraph before / a paragraph of its own after a sentence of saying.
+
+        Returns the cue and the best confidence its position allows: its own sentence or a colon that
+        introduces the quote (``subject``), a sentence before it (``neighbour``), a sentence about a
+        person without a cue (``guess``)."""
         a, doc, text = self.a, self.a.doc, self.a.text
         before = text[line_start:span.outer_start].rstrip()
         if before:
             sent_start = doc[lo].sent.start if lo < len(doc) else lo
             start = max(a.token_at(line_start), sent_start)
             cue = cue_in(doc, start, lo) if start < lo else None
-            if cue is None and before.endswith(":"):
-                cue = _colon_verb(doc[a.token_at(line_start + len(before) - 1)])
-            if cue is None and not self._embedded(span) and sent_start > a.token_at(line_start):
+            if before.endswith(":"):
+                # 'When Trump suggested ..., Rubio fired back: "X"': the clause the colon ends introduces the
+                # quote, whatever speech verb came earlier in the sentence.
+                colon_verb = _colon_verb(doc[a.token_at(line_start + len(before) - 1)])
+                if colon_verb is not None and colon_verb is not cue and cue is not None \
+                        and self.resolver.speaker(cue_subject(colon_verb, a.in_quote)) is not None:
+                    cue = colon_verb
+                cue = cue or colon_verb
+            if cue is not None:
+                return cue, "subject"
+            if not self._embedded(span) and sent_start > a.token_at(line_start):
                 # 'Sanders identified exhaustion with bigotry as a reason. "The younger people ..."': a quote
                 # right after a sentence about a person, in the same paragraph, is that person's.
                 root = doc[sent_start - 1].sent.root
                 if not a.in_quote(root.idx):
                     subject = subject_of(root, a.in_quote)
                     entity = self.resolver.speaker(subject) if subject is not None else None
-                    if is_cue(root) or (entity is not None and entity.type == "PERSON"):
-                        cue = root
-            return cue
+                    if is_cue(root):
+                        return root, "neighbour"
+                    if entity is not None and entity.type == "PERSON":
+                        return root, "guess"
+            return None, "guess"
         previous = text[:line_start - 1].rstrip()
         if not previous:
-            return None
+            return None, "guess"
         last = a.token_at(len(previous) - 1)
         if previous.endswith(":"):
-            return cue_in(doc, doc[last].sent.start, last + 1) or _colon_verb(doc[last])
+            return cue_in(doc, doc[last].sent.start, last + 1) or _colon_verb(doc[last]), "sentence"
         if span.close_mark is None or a.text[span.outer_end:line_end].strip():
-            return None
+            return None, "guess"
         # A quote paragraph of its own after a sentence of saying ('Howard continued his remarks.\n"X"',
         # 'Bolton said he would support him, adding ...\n"X"'): that sentence's speaker goes on.
         sent = doc[last].sent
         cue = next((t for t in sent if is_cue(t) and not a.in_quote(t.idx)
                     and self.resolver.speaker(subject_of(t, a.in_quote)) is not None), None)
-        if cue is None and not a.in_quote(sent.root.idx) and sent.start >= a.token_at(text.rfind("\n", 0, len(previous)) + 1):
+        if cue is not None:
+            return cue, "neighbour"
+        if not a.in_quote(sent.root.idx) and sent.start >= a.token_at(text.rfind("\n", 0, len(previous)) + 1):
             # 'Viguerie is upbeat about the race.\n"X"': a quote paragraph after a one-sentence paragraph
             # about a person goes on with that person, as it does within a paragraph.
             subject = subject_of(sent.root, a.in_quote)
             entity = self.resolver.speaker(subject) if subject is not None and subject.tag_ != "PRP" else None
             if entity is not None and entity.type == "PERSON":
-                cue = sent.root
-        return cue
+                return sent.root, "guess"
+        return None, "guess"
 
     def _dashed_name(self, span: QuotedSpan, line_end: int) -> _Attribution | None:
         """'"X" — Jane Doe': a dash and a name right after the closing mark (or opening the next line)."""
@@ -333,16 +369,32 @@ class _Finder:
                 tok = a.doc[tok.i + 1]
                 end = tok.idx + len(tok.text)
             a.ents, entity = with_person_mention(a.ents, a.text, name[0], end)
-        return _Attribution(entity, None) if entity.type in ("PERSON", "ORG") else None
+        return _Attribution(entity, None, "sentence") if entity.type in ("PERSON", "ORG") else None
 
     def _colon_name(self, span: QuotedSpan, line_start: int) -> _Attribution | None:
-        """'Clinton: "X"': a transcript line, the name alone before a colon."""
+        """'Clinton: "X"': a transcript line, the name alone before a colon, or after an inverted cue
+        ('Continued Stone: "X"'); the line may also stand alone as the paragraph before the quote's
+        ('Stated Stone:' then the quote)."""
         a = self.a
-        m = re.match(r"\s*([^\W\d_][\w.'’ -]{0,40}?)\s*:\s*$", a.text[line_start:span.outer_start])
+        before = a.text[line_start:span.outer_start]
+        if not before.strip() and line_start > 1:  # the quote opens its paragraph: the one before may be 'Stone:'
+            previous = a.text.rfind("\n", 0, line_start - 1) + 1
+            line_start, before = previous, a.text[previous:line_start - 1]
+        m = re.match(r"\s*(?:([^\W\d_]+)\s+)?([^\W\d_][\w.'’ -]{0,40}?)\s*:\s*$", before)
         if m is None:
             return None
-        entity = a.entity_between(line_start + m.start(1), line_start + m.end(1))
-        return _Attribution(entity, None) if entity is not None and entity.type == "PERSON" else None
+        if m.group(1) is not None and m.group(1).lower() not in CUE_FORMS:
+            if m.group(1)[0].islower():
+                return None
+            start = line_start + m.start(1)  # no cue: the whole 'First Last' is the name
+        else:
+            start = line_start + m.start(2)
+        entity = a.entity_between(start, line_start + m.end(2))
+        if entity is None and m.group(1) is not None and m.group(1).lower() in CUE_FORMS:
+            tok = a.doc[a.token_at(line_start + m.start(2))]
+            if tok.idx == line_start + m.start(2) and (name := name_span(tok)) is not None:
+                a.ents, entity = with_person_mention(a.ents, a.text, name[0], line_start + m.end(2))
+        return _Attribution(entity, None, "sentence") if entity is not None and entity.type == "PERSON" else None
 
 
 def article_quotes(doc: Doc, ents: ArticleEntities, spans: Sequence[QuotedSpan] | None = None,
@@ -368,12 +420,13 @@ def article_quotes(doc: Doc, ents: ArticleEntities, spans: Sequence[QuotedSpan] 
             continue
         found = finder.attribution(span)
         if found is None and previous is not None and _continues(text, previous[0], span):
-            found = _Attribution(previous[1].entity, previous[1].cue)
+            found = _Attribution(previous[1].entity, previous[1].cue, _at_most(previous[1].level, "neighbour"))
         found = found or _Attribution(None, None)
         start, end = quotation_bounds(text, span)
         entity = found.entity if found.entity is not None and found.entity.name.lower() not in PRONOUNS else None
         quotes.append(Quote(quotation_text(text, span), entity.name if entity else "",
-                            entity.entity_id if entity else None, found.cue, start, end))
+                            entity.entity_id if entity else None, found.cue, start, end,
+                            found.level if entity else ""))
         previous = (span, found)
     return tuple(quotes), finder.a.ents
 
