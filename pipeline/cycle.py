@@ -20,6 +20,7 @@ from newswatch.config import Settings
 from newswatch.faults import crash_point
 from newswatch.models import Rejection
 from newswatch.records import Candidate, FeedPoll, FeedTarget, PageJob, Processed
+from pipeline.alert_routes import alert_routes
 from pipeline.bulkhead import internal_error_records
 from pipeline.search_upkeep import refreshed_search_index
 from pipeline.stages import item_key_for, page_job, poll_feed
@@ -231,7 +232,7 @@ def load_cycle(settings: Settings, run_id: str, polls: list[FeedPoll], plan: Pla
                                     ("containment_threshold", settings.stories.containment_threshold)) if v}
         stories = StoryIndex.load(con, window_days=settings.stories.window_days, **tuned)
         counts = load_batch(con, batch, stories, poll_bounds(settings))
-        queue_alerts(con, settings, now=now)  # the outbox, in the same transaction as the articles
+        queue_alerts(con, alert_routes(settings), now=now)  # the outbox, in the same transaction as the articles
         prune_texts(con, keep_days=settings.warehouse.retention_text_days, now=now)
     refreshed_search_index(settings.warehouse.path, run_id)  # after the commit: the index follows the warehouse
     return counts

@@ -58,6 +58,7 @@ from typing import Any
 from extract.netguard import AddressCheck, Resolver
 from newswatch.errors import FatalError
 from newswatch.faults import crash_point
+from pipeline.alert_routes import alert_rule
 from pipeline.channel_set import ChannelSet
 from pipeline.channels import Channel, ChannelPolicy, SendResult
 from pipeline.feed_health import operator_incidents
@@ -68,7 +69,6 @@ from warehouse.outbox import (
     OPERATOR_RULE,
     OutboxRow,
     Outcome,
-    alert_rule,
     channel_identities,
     claim_rows,
     queued_operator_alerts,

@@ -129,7 +129,7 @@ def test_runs_rows_record_both_cycles(two_runs):
 def test_snapshot_is_published_for_analysts(two_runs):
     from warehouse.analyst import query_frame
 
-    frame = query_frame("SELECT count(*) AS n FROM articles", settings=two_runs["settings"])
+    frame = query_frame("SELECT count(*) AS n FROM articles", warehouse=two_runs["settings"].warehouse.paths)
     assert int(frame.n[0]) == 5
     assert datetime.now(UTC)  # snapshot readable while nothing holds the live file
 
@@ -142,7 +142,7 @@ def test_the_cycle_indexes_its_articles_and_search_finds_what_the_topic_matched(
 
     settings = two_runs["settings"]
     index, position = opened_index(settings.warehouse.path)
-    con = connect(settings)
+    con = connect(settings.warehouse.paths)
     try:
         topic = settings.topics[0]
         result = search_hits(con, index, position, compiled_query(topic.query), limit=100)
