@@ -153,3 +153,33 @@ def test_the_cycle_indexes_its_articles_and_search_finds_what_the_topic_matched(
     found = {h.article_id for h in result.hits} | {c for h in result.hits for c in h.copies}
     assert matched and found == matched
     assert position.last_run_id >= latest_run and result.articles_not_indexed == 0
+
+
+def _flow_runs(flow_name: str) -> list:
+    """The flow runs of ``flow_name`` as Prefect's API holds them, newest first."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
+                                     sort=FlowRunSort.START_TIME_DESC, limit=5)
+
+
+def test_a_failed_cycle_returns_its_summary_and_prefect_stores_no_settings(tmp_path, monkeypatch):
+    """The summary comes back as the final state's data, also when the flow run fails; the run's
+    parameters hold a placeholder for the settings, and no result was written for Prefect to read."""
+    from flows.cycle import run_cycle
+    from tests.fault_site import closed_port
+
+    monkeypatch.setenv("NW_CYCLE_TEST_PASSWORD", "cycle-secret-4d1f9a")
+    settings = loopback_settings(tmp_path, [{"name": "Refused", "url": f"http://127.0.0.1:{closed_port()}/feed.xml"}],
+                                 ui={"password": "${NW_CYCLE_TEST_PASSWORD}"})
+    summary = run_cycle(settings)
+    assert summary.status == "failed" and summary.feeds_failed == 1
+    run = _flow_runs("newswatch-cycle")[0]
+    assert run.state is not None and run.state.type.value == "FAILED"
+    assert run.state.message == summary.message
+    assert run.parameters["settings"] == "<withheld>"
+    assert "cycle-secret-4d1f9a" not in run.model_dump_json()
+    assert run.state.data is None  # nothing persisted: the summary stayed in this process
