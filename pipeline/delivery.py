@@ -224,7 +224,8 @@ def delivery_report(settings: Any, *, now: datetime | None = None, resolver: Res
     digest_rules = {a.rule for a in settings.alerts if a.mode == "digest"}
     with db.writer(path) as con, db.transaction(con):
         if settings.operator.notify:
-            queued_operator_alerts(con, operator_incidents(con, settings, now=start), settings.operator.notify, now=start)
+            queued_operator_alerts(con, operator_incidents(con, settings, now=start),
+                                   channel_identities(settings.operator.notify), now=start)
         batches = due_batches(unsent_rows(con), digest_rules, now=start)
         claim_rows(con, [r for b in batches for r in b.rows], now=start, lease=LEASE)
     report = DeliveryReport()

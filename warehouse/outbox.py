@@ -162,14 +162,17 @@ def _story_quotes(con: duckdb.DuckDBPyConnection, story_ids: list[str]) -> dict[
     return out
 
 
-def queued_operator_alerts(con: duckdb.DuckDBPyConnection, incidents: Sequence[Any], urls: Sequence[str], *, now: datetime) -> int:
+def queued_operator_alerts(con: duckdb.DuckDBPyConnection, incidents: Sequence[Any], channels: Sequence[str], *,
+                           now: datetime) -> int:
     """Queue one ``operator_alerts`` row per (incident, operator channel) not queued before.
+
+    ``channels`` are the operator channels' identities (``channel_identities``), not their URLs.
 
     An incident that is an event (a failed cycle) is not sent to a channel configured after it happened.
     """
-    if not incidents or not urls:
+    if not incidents or not channels:
         return 0
-    idents = channel_identities(urls)
+    idents = list(channels)
     since = subscribed_since(con, [(OPERATOR_RULE, c) for c in idents], now=now)
     rows = [(stable_id("operator", inc.kind, inc.subject, inc.key, ch), inc.kind, inc.subject, inc.key, ch, i,
              "pending", 0, now, now, inc.title, inc.body)
