@@ -220,10 +220,11 @@ def newswatch_cycle(config_path: str | None = None, settings: Withheld[Settings]
     its schedule's lookahead (``flows.serve.poll_lookahead``); in-process callers pass the settings."""
     in_process = settings is not None
     settings_now = settings.value if settings is not None else load_settings(config_path)
-    return _cycle_state(settings_now, in_process, respect_schedule, lookahead_seconds)
+    return _run_locked_cycle(settings_now, in_process, respect_schedule, lookahead_seconds)
 
 
-def _cycle_state(settings: Settings, in_process: bool, respect_schedule: bool, lookahead_seconds: float) -> State[Any]:
+def _run_locked_cycle(settings: Settings, in_process: bool, respect_schedule: bool, lookahead_seconds: float) -> State[Any]:
+    """Run one cycle under the warehouse's run lock; the flow run's final state, carrying the summary."""
     try:
         with cycle_lock(settings.warehouse.path):
             if settings.runner.kind == "dask":

@@ -71,7 +71,7 @@ from warehouse.outbox import (
     Outcome,
     channel_identities,
     claim_rows,
-    queued_operator_alerts,
+    queue_operator_alerts,
     settle_rows,
     unsent_rows,
 )
@@ -224,7 +224,7 @@ def delivery_report(settings: Any, *, now: datetime | None = None, resolver: Res
     digest_rules = {a.rule for a in settings.alerts if a.mode == "digest"}
     with db.writer(path) as con, db.transaction(con):
         if settings.operator.notify:
-            queued_operator_alerts(con, operator_incidents(con, settings, now=start),
+            queue_operator_alerts(con, operator_incidents(con, settings, now=start),
                                    channel_identities(settings.operator.notify), now=start)
         batches = due_batches(unsent_rows(con), digest_rules, now=start)
         claim_rows(con, [r for b in batches for r in b.rows], now=start, lease=LEASE)

@@ -72,8 +72,8 @@ class AlertRoute:
     channels: tuple[str, ...]
 
 
-def subscribed_since(con: duckdb.DuckDBPyConnection, pairs: Sequence[tuple[str, str]], *, now: datetime) -> dict[tuple[str, str], datetime]:
-    """When each (rule, channel) was first configured; pairs seen for the first time start ``now``."""
+def record_subscriptions(con: duckdb.DuckDBPyConnection, pairs: Sequence[tuple[str, str]], *, now: datetime) -> dict[tuple[str, str], datetime]:
+    """Record the (rule, channel) pairs seen for the first time as starting ``now``; when each pair was first configured."""
     if not pairs:
         return {}
     insert_rows(con, "alert_channels", ["rule", "channel", "since"], [(r, c, now) for r, c in pairs],
@@ -95,7 +95,7 @@ def queue_alerts(con: duckdb.DuckDBPyConnection, routes: Sequence[AlertRoute], *
         return 0
     rules = [r.rule for r in routes]
     channels = {r.rule.name: r.channels for r in routes}
-    since = subscribed_since(con, [(r, c) for r, cs in channels.items() for c in cs], now=now)
+    since = record_subscriptions(con, [(r, c) for r, cs in channels.items() for c in cs], now=now)
     horizon = max(now - ACTIVITY_LOOKBACK, min(since.values()))
     copies = _active_story_copies(con, sorted({r.topic for r in rules}), horizon)
     if not copies:
@@ -162,8 +162,8 @@ def _story_quotes(con: duckdb.DuckDBPyConnection, story_ids: list[str]) -> dict[
     return out
 
 
-def queued_operator_alerts(con: duckdb.DuckDBPyConnection, incidents: Sequence[Any], channels: Sequence[str], *,
-                           now: datetime) -> int:
+def queue_operator_alerts(con: duckdb.DuckDBPyConnection, incidents: Sequence[Any], channels: Sequence[str], *,
+                          now: datetime) -> int:
     """Queue one ``operator_alerts`` row per (incident, operator channel) not queued before.
 
     ``channels`` are the operator channels' identities (``channel_identities``), not their URLs.
@@ -173,7 +173,7 @@ def queued_operator_alerts(con: duckdb.DuckDBPyConnection, incidents: Sequence[A
     if not incidents or not channels:
         return 0
     idents = list(channels)
-    since = subscribed_since(con, [(OPERATOR_RULE, c) for c in idents], now=now)
+    since = record_subscriptions(con, [(OPERATOR_RULE, c) for c in idents], now=now)
     rows = [(stable_id("operator", inc.kind, inc.subject, inc.key, ch), inc.kind, inc.subject, inc.key, ch, i,
              "pending", 0, now, now, inc.title, inc.body)
             for inc in incidents for i, ch in enumerate(idents)
