@@ -83,7 +83,7 @@ def _run_details(settings: Any, run_id: str) -> list[str]:
     from warehouse.run_report import detail_lines, run_details
 
     try:
-        con = connect(settings, wait_seconds=2)
+        con = connect(settings.warehouse.paths, wait_seconds=2)
     except FatalError as e:
         return [f"  (details unavailable: {e.message})"]
     try:
@@ -132,20 +132,21 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    from pipeline.settings import reader_settings
+    from pipeline.settings import reader_settings, warehouse_paths
     from warehouse.analyst import query_frame, query_rows, table_text
 
     settings = reader_settings(args.config, args.db, sections=("warehouse",))  # no alert secrets or topics needed
     from warehouse.analyst import analyst_db_path
     from warehouse.db import unreadable_problem
 
-    if problem := unreadable_problem(analyst_db_path(settings, args.db)):
+    paths = warehouse_paths(settings)
+    if problem := unreadable_problem(analyst_db_path(paths, args.db)):
         raise ConfigError([problem])
     if args.format == "table":
-        columns, rows = query_rows(args.query, settings=settings, db=args.db)
+        columns, rows = query_rows(args.query, warehouse=paths, db=args.db)
         print(table_text([printable_cell(c) for c in columns], [tuple(printable_cell(v) for v in r) for r in rows]))
         return 0
-    frame = query_frame(args.query, settings=settings, db=args.db)
+    frame = query_frame(args.query, warehouse=paths, db=args.db)
     if args.format == "csv":
         # Piped to a file or a program, CSV keeps the stored text byte for byte (it is data); to a
         # terminal its cells are escaped like a table's.

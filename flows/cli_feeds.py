@@ -35,7 +35,7 @@ def cmd_feeds_list(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     feeds = [(feed_id_for(f.url), f.name, secrets.redacted(f.url), f.enabled) for f in settings.feeds]
     try:
-        con = connect(settings)
+        con = connect(settings.warehouse.paths)
     except FatalError as e:
         if e.reason != "no_warehouse":
             raise

@@ -33,7 +33,7 @@ def cmd_alerts_list(args: argparse.Namespace) -> int:
     from warehouse.outbox import outbox_reader, recent_alerts, status_counts
 
     settings = load_settings(args.config)
-    con, note = outbox_reader(settings)
+    con, note = outbox_reader(settings.warehouse.paths)
     try:
         frame = recent_alerts(con, limit=args.limit, problems_only=args.problems)
         counts = status_counts(con)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from newswatch.errors import FatalError
-from pipeline.settings import reader_settings
+from pipeline.settings import reader_settings, warehouse_paths
 
 
 def _instant(text: str) -> datetime:
@@ -57,7 +57,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     settings = reader_settings(args.config, args.db)
     warehouse = _warehouse_path(settings, args.db)
     if args.rebuild:
-        con = connect(settings, args.db)
+        con = connect(warehouse_paths(settings), args.db)
         try:
             done = rebuilt_search_index(con, warehouse)
         finally:
@@ -78,7 +78,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     filters = SearchFilters(since=since, until=args.until, feeds=tuple(args.feed or ()), topic=args.topic,
                             language=args.language, speaker=args.speaker)
     index, position = opened_index(warehouse)
-    con = connect(settings, args.db)
+    con = connect(warehouse_paths(settings), args.db)
     try:
         result = search_hits(con, index, position, query, filters, limit=args.limit, sort=args.sort)
     finally:
@@ -130,7 +130,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     fmt = args.format or next((f for f in FORMATS if args.out.lower().endswith("." + f)), "parquet")
     settings = reader_settings(args.config, args.db)
-    con = sealed(connect(settings, args.db))
+    con = sealed(connect(warehouse_paths(settings), args.db))
     try:
         rows = exported_rows(con, args.query_or_view, fmt, args.out)
     finally:

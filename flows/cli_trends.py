@@ -30,12 +30,12 @@ def _days(text: str) -> int:
 def cmd_trends(args: argparse.Namespace) -> int:
     """Query the series, write the PNG and HTML page, print a short summary and the paths."""
     from flows.charts import written_trend_files
-    from pipeline.settings import reader_settings
+    from pipeline.settings import reader_settings, warehouse_paths
     from warehouse.analyst import connect
     from warehouse.trends import entity_series, summary_lines, topic_series
 
     settings = reader_settings(args.config, args.db)
-    con = connect(settings, args.db)
+    con = connect(warehouse_paths(settings), args.db)
     try:
         if args.topic is not None:
             series = topic_series(con, args.topic, args.days, share=args.share)

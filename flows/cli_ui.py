@@ -78,7 +78,7 @@ def _serve(args: argparse.Namespace, settings: Any, creds: Any) -> int:
     from webui.search import search_function
     from webui.snapshots import SnapshotReader
 
-    path = analyst_db_path(settings, args.db)
+    path = analyst_db_path(None if settings is None else settings.warehouse.paths, args.db)
     live = None if args.db else Path(settings.warehouse.path)
     reader = SnapshotReader(path, live=live)
     sock = bound_socket(args.host, args.port)

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 from prefect import flow, get_run_logger, task
 from prefect.states import Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
+from pydantic import BaseModel, ConfigDict, PrivateAttr, model_serializer
 
 from extract.http import HttpClient
 from flows.local_api import LocalPrefectServer
@@ -38,10 +38,10 @@ from pipeline.workers import (
     local_pool_spec,
     processed_chunk,
     processed_jobs,
+    processing_plan,
     shutdown_pool,
     started_pool,
 )
-from transform.topics import compiled_query
 
 T = TypeVar("T")
 
@@ -168,20 +168,14 @@ def _cycle_body(settings: Settings, respect_schedule: bool = False, lookahead_se
     # process_task only on the local runner: on Dask the quote would reach the task unresolved.)
     plan = plan_task(settings, _quoted(polls))
     lap("plan")
-    model = settings.nlp.model if settings.nlp.enabled else None
-    pool = local_pool_spec(settings)  # None on Dask
-    local = pool[0] if pool else 0
-    if pool and plan.candidates:
-        started_pool(*pool)  # the workers load spaCy while the pages download
+    how = processing_plan(settings)
+    if how.pool and plan.candidates:
+        started_pool(*how.pool)  # the workers load spaCy while the pages download
     jobs, fetch_rejections = fetch_task(settings, _quoted(plan.candidates))
     lap("fetch")
-    queries = {t.name: compiled_query(t.query) for t in settings.topics}
-    # How many take chunks, for the size of the last ones; an existing Dask cluster's size is not known
-    # here, so this machine's core count stands in for it.
-    workers = local or (settings.runner.dask_workers if not settings.runner.dask_address else default_processes())
-    inputs = _quoted if local else _as_is
-    futures = [process_task.submit(inputs(chunk), model, inputs(queries), local, settings.runner.item_seconds)
-               for chunk in cycle.chunked(jobs, CHUNK_SIZE, workers)]
+    inputs = _quoted if how.local_processes else _as_is
+    futures = [process_task.submit(inputs(chunk), how.model, inputs(how.queries), how.local_processes, how.item_seconds)
+               for chunk in cycle.chunked(jobs, CHUNK_SIZE, how.chunk_workers)]
     processed: list[cycle.Processed] = []
     for f in futures:
         processed += f.result()
@@ -203,48 +197,76 @@ def _cycle_body(settings: Settings, respect_schedule: bool = False, lookahead_se
     return finish_task(settings, run_id, summary, started)
 
 
-@flow(name="newswatch-dask-cycle", validate_parameters=False)
-def _dask_cycle(settings: Settings, respect_schedule: bool, lookahead_seconds: float = 0.0) -> CycleSummary:
-    return _cycle_body(settings, respect_schedule, lookahead_seconds)
+class Withheld(BaseModel, Generic[T]):
+    """A flow-run parameter whose value Prefect never stores: it is recorded as ``"<withheld>"``.
+
+    Why: Prefect stores every flow run's parameters in its database, encoded with fastapi's
+    ``jsonable_encoder`` (``Flow.serialize_parameters``), and ``Settings`` carry the secrets expanded
+    from the environment. A model without fields keeps the value in a private attribute, which that
+    encoding (through the serializer below) never reads, and which Prefect's resolution of a run's
+    inputs (``visit_collection``) carries over without walking into it.
+    """
+
+    model_config = ConfigDict(frozen=True)
+    _value: Any = PrivateAttr()
+
+    @classmethod
+    def of(cls, value: T) -> Withheld[T]:
+        held = cls()
+        held._value = value
+        return held
+
+    @property
+    def value(self) -> T:
+        return cast(T, self._value)
+
+    @model_serializer
+    def _placeholder(self) -> str:
+        return "<withheld>"
 
 
-# Settings handed to an in-process flow run by token, so that they (and the secrets expanded into them)
-# are never stored as flow-run parameters in Prefect's database.
-_SETTINGS: dict[str, Settings] = {}
-_SUMMARIES: dict[str, CycleSummary] = {}
+# persist_result=False here and below: the summary travels back as the final state's data, which then
+# stays in this process (Prefect sends a state's data to its API only as the address of a persisted result).
+@flow(name="newswatch-dask-cycle", validate_parameters=False, persist_result=False)
+def _dask_cycle(settings: Withheld[Settings], respect_schedule: bool, lookahead_seconds: float = 0.0) -> CycleSummary:
+    return _cycle_body(settings.value, respect_schedule, lookahead_seconds)
 
 
 # Two threads more than worker processes: a chunk always waits in the pool, so a worker never idles
 # (the cast: Prefect types a runner built outside a flow as ThreadPoolTaskRunner[Never])
 # while Prefect records the previous chunk's task run (20-80 ms each, measured).
 @flow(name="newswatch-cycle", task_runner=cast(Any, ThreadPoolTaskRunner(max_workers=default_processes() + 2)),
-      validate_parameters=False)
-def newswatch_cycle(config_path: str | None = None, settings_token: str | None = None,
+      validate_parameters=False, persist_result=False)
+def newswatch_cycle(config_path: str | None = None, settings: Withheld[Settings] | None = None,
                     respect_schedule: bool = False, lookahead_seconds: float = 0.0) -> Any:
-    """One poll cycle. ``serve`` passes the config path and its schedule's lookahead
-    (``flows.serve.poll_lookahead``); in-process callers pass a settings token."""
-    settings = _SETTINGS[settings_token] if settings_token else load_settings(config_path)
+    """One poll cycle; its final state's data is the ``CycleSummary``. ``serve`` passes the config path and
+    its schedule's lookahead (``flows.serve.poll_lookahead``); in-process callers pass the settings."""
+    in_process = settings is not None
+    settings_now = settings.value if settings is not None else load_settings(config_path)
+    return _run_locked_cycle(settings_now, in_process, respect_schedule, lookahead_seconds)
+
+
+def _run_locked_cycle(settings: Settings, in_process: bool, respect_schedule: bool, lookahead_seconds: float) -> State[Any]:
+    """Run one cycle under the warehouse's run lock; the flow run's final state, carrying the summary."""
     try:
         with cycle_lock(settings.warehouse.path):
             if settings.runner.kind == "dask":
                 with _api_for_workers():
-                    summary = _dask_cycle.with_options(task_runner=task_runner_for(settings))(settings, respect_schedule,
-                                                                                           lookahead_seconds)
+                    summary = _dask_cycle.with_options(task_runner=task_runner_for(settings))(
+                        Withheld.of(settings), respect_schedule, lookahead_seconds)
             else:
                 summary = _cycle_body(settings, respect_schedule, lookahead_seconds)
     finally:
-        if not settings_token:
+        if not in_process:
             # A served run lives in a subprocess of its own that must be able to exit: its pool's idle
             # workers would otherwise keep it alive. In-process callers keep the pool for the next cycle.
             shutdown_pool()
-    if settings_token:
-        _SUMMARIES[settings_token] = summary
     if respect_schedule:
         print(cycle_log_line(summary), flush=True)
     # The final state is decided here, from the counts: a failed feed or page is recorded, not fatal.
     if summary.status != "completed":
-        return Failed(message=summary.message)
-    return Completed(message=f"{summary.articles_new} new articles")
+        return Failed(message=summary.message, data=summary)
+    return Completed(message=f"{summary.articles_new} new articles", data=summary)
 
 
 def cycle_log_line(s: CycleSummary) -> str:
@@ -260,18 +282,13 @@ def run_cycle(settings: Settings, *, respect_schedule: bool = False, api: LocalP
     ``api``: an ephemeral server the caller launched early (``flows.local_api.early_ephemeral_api``);
     the flow reports to it unless Prefect's settings name another API. ``None``: Prefect's settings decide.
     """
-    token = uuid.uuid4().hex
-    _SETTINGS[token] = settings
     if (pool := local_pool_spec(settings)) is not None:  # the workers start while Prefect's API starts (3-4 s saved)
         started_pool(*pool)
-    try:
-        with _reporting_to(api):
-            state = cast(State[Any], newswatch_cycle(settings_token=token, respect_schedule=respect_schedule,
-                                                     return_state=True))
-    finally:
-        _SETTINGS.pop(token, None)
-    summary = _SUMMARIES.pop(token, None)
-    if summary is not None:
+    with _reporting_to(api):
+        state = cast(State[Any], newswatch_cycle(settings=Withheld.of(settings), respect_schedule=respect_schedule,
+                                                 return_state=True))
+    summary = state.result(raise_on_failure=False)
+    if isinstance(summary, CycleSummary):
         return summary
     state.result()  # re-raises the exception that crashed the flow
     raise RuntimeError(f"cycle flow ended in state {state.type} without a summary: {state.message}")

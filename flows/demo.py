@@ -36,7 +36,7 @@ def run_demo(directory: Path, api: LocalPrefectServer | None = None) -> int:
         print(f"newswatch demo: serving {len(settings.feeds)} sample feeds on {site.base_url} ...")
         summary = run_cycle(settings, api=api)
     print("\n".join(summary_lines(summary)))
-    for title, frame in demo_report(settings):
+    for title, frame in demo_report(settings.warehouse.paths):
         print(f"\n== {title}")
         print(frame.to_string(index=False))
     print(f"\nThe demo warehouse is {db_path} (analysts' copy: {db_path.parent / 'newswatch-snapshot'}).")

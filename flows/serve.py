@@ -268,6 +268,12 @@ def run_runner(config_path: str) -> int:
 
             First SIGTERM: submit no new run, let the one in flight finish (up to ``CYCLE_FINISH_SECONDS``),
             then stop. Second SIGTERM: stop now, cancelling the run in flight (Prefect's own behaviour).
+
+            Public API throughout, but for one attribute: Prefect's runner has no public way to stop
+            submitting runs while letting the one in flight finish (``astop`` does both at once, cancelling
+            it), so ``_finish_then_stop`` sets ``stopping`` on the runner's scheduled-run poller, as
+            ``astop`` itself does, through ``getattr`` (should an upgrade rename it, the stop only comes
+            sooner: ``astop`` after the run in flight, or at the deadline).
             """
 
             signals = 0
@@ -276,7 +282,7 @@ def run_runner(config_path: str) -> int:
                 self.signals += 1
                 if self.signals == 1:
                     _arm_stop_deadline()
-                if not self.started or self._loop is None:
+                if not self.started:  # (the runner's event loop exists once it has started)
                     raise StopRequested
                 if self.signals == 1:
                     self.execute_in_background(self._finish_then_stop)
@@ -285,10 +291,8 @@ def run_runner(config_path: str) -> int:
                     self.execute_in_background(self.astop)
 
             def _run_in_flight(self) -> bool:
-                # The runner's slot limiter (limit=1) is borrowed from submission until the cycle's
-                # process exits. Should a Prefect upgrade rename it, this says False: stop at once.
-                limiter = getattr(getattr(self, "_limit_manager", None), "_limiter", None)
-                return bool(limiter is not None and limiter.borrowed_tokens)
+                # The runner's one slot (limit=1) is taken from submission until the cycle's process exits.
+                return not self.has_slots_available()
 
             async def _finish_then_stop(self) -> None:
                 poller = getattr(self, "_scheduled_run_poller", None)

@@ -29,6 +29,18 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+@dataclass(frozen=True, slots=True)
+class WarehousePaths:
+    """Where the warehouse file and its analysts' snapshot live: all a reader of the warehouse needs to know.
+
+    Why not ``WarehouseConfig`` or ``Settings``: the warehouse layer receives only what it uses, never the
+    configuration (which carries expanded secrets).
+    """
+
+    path: str
+    snapshot_dir: str | None = None
+
+
 class WarehouseConfig(_Model):
     path: str = Field("data/newswatch.duckdb", description="The DuckDB file the pipeline writes.")
     snapshot_dir: str | None = Field(
@@ -37,6 +49,11 @@ class WarehouseConfig(_Model):
     retention_text_days: int | None = Field(
         None, ge=1, description="Blank articles.text older than this many days (NULL keeps text forever)."
     )
+
+    @property
+    def paths(self) -> WarehousePaths:
+        """The warehouse's file locations, as the warehouse layer takes them."""
+        return WarehousePaths(self.path, self.snapshot_dir)
 
 
 class ScheduleConfig(_Model):

@@ -21,6 +21,7 @@ from newswatch.config import Settings
 from newswatch.faults import crash_point
 from newswatch.models import Rejection
 from newswatch.records import Candidate, FeedPoll, FeedTarget, PageJob, Processed
+from pipeline.alert_routes import alert_routes
 from pipeline.bulkhead import internal_error_records
 from pipeline.search_upkeep import refreshed_search_index
 from pipeline.stages import item_key_for, page_job, poll_feed
@@ -245,7 +246,7 @@ def load_cycle(settings: Settings, run_id: str, polls: list[FeedPoll], plan: Pla
         clock.lap("story_index")
         counts = load_batch(con, batch, stories, poll_bounds(settings))
         clock.lap("load")
-        queue_alerts(con, settings, now=now)  # the outbox, in the same transaction as the articles
+        queue_alerts(con, alert_routes(settings), now=now)  # the outbox, in the same transaction as the articles
         clock.lap("queue_alerts")
         prune_texts(con, keep_days=settings.warehouse.retention_text_days, now=now)
     clock.lap("retention")  # the commit included

@@ -58,6 +58,7 @@ from typing import Any
 from extract.netguard import AddressCheck, Resolver
 from newswatch.errors import FatalError
 from newswatch.faults import crash_point
+from pipeline.alert_routes import alert_rule
 from pipeline.channel_set import ChannelSet
 from pipeline.channels import Channel, ChannelPolicy, SendResult
 from pipeline.feed_health import operator_incidents
@@ -68,10 +69,9 @@ from warehouse.outbox import (
     OPERATOR_RULE,
     OutboxRow,
     Outcome,
-    alert_rule,
     channel_identities,
     claim_rows,
-    queued_operator_alerts,
+    queue_operator_alerts,
     settle_rows,
     unsent_rows,
 )
@@ -227,7 +227,8 @@ def delivery_report(settings: Any, *, now: datetime | None = None, resolver: Res
     with db.writer(path) as con, db.transaction(con):
         if settings.operator.notify:
             checked = time.monotonic()
-            queued_operator_alerts(con, operator_incidents(con, settings, now=start), settings.operator.notify, now=start)
+            queue_operator_alerts(con, operator_incidents(con, settings, now=start),
+                                  channel_identities(settings.operator.notify), now=start)
             report.feed_health_seconds = time.monotonic() - checked
         batches = due_batches(unsent_rows(con), digest_rules, now=start)
         claim_rows(con, [r for b in batches for r in b.rows], now=start, lease=LEASE)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from newswatch import config
-from newswatch.config import ConfigChecks, Settings
+from newswatch.config import ConfigChecks, Settings, WarehousePaths
 from newswatch.errors import ConfigError
 from transform.topics import QuerySyntaxError, compiled_query
 
@@ -58,6 +58,11 @@ def reader_settings(path: str | Path | None, db: str | None, *,
         if db is None:
             raise
         return None
+
+
+def warehouse_paths(settings: Settings | None) -> WarehousePaths | None:
+    """What the warehouse's readers take of ``settings`` (None passes through: ``--db`` names the file)."""
+    return None if settings is None else settings.warehouse.paths
 
 
 def settings_from_dict(raw: Any, *, source: str = "config") -> Settings:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -30,7 +30,7 @@ from newswatch.models import ArticleAnalysis, Rejection
 from newswatch.records import PageJob, Processed
 from pipeline.bulkhead import INTERNAL_ERROR, guarded, too_slow
 from pipeline.stages import article_from_job, topic_matches
-from transform.topics import TopicQuery
+from transform.topics import TopicQuery, compiled_query
 
 if TYPE_CHECKING:
     from newswatch.config import Settings
@@ -177,6 +177,40 @@ def local_pool_spec(settings: Settings) -> tuple[int, str | None] | None:
     if settings.runner.kind != "local":
         return None
     return settings.nlp.processes or default_processes(), settings.nlp.model if settings.nlp.enabled else None
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessingPlan:
+    """How a cycle processes its pages, decided once from the settings so the flow only wires tasks."""
+
+    model: str | None  # the spaCy model, or None: NLP is off
+    local_processes: int  # the local pool's size; 0: each chunk runs in-process on a Dask worker
+    chunk_workers: int  # how many take chunks, which sizes the last, smaller chunks (``pipeline.cycle.chunked``)
+    queries: dict[str, TopicQuery]  # every topic's compiled query, by topic name
+    item_seconds: float  # one page's processing budget
+
+    @property
+    def pool(self) -> tuple[int, str | None] | None:
+        """(processes, model) of the local pool, None on Dask."""
+        return (self.local_processes, self.model) if self.local_processes else None
+
+
+def processing_plan(settings: Settings) -> ProcessingPlan:
+    """The ``ProcessingPlan`` of ``settings``.
+
+    An existing Dask cluster's size is not known before the cycle runs, so this machine's core count
+    stands in for it when sizing the chunks.
+    """
+    pool = local_pool_spec(settings)
+    local = pool[0] if pool else 0
+    workers = local or (settings.runner.dask_workers if not settings.runner.dask_address else default_processes())
+    return ProcessingPlan(
+        model=settings.nlp.model if settings.nlp.enabled else None,
+        local_processes=local,
+        chunk_workers=workers,
+        queries={t.name: compiled_query(t.query) for t in settings.topics},
+        item_seconds=settings.runner.item_seconds,
+    )
 
 
 def local_pool(processes: int, model: str | None) -> ProcessPoolExecutor:

@@ -212,12 +212,12 @@ def loopback_plays_public(ip: str) -> bool:
 
 
 @contextmanager
-def only_loopback_connections(mp) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
+def only_loopback_connections(mp) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]  # mp: pytest's monkeypatch
     """Make any attempt by the fetcher to connect outside 127.0.0.1 fail loudly (and be recorded)."""
     attempts: list[str] = []
     original = socket.create_connection
 
-    def guarded(address, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def guarded(address, *args, **kwargs):  # type: ignore[no-untyped-def]  # socket.create_connection's signature
         if address[0] not in ("127.0.0.1", "localhost"):
             attempts.append(str(address[0]))
             raise ConnectionRefusedError(f"test guard: refused to connect to {address[0]}")

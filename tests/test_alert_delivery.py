@@ -22,6 +22,7 @@ import yaml
 from demosite.loopback import LoopbackSite, Route
 from newswatch.faults import CRASH_EXIT_CODE as FAULT_EXIT_CODE
 from newswatch.faults import FAULT_ENV
+from pipeline.alert_routes import alert_routes
 from pipeline.delivery import LEASE, MAX_ATTEMPTS, deliver_alerts
 from pipeline.settings import load_settings, settings_from_dict
 from tests.conftest import loopback_settings
@@ -51,7 +52,7 @@ def queued(settings, copies: list[tuple[str, str, int]], *, now: datetime = NOW,
     with db.writer(settings.warehouse.path) as con, db.transaction(con):
         for i, (story, article, feed) in enumerate(copies):
             add_copy(con, story, article, feed, seen=now, published=now - timedelta(hours=1 + i * hours_apart))
-        queue_alerts(con, settings, now=now)
+        queue_alerts(con, alert_routes(settings), now=now)
 
 
 def rows(settings, table: str = "alerts") -> list[tuple]:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from pipeline.alert_routes import alert_routes
 from pipeline.feed_health import MIN_SILENCE, FeedHealth, feed_incident, usual_gap
 from pipeline.settings import settings_from_dict
 from transform.alerts import (
@@ -198,10 +199,10 @@ def test_a_story_carried_by_three_feeds_is_queued_once_per_channel_and_never_aga
     for feed in (1, 2, 3):
         add_copy(mem_db, "s1", "a1" if feed < 3 else "a3", feed)
     add_copy(mem_db, "s2", "b1", 1, topic="sport")
-    assert queue_alerts(mem_db, s, now=NOW) == 2
+    assert queue_alerts(mem_db, alert_routes(s), now=NOW) == 2
     assert [(r[0], r[1]) for r in alert_rows(mem_db)] == [("korea", "s1"), ("korea", "s1")]
     add_copy(mem_db, "s1", "a4", 2, seen=NOW + timedelta(minutes=15))  # an update of the story later
-    assert queue_alerts(mem_db, s, now=NOW + timedelta(minutes=15)) == 0
+    assert queue_alerts(mem_db, alert_routes(s), now=NOW + timedelta(minutes=15)) == 0
     payload = mem_db.execute("SELECT payload FROM alerts LIMIT 1").fetchone()[0]
     assert StoryAlert.from_json(payload).outlets == 3
 
@@ -209,20 +210,20 @@ def test_a_story_carried_by_three_feeds_is_queued_once_per_channel_and_never_aga
 def test_a_story_reaching_min_sources_later_is_queued_then(mem_db):
     s = settings_with({"topic": "korea", "notify": [HOOK], "min_sources": 2})
     add_copy(mem_db, "s1", "a1", 1)
-    assert queue_alerts(mem_db, s, now=NOW) == 0
+    assert queue_alerts(mem_db, alert_routes(s), now=NOW) == 0
     later = NOW + timedelta(minutes=30)
     add_copy(mem_db, "s1", "a1", 2, seen=later)  # the same article, now carried by a second feed
-    assert queue_alerts(mem_db, s, now=later) == 1
+    assert queue_alerts(mem_db, alert_routes(s), now=later) == 1
 
 
 def test_a_rule_added_later_starts_with_new_stories_and_digests_wait_for_their_window(mem_db):
     add_copy(mem_db, "s1", "a1", 1)
-    queue_alerts(mem_db, settings_with({"topic": "korea", "notify": [HOOK]}), now=NOW)
+    queue_alerts(mem_db, alert_routes(settings_with({"topic": "korea", "notify": [HOOK]})), now=NOW)
     later = NOW + timedelta(minutes=20)
     add_copy(mem_db, "s2", "b1", 2, seen=later)
     s = settings_with({"topic": "korea", "notify": [HOOK]},
                       {"name": "korea-daily", "topic": "korea", "notify": [HOOK], "mode": "digest", "digest_every_minutes": 1440})
-    assert queue_alerts(mem_db, s, now=later) == 2  # s2 for both rules; s1 is history for the new rule
+    assert queue_alerts(mem_db, alert_routes(s), now=later) == 2  # s2 for both rules; s1 is history for the new rule
     rows = alert_rows(mem_db)
     assert [(r[0], r[1]) for r in rows] == [("korea", "s1"), ("korea", "s2"), ("korea-daily", "s2")]
     assert rows[2][4] == datetime(2026, 11, 21, tzinfo=UTC)
@@ -230,7 +231,7 @@ def test_a_rule_added_later_starts_with_new_stories_and_digests_wait_for_their_w
 
 def test_old_articles_from_a_new_feed_do_not_alert(mem_db):
     add_copy(mem_db, "s1", "a1", 1, published=NOW - timedelta(days=20))
-    assert queue_alerts(mem_db, settings_with({"topic": "korea", "notify": [HOOK]}), now=NOW) == 0
+    assert queue_alerts(mem_db, alert_routes(settings_with({"topic": "korea", "notify": [HOOK]})), now=NOW) == 0
 
 
 def test_channels_that_mask_alike_stay_distinct():

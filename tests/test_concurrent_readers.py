@@ -45,7 +45,7 @@ Path(sys.argv[4]).write_text("ready")
 while not stop.exists():
     t0 = time.perf_counter()
     try:
-        con = connect(settings) if i % 2 == 0 else duckdb.connect(snap, read_only=True)
+        con = connect(settings.warehouse.paths) if i % 2 == 0 else duckdb.connect(snap, read_only=True)
         try:
             n = con.execute("SELECT count(*) FROM articles").fetchone()[0]
             con.execute("SELECT story_id, count(*) FROM articles JOIN stories USING (story_id) "
@@ -148,7 +148,7 @@ import sys, time
 from pipeline.settings import load_settings
 from warehouse.analyst import connect
 t0 = time.perf_counter()
-con = connect(load_settings(sys.argv[1]))
+con = connect(load_settings(sys.argv[1]).warehouse.paths)
 n = con.execute("SELECT count(*) FROM runs").fetchone()[0]
 con.close()
 print(f"{time.perf_counter() - t0:.3f}")
@@ -188,11 +188,11 @@ def test_a_notebook_that_keeps_a_connection_open_still_gets_fresh_data_on_reconn
         publish_snapshot(path, settings.warehouse.snapshot_dir)
 
     add_run("r1")
-    held = connect(settings)
+    held = connect(settings.warehouse.paths)
     try:
         add_run("r2")
         assert held.execute("SELECT count(*) FROM runs").fetchone()[0] == 1  # an open connection is a stable view
-        fresh = connect(settings)
+        fresh = connect(settings.warehouse.paths)
         try:
             assert fresh.execute("SELECT count(*) FROM runs").fetchone()[0] == 2
         finally:

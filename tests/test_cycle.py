@@ -129,7 +129,7 @@ def test_runs_rows_record_both_cycles(two_runs):
 def test_snapshot_is_published_for_analysts(two_runs):
     from warehouse.analyst import query_frame
 
-    frame = query_frame("SELECT count(*) AS n FROM articles", settings=two_runs["settings"])
+    frame = query_frame("SELECT count(*) AS n FROM articles", warehouse=two_runs["settings"].warehouse.paths)
     assert int(frame.n[0]) == 5
     assert datetime.now(UTC)  # snapshot readable while nothing holds the live file
 
@@ -142,7 +142,7 @@ def test_the_cycle_indexes_its_articles_and_search_finds_what_the_topic_matched(
 
     settings = two_runs["settings"]
     index, position = opened_index(settings.warehouse.path)
-    con = connect(settings)
+    con = connect(settings.warehouse.paths)
     try:
         topic = settings.topics[0]
         result = search_hits(con, index, position, compiled_query(topic.query), limit=100)
@@ -172,3 +172,33 @@ def test_the_summary_times_every_stage_and_its_seconds_include_publication(two_r
     # finished_at is written after publication: the run's span covers the summary's stages from finish on
     for (span,), s in zip(rows, (two_runs["first"], two_runs["second"]), strict=True):
         assert span >= s.seconds - s.stage_seconds["begin"] - 0.05
+
+
+def _flow_runs(flow_name: str) -> list:
+    """The flow runs of ``flow_name`` as Prefect's API holds them, newest first."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
+                                     sort=FlowRunSort.START_TIME_DESC, limit=5)
+
+
+def test_a_failed_cycle_returns_its_summary_and_prefect_stores_no_settings(tmp_path, monkeypatch):
+    """The summary comes back as the final state's data, also when the flow run fails; the run's
+    parameters hold a placeholder for the settings, and no result was written for Prefect to read."""
+    from flows.cycle import run_cycle
+    from tests.fault_site import closed_port
+
+    monkeypatch.setenv("NW_CYCLE_TEST_PASSWORD", "cycle-secret-4d1f9a")
+    settings = loopback_settings(tmp_path, [{"name": "Refused", "url": f"http://127.0.0.1:{closed_port()}/feed.xml"}],
+                                 ui={"password": "${NW_CYCLE_TEST_PASSWORD}"})
+    summary = run_cycle(settings)
+    assert summary.status == "failed" and summary.feeds_failed == 1
+    run = _flow_runs("newswatch-cycle")[0]
+    assert run.state is not None and run.state.type.value == "FAILED"
+    assert run.state.message == summary.message
+    assert run.parameters["settings"] == "<withheld>"
+    assert "cycle-secret-4d1f9a" not in run.model_dump_json()
+    assert run.state.data is None  # nothing persisted: the summary stayed in this process

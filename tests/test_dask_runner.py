@@ -29,6 +29,7 @@ VOLATILE = {"run_id", "fetched_at", "first_seen_at", "last_seen_at", "linked_at"
             "last_polled_at", "last_success_at", "last_new_item_at", "next_poll_at", "failing_since",
             "next_attempt_at", "sent_at"}
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+DASK_SECRET = "dask-secret-7c2e51"
 TOPICS = [{"name": "markets", "query": "merger OR takeover OR shares"}, {"name": "diplomacy", "query": "summit OR treaty"}]
 
 
@@ -59,8 +60,11 @@ def both_runners(tmp_path_factory):
         local_summary = run_cycle(local)
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                           silence_logs=logging.ERROR) as cluster:
-            dask = loopback_settings(tmp_path_factory.mktemp("dask"), feeds, topics=TOPICS,
-                                     runner={"kind": "dask", "dask_address": cluster.scheduler_address})
+            with pytest.MonkeyPatch.context() as mp:  # a secret in the settings the Dask subflow receives
+                mp.setenv("NW_DASK_TEST_PASSWORD", DASK_SECRET)
+                dask = loopback_settings(tmp_path_factory.mktemp("dask"), feeds, topics=TOPICS,
+                                         runner={"kind": "dask", "dask_address": cluster.scheduler_address},
+                                         ui={"password": "${NW_DASK_TEST_PASSWORD}"})
             dask_summary = run_cycle(dask)
             # What the scheduler ran, by task name: evidence that the chunks went to the cluster.
             ran = {name: dict(prefix.state_counts) for name, prefix in cluster.scheduler.task_prefixes.items()}
@@ -84,3 +88,13 @@ def test_dask_cycle_writes_the_same_warehouse_table_by_table(both_runners):
     for table in TABLES:
         assert local[table] == dask[table], f"{table} differs between the local and the Dask runner"
     assert local["articles"] and local["mentions"] and local["quotes"] and local["topic_matches"]
+
+
+def test_prefect_stores_a_placeholder_for_the_dask_subflow_s_settings(both_runners):
+    from tests.test_cycle import _flow_runs
+    from tests.test_secrets import prefect_database_bytes
+
+    assert both_runners["dask"].ui.password == DASK_SECRET
+    run = _flow_runs("newswatch-dask-cycle")[0]
+    assert run.parameters["settings"] == "<withheld>"
+    assert DASK_SECRET.encode() not in prefect_database_bytes()

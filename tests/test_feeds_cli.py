@@ -166,8 +166,8 @@ def test_duplicate_feed_names_and_unknown_alert_feeds_are_config_errors(tmp_path
 
 
 def test_an_alert_rule_filtering_on_a_tag_takes_every_feed_that_carries_it():
+    from pipeline.alert_routes import alert_rule
     from pipeline.settings import settings_from_dict
-    from warehouse.outbox import alert_rule
 
     s = settings_from_dict({"feeds": [{"name": "A", "url": "https://a.example/", "tags": ["World"]},
                                       {"name": "B", "url": "https://b.example/"}],

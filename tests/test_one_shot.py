@@ -18,6 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_chunks_shrink_towards_the_end_so_that_the_workers_finish_together():
+    # Integers stand in for page jobs (chunking only counts them), hence the arg-type ignores below.
     items = list(range(400))
     chunks = chunked(items, 16, workers=2)  # type: ignore[arg-type]
     sizes = [len(c) for c in chunks]

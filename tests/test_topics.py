@@ -245,7 +245,7 @@ def test_compiled_query_is_frozen_and_survives_pickling():
     q = compiled_query(SPEC)
     assert isinstance(q, TopicQuery) and q.source == SPEC
     with pytest.raises(dataclasses.FrozenInstanceError):
-        q.source = "x"  # type: ignore[misc]
+        q.source = "x"  # type: ignore[misc]  # the assignment a frozen query refuses
     again = pickle.loads(pickle.dumps(q))
     assert again == q
     assert matched_terms(again, "Kim Jong-un visits", "no sport here") is None

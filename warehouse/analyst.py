@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from newswatch.config import WarehousePaths
 from newswatch.errors import FatalError
 from warehouse.db import open_connection
 from warehouse.snapshot import snapshot_path
@@ -26,36 +27,37 @@ log = logging.getLogger(__name__)
 READ_WAIT_SECONDS = 15.0
 
 
-def analyst_db_path(settings: Any | None = None, db: str | None = None) -> Path:
+def analyst_db_path(warehouse: WarehousePaths | None = None, db: str | None = None) -> Path:
     """The file analysts should open: ``db`` if given, else the configured warehouse's snapshot."""
     if db:
         return Path(db)
-    if settings is None:
+    if warehouse is None:
         raise FatalError("no_warehouse", "no config and no --db given")
-    snap = snapshot_path(settings.warehouse.path, settings.warehouse.snapshot_dir)
+    snap = snapshot_path(warehouse.path, warehouse.snapshot_dir)
     if snap.is_symlink() and not snap.exists():
         # Falling back to the live file here would hand the analyst another database without a word
         # (and contend with the writer's lock); say what is wrong instead.
         raise FatalError("snapshot_missing", f"the snapshot link {snap} points to {os.readlink(snap)}, which does not "
                          "exist (hint: the next `newswatch run` publishes a new snapshot; or pass --db "
-                         f"{settings.warehouse.path} to read the live file)")
+                         f"{warehouse.path} to read the live file)")
     if snap.exists():
         return snap
-    log.warning("no snapshot published yet at %s; reading the live warehouse %s", snap, settings.warehouse.path)
-    return Path(settings.warehouse.path)
+    log.warning("no snapshot published yet at %s; reading the live warehouse %s", snap, warehouse.path)
+    return Path(warehouse.path)
 
 
-def connect(settings: Any | None = None, db: str | None = None, *, wait_seconds: float = READ_WAIT_SECONDS) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the analysts' copy of the warehouse."""
-    path = analyst_db_path(settings, db)
+def connect(warehouse: WarehousePaths | None = None, db: str | None = None, *,
+            wait_seconds: float = READ_WAIT_SECONDS) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the analysts' copy of the warehouse (``db`` names a file to open instead)."""
+    path = analyst_db_path(warehouse, db)
     if not path.exists():
         raise FatalError("no_warehouse", f"{path} does not exist yet (hint: run `newswatch run` first)")
     return open_connection(path, read_only=True, wait_seconds=wait_seconds)
 
 
-def query_rows(sql: str, *, settings: Any | None = None, db: str | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
+def query_rows(sql: str, *, warehouse: WarehousePaths | None = None, db: str | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Run one read-only query; its column names and rows as DuckDB gives them (ints stay ints, NULL is None)."""
-    con = sealed(connect(settings, db))
+    con = sealed(connect(warehouse, db))
     try:
         cur = con.execute(sql)
         return [d[0] for d in cur.description or []], cur.fetchall()
@@ -93,9 +95,9 @@ def table_text(columns: list[str], rows: list[tuple[Any, ...]], *, max_width: in
     return "\n".join([line(columns), line(["-" * w for w in widths]), *(line(r) for r in cells)])
 
 
-def query_frame(sql: str, *, settings: Any | None = None, db: str | None = None) -> pd.DataFrame:
+def query_frame(sql: str, *, warehouse: WarehousePaths | None = None, db: str | None = None) -> pd.DataFrame:
     """Run one read-only query and return its result as a DataFrame."""
-    con = sealed(connect(settings, db))
+    con = sealed(connect(warehouse, db))
     try:
         # Through Arrow: DuckDB's own .df() raises a deprecation warning under pandas 3.1.
         rel = con.sql(sql)

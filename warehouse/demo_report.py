@@ -5,10 +5,9 @@ Why here: the demo command only prints; the SQL that reads the warehouse lives w
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 
+from newswatch.config import WarehousePaths
 from warehouse.analyst import query_frame
 
 EXAMPLE_QUERIES = [
@@ -35,6 +34,6 @@ REPORT_QUERIES = [
 ]
 
 
-def demo_report(settings: Any) -> list[tuple[str, pd.DataFrame]]:
+def demo_report(warehouse: WarehousePaths) -> list[tuple[str, pd.DataFrame]]:
     """Each section of the demo's report: its title and its rows, read from the analysts' copy."""
-    return [(title, query_frame(sql, settings=settings)) for title, sql in REPORT_QUERIES]
+    return [(title, query_frame(sql, warehouse=warehouse)) for title, sql in REPORT_QUERIES]

@@ -29,6 +29,7 @@ import duckdb
 import pandas as pd
 
 from newswatch.channel_urls import masked_channel
+from newswatch.config import WarehousePaths
 from transform.alerts import AlertRule, QuoteRow, StoryCopy, digest_due_at, story_alert
 from transform.urls import stable_id
 from warehouse.frames import insert_rows
@@ -59,22 +60,20 @@ def channel_identities(urls: Sequence[str]) -> list[str]:
     return out
 
 
-def alert_rule(cfg: Any, feeds: Sequence[Any] = ()) -> AlertRule:
-    """The decision record of one ``AlertConfig``; a tag in its ``feeds`` stands for every feed of ``feeds``
-    (the configured ``FeedConfig``s) that carries it."""
-    wanted = {x.casefold() for x in cfg.feeds or ()}
-    names = wanted | {f.name.casefold() for f in feeds if wanted & {t.casefold() for t in f.tags}}
-    return AlertRule(
-        name=cfg.rule, topic=cfg.topic, min_sources=cfg.min_sources,
-        languages=frozenset(x.split("-")[0].lower() for x in cfg.languages) if cfg.languages else None,
-        feeds=frozenset(names) if cfg.feeds else None,
-        max_age=timedelta(hours=cfg.max_age_hours), mode=cfg.mode,
-        digest_every=timedelta(minutes=cfg.digest_every_minutes),
-    )
+@dataclass(frozen=True, slots=True)
+class AlertRoute:
+    """One alert rule and the channels it notifies, as the outbox takes them.
+
+    ``channels`` are the channel identities (``channel_identities``), never the URLs: the warehouse
+    layer receives no secret.
+    """
+
+    rule: AlertRule
+    channels: tuple[str, ...]
 
 
-def subscribed_since(con: duckdb.DuckDBPyConnection, pairs: Sequence[tuple[str, str]], *, now: datetime) -> dict[tuple[str, str], datetime]:
-    """When each (rule, channel) was first configured; pairs seen for the first time start ``now``."""
+def record_subscriptions(con: duckdb.DuckDBPyConnection, pairs: Sequence[tuple[str, str]], *, now: datetime) -> dict[tuple[str, str], datetime]:
+    """Record the (rule, channel) pairs seen for the first time as starting ``now``; when each pair was first configured."""
     if not pairs:
         return {}
     insert_rows(con, "alert_channels", ["rule", "channel", "since"], [(r, c, now) for r, c in pairs],
@@ -84,7 +83,7 @@ def subscribed_since(con: duckdb.DuckDBPyConnection, pairs: Sequence[tuple[str, 
     return {(r, c): s for r, c, s in rows}
 
 
-def queue_alerts(con: duckdb.DuckDBPyConnection, settings: Any, *, now: datetime) -> int:
+def queue_alerts(con: duckdb.DuckDBPyConnection, routes: Sequence[AlertRoute], *, now: datetime) -> int:
     """Queue a ``pending`` outbox row for every (rule, story, channel) that matches now and has none yet.
 
     Runs inside the load transaction, after articles, stories, topic matches and feed items are written.
@@ -92,11 +91,11 @@ def queue_alerts(con: duckdb.DuckDBPyConnection, settings: Any, *, now: datetime
     Returns:
         The number of rows queued.
     """
-    if not settings.alerts:
+    if not routes:
         return 0
-    rules = [alert_rule(a, settings.feeds) for a in settings.alerts]
-    channels = {a.rule: channel_identities(a.notify) for a in settings.alerts}
-    since = subscribed_since(con, [(r, c) for r, cs in channels.items() for c in cs], now=now)
+    rules = [r.rule for r in routes]
+    channels = {r.rule.name: r.channels for r in routes}
+    since = record_subscriptions(con, [(r, c) for r, cs in channels.items() for c in cs], now=now)
     horizon = max(now - ACTIVITY_LOOKBACK, min(since.values()))
     copies = _active_story_copies(con, sorted({r.topic for r in rules}), horizon)
     if not copies:
@@ -163,15 +162,18 @@ def _story_quotes(con: duckdb.DuckDBPyConnection, story_ids: list[str]) -> dict[
     return out
 
 
-def queued_operator_alerts(con: duckdb.DuckDBPyConnection, incidents: Sequence[Any], urls: Sequence[str], *, now: datetime) -> int:
+def queue_operator_alerts(con: duckdb.DuckDBPyConnection, incidents: Sequence[Any], channels: Sequence[str], *,
+                          now: datetime) -> int:
     """Queue one ``operator_alerts`` row per (incident, operator channel) not queued before.
+
+    ``channels`` are the operator channels' identities (``channel_identities``), not their URLs.
 
     An incident that is an event (a failed cycle) is not sent to a channel configured after it happened.
     """
-    if not incidents or not urls:
+    if not incidents or not channels:
         return 0
-    idents = channel_identities(urls)
-    since = subscribed_since(con, [(OPERATOR_RULE, c) for c in idents], now=now)
+    idents = list(channels)
+    since = record_subscriptions(con, [(OPERATOR_RULE, c) for c in idents], now=now)
     rows = [(stable_id("operator", inc.kind, inc.subject, inc.key, ch), inc.kind, inc.subject, inc.key, ch, i,
              "pending", 0, now, now, inc.title, inc.body)
             for inc in incidents for i, ch in enumerate(idents)
@@ -257,7 +259,7 @@ def settle_rows(con: duckdb.DuckDBPyConnection, outcomes: Sequence[Outcome]) -> 
 LIVE_READ_WAIT_SECONDS = 2.0
 
 
-def outbox_reader(settings: Any) -> tuple[duckdb.DuckDBPyConnection, str | None]:
+def outbox_reader(warehouse: WarehousePaths) -> tuple[duckdb.DuckDBPyConnection, str | None]:
     """A read-only connection for ``alerts list``: the live file when free, else the analysts' snapshot.
 
     Returns:
@@ -268,11 +270,11 @@ def outbox_reader(settings: Any) -> tuple[duckdb.DuckDBPyConnection, str | None]
     from warehouse.db import open_connection
 
     try:
-        return open_connection(settings.warehouse.path, read_only=True, wait_seconds=LIVE_READ_WAIT_SECONDS), None
+        return open_connection(warehouse.path, read_only=True, wait_seconds=LIVE_READ_WAIT_SECONDS), None
     except FatalError as e:
         if e.reason != "warehouse_locked":
             raise
-    return connect(settings), "(a cycle is running: showing the snapshot published by the last cycle)"
+    return connect(warehouse), "(a cycle is running: showing the snapshot published by the last cycle)"
 
 
 def _has_outbox(con: duckdb.DuckDBPyConnection) -> bool:
