@@ -69,7 +69,7 @@ TOPICS = [
 ]
 TARGET_RATIO, TARGET_RATE = 0.9, 4.0
 _SUMMARY_SECONDS = re.compile(r"^run \S+: (\w+) in ([0-9.]+)s", re.MULTILINE)
-_SUMMARY_NEW = re.compile(r"= new (\d+) \+ duplicate (\d+) \+ quarantined (\d+)")
+_SUMMARY_NEW = re.compile(r"= new (\d+) \+ already seen (\d+) \+ quarantined (\d+)")
 
 
 @dataclass
