@@ -37,6 +37,16 @@ class WarehouseConfig(_Model):
     retention_text_days: int | None = Field(
         None, ge=1, description="Blank articles.text older than this many days (NULL keeps text forever)."
     )
+    lake_dir: str | None = Field(
+        None, description="Where the analysts' Parquet lake goes; default: <path without .duckdb>-lake/"
+    )
+    snapshot_copy: bool = Field(
+        False, description="Also publish a full copy of the DuckDB file after each cycle (costs a copy of the archive)."
+    )
+    hot_days: int | None = Field(
+        None, ge=1, description="Move analysis rows of articles older than this many days out of the live file into "
+                                "the lake's cold months (NULL keeps everything live)."
+    )
 
 
 class ScheduleConfig(_Model):

@@ -26,10 +26,11 @@ from pipeline.stages import item_key_for, page_job, poll_feed
 from transform.polling import PollBounds
 from transform.urls import article_id_for, normalized_url
 from warehouse import db
+from warehouse.lake import LakePaths, publish_lake
 from warehouse.load import LoadBatch, LoadCounts, load_batch
 from warehouse.outbox import queue_alerts
 from warehouse.quarantine import attempts_of
-from warehouse.retention import prune_texts
+from warehouse.retention import moved_to_cold, prune_texts
 from warehouse.snapshot import publish_snapshot
 from warehouse.state import due_feeds, existing_articles, feed_id_for, known_items, sync_feeds
 from warehouse.stories import StoryIndex
@@ -251,7 +252,8 @@ def logged_internal_errors(rejections: list[Rejection]) -> int:
 
 
 def finish_cycle(settings: Settings, run_id: str, summary: CycleSummary) -> None:
-    """Record the run's counts and final status, then publish the analysts' snapshot."""
+    """Record the run's counts and final status, then publish what the cycle changed to the analysts' lake."""
+    paths = LakePaths.beside(settings.warehouse.path, settings.warehouse.lake_dir)
     with db.writer(settings.warehouse.path) as con:
         con.execute(
             "UPDATE runs SET finished_at=?, status=?, feeds_polled=?, feeds_failed=?, entries_seen=?, articles_new=?, "
@@ -259,7 +261,11 @@ def finish_cycle(settings: Settings, run_id: str, summary: CycleSummary) -> None
             [datetime.now(UTC), summary.status, summary.feeds_polled, summary.feeds_failed, summary.entries_seen,
              summary.articles_new, summary.duplicates, summary.quarantined, summary.message, run_id],
         ).fetchall()
-    publish_snapshot(settings.warehouse.path, settings.warehouse.snapshot_dir)
+        publication = publish_lake(con, paths)
+        if settings.warehouse.hot_days is not None:
+            moved_to_cold(con, publication.version, paths, hot_days=settings.warehouse.hot_days, now=datetime.now(UTC))
+    if settings.warehouse.snapshot_copy:
+        publish_snapshot(settings.warehouse.path, settings.warehouse.snapshot_dir)
 
 
 def chunked(items: list[PageJob], size: int, workers: int = 1, min_size: int = 4) -> list[list[PageJob]]:

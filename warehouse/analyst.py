@@ -1,7 +1,7 @@
-"""Read-only access for analysts: the latest snapshot, never the live file.
+"""Read-only access for analysts: the latest lake version (or snapshot), never the live file.
 
-Why: see ``warehouse/snapshot.py``. ``connect()`` is the documented way to open the warehouse from
-Python; ``newswatch sql`` uses it too.
+Why: see ``warehouse/lake.py`` and ``warehouse/snapshot.py``. ``connect()`` is the documented way to open
+the warehouse from Python; ``newswatch sql`` uses it too.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import pandas as pd
 
 from newswatch.errors import FatalError
 from warehouse.db import open_connection
+from warehouse.lake import LakePaths, lake_connection, read_manifest, refused_statement
 from warehouse.snapshot import snapshot_path
 from warehouse.sql_guard import query_error, sealed
 
@@ -32,6 +33,9 @@ def analyst_db_path(settings: Any | None = None, db: str | None = None) -> Path:
         return Path(db)
     if settings is None:
         raise FatalError("no_warehouse", "no config and no --db given")
+    lake = LakePaths.beside(settings.warehouse.path, getattr(settings.warehouse, "lake_dir", None))
+    if lake.manifest.exists():
+        return lake.manifest
     snap = snapshot_path(settings.warehouse.path, settings.warehouse.snapshot_dir)
     if snap.is_symlink() and not snap.exists():
         # Falling back to the live file here would hand the analyst another database without a word
@@ -46,7 +50,12 @@ def analyst_db_path(settings: Any | None = None, db: str | None = None) -> Path:
 
 
 def connect(settings: Any | None = None, db: str | None = None, *, wait_seconds: float = READ_WAIT_SECONDS) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the analysts' copy of the warehouse."""
+    """A read-only connection to the analysts' copy of the warehouse: the lake once one is published."""
+    if db is None and settings is not None:
+        paths = LakePaths.beside(settings.warehouse.path, getattr(settings.warehouse, "lake_dir", None))
+        manifest = read_manifest(paths)
+        if manifest is not None:
+            return lake_connection(paths, manifest, sealed=False)
     path = analyst_db_path(settings, db)
     if not path.exists():
         raise FatalError("no_warehouse", f"{path} does not exist yet (hint: run `newswatch run` first)")
@@ -57,6 +66,7 @@ def query_rows(sql: str, *, settings: Any | None = None, db: str | None = None) 
     """Run one read-only query; its column names and rows as DuckDB gives them (ints stay ints, NULL is None)."""
     con = sealed(connect(settings, db))
     try:
+        refused_statement(con, sql)
         cur = con.execute(sql)
         return [d[0] for d in cur.description or []], cur.fetchall()
     except duckdb.Error as e:
@@ -97,6 +107,7 @@ def query_frame(sql: str, *, settings: Any | None = None, db: str | None = None)
     """Run one read-only query and return its result as a DataFrame."""
     con = sealed(connect(settings, db))
     try:
+        refused_statement(con, sql)
         # Through Arrow: DuckDB's own .df() raises a deprecation warning under pandas 3.1.
         rel = con.sql(sql)
         return pd.DataFrame() if rel is None else rel.to_arrow_table().to_pandas()

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.lake import MANIFEST, LakePaths, lake_connection
+
 # The same settings for every connection of the process (DuckDB refuses a second configuration for a
 # file it already has open). ``lock_configuration`` stops a console query from ``SET``ting external
 # access back on. (Days are UTC in the views themselves; pages print timestamps in UTC.)
@@ -55,7 +57,13 @@ class _Open:
 
 
 def open_read_only(path: Path) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to ``path`` with external access disabled and the configuration locked."""
+    """A read-only connection to ``path`` with external access disabled and the configuration locked.
+
+    A lake manifest (``warehouse/lake.py``) opens as an in-memory database over the files it names; each
+    publication replaces the manifest by a new inode, so it is a new ``Version`` like a new snapshot file.
+    """
+    if path.name == MANIFEST:
+        return lake_connection(LakePaths(path, path.parent), sealed=True)
     return duckdb.connect(str(path), read_only=True, config=dict(READ_CONFIG))
 
 
