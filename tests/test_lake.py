@@ -108,7 +108,8 @@ def test_the_warehouse_views_read_the_lake_with_the_live_results(warehouse):
         reader.close()
 
 
-def test_compaction_folds_the_files_and_keeps_the_rows(warehouse):
+def test_compaction_folds_the_files_and_keeps_the_rows(warehouse, monkeypatch):
+    monkeypatch.setattr(lake_mod, "KEEP_SECONDS", 0.0)  # keep only the last two versions
     con, paths = warehouse
     for k in range(4):
         _cycle(con, k * 3, 3, "2026-04")
@@ -127,6 +128,35 @@ def test_compaction_folds_the_files_and_keeps_the_rows(warehouse):
         for entry in json.loads(v.read_text())["tables"].values():
             named.update(entry["files"])
     assert left == named
+    assert len(list((paths.lake / "_manifests").glob("v-*.json"))) == 2
+
+
+def test_plain_duckdb_opens_the_current_catalog_and_sees_the_tables_and_views(warehouse):
+    con, paths = warehouse
+    _cycle(con, 0, 4, "2026-10")
+    publish_lake(con, paths)
+    plain = duckdb.connect(str(paths.lake / "current.duckdb"), read_only=True)  # no newswatch code
+    try:
+        assert plain.execute("SELECT count(*) FROM articles").fetchone()[0] == 4
+        assert (plain.execute("SELECT * FROM entity_daily ORDER BY ALL").fetchall()
+                == con.execute("SELECT * FROM entity_daily ORDER BY ALL").fetchall())
+    finally:
+        plain.close()
+
+
+def test_a_held_connection_keeps_reading_its_version_after_newer_publications(warehouse):
+    con, paths = warehouse
+    _cycle(con, 0, 3, "2026-04")
+    publish_lake(con, paths)
+    held = lake_connection(paths)
+    try:
+        for k in range(1, 4):
+            _cycle(con, k * 3, 3, "2026-04")
+            publish_lake(con, paths)
+        assert held.execute("SELECT count(*) FROM runs").fetchone()[0] == 1  # its version, still readable
+        assert held.execute("SELECT count(*) FROM articles").fetchone()[0] == 3
+    finally:
+        held.close()
 
 
 def test_a_publication_that_dies_half_way_leaves_the_previous_version_readable(warehouse, monkeypatch):

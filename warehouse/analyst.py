@@ -16,7 +16,7 @@ import pandas as pd
 
 from newswatch.errors import FatalError
 from warehouse.db import open_connection
-from warehouse.lake import LakePaths, lake_connection, read_manifest, refused_statement
+from warehouse.lake import CURRENT, LakePaths, catalog_lake, lake_connection, refused_statement
 from warehouse.snapshot import snapshot_path
 from warehouse.sql_guard import query_error, sealed
 
@@ -34,8 +34,9 @@ def analyst_db_path(settings: Any | None = None, db: str | None = None) -> Path:
     if settings is None:
         raise FatalError("no_warehouse", "no config and no --db given")
     lake = LakePaths.beside(settings.warehouse.path, getattr(settings.warehouse, "lake_dir", None))
-    if lake.manifest.exists():
-        return lake.manifest
+    current = lake.lake / CURRENT
+    if current.exists():
+        return current
     snap = snapshot_path(settings.warehouse.path, settings.warehouse.snapshot_dir)
     if snap.is_symlink() and not snap.exists():
         # Falling back to the live file here would hand the analyst another database without a word
@@ -51,12 +52,10 @@ def analyst_db_path(settings: Any | None = None, db: str | None = None) -> Path:
 
 def connect(settings: Any | None = None, db: str | None = None, *, wait_seconds: float = READ_WAIT_SECONDS) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the analysts' copy of the warehouse: the lake once one is published."""
-    if db is None and settings is not None:
-        paths = LakePaths.beside(settings.warehouse.path, getattr(settings.warehouse, "lake_dir", None))
-        manifest = read_manifest(paths)
-        if manifest is not None:
-            return lake_connection(paths, manifest, sealed=False)
     path = analyst_db_path(settings, db)
+    lake = catalog_lake(path)
+    if lake is not None and path.exists():
+        return lake_connection(lake, sealed=False)
     if not path.exists():
         raise FatalError("no_warehouse", f"{path} does not exist yet (hint: run `newswatch run` first)")
     return open_connection(path, read_only=True, wait_seconds=wait_seconds)

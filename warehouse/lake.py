@@ -15,8 +15,8 @@ cycle changed, as new files that are never modified afterwards:
 A manifest (JSON) names every file of a version and carries the view and macro definitions captured from
 the live catalog, so views added by later migrations appear in the lake without code here. The manifest
 is written to a temporary name and ``os.replace``d into place, so a reader sees one whole version; files
-are deleted only when neither of the last two manifests names them, and a reader that has a file open
-keeps reading it (Linux keeps an unlinked inode). A publication that dies half-way leaves files no
+are deleted only when no kept manifest (the last two, and any younger than ``KEEP_SECONDS``) names them,
+and a reader that has a file open keeps reading it (Linux keeps an unlinked inode). A publication that dies half-way leaves files no
 manifest names; the next publication deletes them.
 """
 
@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,6 +36,9 @@ import duckdb
 
 MANIFEST = "manifest.json"
 MANIFESTS_DIR = "_manifests"
+STAGING = "_staging"
+CATALOG_DIR = "_catalog"
+CURRENT = "current.duckdb"
 FORMAT = 1
 
 # table -> the SQL expression of its rows' month, over the table (alias t) left-joined to articles (alias a).
@@ -57,8 +62,12 @@ INTERNAL = frozenset({"_migrations", "story_signatures"})
 # Fold a table's files once it has more than this many (on its own schedule, not every cycle): a month
 # with one file per cycle would otherwise mean thousands of small files per query.
 COMPACT_FILES = 48
-# How many manifests (and so versions' files) are kept: the current one and the one before it.
+# Manifests (and so versions' files) kept: the current one and the one before it, and any published within
+# the last hour, so that a notebook holding a connection keeps reading its version for a while after it
+# is replaced (its views re-open the files at each query). What the extra hour costs is the superseded
+# copy of the small whole-table files and, after a compaction, of the folded files.
 KEEP_VERSIONS = 2
+KEEP_SECONDS = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,15 +147,29 @@ def _written(folder: Path, tag: str) -> list[Path]:
 
 def _copy(con: duckdb.DuckDBPyConnection, select: str, target: Path, *, partitioned: bool, tag: str,
           params: list[Any] | None = None) -> list[Path]:
-    """Write ``select`` as Parquet under ``target``; the files written (named ``part-<tag>-<uuid>``)."""
-    target.mkdir(parents=True, exist_ok=True)
-    if partitioned:
-        options = f"FORMAT parquet, PARTITION_BY (\"month\"), APPEND true, FILENAME_PATTERN 'part-{tag}-{{uuid}}'"
-        con.execute(f"COPY ({select}) TO {_lit(str(target))} ({options})", params or [])
-        return _written(target, tag)
-    out = target / f"part-{tag}-{uuid.uuid4()}.parquet"
-    con.execute(f"COPY ({select}) TO {_lit(str(out))} (FORMAT parquet)", params or [])
-    return [out]
+    """Write ``select`` as Parquet under ``target``; the files written (named ``part-<tag>-<uuid>``).
+
+    DuckDB writes into a staging folder and each finished file is renamed into place, so a tool that
+    globs the lake never meets a half-written file.
+    """
+    staging = target.parent / STAGING / f"{target.name}-{tag}-{uuid.uuid4().hex[:8]}"
+    staging.mkdir(parents=True, exist_ok=True)
+    try:
+        if partitioned:
+            options = f"FORMAT parquet, PARTITION_BY (\"month\"), APPEND true, FILENAME_PATTERN 'part-{tag}-{{uuid}}'"
+            con.execute(f"COPY ({select}) TO {_lit(str(staging))} ({options})", params or [])
+        else:
+            out = staging / f"part-{tag}-{uuid.uuid4()}.parquet"
+            con.execute(f"COPY ({select}) TO {_lit(str(out))} (FORMAT parquet)", params or [])
+        placed = []
+        for f in _written(staging, tag):
+            final = target / f.relative_to(staging)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(f, final)
+            placed.append(final)
+        return placed
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _month(expr: str) -> str:
@@ -236,7 +259,10 @@ def publish_lake(con: duckdb.DuckDBPyConnection, paths: LakePaths, *, compact: b
     views, macros = _catalog(con)
     manifest = {"format": FORMAT, "version": version, "published_at": (now or datetime.now(UTC)).isoformat(),
                 "tables": tables, "views": views, "macros": macros}
+    catalog = _write_catalog(paths, manifest)
+    manifest["catalog"] = catalog
     _write_manifest(paths, manifest)
+    _switch_current(paths, catalog)
     deleted = _remove_unnamed(paths, keep=_named_files(paths))
     return Publication(version, written, rows, tuple(compacted), deleted)
 
@@ -267,14 +293,19 @@ def _write_manifest(paths: LakePaths, manifest: dict[str, Any]) -> None:
     with open(tmp, "rb") as f:
         os.fsync(f.fileno())
     os.replace(tmp, paths.manifest)
+    horizon = time.time() - KEEP_SECONDS
     for old in sorted((paths.lake / MANIFESTS_DIR).glob("v-*.json"))[:-KEEP_VERSIONS]:
-        old.unlink(missing_ok=True)
+        try:
+            if old.stat().st_mtime < horizon:
+                old.unlink(missing_ok=True)
+        except FileNotFoundError:
+            pass
 
 
 def _named_files(paths: LakePaths) -> set[str]:
-    """Every file named by the kept manifests (the current one and the one before)."""
+    """Every file named by the kept manifests."""
     named: set[str] = set()
-    sources = sorted((paths.lake / MANIFESTS_DIR).glob("v-*.json"))[-KEEP_VERSIONS:]
+    sources = sorted((paths.lake / MANIFESTS_DIR).glob("v-*.json"))
     for src in sources:
         try:
             data = json.loads(src.read_text())
@@ -282,6 +313,8 @@ def _named_files(paths: LakePaths) -> set[str]:
             continue
         for entry in data.get("tables", {}).values():
             named.update(entry.get("files", []))
+        if data.get("catalog"):
+            named.add(data["catalog"])
     return named
 
 
@@ -290,70 +323,131 @@ def _remove_unnamed(paths: LakePaths, *, keep: set[str]) -> int:
     removed = 0
     for tmp in paths.lake.glob(f".{MANIFEST}.*.tmp"):
         tmp.unlink(missing_ok=True)
-    for f in paths.lake.rglob("*.parquet"):
+    for f in [*paths.lake.rglob("*.parquet"), *paths.lake.glob(f"{CATALOG_DIR}/*")]:
         if str(f.relative_to(paths.lake)) not in keep:
             f.unlink(missing_ok=True)
             removed += 1
     return removed
 
 
+def _define(con: duckdb.DuckDBPyConnection, paths: LakePaths, data: dict[str, Any]) -> None:
+    """Create on ``con`` one view per published table, then the warehouse's own macros and views."""
+    for table, entry in data["tables"].items():
+        files = [str(paths.lake.resolve() / f) for f in entry["files"]]
+        listing = "[" + ", ".join(_lit(f) for f in files) + "]"
+        src = f"read_parquet({listing}, hive_partitioning = false, union_by_name = true)"
+        if entry["kind"] == "latest":
+            body = (f"SELECT * EXCLUDE (lake_version) FROM {src} "
+                    f"QUALIFY row_number() OVER (PARTITION BY {_q(entry['key'])} ORDER BY lake_version DESC) = 1")
+        elif entry["kind"] == "append":
+            body = f"SELECT * EXCLUDE (lake_seq) FROM {src}"
+        else:
+            body = f"SELECT * FROM {src}"
+        con.execute(f"CREATE OR REPLACE VIEW {_q(table)} AS {body}")
+    for macro in data.get("macros", []):
+        con.execute(macro)  # a macro binds its tables when called, so before the views is fine
+    pending = [v["sql"] for v in data.get("views", [])]
+    # Views may name each other: create them in rounds until none is left or none succeeds.
+    while pending:
+        failed = []
+        for sql in pending:
+            try:
+                con.execute(sql)
+            except duckdb.CatalogException:
+                failed.append(sql)
+        if len(failed) == len(pending):
+            con.execute(failed[0])  # raises the real error
+        pending = failed
+
+
+def _write_catalog(paths: LakePaths, data: dict[str, Any]) -> str:
+    """A small DuckDB file holding only the version's views (no data); its name relative to the lake.
+
+    Why: creating the views binds every one of them (each opens its Parquet files' footers), ~0.1-0.2 s
+    per reader; a file opens in ~15 ms and binds a view only when a query uses it. The writer pays the
+    creation once per publication instead of every ``connect()``.
+    """
+    folder = paths.lake / CATALOG_DIR
+    folder.mkdir(exist_ok=True)
+    final = folder / f"catalog-{data['version']:010d}.duckdb"
+    tmp = folder / f".{final.name}.{os.getpid()}.tmp"
+    tmp.unlink(missing_ok=True)
+    con = duckdb.connect(str(tmp))
+    try:
+        _define(con, paths, data)
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    Path(f"{tmp}.wal").unlink(missing_ok=True)
+    os.replace(tmp, final)
+    return str(final.relative_to(paths.lake))
+
+
+def _switch_current(paths: LakePaths, catalog: str) -> None:
+    """Point ``current.duckdb`` at the version's catalog file (a symlink replaced atomically)."""
+    tmp = paths.lake / f".{CURRENT}.{os.getpid()}.link"
+    tmp.unlink(missing_ok=True)
+    os.symlink(catalog, tmp)
+    os.replace(tmp, paths.lake / CURRENT)
+
+
+def seal(con: duckdb.DuckDBPyConnection, paths: LakePaths) -> duckdb.DuckDBPyConnection:
+    """Let ``con`` read only the lake: no other file, no attaching, no extensions, the configuration locked."""
+    con.execute(f"SET allowed_directories = [{_lit(str(paths.lake.resolve()) + os.sep)}]")
+    for statement in ("SET enable_external_access = false", "SET autoinstall_known_extensions = false",
+                      "SET autoload_known_extensions = false", "SET allow_community_extensions = false",
+                      "SET lock_configuration = true"):
+        con.execute(statement)
+    return con
+
+
 def lake_connection(paths: LakePaths, manifest: dict[str, Any] | None = None, *,
                     sealed: bool = True) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with one view per published table and the warehouse's own views and macros.
+    """A DuckDB connection with one view per published table and the warehouse's own views and macros.
 
-    The view of a delta table keeps the latest row per key; the bookkeeping columns (``lake_seq``,
-    ``lake_version``) and the hive ``month`` column are not shown, so the tables have the live columns.
-    With ``sealed`` the connection can read only the manifest's files: no other file, no attaching, no
-    extensions, and the configuration locked.
+    The current version's catalog file, opened read-only (or, when a manifest is given or the file is
+    missing, the same views built in memory). The view of a delta table keeps the latest row per key; the
+    bookkeeping columns (``lake_seq``, ``lake_version``) and the hive ``month`` column are not shown, so
+    the tables have the live columns. With ``sealed`` the connection reads only the lake's files.
 
     Raises:
         FileNotFoundError: nothing was published yet.
     """
-    data = manifest if manifest is not None else read_manifest(paths)
-    if data is None:
-        raise FileNotFoundError(str(paths.manifest))
-    con = duckdb.connect(":memory:")
+    current = paths.lake / CURRENT
+    con = None
+    if manifest is None and current.exists():
+        try:
+            con = duckdb.connect(str(current), read_only=True)
+        except duckdb.Error:
+            con = None
+    if con is None:
+        data = manifest if manifest is not None else read_manifest(paths)
+        if data is None:
+            raise FileNotFoundError(str(paths.manifest))
+        con = duckdb.connect(":memory:")
+        try:
+            _define(con, paths, data)
+        except BaseException:
+            con.close()
+            raise
     try:
-        files_all: list[str] = []
-        for table, entry in data["tables"].items():
-            files = [str(paths.lake / f) for f in entry["files"]]
-            files_all += files
-            listing = "[" + ", ".join(_lit(f) for f in files) + "]"
-            src = f"read_parquet({listing}, hive_partitioning = false, union_by_name = true)"
-            if entry["kind"] == "latest":
-                body = (f"SELECT * EXCLUDE (lake_version) FROM {src} "
-                        f"QUALIFY row_number() OVER (PARTITION BY {_q(entry['key'])} ORDER BY lake_version DESC) = 1")
-            elif entry["kind"] == "append":
-                body = f"SELECT * EXCLUDE (lake_seq) FROM {src}"
-            else:
-                body = f"SELECT * FROM {src}"
-            con.execute(f"CREATE VIEW {_q(table)} AS {body}")
-        for macro in data.get("macros", []):
-            _create_late(con, macro)
-        pending = [v["sql"] for v in data.get("views", [])]
-        # Views may name each other: create them in rounds until none is left or none succeeds.
-        while pending:
-            failed = []
-            for sql in pending:
-                try:
-                    con.execute(sql)
-                except duckdb.CatalogException:
-                    failed.append(sql)
-            if len(failed) == len(pending):
-                con.execute(failed[0])  # raises the real error
-            pending = failed
-        # Only the manifest's files stay readable once external access is switched off (here, or by
-        # ``warehouse.sql_guard.sealed`` later).
-        con.execute("SET allowed_paths = " + "[" + ", ".join(_lit(f) for f in files_all) + "]")
         if sealed:
-            for statement in ("SET enable_external_access = false", "SET autoinstall_known_extensions = false",
-                              "SET autoload_known_extensions = false", "SET allow_community_extensions = false",
-                              "SET lock_configuration = true"):
-                con.execute(statement)
+            seal(con, paths)
+        else:  # what stays readable once ``warehouse.sql_guard.sealed`` switches external access off
+            con.execute(f"SET allowed_directories = [{_lit(str(paths.lake.resolve()) + os.sep)}]")
     except BaseException:
         con.close()
         raise
     return con
+
+
+def catalog_lake(path: Path) -> LakePaths | None:
+    """The lake whose catalog file ``path`` is (``current.duckdb`` or a version's file), else None."""
+    real = Path(os.path.realpath(path))
+    if real.parent.name == CATALOG_DIR and real.name.startswith("catalog-"):
+        lake = real.parent.parent
+        return LakePaths(lake / "unknown.duckdb", lake)
+    return None
 
 
 # Statements that write files: on a lake connection the published files themselves are readable, so a
@@ -370,11 +464,6 @@ def refused_statement(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     for st in statements:
         if st.type.name in _WRITING:
             raise duckdb.PermissionException(f"{st.type.name} statements are disabled on a read-only connection")
-
-
-def _create_late(con: duckdb.DuckDBPyConnection, sql: str) -> None:
-    """Macros bind their tables when called, so they can be created before or after the views."""
-    con.execute(sql)
 
 
 def published_version(paths: LakePaths) -> int | None:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.lake import MANIFEST, LakePaths, lake_connection
+from warehouse.lake import catalog_lake, seal
 
 # The same settings for every connection of the process (DuckDB refuses a second configuration for a
 # file it already has open). ``lock_configuration`` stops a console query from ``SET``ting external
@@ -59,11 +59,12 @@ class _Open:
 def open_read_only(path: Path) -> duckdb.DuckDBPyConnection:
     """A read-only connection to ``path`` with external access disabled and the configuration locked.
 
-    A lake manifest (``warehouse/lake.py``) opens as an in-memory database over the files it names; each
-    publication replaces the manifest by a new inode, so it is a new ``Version`` like a new snapshot file.
+    A lake version's catalog file (``warehouse/lake.py``, behind the ``current.duckdb`` link like a
+    snapshot) holds only views over the lake's Parquet files, so that folder stays readable.
     """
-    if path.name == MANIFEST:
-        return lake_connection(LakePaths(path, path.parent), sealed=True)
+    lake = catalog_lake(path)
+    if lake is not None:
+        return seal(duckdb.connect(str(path), read_only=True), lake)
     return duckdb.connect(str(path), read_only=True, config=dict(READ_CONFIG))
 
 
