@@ -90,7 +90,7 @@ def test_each_publication_equals_the_live_tables_and_writes_only_the_new_rows(wa
     assert months == {"month=2026-01", "month=2026-02"}
     nothing = publish_lake(con, paths)  # a no-op cycle adds no file to the append-only tables
     assert manifest["tables"]["articles"]["files"] == read_manifest(paths)["tables"]["articles"]["files"]
-    assert nothing.rows_written == 0
+    assert nothing.rows_written == 0 and nothing.version == second.version  # and no new version
     _same_as_live(con, paths)
 
 

@@ -247,9 +247,14 @@ def publish_lake(con: duckdb.DuckDBPyConnection, paths: LakePaths, *, compact: b
                 rows += n
             tables[table] = {"kind": "latest", "key": key, "files": sorted(files)}
         else:
+            # A small table is rewritten only when its contents changed (a hash over its rows).
+            row = con.execute(f"SELECT count(*), coalesce(bit_xor(hash(t)), 0) FROM {_q(table)} t").fetchone()
+            n, digest = (int(row[0]), str(row[1])) if row else (0, "0")
+            if old.get("kind") == "whole" and old.get("digest") == digest and old.get("files"):
+                tables[table] = dict(old)
+                continue
             new = _copy(con, f"SELECT * FROM {_q(table)}", folder, partitioned=False, tag=tag)
-            n_row = con.execute(f"SELECT count(*) FROM {_q(table)}").fetchone()
-            tables[table] = {"kind": "whole", "files": _relative(paths, new), "rows": int(n_row[0]) if n_row else 0}
+            tables[table] = {"kind": "whole", "files": _relative(paths, new), "rows": n, "digest": digest}
             written += 1
     for table, entry in tables.items():
         due = compact if compact is not None else len(entry["files"]) > COMPACT_FILES
@@ -257,6 +262,10 @@ def publish_lake(con: duckdb.DuckDBPyConnection, paths: LakePaths, *, compact: b
             entry["files"] = _compacted(con, paths, table, entry, tag)
             compacted.append(table)
     views, macros = _catalog(con)
+    if previous is not None and not written and not compacted and previous["tables"] == tables and (
+            previous.get("views"), previous.get("macros")) == (views, macros):
+        # Nothing changed (a no-op cycle): the current version stays, and nothing is written.
+        return Publication(previous["version"], 0, 0, (), 0)
     manifest = {"format": FORMAT, "version": version, "published_at": (now or datetime.now(UTC)).isoformat(),
                 "tables": tables, "views": views, "macros": macros}
     catalog = _write_catalog(paths, manifest)
@@ -336,7 +345,9 @@ def _define(con: duckdb.DuckDBPyConnection, paths: LakePaths, data: dict[str, An
         files = [str(paths.lake.resolve() / f) for f in entry["files"]]
         listing = "[" + ", ".join(_lit(f) for f in files) + "]"
         src = f"read_parquet({listing}, hive_partitioning = false, union_by_name = true)"
-        if entry["kind"] == "latest":
+        if entry["kind"] == "latest" and len(files) == 1:  # compacted (or first): one row per key already
+            body = f"SELECT * EXCLUDE (lake_version) FROM {src}"
+        elif entry["kind"] == "latest":
             body = (f"SELECT * EXCLUDE (lake_version) FROM {src} "
                     f"QUALIFY row_number() OVER (PARTITION BY {_q(entry['key'])} ORDER BY lake_version DESC) = 1")
         elif entry["kind"] == "append":
