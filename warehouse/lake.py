@@ -268,7 +268,7 @@ def publish_lake(con: duckdb.DuckDBPyConnection, paths: LakePaths, *, compact: b
         return Publication(previous["version"], 0, 0, (), 0)
     manifest = {"format": FORMAT, "version": version, "published_at": (now or datetime.now(UTC)).isoformat(),
                 "tables": tables, "views": views, "macros": macros}
-    catalog = _write_catalog(paths, manifest)
+    catalog = _write_catalog(paths, manifest, previous)
     manifest["catalog"] = catalog
     _write_manifest(paths, manifest)
     _switch_current(paths, catalog)
@@ -339,9 +339,15 @@ def _remove_unnamed(paths: LakePaths, *, keep: set[str]) -> int:
     return removed
 
 
-def _define(con: duckdb.DuckDBPyConnection, paths: LakePaths, data: dict[str, Any]) -> None:
-    """Create on ``con`` one view per published table, then the warehouse's own macros and views."""
+def _define(con: duckdb.DuckDBPyConnection, paths: LakePaths, data: dict[str, Any],
+            tables: set[str] | None = None) -> None:
+    """Create on ``con`` one view per published table, then the warehouse's own macros and views.
+
+    With ``tables``, (re)create only those tables' views: the rest of ``con``'s catalog is already right.
+    """
     for table, entry in data["tables"].items():
+        if tables is not None and table not in tables:
+            continue
         files = [str(paths.lake.resolve() / f) for f in entry["files"]]
         listing = "[" + ", ".join(_lit(f) for f in files) + "]"
         src = f"read_parquet({listing}, hive_partitioning = false, union_by_name = true)"
@@ -355,6 +361,8 @@ def _define(con: duckdb.DuckDBPyConnection, paths: LakePaths, data: dict[str, An
         else:
             body = f"SELECT * FROM {src}"
         con.execute(f"CREATE OR REPLACE VIEW {_q(table)} AS {body}")
+    if tables is not None:
+        return
     for macro in data.get("macros", []):
         con.execute(macro)  # a macro binds its tables when called, so before the views is fine
     pending = [v["sql"] for v in data.get("views", [])]
@@ -371,21 +379,32 @@ def _define(con: duckdb.DuckDBPyConnection, paths: LakePaths, data: dict[str, An
         pending = failed
 
 
-def _write_catalog(paths: LakePaths, data: dict[str, Any]) -> str:
+def _write_catalog(paths: LakePaths, data: dict[str, Any], previous: dict[str, Any] | None = None) -> str:
     """A small DuckDB file holding only the version's views (no data); its name relative to the lake.
 
     Why: creating the views binds every one of them (each opens its Parquet files' footers), ~0.1-0.2 s
     per reader; a file opens in ~15 ms and binds a view only when a query uses it. The writer pays the
-    creation once per publication instead of every ``connect()``.
+    creation once per publication instead of every ``connect()``, and only for what changed: when the
+    views and macros are those of ``previous``, its catalog is copied and only the views of tables with
+    new files are replaced (measured: 0.36-0.41 s for a full build, see docs/lake.md).
     """
     folder = paths.lake / CATALOG_DIR
     folder.mkdir(exist_ok=True)
     final = folder / f"catalog-{data['version']:010d}.duckdb"
     tmp = folder / f".{final.name}.{os.getpid()}.tmp"
     tmp.unlink(missing_ok=True)
+    changed: set[str] | None = None
+    if previous is not None and previous.get("catalog") and (previous.get("views"), previous.get("macros")) == (
+            data.get("views"), data.get("macros")) and set(previous["tables"]) == set(data["tables"]):
+        try:
+            shutil.copyfile(paths.lake / previous["catalog"], tmp)
+            changed = {t for t, e in data["tables"].items() if e["files"] != previous["tables"][t]["files"]}
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            changed = None
     con = duckdb.connect(str(tmp))
     try:
-        _define(con, paths, data)
+        _define(con, paths, data, changed)
         con.execute("CHECKPOINT")
     finally:
         con.close()
