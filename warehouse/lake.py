@@ -493,7 +493,7 @@ def refused_statement(con: duckdb.DuckDBPyConnection, sql: str) -> None:
         return  # the query itself reports its syntax error
     for st in statements:
         if st.type.name in _WRITING:
-            raise duckdb.PermissionException(f"{st.type.name} statements are disabled on a read-only connection")
+            raise duckdb.PermissionException(f"{st.type.name} statements are disabled by configuration (a read-only connection)")
 
 
 def published_version(paths: LakePaths) -> int | None:
