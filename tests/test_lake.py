@@ -281,3 +281,22 @@ def test_a_week_of_cooccurrence_reads_through_the_lake(warehouse):
         assert reader.execute(sql, args).fetchone() == con.execute(sql, args).fetchone()
     finally:
         reader.close()
+
+
+def test_newswatch_sql_reads_a_lake_catalog_given_with_db_and_refuses_to_write(warehouse):
+    import subprocess
+    import sys
+
+    con, paths = warehouse
+    _cycle(con, 0, 3, "2026-11")
+    publish_lake(con, paths)
+    current = str(paths.lake / "current.duckdb")
+    ok = subprocess.run([sys.executable, "-m", "flows.cli", "sql", "--db", current, "SELECT count(*) AS n FROM articles",
+                         "--format", "csv"], capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.split() == ["n", "3"]
+    target = paths.lake / read_manifest(paths)["tables"]["runs"]["files"][0]
+    before = target.read_bytes()
+    bad = subprocess.run([sys.executable, "-m", "flows.cli", "sql", "--db", current, f"COPY (SELECT 1) TO '{target}'"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 3 and "Traceback" not in bad.stderr and target.read_bytes() == before
