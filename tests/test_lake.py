@@ -300,3 +300,35 @@ def test_newswatch_sql_reads_a_lake_catalog_given_with_db_and_refuses_to_write(w
     bad = subprocess.run([sys.executable, "-m", "flows.cli", "sql", "--db", current, f"COPY (SELECT 1) TO '{target}'"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 3 and "Traceback" not in bad.stderr and target.read_bytes() == before
+
+
+def test_finishing_a_cycle_publishes_the_lake_and_moves_old_rows_with_hot_days(tmp_path):
+    from datetime import UTC, datetime
+
+    from pipeline.cycle import CycleSummary, finish_cycle
+    from pipeline.settings import settings_from_dict
+
+    path = tmp_path / "wh.duckdb"
+    settings = settings_from_dict({"warehouse": {"path": str(path), "hot_days": 30}, "feeds": []})
+    con = duckdb.connect(str(path))
+    migrate(con)
+    _cycle(con, 0, 4, "2024-01")  # far older than 30 days
+    now = datetime.now(UTC)
+    add_article(con, "fresh", now)
+    add_mentions(con, "fresh", "e0", 1)
+    con.execute("INSERT INTO runs (run_id, started_at, status) VALUES ('rx', now(), 'running')")
+    con.close()
+    finish_cycle(settings, "rx", CycleSummary("rx", "completed", 0, 0, 0, 1, 0, 0, 0, 0.1))
+    paths = LakePaths.beside(path)
+    live = duckdb.connect(str(path), read_only=True)
+    try:
+        assert live.execute("SELECT article_id FROM mentions").fetchall() == [("fresh",)]  # the old ones moved
+    finally:
+        live.close()
+    reader = lake_connection(paths)
+    try:
+        assert reader.execute("SELECT count(*) FROM mentions").fetchone()[0] == 4 * 2 + 1
+        assert reader.execute("SELECT status FROM runs WHERE run_id = 'rx'").fetchone()[0] == "completed"
+    finally:
+        reader.close()
+    assert not (tmp_path / "wh-snapshot").exists()  # the full copy is opt-in
