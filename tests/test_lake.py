@@ -332,3 +332,25 @@ def test_finishing_a_cycle_publishes_the_lake_and_moves_old_rows_with_hot_days(t
     finally:
         reader.close()
     assert not (tmp_path / "wh-snapshot").exists()  # the full copy is opt-in
+
+
+def test_the_web_ui_reader_takes_one_lake_version_per_request_and_reads_only_the_lake(warehouse, tmp_path):
+    from webui.snapshots import SnapshotReader
+
+    con, paths = warehouse
+    _cycle(con, 0, 2, "2026-12")
+    publish_lake(con, paths)
+    reader = SnapshotReader(paths.lake / "current.duckdb", live=paths.warehouse)
+    try:
+        with reader.cursor() as (cur, first):
+            assert cur.execute("SELECT count(*) FROM articles").fetchone()[0] == 2
+            _cycle(con, 2, 3, "2026-12")
+            publish_lake(con, paths)  # a publication in the middle of a request changes nothing for it
+            assert cur.execute("SELECT count(*) FROM articles").fetchone()[0] == 2
+            with pytest.raises(duckdb.PermissionException):
+                cur.execute(f"SELECT * FROM read_csv('{tmp_path / 'x.csv'}')").fetchall()
+        with reader.cursor() as (cur, second):
+            assert cur.execute("SELECT count(*) FROM articles").fetchone()[0] == 5
+        assert second != first
+    finally:
+        reader.close()
