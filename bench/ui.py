@@ -49,7 +49,8 @@ def build_archive(path: Path, articles: int) -> Path:
                 f"FROM range({FEEDS}) t(i)")
     # Article i belongs to story i // 5 * 5 when i % 5 < 3 (copies), else to itself.
     con.execute(f"""
-        INSERT INTO articles SELECT
+        INSERT INTO articles (article_id, url, canonical_url, feed_id, title, author, published_at,
+            published_at_source, fetched_at, language, text, word_count, content_hash, story_id, run_id) SELECT
             'a' || i, 'https://x.example/' || i, 'https://x.example/' || i, 'f' || (i % {FEEDS}),
             'Headline number ' || (CASE WHEN i % 5 < 3 THEN i // 5 * 5 ELSE i END), 'Staff',
             now() - INTERVAL (i * 60 * 24 * 60 // {articles}) MINUTE, 'feed', now(), 'en',
@@ -60,16 +61,16 @@ def build_archive(path: Path, articles: int) -> Path:
         INSERT INTO stories SELECT story_id, min(published_at), max(published_at), any_value(title), count(*)
         FROM articles GROUP BY story_id""")
     con.execute("""
-        INSERT INTO story_links SELECT article_id, story_id, CASE WHEN 's' || substr(article_id, 2) = story_id THEN NULL
+        INSERT INTO story_links (article_id, story_id, matched_article_id, method, similarity, linked_at) SELECT article_id, story_id, CASE WHEN 's' || substr(article_id, 2) = story_id THEN NULL
                ELSE 'a' || substr(story_id, 2) END,
                CASE WHEN 's' || substr(article_id, 2) = story_id THEN 'first' WHEN hash(article_id) % 2 = 0 THEN 'exact'
                ELSE 'near' END, 0.8, now() FROM articles""")
-    con.execute(f"INSERT INTO topic_matches SELECT article_id, 'topic-' || (hash(article_id) % {TOPICS}), ['term'], now() "
+    con.execute(f"INSERT INTO topic_matches (article_id, topic, matched_terms, matched_at) SELECT article_id, 'topic-' || (hash(article_id) % {TOPICS}), ['term'], now() "
                 "FROM articles WHERE hash(article_id) % 5 = 0")
     con.execute(f"INSERT INTO entities SELECT 'e' || i, 'Entity ' || i, CASE WHEN i % 3 = 0 THEN 'PERSON' ELSE 'ORG' END, "
                 f"['Entity ' || i], now() FROM range({ENTITIES}) t(i)")
     con.execute(f"""
-        INSERT INTO mentions SELECT a.article_id, 'e' || ((hash(a.article_id) + k * 7919) % {ENTITIES} * (k % 2) + k),
+        INSERT INTO mentions (article_id, entity_id, surface, start_char, end_char) SELECT a.article_id, 'e' || ((hash(a.article_id) + k * 7919) % {ENTITIES} * (k % 2) + k),
                'Entity', k * 10, k * 10 + 6
         FROM articles a, range(5) r(k)""")
     con.execute("""

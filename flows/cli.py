@@ -55,15 +55,17 @@ def _settings(args: argparse.Namespace) -> Any:
 
 
 def _writable_warehouse(settings: Any) -> None:
-    """Refuse to start a cycle whose warehouse or snapshot folder cannot be written (exit 2).
+    """Refuse to start a cycle whose warehouse, lake or snapshot folder cannot be written (exit 2).
 
     Raises:
         ConfigError: one line per folder that cannot be written.
     """
     from warehouse.db import unwritable_problem
+    from warehouse.lake import LakePaths
     from warehouse.snapshot import snapshot_path
 
     folders = [("warehouse.path", Path(settings.warehouse.path).parent),
+               ("warehouse.lake_dir", LakePaths.beside(settings.warehouse.path, settings.warehouse.lake_dir).lake),
                ("warehouse.snapshot_dir", snapshot_path(settings.warehouse.path, settings.warehouse.snapshot_dir).parent)]
     problems = [p for p in (unwritable_problem(d, key + ":") for key, d in folders) if p]
     if problems:

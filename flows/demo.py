@@ -16,6 +16,7 @@ from flows.local_api import LocalPrefectServer
 from flows.summary import summary_lines
 from pipeline.settings import settings_from_dict
 from warehouse.demo_report import EXAMPLE_QUERIES, demo_report
+from warehouse.lake import LakePaths
 
 
 def run_demo(directory: Path, api: LocalPrefectServer | None = None) -> int:
@@ -39,11 +40,12 @@ def run_demo(directory: Path, api: LocalPrefectServer | None = None) -> int:
     for title, frame in demo_report(settings.warehouse.paths):
         print(f"\n== {title}")
         print(frame.to_string(index=False))
-    print(f"\nThe demo warehouse is {db_path} (analysts' copy: {db_path.parent / 'newswatch-snapshot'}).")
+    lake = LakePaths.beside(db_path, settings.warehouse.lake_dir).lake
+    print(f"\nThe demo warehouse is {db_path} (analysts' lake: {lake}).")
     print("Try these queries:\n")
     command = newswatch_command()
     for title, sql in EXAMPLE_QUERIES:
-        print(f"  # {title}\n  {command} sql --db {db_path.parent / 'newswatch-snapshot' / 'newswatch.duckdb'} \"{sql}\"\n")
+        print(f"  # {title}\n  {command} sql --db {lake / 'current.duckdb'} \"{sql}\"\n")
     return 0 if summary.status == "completed" else 1
 
 

@@ -151,21 +151,26 @@ def _delivery_loop(config_path: str, stopping: Any) -> None:
 
 
 def _prepare_warehouse(settings: Settings) -> None:
-    """Before the first cycle: migrate, compact the file if it is mostly free space, publish a snapshot.
+    """Before the first cycle: migrate, compact the file if it is mostly free space, publish the lake.
 
-    A snapshot from the start means analysts never fall back to the live file. Compaction gives back
+    A lake version from the start means analysts never fall back to the live file (a warehouse from before
+    the lake gets its first, full publication here). Compaction gives back
     the space retention freed (DuckDB never shrinks a file by itself); restarting ``serve`` is how an
     operator reclaims it. Skipped when a cycle (a manual ``newswatch run``) holds the lock.
     """
     from warehouse import db
+    from warehouse.lake import LakePaths, publish_lake
     from warehouse.retention import compact_in_place, file_space
     from warehouse.snapshot import publish_snapshot, snapshot_path
 
     path = settings.warehouse.path
+    lake = LakePaths.beside(path, settings.warehouse.lake_dir)
     try:
         with cycle_lock(path, wait_seconds=0):
             with db.writer(path) as con:  # creates and migrates; closing checkpoints it
                 space = file_space(con)
+                if not lake.manifest.exists():
+                    publish_lake(con, lake)
             compacted = False
             if space.worth_compacting:
                 t0 = time.monotonic()
@@ -173,7 +178,8 @@ def _prepare_warehouse(settings: Settings) -> None:
                 compacted = True
                 print(f"newswatch serve: compacted the warehouse {before / 2**20:.0f} MB -> {after / 2**20:.0f} MB "
                       f"in {time.monotonic() - t0:.1f}s", flush=True)
-            if compacted or not snapshot_path(path, settings.warehouse.snapshot_dir).exists():
+            if settings.warehouse.snapshot_copy and (
+                    compacted or not snapshot_path(path, settings.warehouse.snapshot_dir).exists()):
                 publish_snapshot(path, settings.warehouse.snapshot_dir)
     except FatalError as e:
         if e.reason != "cycle_running":

@@ -31,7 +31,8 @@ class _Model(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class WarehousePaths:
-    """Where the warehouse file and its analysts' snapshot live: all a reader of the warehouse needs to know.
+    """Where the warehouse file and the analysts' copies of it (lake, snapshot) live: all a reader of the
+    warehouse needs to know.
 
     Why not ``WarehouseConfig`` or ``Settings``: the warehouse layer receives only what it uses, never the
     configuration (which carries expanded secrets).
@@ -39,6 +40,7 @@ class WarehousePaths:
 
     path: str
     snapshot_dir: str | None = None
+    lake_dir: str | None = None
 
 
 class WarehouseConfig(_Model):
@@ -49,11 +51,21 @@ class WarehouseConfig(_Model):
     retention_text_days: int | None = Field(
         None, ge=1, description="Blank articles.text older than this many days (NULL keeps text forever)."
     )
+    lake_dir: str | None = Field(
+        None, description="Where the analysts' Parquet lake goes; default: <path without .duckdb>-lake/"
+    )
+    snapshot_copy: bool = Field(
+        False, description="Also publish a full copy of the DuckDB file after each cycle (costs a copy of the archive)."
+    )
+    hot_days: int | None = Field(
+        None, ge=1, description="Move analysis rows of articles older than this many days out of the live file into "
+                                "the lake's cold months (NULL keeps everything live)."
+    )
 
     @property
     def paths(self) -> WarehousePaths:
         """The warehouse's file locations, as the warehouse layer takes them."""
-        return WarehousePaths(self.path, self.snapshot_dir)
+        return WarehousePaths(self.path, self.snapshot_dir, self.lake_dir)
 
 
 class ScheduleConfig(_Model):

@@ -28,10 +28,11 @@ from pipeline.stages import item_key_for, page_job, poll_feed
 from transform.polling import PollBounds
 from transform.urls import article_id_for, normalized_url
 from warehouse import db
+from warehouse.lake import LakePaths, publish_lake
 from warehouse.load import LoadBatch, LoadCounts, load_batch
 from warehouse.outbox import queue_alerts
 from warehouse.quarantine import attempts_of
-from warehouse.retention import prune_texts
+from warehouse.retention import moved_to_cold, prune_texts
 from warehouse.snapshot import publish_snapshot
 from warehouse.state import due_feeds, existing_articles, feed_id_for, known_items, sync_feeds
 from warehouse.stories import StoryIndex
@@ -283,15 +284,17 @@ def logged_internal_errors(rejections: list[Rejection]) -> int:
 
 
 def finish_cycle(settings: Settings, run_id: str, summary: CycleSummary, *, started: float | None = None) -> CycleSummary:
-    """Record the run's counts and final status, publish the analysts' snapshot, and return the summary
-    with the finish and publication timed and ``seconds`` counted up to the end of publication.
+    """Record the run's counts and final status, publish what the cycle changed to the analysts' lake (and the
+    full copy of the file when configured), and return the summary with the finish and publication timed and
+    ``seconds`` counted up to the end of publication.
 
-    Why the second write: the snapshot must carry the run as finished, but the run's end is only known
-    once the snapshot is published, so the live row gets its final ``finished_at`` after publication
-    (the snapshot's copy is earlier by the publication's duration). ``started``: the cycle's
-    ``time.monotonic()`` at its start; without it ``seconds`` gains only this step.
+    Why the second write: the published ``runs`` must carry the run as finished, but the run's end is only
+    known once publication is done, so the live row gets its final ``finished_at`` afterwards (the published
+    copy is earlier by the publication's duration). ``started``: the cycle's ``time.monotonic()`` at its start;
+    without it ``seconds`` gains only this step.
     """
     t0 = time.monotonic()
+    paths = LakePaths.beside(settings.warehouse.path, settings.warehouse.lake_dir)
     with db.writer(settings.warehouse.path) as con:
         con.execute(
             "UPDATE runs SET finished_at=?, status=?, feeds_polled=?, feeds_failed=?, entries_seen=?, articles_new=?, "
@@ -299,8 +302,12 @@ def finish_cycle(settings: Settings, run_id: str, summary: CycleSummary, *, star
             [datetime.now(UTC), summary.status, summary.feeds_polled, summary.feeds_failed, summary.entries_seen,
              summary.articles_new, summary.duplicates, summary.quarantined, summary.message, run_id],
         ).fetchall()
-    t1 = time.monotonic()
-    publish_snapshot(settings.warehouse.path, settings.warehouse.snapshot_dir)
+        t1 = time.monotonic()
+        publication = publish_lake(con, paths)
+        if settings.warehouse.hot_days is not None:
+            moved_to_cold(con, publication.version, paths, hot_days=settings.warehouse.hot_days, now=datetime.now(UTC))
+    if settings.warehouse.snapshot_copy:
+        publish_snapshot(settings.warehouse.path, settings.warehouse.snapshot_dir)
     t2 = time.monotonic()
     with db.writer(settings.warehouse.path) as con:
         con.execute("UPDATE runs SET finished_at=? WHERE run_id=?", [datetime.now(UTC), run_id]).fetchall()

@@ -186,8 +186,8 @@ def add_copy(con, story: str, article: str, feed: int, *, seen: datetime = NOW, 
             [article, f"https://f{feed}.example/{article}", f"https://f{feed}.example/{article}", fid,
              f"Headline {article}", published or seen - timedelta(hours=1), seen, f"h-{article}", story])
         if topic:
-            con.execute("INSERT INTO topic_matches VALUES (?, ?, ['North Korea'], ?)", [article, topic, seen])
-    con.execute("INSERT INTO feed_items VALUES (?, ?, NULL, ?, 'loaded', ?)", [fid, f"item-{article}-{feed}", article, seen])
+            con.execute("INSERT INTO topic_matches (article_id, topic, matched_terms, matched_at) VALUES (?, ?, ['North Korea'], ?)", [article, topic, seen])
+    con.execute("INSERT INTO feed_items (feed_id, item_key, canonical_url, article_id, status, first_seen_at) VALUES (?, ?, NULL, ?, 'loaded', ?)", [fid, f"item-{article}-{feed}", article, seen])
 
 
 def alert_rows(con):

@@ -1,9 +1,9 @@
 """Analysts never see a lock error: readers loop while cycles write, and every read succeeds quickly.
 
 A reader subprocess opens the warehouse every ~50 ms, alternating the two documented ways
-(``warehouse.analyst.connect()`` and a plain ``duckdb.connect(<snapshot>, read_only=True)``), runs two
-queries and closes, while real cycles (``flows.cycle.run_cycle``) load new articles and publish new
-snapshots; meanwhile ``newswatch sql`` runs in a loop too. Zero failed reads is the requirement; the
+(``warehouse.analyst.connect()`` and plain DuckDB over the lake's Parquet files, as the README shows a
+notebook), runs two queries and closes, while real cycles (``flows.cycle.run_cycle``) load new articles and
+publish new lake versions; meanwhile ``newswatch sql`` runs in a loop too. Zero failed reads is the requirement; the
 latency percentiles are printed (``pytest -s``) and bounded loosely, since this box is shared.
 """
 
@@ -35,17 +35,29 @@ from pathlib import Path
 import duckdb
 from pipeline.settings import load_settings
 from warehouse.analyst import connect
-from warehouse.snapshot import snapshot_path
+from warehouse.lake import LakePaths
 
 settings = load_settings(sys.argv[1])
 stop, out = Path(sys.argv[2]), Path(sys.argv[3])
-snap = str(snapshot_path(settings.warehouse.path, settings.warehouse.snapshot_dir))
+lake = LakePaths.beside(settings.warehouse.path).lake
+
+
+def plain():
+    # No newswatch code: the manifest's file lists, as the README's notebook snippet reads them.
+    m = json.loads((lake / "manifest.json").read_text())
+    con = duckdb.connect()
+    for t in ("articles", "stories"):
+        files = [str(lake / f) for f in m["tables"][t]["files"]]
+        con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet({files!r}, union_by_name = true)")
+    return con
+
+
 lat, errors, counts, i = [], [], [], 0
 Path(sys.argv[4]).write_text("ready")
 while not stop.exists():
     t0 = time.perf_counter()
     try:
-        con = connect(settings.warehouse.paths) if i % 2 == 0 else duckdb.connect(snap, read_only=True)
+        con = connect(settings.warehouse.paths) if i % 2 == 0 else plain()
         try:
             n = con.execute("SELECT count(*) FROM articles").fetchone()[0]
             con.execute("SELECT story_id, count(*) FROM articles JOIN stories USING (story_id) "
@@ -87,7 +99,7 @@ def reads(tmp_path_factory, prefect_harness):
     with growing_site(600, n_feeds=4, per_poll=8) as site:
         cfg, doc = _config(tmp, site)
         settings = settings_from_dict(doc)
-        run_cycle(settings)  # the first cycle creates the warehouse and its first snapshot
+        run_cycle(settings)  # the first cycle creates the warehouse and its first lake version
         stop, out, ready = tmp / "stop", tmp / "reader.json", tmp / "ready"
         reader = subprocess.Popen([sys.executable, "-c", READER, str(cfg), str(stop), str(out), str(ready)])
         cli: list[tuple[int, float, str]] = []
@@ -139,7 +151,7 @@ def test_reads_wait_at_most_briefly(reads):
 
 def test_each_read_sees_a_whole_committed_state_that_only_moves_forward(reads):
     counts = reads["reader"]["counts"]
-    assert counts == sorted(counts)  # snapshots replace each other atomically, never a partial one
+    assert counts == sorted(counts)  # versions replace each other atomically, never a partial one
     assert counts[-1] > counts[0]  # and readers do see the new cycles' articles
 
 

@@ -155,11 +155,11 @@ def test_compact_in_place_swaps_in_the_smaller_file_and_keeps_everything(tmp_pat
     assert not list(tmp_path.glob(".*compact*"))
 
 
-def test_serve_start_up_compacts_a_mostly_free_warehouse_and_publishes_its_snapshot(tmp_path, monkeypatch):
+def test_serve_start_up_compacts_a_mostly_free_warehouse_and_publishes_its_lake(tmp_path, monkeypatch):
     import warehouse.retention as retention
     from flows.serve import _prepare_warehouse
     from pipeline.settings import settings_from_dict
-    from warehouse.snapshot import snapshot_path
+    from warehouse.lake import LakePaths, lake_connection
 
     monkeypatch.setattr(retention, "COMPACT_MIN_BYTES", 0)  # the real floor (64 MB) is too big for a unit test
     settings = settings_from_dict({"warehouse": {"path": str(tmp_path / "wh.duckdb")}, "feeds": []})
@@ -171,8 +171,7 @@ def test_serve_start_up_compacts_a_mostly_free_warehouse_and_publishes_its_snaps
     before = os.path.getsize(settings.warehouse.path)
     _prepare_warehouse(settings)
     assert os.path.getsize(settings.warehouse.path) < before
-    snap = snapshot_path(settings.warehouse.path, None)
-    c = duckdb.connect(str(snap), read_only=True)
+    c = lake_connection(LakePaths.beside(settings.warehouse.path))
     assert c.execute("SELECT count(*) FROM articles").fetchone()[0] == 600
     c.close()
     _prepare_warehouse(settings)  # nothing left to give back: left alone

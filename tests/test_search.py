@@ -47,7 +47,7 @@ def warehouse(tmp_path):
     for i, (aid, speaker, text) in enumerate(QUOTES):
         con.execute("INSERT INTO quotes (quote_id, article_id, text, speaker, speaker_entity_id, cue, start_char, end_char) "
                     "VALUES (?, ?, ?, ?, NULL, 'said', 0, ?)", [f"q{i}", aid, text, speaker, len(text)])
-    con.execute("INSERT INTO topic_matches VALUES ('a04', 'korea', ['North Korea'], now()), "
+    con.execute("INSERT INTO topic_matches (article_id, topic, matched_terms, matched_at) VALUES ('a04', 'korea', ['North Korea'], now()), "
                 "('a11', 'korea', ['North Korea'], now()), ('a09', 'korea', ['North Korea'], now())")
     update = updated_search_index(con, path)
     assert update.rebuilt and update.added == len(ARTICLES)

@@ -171,7 +171,7 @@ def run(tmp_path_factory, secret_values, prefect_harness):
         cli = subprocess.run([sys.executable, "-m", "flows.cli", "-v", "run", "--config", str(cfg)], cwd=REPO,
                              env=env, capture_output=True, text=True, timeout=240)
         sent = [(m.path, str(m.headers), str(m.body)) for m in hook.received + ops.received]
-    snapshot = next(Path(settings.warehouse.path).parent.glob("*-snapshot/*.duckdb"))
+    snapshot = next(Path(settings.warehouse.path).parent.glob("*-lake/current.duckdb"))  # the analysts' tables
     con = duckdb.connect(settings.warehouse.path, read_only=True)
     article_urls = [r[0] for r in con.execute("SELECT url FROM articles").fetchall()]
     feed_errors = [r[0] for r in con.execute("SELECT last_error FROM feeds WHERE last_error IS NOT NULL").fetchall()]

@@ -19,7 +19,7 @@ def add_article(con, aid: str, published_at: datetime, story: str | None = None)
 
 
 def add_match(con, aid: str, topic: str) -> None:
-    con.execute("INSERT INTO topic_matches VALUES (?, ?, ['term'], now())", [aid, topic])
+    con.execute("INSERT INTO topic_matches (article_id, topic, matched_terms, matched_at) VALUES (?, ?, ['term'], now())", [aid, topic])
 
 
 def add_entity(con, eid: str, name: str, etype: str, aliases: list[str] | None = None) -> None:
@@ -28,7 +28,7 @@ def add_entity(con, eid: str, name: str, etype: str, aliases: list[str] | None =
 
 def add_mentions(con, aid: str, eid: str, n: int = 1) -> None:
     for i in range(n):
-        con.execute("INSERT INTO mentions VALUES (?, ?, 'surface', ?, ?)", [aid, eid, i * 10, i * 10 + 5])
+        con.execute("INSERT INTO mentions (article_id, entity_id, surface, start_char, end_char) VALUES (?, ?, 'surface', ?, ?)", [aid, eid, i * 10, i * 10 + 5])
 
 
 def add_quote(con, aid: str, speaker: str, entity_id: str | None = None, text: str = "words", start: int = 0) -> None:

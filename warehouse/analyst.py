@@ -1,7 +1,7 @@
-"""Read-only access for analysts: the latest snapshot, never the live file.
+"""Read-only access for analysts: the latest lake version (or snapshot), never the live file.
 
-Why: see ``warehouse/snapshot.py``. ``connect()`` is the documented way to open the warehouse from
-Python; ``newswatch sql`` uses it too.
+Why: see ``warehouse/lake.py`` and ``warehouse/snapshot.py``. ``connect()`` is the documented way to open
+the warehouse from Python; ``newswatch sql`` uses it too.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import pandas as pd
 from newswatch.config import WarehousePaths
 from newswatch.errors import FatalError
 from warehouse.db import open_connection
+from warehouse.lake import CURRENT, LakePaths, catalog_lake, lake_connection, refused_statement
 from warehouse.snapshot import snapshot_path
 from warehouse.sql_guard import query_error, sealed
 
@@ -33,6 +34,10 @@ def analyst_db_path(warehouse: WarehousePaths | None = None, db: str | None = No
         return Path(db)
     if warehouse is None:
         raise FatalError("no_warehouse", "no config and no --db given")
+    lake = LakePaths.beside(warehouse.path, warehouse.lake_dir)
+    current = lake.lake / CURRENT
+    if current.exists():
+        return current
     snap = snapshot_path(warehouse.path, warehouse.snapshot_dir)
     if snap.is_symlink() and not snap.exists():
         # Falling back to the live file here would hand the analyst another database without a word
@@ -48,8 +53,12 @@ def analyst_db_path(warehouse: WarehousePaths | None = None, db: str | None = No
 
 def connect(warehouse: WarehousePaths | None = None, db: str | None = None, *,
             wait_seconds: float = READ_WAIT_SECONDS) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the analysts' copy of the warehouse (``db`` names a file to open instead)."""
+    """A read-only connection to the analysts' copy of the warehouse: the lake once one is published
+    (``db`` names a file to open instead)."""
     path = analyst_db_path(warehouse, db)
+    lake = catalog_lake(path)
+    if lake is not None and path.exists():
+        return lake_connection(lake, sealed=False)
     if not path.exists():
         raise FatalError("no_warehouse", f"{path} does not exist yet (hint: run `newswatch run` first)")
     return open_connection(path, read_only=True, wait_seconds=wait_seconds)
@@ -59,6 +68,7 @@ def query_rows(sql: str, *, warehouse: WarehousePaths | None = None, db: str | N
     """Run one read-only query; its column names and rows as DuckDB gives them (ints stay ints, NULL is None)."""
     con = sealed(connect(warehouse, db))
     try:
+        refused_statement(con, sql)
         cur = con.execute(sql)
         return [d[0] for d in cur.description or []], cur.fetchall()
     except duckdb.Error as e:
@@ -99,6 +109,7 @@ def query_frame(sql: str, *, warehouse: WarehousePaths | None = None, db: str | 
     """Run one read-only query and return its result as a DataFrame."""
     con = sealed(connect(warehouse, db))
     try:
+        refused_statement(con, sql)
         # Through Arrow: DuckDB's own .df() raises a deprecation warning under pandas 3.1.
         rel = con.sql(sql)
         return pd.DataFrame() if rel is None else rel.to_arrow_table().to_pandas()

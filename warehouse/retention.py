@@ -25,6 +25,8 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.lake import LakePaths, read_manifest
+
 # Compact at serve start-up only when at least half the file is free blocks. Below that the copy buys
 # little, since DuckDB reuses free blocks for new data; measured here: compacting a 80 MB file with 53%
 # free blocks took 1.8 s and gave a 38 MB file (a plain copy of the same file: 0.05 s).
@@ -70,6 +72,48 @@ def prune_texts(con: duckdb.DuckDBPyConnection, *, keep_days: int | None, now: d
     cutoff = now - timedelta(days=keep_days)
     rows = con.execute("UPDATE articles SET text = '' WHERE published_at < ? AND text <> ''", [cutoff]).fetchall()
     return int(rows[0][0]) if rows else 0  # an UPDATE returns one row: the count
+
+
+# The tables whose rows of old articles leave the live file for the lake's cold months. ``articles`` keeps
+# its rows there (the canonical URLs dedupe new entries, the story ids feed the story window), only the
+# body goes; ``feed_items`` stays whole, since it is what tells a feed's old entries from new ones.
+COLD_TABLES = ("mentions", "quotes", "topic_matches", "story_links")
+
+
+def moved_to_cold(con: duckdb.DuckDBPyConnection, version: int, paths: LakePaths, *, hot_days: int, now: datetime) -> int:
+    """Remove from the live file what the lake already holds of articles older than ``hot_days``.
+
+    The lake publication ``version`` must be the one just written from this same connection: only rows
+    at or below its high-water marks are removed, so nothing leaves the live file before a published
+    manifest names a file holding it. Analysts read every row from the lake either way (hot and cold
+    months are one layout), so their tables and views do not change; the live file stops growing with
+    the analysis rows of the archive.
+
+    Returns:
+        How many rows were deleted or blanked.
+    """
+    manifest = read_manifest(paths)
+    if manifest is None or manifest["version"] != version:
+        return 0
+    tables = manifest["tables"]
+    cutoff = now - timedelta(days=hot_days)
+    old = "SELECT article_id FROM articles WHERE published_at < ?"
+    moved = 0
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for table in COLD_TABLES:
+            mark = int(tables.get(table, {}).get("high_water", 0))
+            row = con.execute(f"DELETE FROM {table} WHERE lake_seq <= ? AND article_id IN ({old})", [mark, cutoff]).fetchone()
+            moved += int(row[0]) if row else 0
+        mark = int(tables.get("articles", {}).get("high_water", 0))
+        row = con.execute("UPDATE articles SET text = '' WHERE lake_seq <= ? AND published_at < ? AND text <> ''",
+                          [mark, cutoff]).fetchone()
+        moved += int(row[0]) if row else 0
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+    return moved
 
 
 def file_space(con: duckdb.DuckDBPyConnection) -> FileSpace:

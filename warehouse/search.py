@@ -214,7 +214,11 @@ def _checked(con: duckdb.DuckDBPyConnection, query: TopicQuery, candidates: list
     if not wanted:
         return {}
     sql = _ARTICLE_SQL.format(filters=filters_sql, key="a.rowid")
-    rows = {str(r[0]): r for r in con.execute(sql, [*params, [c[2] for c in candidates]]).fetchall() if str(r[0]) in wanted}
+    try:
+        rows = {str(r[0]): r for r in con.execute(sql, [*params, [c[2] for c in candidates]]).fetchall()
+                if str(r[0]) in wanted}
+    except duckdb.BinderException:  # the lake's articles are a view over Parquet: no rowid, ids only
+        rows = {}
     missing = sorted(wanted - set(rows))
     if missing:
         sql = _ARTICLE_SQL.format(filters=filters_sql, key="a.article_id")

@@ -1,4 +1,7 @@
-"""Read-only snapshots for analysts, published atomically after each cycle.
+"""Read-only full copies of the warehouse, published atomically (with ``warehouse.snapshot_copy``).
+
+The default analysts' copy is the lake (``warehouse/lake.py``), whose cost follows the cycle rather than the
+archive; this copy remains for tools that want one DuckDB file with the data inside.
 
 Why: while the pipeline holds the live DuckDB file, any other process's open fails at once with a lock
 error, and readers that hold the file block the writer (docs/stack-notes.md#locking). So analysts never open the

@@ -16,6 +16,7 @@ from typing import Any
 
 import duckdb
 
+from warehouse.lake import refused_statement
 from webui.reads import records
 
 # Rows rendered on the page; the CSV download has up to MAX_CSV_ROWS (a browser table of 100k rows is
@@ -74,6 +75,7 @@ def query_result(con: duckdb.DuckDBPyConnection, sql: str, *, max_rows: int = MA
     started = time.perf_counter()
     timer.start()
     try:
+        refused_statement(con, sql)
         cur = con.execute(sql)
         cols = tuple(d[0] for d in cur.description or ())
         rows = cur.fetchmany(max_rows + 1) if cols else []

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.lake import catalog_lake, seal
+
 # The same settings for every connection of the process (DuckDB refuses a second configuration for a
 # file it already has open). ``lock_configuration`` stops a console query from ``SET``ting external
 # access back on. (Days are UTC in the views themselves; pages print timestamps in UTC.)
@@ -55,7 +57,14 @@ class _Open:
 
 
 def open_read_only(path: Path) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to ``path`` with external access disabled and the configuration locked."""
+    """A read-only connection to ``path`` with external access disabled and the configuration locked.
+
+    A lake version's catalog file (``warehouse/lake.py``, behind the ``current.duckdb`` link like a
+    snapshot) holds only views over the lake's Parquet files, so that folder stays readable.
+    """
+    lake = catalog_lake(path)
+    if lake is not None:
+        return seal(duckdb.connect(str(path), read_only=True), lake)
     return duckdb.connect(str(path), read_only=True, config=dict(READ_CONFIG))
 
 
