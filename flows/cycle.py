@@ -8,11 +8,15 @@ counts: a cycle fails only on a fatal error or when too many feeds failed.
 
 from __future__ import annotations
 
+import http.client
+import json
 import logging
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any, TypeVar, cast
 
@@ -26,6 +30,7 @@ from flows.local_api import LocalPrefectServer
 from newswatch.config import Settings
 from newswatch.errors import FatalError
 from newswatch.faults import crash_point
+from newswatch.progress import NO_PROGRESS, Progress, StageLines
 from newswatch.secrets import redacted
 from pipeline import cycle
 from pipeline.cycle import CycleSummary
@@ -57,6 +62,12 @@ DRAIN_SECONDS = 5.0
 # Pages per processing task: big enough that the ~10 ms task overhead is <1% of the ~0.3 s of CPU a
 # chunk of 16 pages costs, small enough that two workers stay busy until the end of a small cycle.
 CHUNK_SIZE = 16
+# How often the end of a run asks the API server whether it has recorded the run's task runs.
+RECORDED_POLL_SECONDS = 0.02
+_FINAL_STATE_TYPES = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
+# The display of the cycle running in this context (a terminal's bars, stage lines, nothing). A context
+# variable rather than a task parameter: Prefect would hash and record it, and its threads see the value.
+_PROGRESS: ContextVar[Progress] = ContextVar("newswatch_progress", default=NO_PROGRESS)
 
 
 @task(name="begin-cycle")
@@ -68,7 +79,7 @@ def begin_task(settings: Settings, respect_schedule: bool,
 @task(name="poll-feeds")
 def poll_task(settings: Settings, targets: list[cycle.FeedTarget]) -> list[cycle.FeedPoll]:
     with HttpClient(cycle.fetch_policy(settings)) as client:
-        return cycle.polled_feeds(settings, targets, client)
+        return cycle.polled_feeds(settings, targets, client, _PROGRESS.get())
 
 
 @task(name="plan-items")
@@ -79,7 +90,7 @@ def plan_task(settings: Settings, polls: list[cycle.FeedPoll]) -> cycle.Plan:
 @task(name="fetch-pages")
 def fetch_task(settings: Settings, candidates: list[cycle.Candidate]) -> tuple[list[Any], list[Any]]:
     with HttpClient(cycle.fetch_policy(settings)) as client:
-        return cycle.fetched_jobs(settings, candidates, client)
+        return cycle.fetched_jobs(settings, candidates, client, _PROGRESS.get())
 
 
 @task(name="process-pages")
@@ -117,6 +128,21 @@ def finish_task(settings: Settings, run_id: str, summary: CycleSummary) -> None:
     cycle.finish_cycle(settings, run_id, summary)
 
 
+# The task runs of this run that reached a final state here, so that the end of a run can wait until the
+# API server has recorded them (see ``_await_recorded_task_runs``); None: nobody waits.
+_FINISHED_TASK_RUNS: ContextVar[set[str] | None] = ContextVar("newswatch_finished_task_runs", default=None)
+
+
+def _note_finished(task: Any, task_run: Any, state: Any) -> None:
+    if (finished := _FINISHED_TASK_RUNS.get()) is not None:
+        finished.add(str(task_run.id))
+
+
+for _t in (begin_task, poll_task, plan_task, fetch_task, process_task, load_task, deliver_task, finish_task):
+    _t.on_completion(_note_finished)
+    _t.on_failure(_note_finished)
+
+
 def _api_for_workers() -> Any:
     """Settings that give Dask workers this flow run's Prefect API, even when it is the ephemeral one.
 
@@ -149,8 +175,11 @@ def _as_is(x: Any) -> Any:
 
 def _cycle_body(settings: Settings, respect_schedule: bool = False, lookahead_seconds: float = 0.0) -> Any:
     started = time.monotonic()
+    progress = _PROGRESS.get()
     run_id, targets = begin_task(settings, respect_schedule, lookahead_seconds)
+    progress.start("poll", len(targets))
     polls = poll_task(settings, targets)
+    progress.finish("poll", f"{len(polls)} feeds ({cycle.feeds_failed(polls)} failed)")
     # quote(): Prefect would otherwise walk every object of these inputs looking for futures, which costs
     # ~7 ms of wall time per article of the cycle (measured); they hold no futures. (For
     # process_task only on the local runner: on Dask the quote would reach the task unresolved.)
@@ -160,7 +189,10 @@ def _cycle_body(settings: Settings, respect_schedule: bool = False, lookahead_se
     local = pool[0] if pool else 0
     if pool and plan.candidates:
         started_pool(*pool)  # the workers load spaCy while the pages download
+    progress.start("fetch", len(plan.candidates))
     jobs, fetch_rejections = fetch_task(settings, _quoted(plan.candidates))
+    progress.finish("fetch", f"{len(plan.candidates)} pages ({len(fetch_rejections)} failed), "
+                             f"{len(plan.known) + len(plan.duplicates)} items already seen")
     queries = {t.name: compiled_query(t.query) for t in settings.topics}
     # How many take chunks, for the size of the last ones; an existing Dask cluster's size is not known
     # here, so this machine's core count stands in for it.
@@ -169,11 +201,20 @@ def _cycle_body(settings: Settings, respect_schedule: bool = False, lookahead_se
     futures = [process_task.submit(inputs(chunk), model, inputs(queries), local, settings.runner.item_seconds)
                for chunk in cycle.chunked(jobs, CHUNK_SIZE, workers)]
     processed: list[cycle.Processed] = []
+    progress.start("process", len(jobs))
     for f in futures:
-        processed += f.result()
+        done = f.result()
+        processed += done
+        progress.advance("process", len(done))
         crash_point("during_extraction")
+    progress.finish("process", f"{len(processed)} pages ({sum(p.rejection is not None for p in processed)} quarantined)")
+    progress.start("load", None)
     counts = load_task(settings, run_id, _quoted(polls), _quoted(plan), _quoted(processed), _quoted(fetch_rejections))
-    deliver_task(settings)
+    progress.finish("load", f"{counts.loaded} new articles, {counts.duplicates} already seen, "
+                            f"{counts.quarantined} quarantined")
+    progress.start("deliver", None)
+    delivered = deliver_task(settings)
+    progress.finish("deliver", f"{delivered} alerts sent")
     summary = cycle.cycle_summary(run_id, polls, plan, counts, seconds=time.monotonic() - started,
                                   max_failure_ratio=settings.runner.max_failure_ratio)
     finish_task(settings, run_id, summary)
@@ -201,6 +242,8 @@ def newswatch_cycle(config_path: str | None = None, settings_token: str | None =
     """One poll cycle. ``serve`` passes the config path and its schedule's lookahead
     (``flows.serve.poll_lookahead``); in-process callers pass a settings token."""
     settings = _SETTINGS[settings_token] if settings_token else load_settings(config_path)
+    if respect_schedule and _PROGRESS.get() is NO_PROGRESS:  # serve: one line per stage beside the cycle line
+        _PROGRESS.set(StageLines(lambda line: print(line, flush=True), prefix="newswatch "))
     try:
         with cycle_lock(settings.warehouse.path):
             if settings.runner.kind == "dask":
@@ -231,8 +274,11 @@ def cycle_log_line(s: CycleSummary) -> str:
             f"deferred={s.deferred} internal_errors={s.internal_errors} in {s.seconds:.1f}s")
 
 
-def run_cycle(settings: Settings, *, respect_schedule: bool = False, api: LocalPrefectServer | None = None) -> CycleSummary:
+def run_cycle(settings: Settings, *, respect_schedule: bool = False, api: LocalPrefectServer | None = None,
+              progress: Progress = NO_PROGRESS) -> CycleSummary:
     """Run one cycle as a Prefect flow run in this process and return its summary.
+
+    ``progress``: told of each stage (``flows.progress_display.cycle_progress`` builds the CLI's).
 
     ``api``: an ephemeral server the caller launched early (``flows.local_api.early_ephemeral_api``);
     the flow reports to it unless Prefect's settings name another API. ``None``: Prefect's settings decide.
@@ -241,11 +287,13 @@ def run_cycle(settings: Settings, *, respect_schedule: bool = False, api: LocalP
     _SETTINGS[token] = settings
     if (pool := local_pool_spec(settings)) is not None:  # the workers start while Prefect's API starts (3-4 s saved)
         started_pool(*pool)
+    shown = _PROGRESS.set(progress)
     try:
         with _reporting_to(api):
             state = cast(State[Any], newswatch_cycle(settings_token=token, respect_schedule=respect_schedule,
                                                      return_state=True))
     finally:
+        _PROGRESS.reset(shown)
         _SETTINGS.pop(token, None)
     summary = _SUMMARIES.pop(token, None)
     if summary is not None:
@@ -279,12 +327,48 @@ def _reporting_to(api: LocalPrefectServer | None) -> Iterator[None]:
     import prefect.utilities.visualization  # noqa: F401  (graphviz, at the first task call)
 
     api.wait_healthy()
+    finished: set[str] = set()
+    noting = _FINISHED_TASK_RUNS.set(finished)
     with temporary_settings(updates={PREFECT_API_URL: api.api_url, "flows.heartbeat_frequency": None,
                                      "client.server_version_check_enabled": False}):
         try:
             yield
         finally:
+            _FINISHED_TASK_RUNS.reset(noting)
+            deadline = time.monotonic() + DRAIN_SECONDS
             _drain_prefect_services()
+            _await_recorded_task_runs(api.api_url, finished, max(0.5, deadline - time.monotonic()))
+
+
+def _await_recorded_task_runs(api_url: str, task_run_ids: set[str], timeout: float) -> bool:
+    """Wait until the API server has recorded every one of ``task_run_ids`` in a final state; False on timeout.
+
+    Why: the client sends task-run events without waiting for them to be processed, and the server's
+    task-run recorder writes them to its database one by one after they arrive. Stopping the server while
+    it still writes the last ones cancels that write, and Prefect logs the cancelled flush as an error
+    with a 60-line ``CancelledError`` traceback (about one run in twelve on a busy machine). Once every
+    task run of the run is recorded, the recorder is idle and stops cleanly.
+    """
+    if not task_run_ids:
+        return True
+    body = json.dumps({"task_runs": {"id": {"any_": sorted(task_run_ids)},
+                                     "state": {"type": {"any_": list(_FINAL_STATE_TYPES)}}}}).encode()
+    deadline = time.monotonic() + timeout
+    while True:
+        request = urllib.request.Request(f"{api_url}/task_runs/count", data=body,
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=2) as r:  # noqa: S310 - our own loopback server
+                if int(json.load(r)) >= len(task_run_ids):
+                    return True
+        except (OSError, ValueError, http.client.HTTPException):
+            pass  # a busy server: ask again until the deadline
+        if time.monotonic() >= deadline:
+            logging.getLogger(__name__).warning(
+                "Prefect's API had not recorded this run's %d task runs after %.0f s; stopping it anyway",
+                len(task_run_ids), timeout)
+            return False
+        time.sleep(RECORDED_POLL_SECONDS)
 
 
 def _drain_prefect_services(timeout: float = DRAIN_SECONDS) -> None:
