@@ -16,7 +16,6 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any, TypeVar, cast
 
@@ -26,11 +25,12 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
 from extract.http import HttpClient
+from flows import run_context
 from flows.local_api import LocalPrefectServer
 from newswatch.config import Settings
 from newswatch.errors import FatalError
 from newswatch.faults import crash_point
-from newswatch.progress import NO_PROGRESS, Progress, StageLines
+from newswatch.progress import NO_PROGRESS, NoProgress, Progress, StageLines
 from newswatch.secrets import redacted
 from pipeline import cycle
 from pipeline.cycle import CycleSummary
@@ -65,9 +65,6 @@ CHUNK_SIZE = 16
 # How often the end of a run asks the API server whether it has recorded the run's task runs.
 RECORDED_POLL_SECONDS = 0.02
 _FINAL_STATE_TYPES = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
-# The display of the cycle running in this context (a terminal's bars, stage lines, nothing). A context
-# variable rather than a task parameter: Prefect would hash and record it, and its threads see the value.
-_PROGRESS: ContextVar[Progress] = ContextVar("newswatch_progress", default=NO_PROGRESS)
 
 
 @task(name="begin-cycle")
@@ -79,7 +76,7 @@ def begin_task(settings: Settings, respect_schedule: bool,
 @task(name="poll-feeds")
 def poll_task(settings: Settings, targets: list[cycle.FeedTarget]) -> list[cycle.FeedPoll]:
     with HttpClient(cycle.fetch_policy(settings)) as client:
-        return cycle.polled_feeds(settings, targets, client, _PROGRESS.get())
+        return cycle.polled_feeds(settings, targets, client, run_context.progress.get())
 
 
 @task(name="plan-items")
@@ -90,7 +87,7 @@ def plan_task(settings: Settings, polls: list[cycle.FeedPoll]) -> cycle.Plan:
 @task(name="fetch-pages")
 def fetch_task(settings: Settings, candidates: list[cycle.Candidate]) -> tuple[list[Any], list[Any]]:
     with HttpClient(cycle.fetch_policy(settings)) as client:
-        return cycle.fetched_jobs(settings, candidates, client, _PROGRESS.get())
+        return cycle.fetched_jobs(settings, candidates, client, run_context.progress.get())
 
 
 @task(name="process-pages")
@@ -128,13 +125,8 @@ def finish_task(settings: Settings, run_id: str, summary: CycleSummary) -> None:
     cycle.finish_cycle(settings, run_id, summary)
 
 
-# The task runs of this run that reached a final state here, so that the end of a run can wait until the
-# API server has recorded them (see ``_await_recorded_task_runs``); None: nobody waits.
-_FINISHED_TASK_RUNS: ContextVar[set[str] | None] = ContextVar("newswatch_finished_task_runs", default=None)
-
-
 def _note_finished(task: Any, task_run: Any, state: Any) -> None:
-    if (finished := _FINISHED_TASK_RUNS.get()) is not None:
+    if (finished := run_context.finished_task_runs.get()) is not None:
         finished.add(str(task_run.id))
 
 
@@ -175,7 +167,7 @@ def _as_is(x: Any) -> Any:
 
 def _cycle_body(settings: Settings, respect_schedule: bool = False, lookahead_seconds: float = 0.0) -> Any:
     started = time.monotonic()
-    progress = _PROGRESS.get()
+    progress = run_context.progress.get()
     run_id, targets = begin_task(settings, respect_schedule, lookahead_seconds)
     progress.start("poll", len(targets))
     polls = poll_task(settings, targets)
@@ -242,8 +234,9 @@ def newswatch_cycle(config_path: str | None = None, settings_token: str | None =
     """One poll cycle. ``serve`` passes the config path and its schedule's lookahead
     (``flows.serve.poll_lookahead``); in-process callers pass a settings token."""
     settings = _SETTINGS[settings_token] if settings_token else load_settings(config_path)
-    if respect_schedule and _PROGRESS.get() is NO_PROGRESS:  # serve: one line per stage beside the cycle line
-        _PROGRESS.set(StageLines(lambda line: print(line, flush=True), prefix="newswatch "))
+    # serve: one line per stage beside the cycle line (isinstance: serve's runner ships this flow pickled by value)
+    if respect_schedule and isinstance(run_context.progress.get(), NoProgress):
+        run_context.progress.set(StageLines(lambda line: print(line, flush=True), prefix="newswatch "))
     try:
         with cycle_lock(settings.warehouse.path):
             if settings.runner.kind == "dask":
@@ -287,13 +280,13 @@ def run_cycle(settings: Settings, *, respect_schedule: bool = False, api: LocalP
     _SETTINGS[token] = settings
     if (pool := local_pool_spec(settings)) is not None:  # the workers start while Prefect's API starts (3-4 s saved)
         started_pool(*pool)
-    shown = _PROGRESS.set(progress)
+    shown = run_context.progress.set(progress)
     try:
         with _reporting_to(api):
             state = cast(State[Any], newswatch_cycle(settings_token=token, respect_schedule=respect_schedule,
                                                      return_state=True))
     finally:
-        _PROGRESS.reset(shown)
+        run_context.progress.reset(shown)
         _SETTINGS.pop(token, None)
     summary = _SUMMARIES.pop(token, None)
     if summary is not None:
@@ -328,13 +321,13 @@ def _reporting_to(api: LocalPrefectServer | None) -> Iterator[None]:
 
     api.wait_healthy()
     finished: set[str] = set()
-    noting = _FINISHED_TASK_RUNS.set(finished)
+    noting = run_context.finished_task_runs.set(finished)
     with temporary_settings(updates={PREFECT_API_URL: api.api_url, "flows.heartbeat_frequency": None,
                                      "client.server_version_check_enabled": False}):
         try:
             yield
         finally:
-            _FINISHED_TASK_RUNS.reset(noting)
+            run_context.finished_task_runs.reset(noting)
             deadline = time.monotonic() + DRAIN_SECONDS
             _drain_prefect_services()
             _await_recorded_task_runs(api.api_url, finished, max(0.5, deadline - time.monotonic()))
