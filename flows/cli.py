@@ -127,8 +127,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     _writable_warehouse(settings)
     with _one_shot_api(settings) as api:
         from flows.cycle import run_cycle
+        from flows.progress_display import cycle_progress
 
-        summary = run_cycle(settings, api=api)
+        with cycle_progress() as progress:  # bars on a terminal, gone before the summary; else stage lines
+            summary = run_cycle(settings, api=api, progress=progress)
     print("\n".join(summary_lines(summary, _run_details(settings, summary.run_id))))
     return 0 if summary.status == "completed" else 1
 

@@ -8,8 +8,11 @@ counts: a cycle fails only on a fatal error or when too many feeds failed.
 
 from __future__ import annotations
 
+import http.client
+import json
 import logging
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -23,10 +26,12 @@ from prefect.utilities.annotations import quote
 from pydantic import BaseModel, ConfigDict, PrivateAttr, model_serializer
 
 from extract.http import HttpClient
+from flows import run_context
 from flows.local_api import LocalPrefectServer
 from newswatch.config import Settings
 from newswatch.errors import FatalError
 from newswatch.faults import crash_point
+from newswatch.progress import NO_PROGRESS, NoProgress, Progress, StageLines
 from newswatch.secrets import redacted
 from pipeline import cycle
 from pipeline.cycle import CycleSummary
@@ -58,6 +63,9 @@ DRAIN_SECONDS = 5.0
 # Pages per processing task: big enough that the ~10 ms task overhead is <1% of the ~0.3 s of CPU a
 # chunk of 16 pages costs, small enough that two workers stay busy until the end of a small cycle.
 CHUNK_SIZE = 16
+# How often the end of a run asks the API server whether it has recorded the run's task runs.
+RECORDED_POLL_SECONDS = 0.02
+_FINAL_STATE_TYPES = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
 
 
 @task(name="begin-cycle")
@@ -69,7 +77,7 @@ def begin_task(settings: Settings, respect_schedule: bool,
 @task(name="poll-feeds")
 def poll_task(settings: Settings, targets: list[cycle.FeedTarget]) -> list[cycle.FeedPoll]:
     with HttpClient(cycle.fetch_policy(settings)) as client:
-        return cycle.polled_feeds(settings, targets, client)
+        return cycle.polled_feeds(settings, targets, client, run_context.progress.get())
 
 
 @task(name="plan-items")
@@ -80,7 +88,7 @@ def plan_task(settings: Settings, polls: list[cycle.FeedPoll]) -> cycle.Plan:
 @task(name="fetch-pages")
 def fetch_task(settings: Settings, candidates: list[cycle.Candidate]) -> tuple[list[Any], list[Any]]:
     with HttpClient(cycle.fetch_policy(settings)) as client:
-        return cycle.fetched_jobs(settings, candidates, client)
+        return cycle.fetched_jobs(settings, candidates, client, run_context.progress.get())
 
 
 @task(name="process-pages")
@@ -116,6 +124,16 @@ def deliver_task(settings: Settings) -> DeliveryReport:
 @task(name="finish")
 def finish_task(settings: Settings, run_id: str, summary: CycleSummary, started: float) -> CycleSummary:
     return cycle.finish_cycle(settings, run_id, summary, started=started)
+
+
+def _note_finished(task: Any, task_run: Any, state: Any) -> None:
+    if (finished := run_context.finished_task_runs.get()) is not None:
+        finished.add(str(task_run.id))
+
+
+for _t in (begin_task, poll_task, plan_task, fetch_task, process_task, load_task, deliver_task, finish_task):
+    _t.on_completion(_note_finished)
+    _t.on_failure(_note_finished)
 
 
 def _api_for_workers() -> Any:
@@ -159,9 +177,12 @@ def _cycle_body(settings: Settings, respect_schedule: bool = False, lookahead_se
         stages[stage] = round(now - last, 4)
         last = now
 
+    progress = run_context.progress.get()
     run_id, targets = begin_task(settings, respect_schedule, lookahead_seconds)
     lap("begin")
+    progress.start("poll", len(targets))
     polls = poll_task(settings, targets)
+    progress.finish("poll", f"{len(polls)} feeds ({cycle.feeds_failed(polls)} failed)")
     lap("poll")
     # quote(): Prefect would otherwise walk every object of these inputs looking for futures, which costs
     # ~7 ms of wall time per article of the cycle (measured); they hold no futures. (For
@@ -171,23 +192,35 @@ def _cycle_body(settings: Settings, respect_schedule: bool = False, lookahead_se
     how = processing_plan(settings)
     if how.pool and plan.candidates:
         started_pool(*how.pool)  # the workers load spaCy while the pages download
+    progress.start("fetch", len(plan.candidates))
     jobs, fetch_rejections = fetch_task(settings, _quoted(plan.candidates))
+    progress.finish("fetch", f"{len(plan.candidates)} pages ({len(fetch_rejections)} failed), "
+                             f"{len(plan.known) + len(plan.duplicates)} items already seen")
     lap("fetch")
     inputs = _quoted if how.local_processes else _as_is
     futures = [process_task.submit(inputs(chunk), how.model, inputs(how.queries), how.local_processes, how.item_seconds)
                for chunk in cycle.chunked(jobs, CHUNK_SIZE, how.chunk_workers)]
     processed: list[cycle.Processed] = []
+    progress.start("process", len(jobs))
     for f in futures:
-        processed += f.result()
+        done = f.result()
+        processed += done
+        progress.advance("process", len(done))
         crash_point("during_extraction")
+    progress.finish("process", f"{len(processed)} pages ({sum(p.rejection is not None for p in processed)} quarantined)")
     lap("process")
+    progress.start("load", None)
     counts = load_task(settings, run_id, _quoted(polls), _quoted(plan), _quoted(processed), _quoted(fetch_rejections))
+    progress.finish("load", f"{counts.loaded} new articles, {counts.duplicates} already seen, "
+                            f"{counts.quarantined} quarantined")
     lap("load")
     # The load task's own parts replace its total; what is left of it is the task's orchestration.
     parts = counts.stage_seconds
     stages["load"] = round(max(0.0, stages["load"] - sum(v for k, v in parts.items() if k != "load")), 4)
     stages.update({k: round(v, 4) for k, v in parts.items() if k != "load"})
+    progress.start("deliver", None)
     report = deliver_task(settings)
+    progress.finish("deliver", f"{report.delivered} alerts sent")
     lap("deliver")
     stages["deliver"] = round(max(0.0, stages["deliver"] - report.feed_health_seconds), 4)
     stages["feed_health"] = round(report.feed_health_seconds, 4)
@@ -243,6 +276,9 @@ def newswatch_cycle(config_path: str | None = None, settings: Withheld[Settings]
     its schedule's lookahead (``flows.serve.poll_lookahead``); in-process callers pass the settings."""
     in_process = settings is not None
     settings_now = settings.value if settings is not None else load_settings(config_path)
+    # serve: one line per stage beside the cycle line (isinstance: serve's runner ships this flow pickled by value)
+    if respect_schedule and isinstance(run_context.progress.get(), NoProgress):
+        run_context.progress.set(StageLines(lambda line: print(line, flush=True), prefix="newswatch "))
     return _run_locked_cycle(settings_now, in_process, respect_schedule, lookahead_seconds)
 
 
@@ -276,17 +312,24 @@ def cycle_log_line(s: CycleSummary) -> str:
             f"deferred={s.deferred} internal_errors={s.internal_errors} in {s.seconds:.1f}s")
 
 
-def run_cycle(settings: Settings, *, respect_schedule: bool = False, api: LocalPrefectServer | None = None) -> CycleSummary:
+def run_cycle(settings: Settings, *, respect_schedule: bool = False, api: LocalPrefectServer | None = None,
+              progress: Progress = NO_PROGRESS) -> CycleSummary:
     """Run one cycle as a Prefect flow run in this process and return its summary.
+
+    ``progress``: told of each stage (``flows.progress_display.cycle_progress`` builds the CLI's).
 
     ``api``: an ephemeral server the caller launched early (``flows.local_api.early_ephemeral_api``);
     the flow reports to it unless Prefect's settings name another API. ``None``: Prefect's settings decide.
     """
     if (pool := local_pool_spec(settings)) is not None:  # the workers start while Prefect's API starts (3-4 s saved)
         started_pool(*pool)
-    with _reporting_to(api):
-        state = cast(State[Any], newswatch_cycle(settings=Withheld.of(settings), respect_schedule=respect_schedule,
-                                                 return_state=True))
+    shown = run_context.progress.set(progress)
+    try:
+        with _reporting_to(api):
+            state = cast(State[Any], newswatch_cycle(settings=Withheld.of(settings), respect_schedule=respect_schedule,
+                                                     return_state=True))
+    finally:
+        run_context.progress.reset(shown)
     summary = state.result(raise_on_failure=False)
     if isinstance(summary, CycleSummary):
         return summary
@@ -319,12 +362,48 @@ def _reporting_to(api: LocalPrefectServer | None) -> Iterator[None]:
     import prefect.utilities.visualization  # noqa: F401  (graphviz, at the first task call)
 
     api.wait_healthy()
+    finished: set[str] = set()
+    noting = run_context.finished_task_runs.set(finished)
     with temporary_settings(updates={PREFECT_API_URL: api.api_url, "flows.heartbeat_frequency": None,
                                      "client.server_version_check_enabled": False}):
         try:
             yield
         finally:
+            run_context.finished_task_runs.reset(noting)
+            deadline = time.monotonic() + DRAIN_SECONDS
             _drain_prefect_services()
+            _await_recorded_task_runs(api.api_url, finished, max(0.5, deadline - time.monotonic()))
+
+
+def _await_recorded_task_runs(api_url: str, task_run_ids: set[str], timeout: float) -> bool:
+    """Wait until the API server has recorded every one of ``task_run_ids`` in a final state; False on timeout.
+
+    Why: the client sends task-run events without waiting for them to be processed, and the server's
+    task-run recorder writes them to its database one by one after they arrive. Stopping the server while
+    it still writes the last ones cancels that write, and Prefect logs the cancelled flush as an error
+    with a 60-line ``CancelledError`` traceback (about one run in twelve on a busy machine). Once every
+    task run of the run is recorded, the recorder is idle and stops cleanly.
+    """
+    if not task_run_ids:
+        return True
+    body = json.dumps({"task_runs": {"id": {"any_": sorted(task_run_ids)},
+                                     "state": {"type": {"any_": list(_FINAL_STATE_TYPES)}}}}).encode()
+    deadline = time.monotonic() + timeout
+    while True:
+        request = urllib.request.Request(f"{api_url}/task_runs/count", data=body,
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=2) as r:  # noqa: S310 - our own loopback server
+                if int(json.load(r)) >= len(task_run_ids):
+                    return True
+        except (OSError, ValueError, http.client.HTTPException):
+            pass  # a busy server: ask again until the deadline
+        if time.monotonic() >= deadline:
+            logging.getLogger(__name__).warning(
+                "Prefect's API had not recorded this run's %d task runs after %.0f s; stopping it anyway",
+                len(task_run_ids), timeout)
+            return False
+        time.sleep(RECORDED_POLL_SECONDS)
 
 
 def _drain_prefect_services(timeout: float = DRAIN_SECONDS) -> None:

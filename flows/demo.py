@@ -13,6 +13,7 @@ from pathlib import Path
 from demosite.site import DEMO_TOPICS, demo_feeds, demo_site
 from flows.cycle import run_cycle
 from flows.local_api import LocalPrefectServer
+from flows.progress_display import cycle_progress
 from flows.summary import summary_lines
 from pipeline.settings import settings_from_dict
 from warehouse.demo_report import EXAMPLE_QUERIES, demo_report
@@ -35,7 +36,8 @@ def run_demo(directory: Path, api: LocalPrefectServer | None = None) -> int:
             "topics": DEMO_TOPICS,
         })
         print(f"newswatch demo: serving {len(settings.feeds)} sample feeds on {site.base_url} ...")
-        summary = run_cycle(settings, api=api)
+        with cycle_progress() as progress:
+            summary = run_cycle(settings, api=api, progress=progress)
     print("\n".join(summary_lines(summary)))
     for title, frame in demo_report(settings.warehouse.paths):
         print(f"\n== {title}")

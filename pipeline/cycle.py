@@ -20,6 +20,7 @@ from newswatch import secrets
 from newswatch.config import Settings
 from newswatch.faults import crash_point
 from newswatch.models import Rejection
+from newswatch.progress import NO_PROGRESS, Progress
 from newswatch.records import Candidate, FeedPoll, FeedTarget, PageJob, Processed
 from pipeline.alert_routes import alert_routes
 from pipeline.bulkhead import internal_error_records
@@ -131,12 +132,20 @@ def begin_cycle(settings: Settings, *, respect_schedule: bool, now: datetime | N
     return run_id, [replace(t, url=urls[t.feed_id]) for t in targets]
 
 
-def polled_feeds(settings: Settings, targets: list[FeedTarget], client: HttpClient) -> list[FeedPoll]:
-    """Poll every target concurrently (the client enforces per-host limits)."""
+def polled_feeds(settings: Settings, targets: list[FeedTarget], client: HttpClient,
+                 progress: Progress = NO_PROGRESS) -> list[FeedPoll]:
+    """Poll every target concurrently (the client enforces per-host limits); ``progress`` hears of each poll."""
     if not targets:
         return []
+
+    def one(t: FeedTarget) -> FeedPoll:
+        try:
+            return poll_feed(client, t, max_items=settings.fetch.max_items_per_feed)
+        finally:
+            progress.advance("poll")
+
     with ThreadPoolExecutor(max_workers=min(settings.fetch.concurrency, len(targets))) as ex:
-        return list(ex.map(lambda t: poll_feed(client, t, max_items=settings.fetch.max_items_per_feed), targets))
+        return list(ex.map(one, targets))
 
 
 def _canonical_for(feed_id: str, item_key: str, url: str) -> str:
@@ -182,14 +191,22 @@ def planned_items(settings: Settings, polls: list[FeedPoll]) -> Plan:
     return plan
 
 
-def fetched_jobs(settings: Settings, candidates: list[Candidate], client: HttpClient) -> tuple[list[PageJob], list[tuple[Candidate, Rejection, bool]]]:
-    """Fetch candidate pages concurrently. Rejections carry whether the failure is retriable."""
+def fetched_jobs(settings: Settings, candidates: list[Candidate], client: HttpClient,
+                 progress: Progress = NO_PROGRESS) -> tuple[list[PageJob], list[tuple[Candidate, Rejection, bool]]]:
+    """Fetch candidate pages concurrently; ``progress`` hears of each page. Rejections carry whether the
+    failure is retriable."""
     if not candidates:
         return [], []
     now = datetime.now(UTC)
+
+    def one(c: Candidate) -> PageJob | Rejection:
+        try:
+            return page_job(client, c, now=now, item_seconds=settings.runner.item_seconds)
+        finally:
+            progress.advance("fetch")
+
     with ThreadPoolExecutor(max_workers=min(settings.fetch.concurrency, len(candidates))) as ex:
-        results = list(ex.map(lambda c: page_job(client, c, now=now, item_seconds=settings.runner.item_seconds),
-                              candidates))
+        results = list(ex.map(one, candidates))
     crash_point("during_fetch")
     jobs: list[PageJob] = []
     rejections: list[tuple[Candidate, Rejection, bool]] = []

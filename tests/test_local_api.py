@@ -119,3 +119,58 @@ def test_the_demo_command_runs_end_to_end_on_its_own_api(tmp_path):
     for section in ("== Articles per feed", "== Topic matches", "== Some quotes and their speakers", "== Quarantine"):
         assert section in r.stdout
     assert (tmp_path / "demo" / "newswatch.duckdb").exists() and _servers_of(home) == []
+
+
+_RECORDED_SCRIPT = """
+import json, sqlite3, sys, time
+from pathlib import Path
+from demosite.corpus import synthetic_feed_urls, synthetic_site
+from flows.cycle import run_cycle
+from flows.local_api import early_ephemeral_api
+from pipeline.settings import settings_from_dict
+
+def task_runs(home):
+    db = sqlite3.connect(home / "prefect.db")
+    try:
+        return sorted(db.execute("SELECT id, state_type FROM task_run").fetchall())
+    finally:
+        db.close()
+
+def main(home, wh):
+    at_return = []
+    with synthetic_site(8, n_feeds=2, seed=5) as site, early_ephemeral_api() as api:
+        for k in range(3):
+            feeds = [{"name": f"Feed {i}", "url": u} for i, u in enumerate(synthetic_feed_urls(site))]
+            settings = settings_from_dict({"warehouse": {"path": str(wh / f"c{k}" / "newswatch.duckdb")},
+                                           "fetch": {"allow_private_networks": True}, "feeds": feeds,
+                                           "nlp": {"enabled": False, "processes": 1}})
+            assert run_cycle(settings, api=api).status == "completed"
+            at_return = task_runs(home)  # the server is still up: anything it had not recorded would come later
+        time.sleep(7)  # longer than the task-run recorder's flush interval (5 s)
+        settled = task_runs(home)
+    print(json.dumps({"at_return": at_return, "settled": settled}))
+
+if __name__ == "__main__":  # spawned workers import this file again
+    main(Path(sys.argv[1]), Path(sys.argv[2]))
+"""
+
+
+def test_a_run_ends_only_once_the_server_has_recorded_its_task_runs_so_its_stop_cancels_nothing(tmp_path):
+    """Stopping the API while its task-run recorder still writes the last events cancels that write, and
+    Prefect prints a ``CancelledError`` traceback. When ``run_cycle`` returns, every task run must already
+    be recorded in its final state (nothing arrives later), over several cycles."""
+    home = tmp_path / "prefect"
+    script = tmp_path / "recorded.py"
+    script.write_text(_RECORDED_SCRIPT)
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.update(PREFECT_HOME=str(home), PREFECT_LOGGING_LEVEL="WARNING", PYTHONPATH=str(REPO))
+    r = subprocess.run([sys.executable, str(script), str(home), str(tmp_path / "wh")], cwd=REPO, env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    import json
+
+    runs = json.loads(r.stdout.strip().splitlines()[-1])
+    assert len(runs["settled"]) >= 3 * 7
+    assert runs["at_return"] == runs["settled"]
+    assert {state for _, state in runs["settled"]} == {"COMPLETED"}
+    assert "Traceback" not in r.stderr and "CancelledError" not in r.stderr
