@@ -22,6 +22,7 @@ import argparse
 import http.server
 import json
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -42,6 +43,8 @@ FEEDS = 20
 ENTITIES = 5000
 PER_DAY = 2000  # articles a day: 1M articles span ~16 months
 NEW_PER_CYCLE = 50
+# Columns added by later migrations that the grower leaves to their defaults (NULL, the lake's load sequence).
+LATER_COLUMNS = {"lake_seq", "speaker_confidence"}
 TOPICS = {
     "korea-diplomacy": '"Kim Jong Un" OR ("North Korea" AND (summit OR talks)) NOT sport*',
     "central-banks": '("central bank" OR "Federal Reserve" OR ECB) AND (rate* OR inflation)',
@@ -99,7 +102,18 @@ def grow(con: duckdb.DuckDBPyConnection, start: int, end: int, *, feed_urls: lis
     def params(sql: str) -> dict[str, Any]:  # DuckDB refuses named parameters a statement does not use
         return {k: v for k, v in every.items() if f"${k}" in sql}
 
+    def named(sql: str) -> str:
+        """``INSERT INTO t SELECT`` with t's column list: columns later migrations added (the lake's load
+        sequence, a quote's speaker confidence) keep their defaults instead of breaking the positions."""
+        def columns(m: re.Match[str]) -> str:
+            names = [r[0] for r in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = ? "
+                                               "ORDER BY column_index", [m.group(1)]).fetchall()
+                     if r[0] not in LATER_COLUMNS]
+            return f"INSERT INTO {m.group(1)} ({', '.join(names)}) SELECT"
+        return re.sub(r"INSERT INTO (\w+) SELECT", columns, sql)
+
     def run(sql: str, extra: dict[str, Any] | None = None) -> None:
+        sql = named(sql)
         con.execute(sql, {**params(sql), **(extra or {})})
     # One row per article with its derived keys; the other tables are built from it.
     run(f"""
