@@ -31,11 +31,11 @@ from flows.local_api import LocalPrefectServer
 from newswatch.config import Settings
 from newswatch.errors import FatalError
 from newswatch.faults import crash_point
-from newswatch.progress import NO_PROGRESS, NoProgress, Progress, StageLines
 from newswatch.secrets import redacted
 from pipeline import cycle
 from pipeline.cycle import CycleSummary
 from pipeline.delivery import DeliveryReport, delivery_report
+from pipeline.progress import NO_PROGRESS, NoProgress, Progress, StageLines
 from pipeline.runlock import cycle_lock
 from pipeline.settings import load_settings
 from pipeline.workers import (

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
-from newswatch.progress import NO_PROGRESS, Progress, StageLines
+from pipeline.progress import NO_PROGRESS, Progress, StageLines
 
 # What each bar counts, in the order the stages run (load and deliver are single steps: lines only).
 BAR_LABELS = {"poll": "feeds polled", "fetch": "pages fetched", "process": "pages processed"}

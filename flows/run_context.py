@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 
-from newswatch.progress import NO_PROGRESS, Progress
+from pipeline.progress import NO_PROGRESS, Progress
 
 # The display of the cycle running in this context (a terminal's bars, stage lines, nothing). Prefect would
 # hash and record a task parameter; its task threads see context variables.

@@ -20,10 +20,10 @@ from newswatch import secrets
 from newswatch.config import Settings
 from newswatch.faults import crash_point
 from newswatch.models import Rejection
-from newswatch.progress import NO_PROGRESS, Progress
 from newswatch.records import Candidate, FeedPoll, FeedTarget, PageJob, Processed
 from pipeline.alert_routes import alert_routes
 from pipeline.bulkhead import internal_error_records
+from pipeline.progress import NO_PROGRESS, Progress
 from pipeline.search_upkeep import refreshed_search_index
 from pipeline.stages import item_key_for, page_job, poll_feed
 from transform.polling import PollBounds

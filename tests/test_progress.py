@@ -7,8 +7,8 @@ from collections import Counter
 
 from demosite.site import demo_feeds, demo_site
 from extract.http import HttpClient
-from newswatch.progress import StageLines
 from pipeline import cycle
+from pipeline.progress import StageLines
 from tests.conftest import loopback_settings
 
 
