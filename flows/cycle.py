@@ -167,16 +167,8 @@ def _as_is(x: Any) -> Any:
 
 
 def _cycle_body(settings: Settings, respect_schedule: bool = False, lookahead_seconds: float = 0.0) -> Any:
-    started = time.monotonic()
-    stages: dict[str, float] = {}
-    last = started
-
-    def lap(stage: str) -> None:
-        nonlocal last
-        now = time.monotonic()
-        stages[stage] = round(now - last, 4)
-        last = now
-
+    clock = cycle.StageClock()
+    lap = clock.lap
     progress = run_context.progress.get()
     run_id, targets = begin_task(settings, respect_schedule, lookahead_seconds)
     lap("begin")
@@ -214,20 +206,16 @@ def _cycle_body(settings: Settings, respect_schedule: bool = False, lookahead_se
     progress.finish("load", f"{counts.loaded} new articles, {counts.duplicates} already seen, "
                             f"{counts.quarantined} quarantined")
     lap("load")
-    # The load task's own parts replace its total; what is left of it is the task's orchestration.
-    parts = counts.stage_seconds
-    stages["load"] = round(max(0.0, stages["load"] - sum(v for k, v in parts.items() if k != "load")), 4)
-    stages.update({k: round(v, 4) for k, v in parts.items() if k != "load"})
+    clock.split("load", counts.stage_seconds)
     progress.start("deliver", None)
     report = deliver_task(settings)
     progress.finish("deliver", f"{report.delivered} alerts sent")
     lap("deliver")
-    stages["deliver"] = round(max(0.0, stages["deliver"] - report.feed_health_seconds), 4)
-    stages["feed_health"] = round(report.feed_health_seconds, 4)
-    summary = cycle.cycle_summary(run_id, polls, plan, counts, seconds=time.monotonic() - started,
+    clock.split("deliver", {"feed_health": report.feed_health_seconds})
+    summary = cycle.cycle_summary(run_id, polls, plan, counts, seconds=time.monotonic() - clock.started,
                                   max_failure_ratio=settings.runner.max_failure_ratio)
-    summary = replace(summary, stage_seconds={k: stages[k] for k in cycle.STAGES if k in stages})
-    return finish_task(settings, run_id, summary, started)
+    summary = replace(summary, stage_seconds=clock.in_order())
+    return finish_task(settings, run_id, summary, clock.started)
 
 
 class Withheld(BaseModel, Generic[T]):

@@ -257,7 +257,7 @@ def load_cycle(settings: Settings, run_id: str, polls: list[FeedPoll], plan: Pla
         logged_internal_errors([r for _, r, _ in batch.rejections])
         tuned: dict[str, Any] = {k: v for k, v in (("threshold", settings.stories.threshold),
                                     ("containment_threshold", settings.stories.containment_threshold)) if v}
-        clock = _StageClock()
+        clock = StageClock()
         # A cycle without new articles has nothing to match: it does not read the story window at all.
         stories = (StoryIndex.load(con, window_days=settings.stories.window_days, **tuned) if batch.articles
                    else StoryIndex(window_days=settings.stories.window_days, **tuned))
@@ -274,17 +274,30 @@ def load_cycle(settings: Settings, run_id: str, polls: list[FeedPoll], plan: Pla
     return counts
 
 
-class _StageClock:
-    """Wall seconds between consecutive ``lap`` calls, by stage name."""
+class StageClock:
+    """Wall seconds between consecutive ``lap`` calls, by stage name (the names of ``STAGES``)."""
 
     def __init__(self) -> None:
+        self.started = time.monotonic()
         self.seconds: dict[str, float] = {}
-        self._last = time.monotonic()
+        self._last = self.started
 
     def lap(self, stage: str) -> None:
         t = time.monotonic()
         self.seconds[stage] = self.seconds.get(stage, 0.0) + t - self._last
         self._last = t
+
+    def split(self, stage: str, parts: dict[str, float]) -> None:
+        """Replace ``stage``'s time by the ``parts`` a task timed inside it; what is left stays under ``stage``
+        (the task's orchestration, or the part it did not time)."""
+        inner = {k: v for k, v in parts.items() if k != stage}
+        self.seconds[stage] = max(0.0, self.seconds.get(stage, 0.0) - sum(inner.values()))
+        for k, v in inner.items():
+            self.seconds[k] = self.seconds.get(k, 0.0) + v
+
+    def in_order(self) -> dict[str, float]:
+        """The stages timed so far, in cycle order, rounded for the summary."""
+        return {k: round(self.seconds[k], 4) for k in STAGES if k in self.seconds}
 
 
 def logged_internal_errors(rejections: list[Rejection]) -> int:

@@ -244,8 +244,8 @@ def test_serve_delivers_every_alert_soon_after_start_despite_a_failing_webhook_a
 
 
 def _alerts_queued(tmp_path: Path, cfg: Path, proc: subprocess.Popen[bytes], *, deadline: float) -> int:
-    """How many alerts the first cycle queued, read from the analysts' snapshot once it is published."""
-    snapshot = tmp_path / "wh" / "newswatch-snapshot" / "newswatch.duckdb"
+    """How many alerts the first cycle queued, read from the analysts' lake once it is published."""
+    snapshot = tmp_path / "wh" / "newswatch-lake" / "current.duckdb"
     while time.monotonic() < deadline:
         assert proc.poll() is None, "serve exited before its first cycle"
         if snapshot.exists():  # serve publishes one before its first cycle: wait for a finished run
@@ -254,4 +254,4 @@ def _alerts_queued(tmp_path: Path, cfg: Path, proc: subprocess.Popen[bytes], *, 
             if r.returncode == 0 and (counts := json.loads(r.stdout)[0])["runs"]:
                 return int(counts["n"])
         time.sleep(1)
-    raise AssertionError("no snapshot within the deadline")
+    raise AssertionError("no lake version within the deadline")
