@@ -88,3 +88,24 @@ def test_dates_spread_back_from_now_and_signatures_cover_the_story_window(grown)
     in_window = _one(grown, "SELECT count(*) FROM articles WHERE published_at >= TIMESTAMPTZ '2026-05-25 12:00:00+00'")
     assert _one(grown, "SELECT count(*) FROM story_signatures") == in_window
     assert _one(grown, "SELECT min(word_count) FROM articles") > 300  # realistic article lengths
+
+
+def test_the_bench_runs_end_to_end_and_ends_with_its_json_line(tmp_path):
+    """The bench itself (real cycles on loopback feeds, the analysts' reader) at toy sizes: a change to the
+    readers' or the cycle's signatures must break this test, not the next person's 1M-article run."""
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, str(BENCH), "--sizes", "300,600", "--rounds", "1", "--query-repeat", "1",
+         "--keep", str(tmp_path / "archive")],
+        capture_output=True, text=True, timeout=300, cwd=BENCH.parents[1],
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["sizes"] == [300, 600]
+    assert len(result["noop_seconds"]) == len(result["new50_seconds_without_nlp"]) == 2
+    assert all(len(v) == 2 for v in result["query_seconds"].values()) and result["query_seconds"]
+    assert all(d >= live > 0 for d, live in zip(result["disk_bytes"], result["live_bytes"], strict=True))
+    assert "Traceback" not in out.stderr, out.stderr[-3000:]
