@@ -338,7 +338,7 @@ QUERIES = {
 }
 
 
-def query_seconds(settings: Any, repeat: int) -> dict[str, float]:
+def query_seconds(paths: Any, repeat: int) -> dict[str, float]:
     """Median wall seconds of each example query through the analysts' reader (a new connection each run,
     as ``newswatch sql`` opens one)."""
     from warehouse import analyst
@@ -348,7 +348,7 @@ def query_seconds(settings: Any, repeat: int) -> dict[str, float]:
         times = []
         for _ in range(repeat):
             t0 = time.perf_counter()
-            con = analyst.connect(settings.warehouse.paths)
+            con = analyst.connect(paths)
             try:
                 con.execute(sql).fetchall()
             finally:
@@ -444,7 +444,7 @@ def main() -> int:
         print(f"    new articles loaded per round: {loaded}")
         result["noop_seconds"].append(round(statistics.median(s.seconds for s in noop), 3))
         result["new50_seconds_without_nlp"].append(round(statistics.median(s.seconds for s in new), 3))
-        qs = query_seconds(settings, args.query_repeat)
+        qs = query_seconds(settings.warehouse.paths, args.query_repeat)
         print(f"  queries (median of {args.query_repeat}, through warehouse.analyst.connect):")
         for name, sec in qs.items():
             print(f"    {name:32s} {1000 * sec:8.1f} ms")

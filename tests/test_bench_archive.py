@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -93,10 +96,6 @@ def test_dates_spread_back_from_now_and_signatures_cover_the_story_window(grown)
 def test_the_bench_runs_end_to_end_and_ends_with_its_json_line(tmp_path):
     """The bench itself (real cycles on loopback feeds, the analysts' reader) at toy sizes: a change to the
     readers' or the cycle's signatures must break this test, not the next person's 1M-article run."""
-    import json
-    import subprocess
-    import sys
-
     out = subprocess.run(
         [sys.executable, str(BENCH), "--sizes", "300,600", "--rounds", "1", "--query-repeat", "1",
          "--keep", str(tmp_path / "archive")],
