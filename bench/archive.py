@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from warehouse.migrations import migrate  # noqa: E402
 from warehouse.state import feed_id_for  # noqa: E402
+from warehouse.trend_tables import refresh_trend_tables  # noqa: E402
 
 FEEDS = 20
 ENTITIES = 5000
@@ -203,6 +204,7 @@ def grow(con: duckdb.DuckDBPyConnection, start: int, end: int, *, feed_urls: lis
                 "WHERE article_id IN (SELECT article_id FROM _grown) GROUP BY run_id) c WHERE runs.run_id = c.run_id")
     for t in ("_grown", "_texts", "_ents"):
         con.execute(f"DROP TABLE {t}")
+    refresh_trend_tables(con)  # the writer's trend tables, as each cycle keeps them
 
 
 # --- the feeds and pages the real cycles read ---------------------------------------------------------------
@@ -398,6 +400,7 @@ def main() -> int:
 
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # traffic stays on this machine
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")  # a loaded machine starts it slowly
     from flows.cycle import run_cycle
     from pipeline.settings import load_settings
 

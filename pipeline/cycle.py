@@ -37,6 +37,7 @@ from warehouse.retention import moved_to_cold, prune_texts
 from warehouse.snapshot import publish_snapshot
 from warehouse.state import due_feeds, existing_articles, feed_id_for, known_items, sync_feeds
 from warehouse.stories import StoryIndex
+from warehouse.trend_tables import refresh_trend_tables
 
 # A page that fails with a retriable error (timeout, 5xx) is retried in later cycles this many times
 # before it is recorded as finally quarantined; three attempts span at least two poll intervals.
@@ -78,9 +79,10 @@ class CycleSummary:
 
 
 # The stages of a cycle as ``CycleSummary.stage_seconds`` names them, in order. "load" holds the
-# insert only: the story index, alert queueing, text retention and the search index are timed apart.
-STAGES = ("begin", "poll", "plan", "fetch", "process", "story_index", "load", "queue_alerts", "retention",
-          "search_index", "deliver", "feed_health", "finish", "publication")
+# insert only: the story index, the trend tables, alert queueing, text retention and the search index
+# are timed apart.
+STAGES = ("begin", "poll", "plan", "fetch", "process", "story_index", "load", "trends", "queue_alerts",
+          "retention", "search_index", "deliver", "feed_health", "finish", "publication")
 
 
 def cycle_summary(run_id: str, polls: list[FeedPoll], plan: Plan, counts: LoadCounts, *, seconds: float,
@@ -264,6 +266,8 @@ def load_cycle(settings: Settings, run_id: str, polls: list[FeedPoll], plan: Pla
         clock.lap("story_index")
         counts = load_batch(con, batch, stories, poll_bounds(settings))
         clock.lap("load")
+        refresh_trend_tables(con)  # the views' daily counts commit with the rows they count
+        clock.lap("trends")
         queue_alerts(con, alert_routes(settings), now=now)  # the outbox, in the same transaction as the articles
         clock.lap("queue_alerts")
         prune_texts(con, keep_days=settings.warehouse.retention_text_days, now=now)

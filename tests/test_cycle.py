@@ -160,7 +160,7 @@ def test_the_summary_times_every_stage_and_its_seconds_include_publication(two_r
 
     for s in (two_runs["first"], two_runs["second"]):
         assert list(s.stage_seconds) == [k for k in STAGES if k in s.stage_seconds]
-        assert {"begin", "poll", "plan", "fetch", "process", "story_index", "load", "queue_alerts", "deliver",
+        assert {"begin", "poll", "plan", "fetch", "process", "story_index", "load", "trends", "queue_alerts", "deliver",
                 "finish", "publication"} <= set(s.stage_seconds)
         assert all(v >= 0 for v in s.stage_seconds.values())
         # the stages are consecutive parts of the cycle: they add up to its total, up to rounding
@@ -202,3 +202,20 @@ def test_a_failed_cycle_returns_its_summary_and_prefect_stores_no_settings(tmp_p
     assert run.parameters["settings"] == "<withheld>"
     assert "cycle-secret-4d1f9a" not in run.model_dump_json()
     assert run.state.data is None  # nothing persisted: the summary stayed in this process
+
+
+def test_the_cycle_keeps_the_trend_tables_with_the_rows_it_loads(two_runs):
+    """Every loaded article, topic match and mention is counted once in the trend tables the views read."""
+    con = duckdb.connect(two_runs["settings"].warehouse.path, read_only=True)
+    try:
+        per_day = con.execute("SELECT CAST(published_at AT TIME ZONE 'UTC' AS DATE) AS day, count(*) FROM articles "
+                              "GROUP BY ALL ORDER BY day").fetchall()
+        assert per_day and con.execute("SELECT day, articles FROM trend_daily WHERE kind = 'all' ORDER BY day").fetchall() == per_day
+        assert con.execute("SELECT count(*) FROM trend_hits WHERE kind = 'topic'").fetchone() == \
+            con.execute("SELECT count(*) FROM (SELECT DISTINCT article_id, topic FROM topic_matches)").fetchone()
+        assert con.execute("SELECT coalesce(sum(mentions), 0) FROM trend_hits WHERE kind = 'entity'").fetchone() == \
+            con.execute("SELECT count(*) FROM mentions").fetchone()
+        marks = dict(con.execute("SELECT name, high_water FROM trend_state").fetchall())
+        assert marks["articles"] == con.execute("SELECT max(lake_seq) FROM articles").fetchone()[0]
+    finally:
+        con.close()

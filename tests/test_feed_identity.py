@@ -22,6 +22,7 @@ from tests.site_fixture import ARTICLES, page_html, rss2
 from transform.urls import stable_id
 from warehouse.migrations import migrate
 from warehouse.state import feed_id_for, sync_feeds
+from warehouse.trend_tables import refresh_trend_tables
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -82,12 +83,14 @@ def _legacy_row(con, url: str, name: str) -> str:
 def test_an_existing_feed_with_a_secret_keeps_its_history_under_its_new_id(con):
     url = "https://a:pw-alpha-1@feeds.example/rss"
     legacy = _legacy_row(con, url, "alpha")
+    refresh_trend_tables(con)  # the article is counted under the old id
     sync_feeds(con, [("alpha", url)])
     new = feed_id_for(url)
     assert new != legacy
     assert con.execute("SELECT feed_id FROM feeds").fetchall() == [(new,)]
     for table in ("feed_items", "articles", "quarantine"):
         assert con.execute(f"SELECT DISTINCT feed_id FROM {table}").fetchall() == [(new,)], table
+    assert con.execute("SELECT feed, feed_id, articles FROM feed_share_daily").fetchall() == [("alpha", new, 1)]
 
     # A rotated password is the same feed (only one configured feed has that redacted URL).
     rotated = "https://a:pw-alpha-ROTATED@feeds.example/rss"

@@ -16,6 +16,7 @@ from warehouse import lake as lake_mod
 from warehouse.lake import LakePaths, lake_connection, publish_lake, read_manifest
 from warehouse.migrations import migrate
 from warehouse.retention import moved_to_cold
+from warehouse.trend_tables import refresh_trend_tables
 
 KEYS = {"articles": ["article_id"], "mentions": ["article_id", "entity_id", "start_char"], "quotes": ["quote_id"],
         "topic_matches": ["article_id", "topic"], "stories": ["story_id"], "entities": ["entity_id"],
@@ -44,6 +45,7 @@ def _cycle(con, n0: int, n: int, month: str) -> None:
         add_quote(con, aid, "Someone", eid)
         add_match(con, aid, "korea" if i % 2 else "trade")
     con.execute("INSERT INTO runs (run_id, started_at, status) VALUES (?, now(), 'ok')", [f"r{n0}"])
+    refresh_trend_tables(con)  # as the cycle does in its load transaction
 
 
 @pytest.fixture
@@ -102,7 +104,8 @@ def test_the_warehouse_views_read_the_lake_with_the_live_results(warehouse):
     try:
         for sql in ("SELECT * FROM entity_daily ORDER BY ALL", "SELECT * FROM cooccurrence ORDER BY ALL",
                     "SELECT * FROM topic_daily ORDER BY ALL", "SELECT * FROM story_copies ORDER BY ALL",
-                    "SELECT * FROM top_speakers ORDER BY ALL"):
+                    "SELECT * FROM top_speakers ORDER BY ALL", "SELECT * FROM feed_share_daily ORDER BY ALL",
+                    "SELECT * FROM spike_scores_at(TIMESTAMPTZ '2026-03-20 00:00:00+00') ORDER BY ALL"):
             assert reader.execute(sql).fetchall() == con.execute(sql).fetchall(), sql
     finally:
         reader.close()

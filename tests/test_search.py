@@ -13,6 +13,7 @@ from transform.topics import compiled_query, matched_terms
 from warehouse.migrations import migrate
 from warehouse.retention import prune_texts
 from warehouse.search_index import read_position, search_index_path, updated_search_index
+from warehouse.trend_tables import refresh_trend_tables
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -49,6 +50,7 @@ def warehouse(tmp_path):
                     "VALUES (?, ?, ?, ?, NULL, 'said', 0, ?)", [f"q{i}", aid, text, speaker, len(text)])
     con.execute("INSERT INTO topic_matches (article_id, topic, matched_terms, matched_at) VALUES ('a04', 'korea', ['North Korea'], now()), "
                 "('a11', 'korea', ['North Korea'], now()), ('a09', 'korea', ['North Korea'], now())")
+    refresh_trend_tables(con)  # as the cycle does after loading
     update = updated_search_index(con, path)
     assert update.rebuilt and update.added == len(ARTICLES)
     con.close()

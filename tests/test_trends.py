@@ -13,6 +13,7 @@ from flows.cli_trends import register_trends
 from newswatch.errors import FatalError
 from tests.warehouse_rows import add_article, add_entity, add_match, add_mentions
 from warehouse.migrations import migrate
+from warehouse.trend_tables import refresh_trend_tables
 from warehouse.trends import entity_series, scored_days, summary_lines, topic_series
 
 AS_OF = datetime(2026, 5, 31, 18, 0, tzinfo=UTC)
@@ -40,6 +41,7 @@ def build_warehouse(con, as_of: datetime) -> date:
         add_article(con, f"other{k}", datetime(day.year, day.month, day.day, 20, tzinfo=UTC))
     add_article(con, "orgkim", as_of - timedelta(days=2))
     add_mentions(con, "orgkim", "org:kim jong un")
+    refresh_trend_tables(con)  # as the cycle does after loading
     return spike_day
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from tests.warehouse_rows import add_article, add_entity, add_match, add_mentions, add_quote, ts
 from warehouse.migrations import migrate
+from warehouse.trend_tables import refresh_trend_tables
 from warehouse.views import (
     SPIKE_MIN_STORIES,
     TREND_MACROS,
@@ -64,6 +65,7 @@ def days_db():
     add_quote(con, "a7", "Moon Jae-in", None, "moon", 100)
     add_quote(con, "a7", "", None, "nobody said this", 200)                        # unattributed: ignored
     add_quote(con, "a4", "Jane Roe", None, "roe on prices", 0)
+    refresh_trend_tables(con)  # as the cycle does after loading
     yield con
     con.close()
 
@@ -145,6 +147,7 @@ def test_an_unlinked_speakers_spelling_does_not_depend_on_row_order(order):
     add_quote(con, "b9", "moon jae-in", None, "lower spelling", 100)
     add_quote(con, "b9", "Moon Jae-in", None, "latest spelling", 200)
     add_quote(con, "b9", "Moon Jae-in", None, "said twice", 300)
+    refresh_trend_tables(con)
     rows = con.execute("SELECT speaker, quotes, latest_quote FROM top_speakers ORDER BY speaker").fetchall()
     # the most frequent spelling; the latest quote is the last one of the latest article
     assert rows == [("Jane Roe", 2, "quote 1"), ("Moon Jae-in", 4, "said twice")]
@@ -164,6 +167,7 @@ def test_migration_0005_upgrades_a_database_built_before_it():
         add_article(con, f"b{i}", ts(f"2026-03-0{i + 1}T08:00:00+00:00"))
         add_match(con, f"b{i}", "korea")
         add_quote(con, f"b{i}", spelling, None, f"quote {i}", 0)
+    refresh_trend_tables(con)
     assert con.execute("SELECT speaker FROM top_speakers").fetchall() == [("Jane Roe",)]
     assert migrate(con) == []
 
@@ -220,6 +224,7 @@ def spike_db():
     # an entity seen only 20 days ago is not scored at all.
     add_entity(con, "org:old news", "Old News", "ORG")
     article(AS_OF - 20 * d, entity="org:old news")
+    refresh_trend_tables(con)
     yield con
     con.close()
 
@@ -255,6 +260,7 @@ def test_spikes_view_is_relative_to_now_and_lists_only_spikes(mem_db):
         add_match(mem_db, f"mild{i}", "mild")
     add_article(mem_db, "stale", now - timedelta(days=3))
     add_match(mem_db, "stale", "stale")
+    refresh_trend_tables(mem_db)
     assert mem_db.execute("SELECT kind, key, current_stories, score FROM spikes").fetchall() == [("topic", "hot", 5, 5.0)]
     scored = mem_db.execute("SELECT key, current_stories, is_spike FROM spike_scores ORDER BY key").fetchall()
     assert scored == [("hot", 5, True), ("mild", 2, False), ("stale", 0, False)]
@@ -266,6 +272,7 @@ def test_views_work_on_a_read_only_snapshot(tmp_path):
     migrate(con)
     add_article(con, "x1", datetime.now(UTC) - timedelta(hours=1))
     add_match(con, "x1", "t")
+    refresh_trend_tables(con)
     con.close()
     ro = duckdb.connect(str(path), read_only=True)
     try:

@@ -28,6 +28,7 @@ from warehouse.migrations import migrate
 from warehouse.snapshot import publish_snapshot
 from warehouse.state import feed_id_for, sync_feeds
 from warehouse.stories import StoryIndex
+from warehouse.trend_tables import refresh_trend_tables
 
 FEEDS = [("Harbor Courier", "http://127.0.0.1:9/harbor.xml"), ("Northern Wire", "http://127.0.0.1:9/wire.xml"),
          ("Broken Feed", "http://127.0.0.1:9/broken.xml")]
@@ -130,6 +131,7 @@ def build_ui_warehouse(path: Path, now: datetime | None = None) -> Path:
             batch.articles.append((cand, art, analysis, topics))
         with transaction(con):
             load_batch(con, batch, StoryIndex.load(con, window_days=30, now=now), BOUNDS)
+            refresh_trend_tables(con)  # as the cycle does in its load transaction
             con.execute("INSERT INTO runs (run_id, started_at, finished_at, status, feeds_polled, feeds_failed, "
                         "entries_seen, articles_new) VALUES ('run-ui-1', ?, ?, 'completed', 3, 1, ?, ?)",
                         [now - timedelta(minutes=1), now, len(items), len(items)])

@@ -49,7 +49,13 @@ APPEND: dict[str, str] = {
     "topic_matches": "coalesce(a.published_at, t.matched_at)",
     "story_links": "coalesce(a.published_at, t.linked_at)",
     "feed_items": "coalesce(a.published_at, t.first_seen_at)",
+    "trend_hits": "t.published_at",
+    "trend_topic_quotes": "t.published_at",
 }
+# Tables whose rows a cycle replaces a day at a time (the per-day trend counts): published one file per
+# week of the day column, and a week's file is rewritten when any of its rows changed. Why weeks: a cycle
+# touches today's rows, so it rewrites one week (a few ten thousand rows), and a year is 53 files.
+REPLACED: dict[str, str] = {"trend_daily": "day", "trend_pairs": "day"}
 # table -> (key column, the keys a cycle may have changed, given the new rows' high-water marks).
 LATEST: dict[str, tuple[str, str]] = {
     "stories": ("story_id", "SELECT story_id FROM articles WHERE lake_seq > $articles "
@@ -58,7 +64,7 @@ LATEST: dict[str, tuple[str, str]] = {
                               "UNION SELECT speaker_entity_id FROM quotes WHERE lake_seq > $quotes"),
 }
 # Pipeline-internal tables the analysts never read (the story fingerprints, the migration log).
-INTERNAL = frozenset({"_migrations", "story_signatures"})
+INTERNAL = frozenset({"_migrations", "story_signatures", "trend_state"})
 # Fold a table's files once it has more than this many (on its own schedule, not every cycle): a month
 # with one file per cycle would otherwise mean thousands of small files per query.
 COMPACT_FILES = 48
@@ -177,7 +183,7 @@ def _month(expr: str) -> str:
 
 
 def _append_select(table: str, where: str) -> str:
-    join = "" if table == "articles" else " LEFT JOIN articles a ON a.article_id = t.article_id"
+    join = " LEFT JOIN articles a ON a.article_id = t.article_id" if "a." in APPEND[table] else ""
     return (f"SELECT t.*, coalesce({_month(APPEND[table])}, 'unknown') AS \"month\" "
             f"FROM {_q(table)} t{join} WHERE {where}")
 
@@ -228,6 +234,11 @@ def publish_lake(con: duckdb.DuckDBPyConnection, paths: LakePaths, *, compact: b
                 rows += n
             tables[table] = {"kind": "append", "files": sorted(files), "high_water": top,
                              "rows": int(old.get("rows", 0)) + n if old else n}
+        elif table in REPLACED:
+            entry = _replaced(con, paths, table, old, tag)
+            written += entry.pop("_written")
+            rows += entry.pop("_rows")
+            tables[table] = entry
         elif table in LATEST:
             key, changed = LATEST[table]
             files = list(old.get("files", []))
@@ -274,6 +285,41 @@ def publish_lake(con: duckdb.DuckDBPyConnection, paths: LakePaths, *, compact: b
     _switch_current(paths, catalog)
     deleted = _remove_unnamed(paths, keep=_named_files(paths))
     return Publication(version, written, rows, tuple(compacted), deleted)
+
+
+def _week(column: str) -> str:
+    return f"strftime(date_trunc('week', {column}), '%Y-%m-%d')"
+
+
+def _replaced(con: duckdb.DuckDBPyConnection, paths: LakePaths, table: str, old: dict[str, Any],
+              tag: str) -> dict[str, Any]:
+    """Rewrite the weekly files of ``table`` whose rows changed since the last publication (all of them
+    the first time); the others stay as they are."""
+    column = REPLACED[table]
+    known = old.get("kind") == "replace"
+    mark = int(old.get("high_water", 0)) if known else 0
+    parts: dict[str, str] = dict(old.get("parts", {})) if known else {}
+    top_row = con.execute(f"SELECT max(lake_seq) FROM {_q(table)} WHERE lake_seq > ?", [mark]).fetchone()
+    top = int(top_row[0]) if top_row and top_row[0] is not None else mark
+    weeks = [r[0] for r in con.execute(
+        f"SELECT DISTINCT {_week(column)} FROM {_q(table)} WHERE lake_seq > ? ORDER BY 1", [mark]).fetchall()]
+    written = rows = 0
+    for week in weeks:
+        select = f"SELECT * FROM {_q(table)} WHERE {_week(column)} = {_lit(week)} ORDER BY ALL"
+        new = _copy(con, select, paths.lake / table / f"week={week}", partitioned=False, tag=tag)
+        parts[week] = _relative(paths, new)[0]
+        written += 1
+        n_row = con.execute(f"SELECT count(*) FROM {_q(table)} WHERE {_week(column)} = ?", [week]).fetchone()
+        rows += int(n_row[0]) if n_row else 0
+    if not parts:  # no rows at all yet: one empty file keeps the table's columns readable
+        new = _copy(con, f"SELECT * FROM {_q(table)} WHERE false", paths.lake / table / "week=none",
+                    partitioned=False, tag=tag)
+        parts["none"] = _relative(paths, new)[0]
+        written += 1
+    elif "none" in parts and len(parts) > 1:
+        del parts["none"]
+    return {"kind": "replace", "files": sorted(parts.values()), "parts": parts, "high_water": top,
+            "_written": written, "_rows": rows}
 
 
 def _compacted(con: duckdb.DuckDBPyConnection, paths: LakePaths, table: str, entry: dict[str, Any], tag: str) -> list[str]:
@@ -356,7 +402,7 @@ def _define(con: duckdb.DuckDBPyConnection, paths: LakePaths, data: dict[str, An
         elif entry["kind"] == "latest":
             body = (f"SELECT * EXCLUDE (lake_version) FROM {src} "
                     f"QUALIFY row_number() OVER (PARTITION BY {_q(entry['key'])} ORDER BY lake_version DESC) = 1")
-        elif entry["kind"] == "append":
+        elif entry["kind"] in ("append", "replace"):
             body = f"SELECT * EXCLUDE (lake_seq) FROM {src}"
         else:
             body = f"SELECT * FROM {src}"
