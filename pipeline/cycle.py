@@ -125,7 +125,7 @@ def begin_cycle(settings: Settings, *, respect_schedule: bool, now: datetime | N
     now = now or datetime.now(UTC)
     run_id = now.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     with db.writer(settings.warehouse.path) as con, db.transaction(con):
-        con.execute("UPDATE runs SET status='crashed', finished_at=? WHERE status='running'", [now]).fetchall()
+        con.execute("UPDATE runs SET status='crashed', finished_at=?, lake_seq=nextval('lake_seq') WHERE status='running'", [now]).fetchall()
         sync_feeds(con, [(f.name, f.url) for f in settings.feeds])
         con.execute("INSERT INTO runs (run_id, started_at, status) VALUES (?, ?, 'running')", [run_id, now]).fetchall()
         urls = {feed_id_for(f.url): f.url for f in settings.feeds if f.enabled}  # enabled: false pauses a feed
@@ -332,7 +332,7 @@ def finish_cycle(settings: Settings, run_id: str, summary: CycleSummary, *, star
     with db.writer(settings.warehouse.path) as con:
         con.execute(
             "UPDATE runs SET finished_at=?, status=?, feeds_polled=?, feeds_failed=?, entries_seen=?, articles_new=?, "
-            "duplicates=?, failures=?, message=? WHERE run_id=?",
+            "duplicates=?, failures=?, message=?, lake_seq=nextval('lake_seq') WHERE run_id=?",
             [datetime.now(UTC), summary.status, summary.feeds_polled, summary.feeds_failed, summary.entries_seen,
              summary.articles_new, summary.duplicates, summary.quarantined, summary.message, run_id],
         ).fetchall()
@@ -344,7 +344,7 @@ def finish_cycle(settings: Settings, run_id: str, summary: CycleSummary, *, star
         publish_snapshot(settings.warehouse.path, settings.warehouse.snapshot_dir)
     t2 = time.monotonic()
     with db.writer(settings.warehouse.path) as con:
-        con.execute("UPDATE runs SET finished_at=? WHERE run_id=?", [datetime.now(UTC), run_id]).fetchall()
+        con.execute("UPDATE runs SET finished_at=?, lake_seq=nextval('lake_seq') WHERE run_id=?", [datetime.now(UTC), run_id]).fetchall()
     t3 = time.monotonic()
     stages = {**summary.stage_seconds, "finish": (t1 - t0) + (t3 - t2), "publication": t2 - t1}
     total = (t3 - started) if started is not None else summary.seconds + (t3 - t0)

@@ -22,8 +22,9 @@ def _snapshot(path: str) -> dict[str, list[tuple]]:
         out = {}
         for t in TABLES:
             cols = [r[0] for r in con.execute(f"DESCRIBE {t}").fetchall()]
-            # attempts/last_seen_at/run_id of quarantine rows are feed state: they move on every failed poll
-            keep = [c for c in cols if not (t == "quarantine" and c in ("attempts", "last_seen_at", "run_id"))]
+            # attempts/last_seen_at/run_id of quarantine rows are feed state: they move on every failed poll, and
+            # with them the row's load number (the lake's bookkeeping)
+            keep = [c for c in cols if not (t == "quarantine" and c in ("attempts", "last_seen_at", "run_id", "lake_seq"))]
             out[t] = sorted(map(repr, con.execute(f"SELECT {', '.join(keep)} FROM {t}").fetchall()))
         return out
     finally:

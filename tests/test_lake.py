@@ -357,3 +357,26 @@ def test_the_web_ui_reader_takes_one_lake_version_per_request_and_reads_only_the
         assert second != first
     finally:
         reader.close()
+
+
+def test_rows_changed_in_place_are_published_as_deltas_with_their_latest_state(warehouse):
+    """runs, alerts and quarantine: a publication writes only the rows inserted or updated since the last one,
+    and the reader shows each row's latest state with the live columns."""
+    con, paths = warehouse
+    for k in range(3):
+        _cycle(con, k * 4, 4, "2026-05")
+    publish_lake(con, paths)
+    con.execute("UPDATE runs SET status = 'completed', lake_seq = nextval('lake_seq') WHERE run_id = 'r4'")
+    con.execute("INSERT INTO quarantine (stage, item_key, url, feed_id, reason, message, attempts, first_seen_at, "
+                "last_seen_at) VALUES ('fetch', 'k1', 'u', 'f1', 'http_404', 'gone', 1, now(), now())")
+    publication = publish_lake(con, paths)
+    assert publication.rows_written == 2  # the updated run and the new quarantine row, nothing else
+    reader = lake_connection(paths)
+    try:
+        for table, key in (("runs", "run_id"), ("quarantine", "stage, item_key")):
+            live = con.execute(f"SELECT * EXCLUDE (lake_seq) FROM {table} ORDER BY {key}").fetchall()
+            assert reader.execute(f"SELECT * FROM {table} ORDER BY {key}").fetchall() == live, table
+        assert reader.execute("SELECT status FROM runs WHERE run_id = 'r4'").fetchall() == [("completed",)]
+    finally:
+        reader.close()
+    assert publish_lake(con, paths).files_written == 0  # nothing changed: nothing written

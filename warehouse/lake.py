@@ -55,13 +55,20 @@ APPEND: dict[str, str] = {
 # Tables whose rows a cycle replaces a day at a time (the per-day trend counts): published one file per
 # week of the day column, and a week's file is rewritten when any of its rows changed. Why weeks: a cycle
 # touches today's rows, so it rewrites one week (a few ten thousand rows), and a year is 53 files.
-REPLACED: dict[str, str] = {"trend_daily": "day", "trend_pairs": "day"}
+REPLACED: dict[str, str] = {"trend_daily": "day", "trend_entity_daily": "day", "trend_pairs": "day"}
 # table -> (key column, the keys a cycle may have changed, given the new rows' high-water marks).
 LATEST: dict[str, tuple[str, str]] = {
     "stories": ("story_id", "SELECT story_id FROM articles WHERE lake_seq > $articles "
                             "UNION SELECT story_id FROM story_links WHERE lake_seq > $story_links"),
     "entities": ("entity_id", "SELECT entity_id FROM mentions WHERE lake_seq > $mentions "
                               "UNION SELECT speaker_entity_id FROM quotes WHERE lake_seq > $quotes"),
+}
+# Tables whose rows change in place and take a new ``lake_seq`` at every insert and update (migration 0022):
+# published as deltas of the rows above the last publication's mark, keyed like ``LATEST``. Why not whole:
+# ``runs`` changes every cycle and grows by one row a cycle, so a whole rewrite grows with the archive.
+RENUMBERED: dict[str, tuple[str, ...]] = {
+    "runs": ("run_id",), "alerts": ("alert_id",), "operator_alerts": ("alert_id",),
+    "quarantine": ("stage", "item_key"),
 }
 # Pipeline-internal tables the analysts never read (the story fingerprints, the migration log).
 INTERNAL = frozenset({"_migrations", "story_signatures", "trend_state"})
@@ -234,6 +241,19 @@ def publish_lake(con: duckdb.DuckDBPyConnection, paths: LakePaths, *, compact: b
                 rows += n
             tables[table] = {"kind": "append", "files": sorted(files), "high_water": top,
                              "rows": int(old.get("rows", 0)) + n if old else n}
+        elif table in RENUMBERED:
+            mark = int(old.get("high_water", 0)) if old.get("kind") == "latest" else 0
+            files = list(old.get("files", [])) if old.get("kind") == "latest" else []
+            top_row = con.execute(f"SELECT max(lake_seq), count(*) FROM {_q(table)} WHERE lake_seq > ?", [mark]).fetchone()
+            top, n = (int(top_row[0]) if top_row and top_row[0] is not None else mark), int(top_row[1]) if top_row else 0
+            if n or not files:
+                new = _copy(con, f"SELECT *, {version} AS lake_version FROM {_q(table)} WHERE lake_seq > {mark}",
+                            folder, partitioned=False, tag=tag)
+                files += _relative(paths, new)
+                written += len(new)
+                rows += n
+            tables[table] = {"kind": "latest", "key": list(RENUMBERED[table]), "files": sorted(files),
+                             "high_water": top, "hide": ["lake_seq"]}
         elif table in REPLACED:
             entry = _replaced(con, paths, table, old, tag)
             written += entry.pop("_written")
@@ -287,6 +307,12 @@ def publish_lake(con: duckdb.DuckDBPyConnection, paths: LakePaths, *, compact: b
     return Publication(version, written, rows, tuple(compacted), deleted)
 
 
+def _key(entry: dict[str, Any]) -> str:
+    """A delta table's key columns, quoted (one name, or a list for a composite key)."""
+    key = entry["key"]
+    return ", ".join(_q(k) for k in ([key] if isinstance(key, str) else key))
+
+
 def _week(column: str) -> str:
     return f"strftime(date_trunc('week', {column}), '%Y-%m-%d')"
 
@@ -332,7 +358,7 @@ def _compacted(con: duckdb.DuckDBPyConnection, paths: LakePaths, table: str, ent
         select = f"SELECT * FROM read_parquet({listing}, hive_partitioning = true, union_by_name = true)"
         new = _copy(con, select, folder, partitioned=True, tag=ctag)
     else:
-        key = _q(entry["key"])
+        key = _key(entry)
         select = (f"SELECT * FROM read_parquet({listing}, union_by_name = true) "
                   f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY lake_version DESC) = 1")
         new = _copy(con, select, folder, partitioned=False, tag=ctag)
@@ -397,11 +423,12 @@ def _define(con: duckdb.DuckDBPyConnection, paths: LakePaths, data: dict[str, An
         files = [str(paths.lake.resolve() / f) for f in entry["files"]]
         listing = "[" + ", ".join(_lit(f) for f in files) + "]"
         src = f"read_parquet({listing}, hive_partitioning = false, union_by_name = true)"
+        hidden = ", ".join(_q(c) for c in ["lake_version", *entry.get("hide", [])])
         if entry["kind"] == "latest" and len(files) == 1:  # compacted (or first): one row per key already
-            body = f"SELECT * EXCLUDE (lake_version) FROM {src}"
+            body = f"SELECT * EXCLUDE ({hidden}) FROM {src}"
         elif entry["kind"] == "latest":
-            body = (f"SELECT * EXCLUDE (lake_version) FROM {src} "
-                    f"QUALIFY row_number() OVER (PARTITION BY {_q(entry['key'])} ORDER BY lake_version DESC) = 1")
+            body = (f"SELECT * EXCLUDE ({hidden}) FROM {src} "
+                    f"QUALIFY row_number() OVER (PARTITION BY {_key(entry)} ORDER BY lake_version DESC) = 1")
         elif entry["kind"] in ("append", "replace"):
             body = f"SELECT * EXCLUDE (lake_seq) FROM {src}"
         else:

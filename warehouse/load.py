@@ -102,7 +102,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch, stories: StoryI
     _update_feeds(con, batch, new_per_feed, bounds)
     item_rejections = sum(1 for c, _, _ in batch.rejections if c is not None)
     internal = sum(1 for _, r, _ in batch.rejections if r.reason == INTERNAL_ERROR)
-    con.execute("UPDATE runs SET internal_errors=? WHERE run_id=?", [internal, batch.run_id]).fetchall()
+    con.execute("UPDATE runs SET internal_errors=?, lake_seq=nextval('lake_seq') WHERE run_id=?", [internal, batch.run_id]).fetchall()
     return LoadCounts(len(fresh), len(duplicates) + len(batch.known), item_rejections,
                       tuple(a.article_id for _, a, _, _ in fresh), internal)
 

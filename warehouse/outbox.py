@@ -217,7 +217,8 @@ def claim_rows(con: duckdb.DuckDBPyConnection, rows: Sequence[OutboxRow], *, now
     for table in ("alerts", "operator_alerts"):
         ids = [r.alert_id for r in rows if r.table == table]
         if ids:
-            con.execute(f"UPDATE {table} SET status = 'sending', attempts = attempts + 1, next_attempt_at = ? "
+            con.execute(f"UPDATE {table} SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?, "
+                        "lake_seq = nextval('lake_seq') "
                         "WHERE alert_id IN (SELECT unnest(?)) AND status IN ('pending', 'sending')", [now + lease, ids])
 
 
@@ -249,7 +250,8 @@ def settle_rows(con: duckdb.DuckDBPyConnection, outcomes: Sequence[Outcome]) -> 
         try:
             con.execute(
                 f"UPDATE {table} SET status = o.status, error = o.error, next_attempt_at = o.next_attempt_at, "
-                f"sent_at = coalesce(o.sent_at, {table}.sent_at), attempts = {table}.attempts - o.give_back "
+                f"sent_at = coalesce(o.sent_at, {table}.sent_at), attempts = {table}.attempts - o.give_back, "
+                f"lake_seq = nextval('lake_seq') "
                 f"FROM _outcomes o WHERE {table}.alert_id = o.alert_id")
         finally:
             con.unregister("_outcomes")

@@ -31,7 +31,7 @@ def quarantined(
     try:
         con.execute(
             "UPDATE quarantine SET run_id=q.run_id, url=q.url, reason=q.reason, message=q.message, "
-            "attempts=quarantine.attempts + 1, last_seen_at=q.now FROM _q q "
+            "attempts=quarantine.attempts + 1, last_seen_at=q.now, lake_seq=nextval('lake_seq') FROM _q q "
             "WHERE quarantine.stage=q.stage AND quarantine.item_key=q.item_key"
         ).fetchall()
         con.execute(

@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 # Tables whose rows name a feed, and the column that does; a feed whose id changes takes them along.
 _FEED_REFERENCES = (("feeds", "feed_id"), ("feed_items", "feed_id"), ("articles", "feed_id"),
                     ("quarantine", "feed_id"), ("operator_alerts", "subject"))
+# Tables whose updated rows take a new load number, so the lake republishes them (migration 0022); the
+# append-only ones keep theirs (a new number would publish the row twice).
+_CHANGED_IN_PLACE = frozenset({"quarantine", "operator_alerts"})
 # The trend tables key a feed's rows (kind 'feed') by its id too; a day's counts take a new load number so
 # the lake republishes their week.
 _FEED_TREND_KEYS = (("trend_hits", ""), ("trend_daily", ", lake_seq = nextval('lake_seq')"))
@@ -84,7 +87,8 @@ def sync_feeds(con: duckdb.DuckDBPyConnection, feeds: Sequence[tuple[str, str]])
         return
     for old, new in _adopted_ids(con, feeds).items():
         for table, column in _FEED_REFERENCES:
-            con.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", [new, old]).fetchall()
+            renumber = ", lake_seq = nextval('lake_seq')" if table in _CHANGED_IN_PLACE else ""
+            con.execute(f"UPDATE {table} SET {column} = ?{renumber} WHERE {column} = ?", [new, old]).fetchall()
         for table, renumber in _FEED_TREND_KEYS:
             con.execute(f"UPDATE {table} SET key = ?{renumber} WHERE kind = 'feed' AND key = ?", [new, old]).fetchall()
         log.info("feed %s now has id %s (its URL carries a secret)", old, new)

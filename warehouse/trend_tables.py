@@ -65,7 +65,7 @@ def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
 
 def refresh_trend_tables(con: duckdb.DuckDBPyConnection) -> TrendRefresh:
     """Fold the rows added since the last refresh into ``trend_hits``, ``trend_topic_quotes``,
-    ``trend_daily`` and ``trend_pairs``, and advance the marks. Call it inside the writer's transaction.
+    ``trend_daily``, ``trend_entity_daily`` and ``trend_pairs``, and advance the marks. Call it inside the writer's transaction.
     """
     marks = _marks(con)
     tops = _tops(con, marks)
@@ -152,18 +152,23 @@ def refresh_trend_tables(con: duckdb.DuckDBPyConnection) -> TrendRefresh:
 
 
 def _recompute(con: duckdb.DuckDBPyConnection, days: str) -> None:
-    """Replace the rows of ``trend_daily`` and ``trend_pairs`` of the days ``day <days>`` selects by a
+    """Replace the rows of ``trend_daily``, ``trend_entity_daily`` and ``trend_pairs`` of the days ``day <days>`` selects by a
     count over their hits."""
-    _run(con, f"DELETE FROM trend_daily WHERE day {days}")
-    _run(con, f"DELETE FROM trend_pairs WHERE day {days}")
+    for table in ("trend_daily", "trend_entity_daily", "trend_pairs"):
+        _run(con, f"DELETE FROM {table} WHERE day {days}")
     _run(con, f"""
-        INSERT INTO trend_daily (day, kind, key, mentions, articles, stories)
-        SELECT day, kind, key, sum(mentions), count(DISTINCT article_id), count(DISTINCT story_id)
-        FROM trend_hits WHERE day {days} GROUP BY ALL
+        INSERT INTO trend_daily (day, kind, key, articles, stories)
+        SELECT day, kind, key, count(DISTINCT article_id), count(DISTINCT story_id)
+        FROM trend_hits WHERE day {days} AND kind <> 'entity' GROUP BY ALL
         UNION ALL
-        SELECT day, 'all', '', 0, count(DISTINCT article_id), count(DISTINCT story_id)
+        SELECT day, 'all', '', count(DISTINCT article_id), count(DISTINCT story_id)
         FROM trend_hits WHERE day {days} AND kind = 'feed' GROUP BY ALL
         ORDER BY 1, 2, 3""")
+    _run(con, f"""
+        INSERT INTO trend_entity_daily (day, entity_id, mentions, articles, stories)
+        SELECT day, key, sum(mentions), count(DISTINCT article_id), count(DISTINCT story_id)
+        FROM trend_hits WHERE day {days} AND kind = 'entity' GROUP BY ALL
+        ORDER BY 1, 2""")
     _run(con, f"""
         INSERT INTO trend_pairs (day, entity_a, entity_b, articles, stories)
         SELECT x.day, x.key, y.key, count(*), count(DISTINCT x.story_id)

@@ -8,9 +8,11 @@ week of co-occurrence 2.6 s, and both grew with the archive. Here the writer kee
   key: ``feed`` (every article, key = its feed), ``topic`` (key = the topic it matched) and ``entity`` (key =
   the entity it mentions, ``mentions`` = how many times). Append-only, in load order, so a time window reads
   only the row groups of that window;
-- ``trend_daily``: per UTC day, kind and key, the mentions, distinct articles and distinct stories (kind
-  ``all``, key ``''``: everything that day). Distinct story counts are not additive, so the writer recomputes
-  the whole day from ``trend_hits`` when any of its hits is new (a day's hits, not the archive);
+- ``trend_daily``: per UTC day, kind (feed, topic) and key, the distinct articles and distinct stories (kind
+  ``all``, key ``''``: everything that day); ``trend_entity_daily`` the same per entity, with its mentions (a
+  table of its own: entities are nearly all the rows, and the topic and feed views should not read them).
+  Distinct story counts are not additive, so the writer recomputes the whole day from ``trend_hits`` when any
+  of its hits is new (a day's hits, not the archive);
 - ``trend_pairs``: per UTC day, the pairs of entities in one article (``entity_a < entity_b``), recomputed
   with their day;
 - ``trend_topic_quotes``: one row per (topic, attributed quote) with the article's story and time, what
@@ -38,12 +40,20 @@ CREATE TABLE trend_hits (
 
 CREATE TABLE trend_daily (
     day      DATE NOT NULL,
-    kind     VARCHAR NOT NULL,          -- all | feed | topic | entity
+    kind     VARCHAR NOT NULL,          -- all | feed | topic
     key      VARCHAR NOT NULL,
-    mentions BIGINT NOT NULL,
     articles BIGINT NOT NULL,
     stories  BIGINT NOT NULL,
     lake_seq BIGINT DEFAULT nextval('lake_seq')
+);
+
+CREATE TABLE trend_entity_daily (
+    day       DATE NOT NULL,
+    entity_id VARCHAR NOT NULL,
+    mentions  BIGINT NOT NULL,
+    articles  BIGINT NOT NULL,
+    stories   BIGINT NOT NULL,
+    lake_seq  BIGINT DEFAULT nextval('lake_seq')
 );
 
 CREATE TABLE trend_pairs (
@@ -93,13 +103,18 @@ FROM (
 )
 ORDER BY seq, kind, key;
 
-INSERT INTO trend_daily (day, kind, key, mentions, articles, stories)
-SELECT day, kind, key, sum(mentions), count(DISTINCT article_id), count(DISTINCT story_id)
-FROM trend_hits GROUP BY ALL
+INSERT INTO trend_daily (day, kind, key, articles, stories)
+SELECT day, kind, key, count(DISTINCT article_id), count(DISTINCT story_id)
+FROM trend_hits WHERE kind <> 'entity' GROUP BY ALL
 UNION ALL
-SELECT day, 'all', '', 0, count(DISTINCT article_id), count(DISTINCT story_id)
+SELECT day, 'all', '', count(DISTINCT article_id), count(DISTINCT story_id)
 FROM trend_hits WHERE kind = 'feed' GROUP BY ALL
 ORDER BY 1, 2, 3;
+
+INSERT INTO trend_entity_daily (day, entity_id, mentions, articles, stories)
+SELECT day, key, sum(mentions), count(DISTINCT article_id), count(DISTINCT story_id)
+FROM trend_hits WHERE kind = 'entity' GROUP BY ALL
+ORDER BY 1, 2;
 
 INSERT INTO trend_pairs (day, entity_a, entity_b, articles, stories)
 SELECT x.day, x.key, y.key, count(*), count(DISTINCT x.story_id)
@@ -165,9 +180,8 @@ LEFT JOIN feeds fe ON fe.feed_id = f.feed_id;
 
 CREATE OR REPLACE VIEW entity_daily AS
 WITH per_day AS (
-    SELECT t.key AS entity_id, e.name, e.type, t.day, t.mentions, t.articles, t.stories
-    FROM trend_daily t LEFT JOIN entities e ON e.entity_id = t.key
-    WHERE t.kind = 'entity'
+    SELECT t.entity_id, e.name, e.type, t.day, t.mentions, t.articles, t.stories
+    FROM trend_entity_daily t LEFT JOIN entities e ON e.entity_id = t.entity_id
 ), days AS (
     SELECT day, articles AS all_articles, stories AS all_stories FROM trend_daily WHERE kind = 'all'
 )
@@ -186,16 +200,18 @@ LEFT JOIN entities ea ON ea.entity_id = p.entity_a
 LEFT JOIN entities eb ON eb.entity_id = p.entity_b;
 
 CREATE OR REPLACE MACRO spike_scores_at(as_of) AS TABLE
-WITH windowed AS (
-    SELECT kind, key, article_id, story_id,
-           (epoch_us(CAST(as_of AS TIMESTAMPTZ)) - epoch_us(published_at)) // 86400000000 AS bucket
+WITH per_story AS (
+    -- trend_hits has one row per (kind, key, article): articles are rows, stories the distinct story_ids
+    SELECT kind, key, (epoch_us(CAST(as_of AS TIMESTAMPTZ)) - epoch_us(published_at)) // 86400000000 AS bucket,
+           story_id, count(*) AS articles
     FROM trend_hits
     WHERE kind IN ('topic', 'entity')
       AND published_at <= CAST(as_of AS TIMESTAMPTZ)
       AND published_at > CAST(as_of AS TIMESTAMPTZ) - INTERVAL 15 DAY
+    GROUP BY ALL
 ), per_bucket AS (
-    SELECT kind, key, bucket, count(DISTINCT article_id) AS articles, count(DISTINCT story_id) AS stories
-    FROM windowed GROUP BY ALL
+    SELECT kind, key, bucket, sum(articles) AS articles, count(*) AS stories
+    FROM per_story GROUP BY ALL
 ), totals AS (
     SELECT kind, key,
            coalesce(sum(stories) FILTER (WHERE bucket = 0), 0) AS current_stories,
