@@ -268,7 +268,8 @@ def load_cycle(settings: Settings, run_id: str, polls: list[FeedPoll], plan: Pla
         clock.lap("load")
         refresh_trend_tables(con)  # the views' daily counts commit with the rows they count
         clock.lap("trends")
-        queue_alerts(con, alert_routes(settings), now=now)  # the outbox, in the same transaction as the articles
+        # the outbox, in the same transaction as the articles; stories are examined when an item arrived
+        queue_alerts(con, alert_routes(settings), now=now, new_items=bool(counts.loaded or batch.duplicates))
         clock.lap("queue_alerts")
         prune_texts(con, keep_days=settings.warehouse.retention_text_days, now=now)
     clock.lap("retention")  # the commit included

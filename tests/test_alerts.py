@@ -247,3 +247,19 @@ def test_config_rejects_duplicate_rule_names_and_unknown_feeds():
         settings_with({"topic": "korea", "notify": [HOOK]}, {"topic": "korea", "notify": [HOOK2], "feeds": ["Nope"]})
     text = "\n".join(e.value.problems)
     assert "alerts[1].name" in text and "alerts[1].feeds[0]" in text
+
+
+def test_a_load_without_new_items_reexamines_stories_only_when_the_routes_changed(mem_db):
+    """No new item and the same routes: nothing can match that did not before, so nothing is read or queued.
+    A changed rule (a lowered min_sources) re-examines the stories of the last day even without new items."""
+    strict = settings_with({"topic": "korea", "notify": [HOOK], "min_sources": 2})
+    add_copy(mem_db, "s1", "a1", 1)
+    assert queue_alerts(mem_db, alert_routes(strict), now=NOW) == 0
+    later = NOW + timedelta(minutes=15)
+    assert queue_alerts(mem_db, alert_routes(strict), now=later, new_items=False) == 0
+    # an item that arrived without the caller saying so is not looked at: the caller is the load that wrote it
+    add_copy(mem_db, "s1", "a1", 2, seen=later)
+    assert queue_alerts(mem_db, alert_routes(strict), now=later, new_items=False) == 0
+    assert queue_alerts(mem_db, alert_routes(strict), now=later, new_items=True) == 1
+    lowered = settings_with({"topic": "korea", "notify": [HOOK2], "min_sources": 1})
+    assert queue_alerts(mem_db, alert_routes(lowered), now=later, new_items=False) == 1  # the new channel's row

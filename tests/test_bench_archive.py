@@ -105,6 +105,8 @@ def test_the_bench_runs_end_to_end_and_ends_with_its_json_line(tmp_path):
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["sizes"] == [300, 600]
     assert len(result["noop_seconds"]) == len(result["new50_seconds_without_nlp"]) == 2
+    assert all(0 < a <= b for a, b in zip(result["new50_seconds_without_nlp_or_delivery"],
+                                          result["new50_seconds_without_nlp"], strict=True))
     assert all(len(v) == 2 for v in result["query_seconds"].values()) and result["query_seconds"]
     assert all(d >= live > 0 for d, live in zip(result["disk_bytes"], result["live_bytes"], strict=True))
     assert "Traceback" not in out.stderr, out.stderr[-3000:]

@@ -216,7 +216,7 @@ def test_the_cycle_keeps_the_trend_tables_with_the_rows_it_loads(two_runs):
             con.execute("SELECT count(*) FROM (SELECT DISTINCT article_id, topic FROM topic_matches)").fetchone()
         assert con.execute("SELECT coalesce(sum(mentions), 0) FROM trend_hits WHERE kind = 'entity'").fetchone() == \
             con.execute("SELECT count(*) FROM mentions").fetchone()
-        marks = dict(con.execute("SELECT name, high_water FROM trend_state").fetchall())
-        assert marks["articles"] == con.execute("SELECT max(lake_seq) FROM articles").fetchone()[0]
+        marks = dict(con.execute("SELECT name, value FROM writer_state").fetchall())
+        assert marks["trend:articles"] == con.execute("SELECT max(lake_seq) FROM articles").fetchone()[0]
     finally:
         con.close()

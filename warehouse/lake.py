@@ -71,7 +71,7 @@ RENUMBERED: dict[str, tuple[str, ...]] = {
     "quarantine": ("stage", "item_key"),
 }
 # Pipeline-internal tables the analysts never read (the story fingerprints, the migration log).
-INTERNAL = frozenset({"_migrations", "story_signatures", "trend_state"})
+INTERNAL = frozenset({"_migrations", "story_signatures", "writer_state"})
 # Fold a table's files once it has more than this many (on its own schedule, not every cycle): a month
 # with one file per cycle would otherwise mean thousands of small files per query.
 COMPACT_FILES = 48

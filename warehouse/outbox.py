@@ -20,6 +20,7 @@ warehouse, and a rotated token (same masked form) keeps its history.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -83,16 +84,46 @@ def record_subscriptions(con: duckdb.DuckDBPyConnection, pairs: Sequence[tuple[s
     return {(r, c): s for r, c, s in rows}
 
 
-def queue_alerts(con: duckdb.DuckDBPyConnection, routes: Sequence[AlertRoute], *, now: datetime) -> int:
+def queue_alerts(con: duckdb.DuckDBPyConnection, routes: Sequence[AlertRoute], *, now: datetime,
+                 new_items: bool = True) -> int:
     """Queue a ``pending`` outbox row for every (rule, story, channel) that matches now and has none yet.
 
     Runs inside the load transaction, after articles, stories, topic matches and feed items are written.
+    ``new_items``: whether this load wrote feed items. Without them, and with the routes the last
+    examination used, nothing can match now that did not then (no story gained a copy, and time only ages
+    stories out of ``max_age``), so the stories are not read again: a cycle without news costs nothing here
+    however large the archive.
 
     Returns:
         The number of rows queued.
     """
     if not routes:
         return 0
+    digest = routes_digest(routes)
+    if not new_items and _examined_with(con) == digest:
+        return 0
+    queued = _queued_alerts(con, routes, now=now)
+    con.execute("INSERT INTO writer_state VALUES ('alert_routes', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                [digest]).fetchall()
+    return queued
+
+
+def routes_digest(routes: Sequence[AlertRoute]) -> int:
+    """A stable 64-bit digest of the rules and channels (their identities, never URLs)."""
+    def plain(value: Any) -> Any:  # sets sorted: their repr's order changes from one process to the next
+        return sorted(value) if isinstance(value, frozenset) else value
+
+    text = repr(sorted((tuple((f, plain(getattr(r.rule, f))) for f in r.rule.__dataclass_fields__), r.channels)
+                       for r in routes))
+    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big", signed=True)
+
+
+def _examined_with(con: duckdb.DuckDBPyConnection) -> int | None:
+    rows = con.execute("SELECT value FROM writer_state WHERE name = 'alert_routes'").fetchall()
+    return int(rows[0][0]) if rows else None
+
+
+def _queued_alerts(con: duckdb.DuckDBPyConnection, routes: Sequence[AlertRoute], *, now: datetime) -> int:
     rules = [r.rule for r in routes]
     channels = {r.rule.name: r.channels for r in routes}
     since = record_subscriptions(con, [(r, c) for r, cs in channels.items() for c in cs], now=now)

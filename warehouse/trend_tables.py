@@ -4,7 +4,7 @@ Why: the trend views used to aggregate the whole archive on every query, so they
 The writer now keeps per-article hits, per-day counts and per-day entity pairs, and a cycle pays for what
 it added, not for what the warehouse holds:
 
-- new rows are found by ``lake_seq`` above the high-water marks in ``trend_state`` (DuckDB skips the row
+- new rows are found by ``lake_seq`` above the high-water marks in ``writer_state`` (DuckDB skips the row
   groups below a mark by their min/max, so this reads only the newest rows);
 - a new article's mentions, topic matches and quotes are loaded with it, so they join the batch's new
   articles only. Rows added later to an older article (a topic matched afterwards) join all articles, which
@@ -22,7 +22,7 @@ from datetime import date
 
 import duckdb
 
-# The base tables whose high-water marks ``trend_state`` keeps.
+# The base tables whose high-water marks ``writer_state`` keeps (as ``trend:<table>``).
 BASES = ("articles", "mentions", "topic_matches", "quotes")
 
 _DAY = "CAST(a.published_at AT TIME ZONE 'UTC' AS DATE)"
@@ -41,8 +41,8 @@ class TrendRefresh:
 
 
 def _marks(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    rows = dict(con.execute("SELECT name, high_water FROM trend_state").fetchall())
-    return {b: int(rows.get(b, 0)) for b in BASES}
+    rows = dict(con.execute("SELECT name, value FROM writer_state WHERE name LIKE 'trend:%'").fetchall())
+    return {b: int(rows.get(f"trend:{b}", 0)) for b in BASES}
 
 
 def _tops(con: duckdb.DuckDBPyConnection, marks: dict[str, int]) -> dict[str, int]:
@@ -146,8 +146,8 @@ def refresh_trend_tables(con: duckdb.DuckDBPyConnection) -> TrendRefresh:
     _run(con, "DROP TABLE _trend_articles")
     _run(con, "DROP TABLE _trend_mentions")
     for b in BASES:
-        con.execute("INSERT INTO trend_state VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET high_water = excluded.high_water",
-                    [b, hi[b]]).fetchall()
+        con.execute("INSERT INTO writer_state VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                    [f"trend:{b}", hi[b]]).fetchall()
     return TrendRefresh(hits, topic_quotes, days)
 
 

@@ -17,7 +17,9 @@ week of co-occurrence 2.6 s, and both grew with the archive. Here the writer kee
   with their day;
 - ``trend_topic_quotes``: one row per (topic, attributed quote) with the article's story and time, what
   ``top_speakers_between`` aggregates;
-- ``trend_state``: the ``lake_seq`` high-water marks of the base tables the trend tables have folded in.
+- ``writer_state``: what the writer keeps between cycles: the ``lake_seq`` high-water marks of the base tables
+  the trend tables have folded in (``trend:<table>``), and a digest of the alert routes the outbox last examined
+  stories with (``alert_routes``, see ``warehouse/outbox.py``).
 
 The views keep their names, columns and results (a test compares them with the old definitions). Every row
 is derived from the base tables, so a lost trend table can be rebuilt from them; this migration fills them
@@ -78,16 +80,16 @@ CREATE TABLE trend_topic_quotes (
     lake_seq          BIGINT DEFAULT nextval('lake_seq')
 );
 
-CREATE TABLE trend_state (
-    name       VARCHAR PRIMARY KEY,     -- a base table
-    high_water BIGINT NOT NULL          -- its highest lake_seq folded into the trend tables
+CREATE TABLE writer_state (
+    name  VARCHAR PRIMARY KEY,          -- trend:<base table> | alert_routes
+    value BIGINT NOT NULL               -- a high-water lake_seq, or a digest
 );
 
-INSERT INTO trend_state
-SELECT 'articles', coalesce(max(lake_seq), 0) FROM articles
-UNION ALL SELECT 'mentions', coalesce(max(lake_seq), 0) FROM mentions
-UNION ALL SELECT 'topic_matches', coalesce(max(lake_seq), 0) FROM topic_matches
-UNION ALL SELECT 'quotes', coalesce(max(lake_seq), 0) FROM quotes;
+INSERT INTO writer_state
+SELECT 'trend:articles', coalesce(max(lake_seq), 0) FROM articles
+UNION ALL SELECT 'trend:mentions', coalesce(max(lake_seq), 0) FROM mentions
+UNION ALL SELECT 'trend:topic_matches', coalesce(max(lake_seq), 0) FROM topic_matches
+UNION ALL SELECT 'trend:quotes', coalesce(max(lake_seq), 0) FROM quotes;
 
 INSERT INTO trend_hits (kind, key, article_id, story_id, published_at, day, mentions)
 SELECT kind, key, article_id, story_id, published_at, CAST(published_at AT TIME ZONE 'UTC' AS DATE), mentions
