@@ -226,6 +226,30 @@ def name_span(tok: Token) -> tuple[int, int] | None:
     return first.idx, tok.idx + len(tok.text)
 
 
+# Nouns for people that are not titles or roles: the subject of a speech verb headed by one is someone
+# the parse did not name ('said a longtime adviser to the senator, Jane Doe'), so a name near the cue may
+# still be theirs. Agent nouns made with these endings are people too ("strategist", "narrator").
+PERSON_NOUNS = frozenset(
+    """aide adviser advisor source person people man woman friend member insider expert observer ally critic
+    supporter voter resident witness colleague neighbour neighbor staffer host co-host guest fan parent mother
+    father son daughter wife husband brother sister child student worker employee executive chief head
+    strategist""".split()
+)
+_AGENT_ENDING = re.compile(r"(?:ist|ian|eer|or|er|man|woman|person)s?$")
+
+
+def could_be_person(tok: Token) -> bool:
+    """Whether a cue's subject could be a person the resolver did not identify: a pronoun, a name, or a
+    noun for people ("a longtime adviser", "the co-host"). A noun for a thing ("the advertisement", "the
+    report", "a letter") cannot speak, so no name nearby is credited with its words."""
+    word = tok.lower_
+    if tok.tag_ in ("PRP", "NNP", "NNPS", "WP") or word in ROLE_NOUNS or word in PERSON_NOUNS or word in SPOKES_NOUNS:
+        return True
+    if word in DOCUMENT_NOUNS or word in OUTLET_NOUNS or not tok.tag_.startswith("NN"):
+        return False
+    return bool(_AGENT_ENDING.search(word.rstrip("s") if word.endswith("ss") else word))
+
+
 def _is_description(tok: Token) -> str | None:
     """The role word when ``tok`` heads a definite description of a person ("the president")."""
     if not any(c.lower_ == "the" and c.dep_ == "det" for c in tok.children):
@@ -322,7 +346,8 @@ def cue_subject(tok: Token, quoted: Callable[[int], bool]) -> Token | None:
     if tok.lower_ == "according":
         return _according_to(tok)
     subject = subject_of(tok, quoted)
-    if subject is None and tok.dep_ == "acl" and tok.head.lower_ in DOCUMENT_NOUNS and tok.head.head is not tok.head:
+    if (subject is None or subject.i == tok.head.i) and tok.dep_ == "acl" and tok.head.lower_ in DOCUMENT_NOUNS \
+            and tok.head.head.i != tok.head.i:
         subject = subject_of(tok.head.head, quoted)  # "X issued a statement saying": X's words
     doc = tok.doc
     if subject is None and tok.i + 1 < len(doc) and (doc[tok.i + 1].tag_ == "PRP" or looks_like_name(doc[tok.i + 1])):

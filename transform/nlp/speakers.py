@@ -36,9 +36,11 @@ from transform.nlp.entities import ArticleEntities, with_person_mention
 from transform.nlp.names import PRONOUNS
 from transform.nlp.quotes import QuotedSpan, is_quotation, quotation_bounds, quotation_text, quoted_spans
 from transform.nlp.speaker_context import (
+    DOCUMENT_NOUNS,
     PRONOUN_GENDERS,
     ArticleContext,
     SpeakerResolver,
+    could_be_person,
     cue_in,
     cue_subject,
     is_cue,
@@ -77,6 +79,10 @@ _DOUBLE_CLOSERS = "”\"'»"
 # says is quoted, or nobody. An outlet that speaks itself says or writes ("the paper said in an editorial").
 RELAY_CUES = frozenset("reported reports reporting quoted quoting cited citing".split())
 
+
+# Entity types that can be credited with words: people, bodies, and states speaking as governments
+# ("China said").
+SPEAKER_TYPES = frozenset({"PERSON", "ORG", "GPE"})
 
 # Cues whose object is what is spoken about, never who speaks.
 _TOPIC_CUES = frozenset({"speak", "speaks", "spoke", "speaking", "spoken"})
@@ -187,10 +193,20 @@ class _Finder:
             cues = [cue] if cue is not None else []
         for cue in cues:  # the innermost cue whose subject resolves: 'X said Y asked "Z"' is Y's
             subject = cue_subject(cue, a.in_quote)
+            if subject is not None and subject.i < lo <= hi <= cue.i:  # '"X" for Y, said Z': the subject after
+                subject = next((c for c in cue.children if c.dep_ in ("nsubj", "nsubjpass") and c.i >= hi
+                                and not a.in_quote(c.idx)), subject)
             entity = self.resolver.speaker(subject)
+            if entity is None and subject is not None:
+                entity = self._issuer(subject)
             level = "subject" if entity is not None and subject is not None and a.entity_of(subject) is entity \
                 else "sentence"
-            if entity is None:
+            if entity is None and subject is not None:
+                entity = self._named_in(subject, lo, hi)
+            # The nearest name stands in for a subject only when the parse lost it, when the subject is someone
+            # unnamed ('said a longtime aide, Jane Doe'), or after the quote, where the attribution is. A thing
+            # that 'suggests' ('the advertisement suggests "X"') credits nobody nearby: the outer cue, or none.
+            if entity is None and (subject is None or could_be_person(subject) or cue.i >= hi):
                 entity = self._next_to(cue, hi)
             if entity is not None and entity.type != "PERSON" and cue.lower_ in RELAY_CUES and _relays(cue, hi):
                 entity = _relayed_person(a, cue)  # '"X," the Gazette reported': the Gazette only relays
@@ -212,6 +228,31 @@ class _Finder:
                 for child in tok.children:
                     if child.dep_ == "poss" and (entity := self.a.entity_of(child)) is not None:
                         return _Attribution(entity, tok.text, "subject") if entity.type in ("PERSON", "ORG") else None
+        return None
+
+    def _issuer(self, subject: Token) -> Entity | None:
+        """Whoever issued the document a cue's subject is ('Doe released an ad that urges ...', 'Doe
+        posted a message reading ...'): a document speaks for its issuer."""
+        noun = subject.head.head if subject.lower_ in ("that", "which") and subject.head.dep_ == "relcl" else subject
+        if noun.lower_ not in DOCUMENT_NOUNS or noun.dep_ not in ("dobj", "nsubjpass") or noun.head.i == noun.i:
+            return None
+        issuer = subject_of(noun.head, self.a.in_quote)
+        entity = self.resolver.speaker(issuer) if issuer is not None else None
+        return entity if entity is not None and entity.type in SPEAKER_TYPES else None
+
+    def _named_in(self, subject: Token, lo: int, hi: int) -> Entity | None:
+        """The first person or body named inside a subject the resolver could not identify: 'footage of
+        Jane Doe asking', 'Doe's response was:', 'a letter from the Acme board said'. A possessor only owns
+        what is said when the subject is a statement or a document ('Doe's situation reminds him' is not
+        Doe's words); a subject that takes in the quote itself is a misparse, and names nobody."""
+        if subject.left_edge.i < hi and lo <= subject.right_edge.i:
+            return None
+        says = subject.lower_ in STATEMENT_NOUNS or subject.lower_ in DOCUMENT_NOUNS
+        for tok in subject.subtree:
+            if tok.i != subject.i and not self.a.in_quote(tok.idx) and (says or tok.dep_ != "poss"):
+                entity = self.a.entity_of(tok)
+                if entity is not None and entity.type in SPEAKER_TYPES:
+                    return entity
         return None
 
     def _next_to(self, cue: Token, hi: int) -> Entity | None:
@@ -378,8 +419,9 @@ class _Finder:
         a = self.a
         before = a.text[line_start:span.outer_start]
         if not before.strip() and line_start > 1:  # the quote opens its paragraph: the one before may be 'Stone:'
-            previous = a.text.rfind("\n", 0, line_start - 1) + 1
-            line_start, before = previous, a.text[previous:line_start - 1]
+            end = len(a.text[:line_start - 1].rstrip())  # blank lines between paragraphs are no paragraph
+            previous = a.text.rfind("\n", 0, end) + 1
+            line_start, before = previous, a.text[previous:end]
         m = re.match(r"\s*(?:([^\W\d_]+)\s+)?([^\W\d_][\w.'’ -]{0,40}?)\s*:\s*$", before)
         if m is None:
             return None
