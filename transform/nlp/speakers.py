@@ -7,7 +7,9 @@ attributes quotes in a handful of shapes; each quote is tried against them in th
 1. inside a statement noun: ``Trump's claim that there were "thousands of shootings"`` -> its owner;
 2. a speech cue the quote hangs from in the parse (``"X," she said`` / ``He added: "X"`` / ``called it
    "X"``), or a cue within a few words after a quote ending in a comma (``"X," said Smith``); of nested
-   cues the innermost one whose subject resolves (``X said Y asked "Z"`` is Y's);
+   cues the outer one when its subject is named (``X said Y asked "Z"`` is X's report), else the innermost
+   one whose subject resolves; a group ("Republicans") only when no cue names anyone else; a thing
+   ("the advertisement suggests") credits no name nearby;
 3. a trailing attribution later in the sentence, or in the short sentence after (``"X." Smith said.``);
 4. a dash and a name (``"X" — Jane Doe``);
 5. a leading cue: earlier in the sentence, a clause ending in a colon (``Rubio fired back: "X"``), the
@@ -153,6 +155,25 @@ def _colon_verb(colon: Token) -> Token | None:
     return None
 
 
+def _reported_under(cue: Token, outer: Token) -> bool:
+    """Whether ``cue`` sits in what ``outer`` reports ('Trump said Fox executives were calling "X"'): its
+    clause is a complement of ``outer``, not a clause joined to it ('Cruz accuses X and Trump says "Y"')."""
+    tok = cue
+    for _ in range(MAX_HEAD_STEPS):
+        if tok.dep_ in ("conj", "parataxis", "ROOT") or tok.head.i == tok.i:
+            return False
+        tok = tok.head
+        if tok.i == outer.i:
+            return True
+    return False
+
+
+def _is_group(tok: Token | None) -> bool:
+    """A subject that names a group, not one speaker: a plural proper noun ("Republicans") or a word
+    the model tags as a nationality or group ("Latino", "a Republican")."""
+    return tok is not None and (tok.tag_ == "NNPS" or tok.ent_type_ == "NORP")
+
+
 def _is_cue_or_according(tok: Token) -> bool:
     doc = tok.doc
     return is_cue(tok) or (tok.lower_ == "according" and tok.i + 1 < len(doc) and doc[tok.i + 1].lower_ == "to")
@@ -178,8 +199,8 @@ class _Finder:
             return owned
         cues = [t for t in chain if _is_cue_or_according(t)]
         tight = self._tight_cue(span, hi, line_end)
-        if tight is not None and tight not in cues:  # '," asked Dunn': adjacent, so it beats the parse
-            cues.insert(0, tight)
+        if tight is not None:  # '," asked Dunn': adjacent, so it comes first whatever the parse says
+            cues = [tight, *(c for c in cues if c.i != tight.i)]
         cap = "subject"  # the best level the cue's position allows
         if not cues:
             cue = self._trailing_cue(span, hi, line_end)
@@ -191,6 +212,7 @@ class _Finder:
             elif not cue.sent.start <= lo < cue.sent.end:
                 cap = "sentence"  # '"X." Smith said.': the attribution is the next sentence
             cues = [cue] if cue is not None else []
+        held: _Attribution | None = None
         for cue in cues:  # the innermost cue whose subject resolves: 'X said Y asked "Z"' is Y's
             subject = cue_subject(cue, a.in_quote)
             if subject is not None and subject.i < lo <= hi <= cue.i:  # '"X" for Y, said Z': the subject after
@@ -211,9 +233,22 @@ class _Finder:
             if entity is not None and entity.type != "PERSON" and cue.lower_ in RELAY_CUES and _relays(cue, hi):
                 entity = _relayed_person(a, cue)  # '"X," the Gazette reported': the Gazette only relays
                 level = "sentence"
+            if entity is not None and held is None and (entity.type not in SPEAKER_TYPES or _is_group(subject)):
+                held = _Attribution(entity, cue.text, _at_most(level, cap))  # 'Smith said Republicans "X"': Smith's,
+                continue  # when an outer cue names someone; else the group is all the sentence says
+            if entity is not None and held is None and (tight is None or cue.i != tight.i) \
+                    and any(_reported_under(cue, c) for c in cues):
+                # 'Trump said Fox executives were calling "X"': the quote is in what Trump reports, so it is
+                # his when his cue names him; the inner speaker only when the outer one is no better.
+                held = _Attribution(entity, cue.text, _at_most(level, cap))
+                continue
+            if entity is not None and held is not None and level != "subject":
+                return held
             if entity is not None:
                 return _Attribution(entity, "according to" if cue.lower_ == "according" else cue.text,
                                     _at_most(level, cap))
+        if held is not None:
+            return held
         if cues:
             return _Attribution(None, "according to" if cues[0].lower_ == "according" else cues[0].text)
         return self._colon_name(span, line_start) or self._sentence_subject(span, chain, lo, hi)
@@ -346,7 +381,7 @@ class _Finder:
         if before:
             sent_start = doc[lo].sent.start if lo < len(doc) else lo
             start = max(a.token_at(line_start), sent_start)
-            cue = cue_in(doc, start, lo) if start < lo else None
+            cue = self._nearest_cue(start, lo) if start < lo else None
             if before.endswith(":"):
                 # 'When Trump suggested ..., Rubio fired back: "X"': the clause the colon ends introduces the
                 # quote, whatever speech verb came earlier in the sentence.
@@ -392,6 +427,17 @@ class _Finder:
             if entity is not None and entity.type == "PERSON":
                 return sent.root, "guess"
         return None, "guess"
+
+    def _nearest_cue(self, lo: int, hi: int) -> Token | None:
+        """The speech cue nearest before a quote (tokens ``lo:hi``) whose subject names someone, else the
+        first cue: 'When Doe noted ..., Roe boasted, "X"' is Roe's; 'As Doe put it in a memo explaining
+        the deal, "X"' is Doe's."""
+        doc = self.a.doc
+        for k in range(hi - 1, lo - 1, -1):
+            cue = cue_in(doc, k, k + 1)
+            if cue is not None and self.resolver.speaker(cue_subject(cue, self.a.in_quote)) is not None:
+                return cue
+        return cue_in(doc, lo, hi)
 
     def _dashed_name(self, span: QuotedSpan, line_end: int) -> _Attribution | None:
         """'"X" — Jane Doe': a dash and a name right after the closing mark (or opening the next line)."""
