@@ -312,8 +312,8 @@ class _Finder:
                 continue
             entity = self.a.entity_of(tok)
             if entity is not None:
-                if entity.type == "PERSON":
-                    return entity
+                if entity.type == "PERSON" or entity.type in SPEAKER_TYPES and hi <= tok.i < cue.i:
+                    return entity  # '"X," Acme Corp said': between the quote and its cue is the subject
                 continue
             if tok.lower_ in ("he", "she"):
                 return self.a.recent_person(tok.idx, gender=PRONOUN_GENDERS[tok.lower_])
