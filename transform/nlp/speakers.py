@@ -86,6 +86,10 @@ RELAY_CUES = frozenset("reported reports reporting quoted quoting cited citing".
 # ("China said").
 SPEAKER_TYPES = frozenset({"PERSON", "ORG", "GPE"})
 
+# Clauses that only describe a noun ('the report, delivered to Minister X, suggests'): a name inside one is
+# not who speaks.
+_ASIDES = frozenset({"relcl", "acl", "advcl"})
+
 # Cues whose object is what is spoken about, never who speaks.
 _TOPIC_CUES = frozenset({"speak", "speaks", "spoke", "speaking", "spoken"})
 
@@ -284,6 +288,8 @@ class _Finder:
             return None
         says = subject.lower_ in STATEMENT_NOUNS or subject.lower_ in DOCUMENT_NOUNS
         for tok in subject.subtree:
+            if any(h.i != subject.i and h.dep_ in _ASIDES for h in tok.ancestors if subject.left_edge.i <= h.i):
+                continue  # 'the report, delivered to Minister X, suggests': X is only described
             if tok.i != subject.i and not self.a.in_quote(tok.idx) and (says or tok.dep_ != "poss"):
                 entity = self.a.entity_of(tok)
                 if entity is not None and entity.type in SPEAKER_TYPES:
