@@ -429,7 +429,8 @@ class _Finder:
             # 'Viguerie is upbeat about the race.\n"X"': a quote paragraph after a one-sentence paragraph
             # about a person goes on with that person, as it does within a paragraph.
             subject = subject_of(sent.root, a.in_quote)
-            entity = self.resolver.speaker(subject) if subject is not None and subject.tag_ != "PRP" else None
+            entity = self.resolver.speaker(subject) if subject is not None and (
+                subject.tag_ != "PRP" or subject.lower_ in PRONOUN_GENDERS) else None  # 'She pauses.\n"X"'
             if entity is not None and entity.type == "PERSON":
                 return sent.root, "guess"
         return None, "guess"
