@@ -19,7 +19,7 @@ from spacy.tokens import Doc, Token
 from newswatch.models import Entity, Mention
 from transform.nlp.cues import CUE_FORMS
 from transform.nlp.entities import ArticleEntities, with_person_mention
-from transform.nlp.names import DATE_WORDS, PERSON_TITLES
+from transform.nlp.names import DATE_WORDS, GENERIC_INSTITUTIONS, PERSON_TITLES, PRONOUNS
 from transform.nlp.quotes import QuotedSpan
 
 _PUT_FORMS = frozenset({"put", "puts", "putting"})
@@ -293,7 +293,7 @@ class SpeakerResolver:
                     return entity
         if tok.tag_ == "PRP":
             return a.recent_person(tok.idx, gender=PRONOUN_GENDERS[tok.lower_]) if tok.lower_ in PRONOUN_GENDERS else None
-        if (span := name_span(tok)) is not None:
+        if (span := name_span(tok)) is not None or (span := self._name_at_sentence_start(tok)) is not None:
             a.ents, entity = with_person_mention(a.ents, a.text, *span)
             return entity
         for child in tok.children:
@@ -306,6 +306,18 @@ class SpeakerResolver:
         role = _is_description(tok)
         if role is not None:
             return a.recent_person(tok.idx, title=role if role in PERSON_TITLES else None, description=True)
+        return None
+
+    def _name_at_sentence_start(self, tok: Token) -> tuple[int, int] | None:
+        """A capitalised word opening a sentence that the tagger took for a common noun ("Hannity
+        interjected:"), when the article also writes it capitalised inside a sentence, where only names
+        are: capitalisation at a sentence start alone says nothing."""
+        if not tok.is_sent_start or tok.tag_ != "NN" or not _NAME_WORD.fullmatch(tok.text) \
+                or tok.lower_ in PRONOUNS or tok.lower_ in GENERIC_INSTITUTIONS or any(c.dep_ == "det" for c in tok.children):
+            return None
+        for other in self.article.doc:
+            if other.text == tok.text and not other.is_sent_start and other.i != tok.i:
+                return tok.idx, tok.idx + len(tok.text)
         return None
 
     def _principal(self, tok: Token) -> Entity | None:
