@@ -361,6 +361,10 @@ class _Finder:
         end = min(hi + AFTER_WINDOW_TOKENS, a.token_at(min(stop - 1, line_end)) + 1, len(a.doc))
         if hi >= end:
             return None
+        if not re.search(r"[,.!?…]\W*$", a.text[span.start:span.end]) \
+                and a.text[span.outer_end:span.outer_end + 3].lstrip()[:1] not in tuple(",;—–-"):
+            return None  # 'professing a "sincere belief" to deny services': a phrase inside a sentence, not a quote
+            # that an attribution follows ('"X," she said', '"X" — she said')
         first = a.doc[hi]
         if re.search(r"[.!?]\W*$", a.text[span.start:span.end]) and first.is_sent_start:
             if self._embedded(span):
