@@ -480,6 +480,10 @@ class _Finder:
             previous = a.text.rfind("\n", 0, end) + 1
             line_start, before = previous, a.text[previous:end]
         m = re.match(r"\s*(?:([^\W\d_]+)\s+)?([^\W\d_][\w.'’ -]{0,40}?)\s*:\s*$", before)
+        cut = max(before.rfind(c) for c in '”"') + 1
+        if m is None and 0 < cut < len(before):  # 'Clinton: "X" Bush: "Y"': a transcript line goes on
+            line_start, before = line_start + cut, before[cut:]
+            m = re.match(r"\s*(?:([^\W\d_]+)\s+)?([^\W\d_][\w.'’ -]{0,40}?)\s*:\s*$", before)
         if m is None:
             return None
         if m.group(1) is not None and m.group(1).lower() not in CUE_FORMS:
