@@ -284,8 +284,8 @@ class _Finder:
         Jane Doe asking', 'Doe's response was:', 'a letter from the Acme board said'. A possessor only owns
         what is said when the subject is a statement or a document ('Doe's situation reminds him' is not
         Doe's words); a subject that takes in the quote itself is a misparse, and names nobody."""
-        if subject.left_edge.i < hi and lo <= subject.right_edge.i:
-            return None
+        if subject.left_edge.i < hi and lo <= subject.right_edge.i or not subject.tag_.startswith("NN"):
+            return None  # a subject that takes in the quote, or is no noun ('Of Carson, Levine ... said'): a misparse
         says = subject.lower_ in STATEMENT_NOUNS or subject.lower_ in DOCUMENT_NOUNS
         for tok in subject.subtree:
             if any(h.i != subject.i and h.dep_ in _ASIDES for h in tok.ancestors if subject.left_edge.i <= h.i):
