@@ -17,7 +17,8 @@ stress reiterate mention confirm deny continue recount call describe urge pledge
 lament conclude muse agree put quote read blast slam charge demand proclaim wonder thunder snap sigh laugh
 interject chime cry plead beg sing exhort bark question accuse comment echo mock report reveal inform email text tell
 acknowledge begin cite brag gush rail scoff sneer tout hail praise criticize criticise condemn
-dismiss denounce concur elaborate explain instruct advise recommend remind assure reassure speak""".split()
+dismiss denounce concur elaborate explain instruct advise recommend remind assure reassure speak thank fume
+characterize characterise""".split()
 _IRREGULAR = {
     "say": ("said",), "speak": ("spoke", "spoken"), "tell": ("told",), "write": ("wrote", "written"), "read": ("read",), "put": ("put",),
     "quip": ("quipped", "quipping"), "admit": ("admitted", "admitting"), "snap": ("snapped", "snapping"),

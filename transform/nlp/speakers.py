@@ -7,7 +7,9 @@ attributes quotes in a handful of shapes; each quote is tried against them in th
 1. inside a statement noun: ``Trump's claim that there were "thousands of shootings"`` -> its owner;
 2. a speech cue the quote hangs from in the parse (``"X," she said`` / ``He added: "X"`` / ``called it
    "X"``), or a cue within a few words after a quote ending in a comma (``"X," said Smith``); of nested
-   cues the innermost one whose subject resolves (``X said Y asked "Z"`` is Y's);
+   cues the outer one when its subject is named (``X said Y asked "Z"`` is X's report), else the innermost
+   one whose subject resolves; a group ("Republicans") only when no cue names anyone else; a thing
+   ("the advertisement suggests") credits no name nearby;
 3. a trailing attribution later in the sentence, or in the short sentence after (``"X." Smith said.``);
 4. a dash and a name (``"X" — Jane Doe``);
 5. a leading cue: earlier in the sentence, a clause ending in a colon (``Rubio fired back: "X"``), the
@@ -36,9 +38,11 @@ from transform.nlp.entities import ArticleEntities, with_person_mention
 from transform.nlp.names import PRONOUNS
 from transform.nlp.quotes import QuotedSpan, is_quotation, quotation_bounds, quotation_text, quoted_spans
 from transform.nlp.speaker_context import (
+    DOCUMENT_NOUNS,
     PRONOUN_GENDERS,
     ArticleContext,
     SpeakerResolver,
+    could_be_person,
     cue_in,
     cue_subject,
     is_cue,
@@ -77,6 +81,14 @@ _DOUBLE_CLOSERS = "”\"'»"
 # says is quoted, or nobody. An outlet that speaks itself says or writes ("the paper said in an editorial").
 RELAY_CUES = frozenset("reported reports reporting quoted quoting cited citing".split())
 
+
+# Entity types that can be credited with words: people, bodies, and states speaking as governments
+# ("China said").
+SPEAKER_TYPES = frozenset({"PERSON", "ORG", "GPE"})
+
+# Clauses that only describe a noun ('the report, delivered to Minister X, suggests'): a name inside one is
+# not who speaks.
+_ASIDES = frozenset({"relcl", "acl", "advcl"})
 
 # Cues whose object is what is spoken about, never who speaks.
 _TOPIC_CUES = frozenset({"speak", "speaks", "spoke", "speaking", "spoken"})
@@ -147,6 +159,25 @@ def _colon_verb(colon: Token) -> Token | None:
     return None
 
 
+def _reported_under(cue: Token, outer: Token) -> bool:
+    """Whether ``cue`` sits in what ``outer`` reports ('Trump said Fox executives were calling "X"'): its
+    clause is a complement of ``outer``, not a clause joined to it ('Cruz accuses X and Trump says "Y"')."""
+    tok = cue
+    for _ in range(MAX_HEAD_STEPS):
+        if tok.dep_ in ("conj", "parataxis", "ROOT") or tok.head.i == tok.i:
+            return False
+        tok = tok.head
+        if tok.i == outer.i:
+            return True
+    return False
+
+
+def _is_group(tok: Token | None) -> bool:
+    """A subject that names a group, not one speaker: a plural proper noun ("Republicans") or a word
+    the model tags as a nationality or group ("Latino", "a Republican")."""
+    return tok is not None and (tok.tag_ == "NNPS" or tok.ent_type_ == "NORP")
+
+
 def _is_cue_or_according(tok: Token) -> bool:
     doc = tok.doc
     return is_cue(tok) or (tok.lower_ == "according" and tok.i + 1 < len(doc) and doc[tok.i + 1].lower_ == "to")
@@ -172,8 +203,8 @@ class _Finder:
             return owned
         cues = [t for t in chain if _is_cue_or_according(t)]
         tight = self._tight_cue(span, hi, line_end)
-        if tight is not None and tight not in cues:  # '," asked Dunn': adjacent, so it beats the parse
-            cues.insert(0, tight)
+        if tight is not None:  # '," asked Dunn': adjacent, so it comes first whatever the parse says
+            cues = [tight, *(c for c in cues if c.i != tight.i)]
         cap = "subject"  # the best level the cue's position allows
         if not cues:
             cue = self._trailing_cue(span, hi, line_end)
@@ -185,19 +216,43 @@ class _Finder:
             elif not cue.sent.start <= lo < cue.sent.end:
                 cap = "sentence"  # '"X." Smith said.': the attribution is the next sentence
             cues = [cue] if cue is not None else []
+        held: _Attribution | None = None
         for cue in cues:  # the innermost cue whose subject resolves: 'X said Y asked "Z"' is Y's
             subject = cue_subject(cue, a.in_quote)
+            if subject is not None and subject.i < lo <= hi <= cue.i:  # '"X" for Y, said Z': the subject after
+                subject = next((c for c in cue.children if c.dep_ in ("nsubj", "nsubjpass") and c.i >= hi
+                                and not a.in_quote(c.idx)), subject)
             entity = self.resolver.speaker(subject)
+            if entity is None and subject is not None:
+                entity = self._issuer(subject)
             level = "subject" if entity is not None and subject is not None and a.entity_of(subject) is entity \
                 else "sentence"
-            if entity is None:
+            if entity is None and subject is not None:
+                entity = self._named_in(subject, lo, hi)
+            # The nearest name stands in for a subject only when the parse lost it, when the subject is someone
+            # unnamed ('said a longtime aide, Jane Doe'), or after the quote, where the attribution is. A thing
+            # that 'suggests' ('the advertisement suggests "X"') credits nobody nearby: the outer cue, or none.
+            if entity is None and (subject is None or could_be_person(subject) or cue.i >= hi):
                 entity = self._next_to(cue, hi)
             if entity is not None and entity.type != "PERSON" and cue.lower_ in RELAY_CUES and _relays(cue, hi):
                 entity = _relayed_person(a, cue)  # '"X," the Gazette reported': the Gazette only relays
                 level = "sentence"
+            if entity is not None and held is None and (entity.type not in SPEAKER_TYPES or _is_group(subject)):
+                held = _Attribution(entity, cue.text, _at_most(level, cap))  # 'Smith said Republicans "X"': Smith's,
+                continue  # when an outer cue names someone; else the group is all the sentence says
+            if entity is not None and held is None and (tight is None or cue.i != tight.i) \
+                    and any(_reported_under(cue, c) for c in cues):
+                # 'Trump said Fox executives were calling "X"': the quote is in what Trump reports, so it is
+                # his when his cue names him; the inner speaker only when the outer one is no better.
+                held = _Attribution(entity, cue.text, _at_most(level, cap))
+                continue
+            if entity is not None and held is not None and level != "subject":
+                return held
             if entity is not None:
                 return _Attribution(entity, "according to" if cue.lower_ == "according" else cue.text,
                                     _at_most(level, cap))
+        if held is not None:
+            return held
         if cues:
             return _Attribution(None, "according to" if cues[0].lower_ == "according" else cues[0].text)
         return self._colon_name(span, line_start) or self._sentence_subject(span, chain, lo, hi)
@@ -212,6 +267,33 @@ class _Finder:
                 for child in tok.children:
                     if child.dep_ == "poss" and (entity := self.a.entity_of(child)) is not None:
                         return _Attribution(entity, tok.text, "subject") if entity.type in ("PERSON", "ORG") else None
+        return None
+
+    def _issuer(self, subject: Token) -> Entity | None:
+        """Whoever issued the document a cue's subject is ('Doe released an ad that urges ...', 'Doe
+        posted a message reading ...'): a document speaks for its issuer."""
+        noun = subject.head.head if subject.lower_ in ("that", "which") and subject.head.dep_ == "relcl" else subject
+        if noun.lower_ not in DOCUMENT_NOUNS or noun.dep_ not in ("dobj", "nsubjpass") or noun.head.i == noun.i:
+            return None
+        issuer = subject_of(noun.head, self.a.in_quote)
+        entity = self.resolver.speaker(issuer) if issuer is not None else None
+        return entity if entity is not None and entity.type in SPEAKER_TYPES else None
+
+    def _named_in(self, subject: Token, lo: int, hi: int) -> Entity | None:
+        """The first person or body named inside a subject the resolver could not identify: 'footage of
+        Jane Doe asking', 'Doe's response was:', 'a letter from the Acme board said'. A possessor only owns
+        what is said when the subject is a statement or a document ('Doe's situation reminds him' is not
+        Doe's words); a subject that takes in the quote itself is a misparse, and names nobody."""
+        if subject.left_edge.i < hi and lo <= subject.right_edge.i or not subject.tag_.startswith("NN"):
+            return None  # a subject that takes in the quote, or is no noun ('Of Carson, Levine ... said'): a misparse
+        says = subject.lower_ in STATEMENT_NOUNS or subject.lower_ in DOCUMENT_NOUNS
+        for tok in subject.subtree:
+            if any(h.i != subject.i and h.dep_ in _ASIDES for h in tok.ancestors if subject.left_edge.i <= h.i):
+                continue  # 'the report, delivered to Minister X, suggests': X is only described
+            if tok.i != subject.i and not self.a.in_quote(tok.idx) and (says or tok.dep_ != "poss"):
+                entity = self.a.entity_of(tok)
+                if entity is not None and entity.type in SPEAKER_TYPES:
+                    return entity
         return None
 
     def _next_to(self, cue: Token, hi: int) -> Entity | None:
@@ -236,8 +318,8 @@ class _Finder:
                 continue
             entity = self.a.entity_of(tok)
             if entity is not None:
-                if entity.type == "PERSON":
-                    return entity
+                if entity.type == "PERSON" or entity.type in SPEAKER_TYPES and hi <= tok.i < cue.i:
+                    return entity  # '"X," Acme Corp said': between the quote and its cue is the subject
                 continue
             if tok.lower_ in ("he", "she"):
                 return self.a.recent_person(tok.idx, gender=PRONOUN_GENDERS[tok.lower_])
@@ -279,6 +361,10 @@ class _Finder:
         end = min(hi + AFTER_WINDOW_TOKENS, a.token_at(min(stop - 1, line_end)) + 1, len(a.doc))
         if hi >= end:
             return None
+        if not re.search(r"[,.!?…]\W*$", a.text[span.start:span.end]) \
+                and a.text[span.outer_end:span.outer_end + 3].lstrip()[:1] not in tuple(",;—–-"):
+            return None  # 'professing a "sincere belief" to deny services': a phrase inside a sentence, not a quote
+            # that an attribution follows ('"X," she said', '"X" — she said')
         first = a.doc[hi]
         if re.search(r"[.!?]\W*$", a.text[span.start:span.end]) and first.is_sent_start:
             if self._embedded(span):
@@ -305,7 +391,7 @@ class _Finder:
         if before:
             sent_start = doc[lo].sent.start if lo < len(doc) else lo
             start = max(a.token_at(line_start), sent_start)
-            cue = cue_in(doc, start, lo) if start < lo else None
+            cue = self._nearest_cue(start, lo) if start < lo else None
             if before.endswith(":"):
                 # 'When Trump suggested ..., Rubio fired back: "X"': the clause the colon ends introduces the
                 # quote, whatever speech verb came earlier in the sentence.
@@ -347,10 +433,22 @@ class _Finder:
             # 'Viguerie is upbeat about the race.\n"X"': a quote paragraph after a one-sentence paragraph
             # about a person goes on with that person, as it does within a paragraph.
             subject = subject_of(sent.root, a.in_quote)
-            entity = self.resolver.speaker(subject) if subject is not None and subject.tag_ != "PRP" else None
+            entity = self.resolver.speaker(subject) if subject is not None and (
+                subject.tag_ != "PRP" or subject.lower_ in PRONOUN_GENDERS) else None  # 'She pauses.\n"X"'
             if entity is not None and entity.type == "PERSON":
                 return sent.root, "guess"
         return None, "guess"
+
+    def _nearest_cue(self, lo: int, hi: int) -> Token | None:
+        """The speech cue nearest before a quote (tokens ``lo:hi``) whose subject names someone, else the
+        first cue: 'When Doe noted ..., Roe boasted, "X"' is Roe's; 'As Doe put it in a memo explaining
+        the deal, "X"' is Doe's."""
+        doc = self.a.doc
+        for k in range(hi - 1, lo - 1, -1):
+            cue = cue_in(doc, k, k + 1)
+            if cue is not None and self.resolver.speaker(cue_subject(cue, self.a.in_quote)) is not None:
+                return cue
+        return cue_in(doc, lo, hi)
 
     def _dashed_name(self, span: QuotedSpan, line_end: int) -> _Attribution | None:
         """'"X" — Jane Doe': a dash and a name right after the closing mark (or opening the next line)."""
@@ -378,9 +476,14 @@ class _Finder:
         a = self.a
         before = a.text[line_start:span.outer_start]
         if not before.strip() and line_start > 1:  # the quote opens its paragraph: the one before may be 'Stone:'
-            previous = a.text.rfind("\n", 0, line_start - 1) + 1
-            line_start, before = previous, a.text[previous:line_start - 1]
+            end = len(a.text[:line_start - 1].rstrip())  # blank lines between paragraphs are no paragraph
+            previous = a.text.rfind("\n", 0, end) + 1
+            line_start, before = previous, a.text[previous:end]
         m = re.match(r"\s*(?:([^\W\d_]+)\s+)?([^\W\d_][\w.'’ -]{0,40}?)\s*:\s*$", before)
+        cut = max(before.rfind(c) for c in '”"') + 1
+        if m is None and 0 < cut < len(before):  # 'Clinton: "X" Bush: "Y"': a transcript line goes on
+            line_start, before = line_start + cut, before[cut:]
+            m = re.match(r"\s*(?:([^\W\d_]+)\s+)?([^\W\d_][\w.'’ -]{0,40}?)\s*:\s*$", before)
         if m is None:
             return None
         if m.group(1) is not None and m.group(1).lower() not in CUE_FORMS:
