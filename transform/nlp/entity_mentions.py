@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from spacy.tokens import Doc, Span, Token
 
-from transform.nlp.cues import CUE_FORMS
+from transform.nlp.cues import CUE_FORMS, inflections
 from transform.nlp.names import (
     APOSTROPHES,
     CORPORATE_SUFFIXES,
@@ -61,6 +61,8 @@ class NameCandidate:
     key: str
     titled: bool  # a person title stood before or at the head of the span
     in_title: bool  # from the headline, not the body: informs typing and naming only
+    described_org: bool = False  # a noun for an organisation stands beside it ("the news agency X")
+    speaks: bool = False  # the bare subject of a verb of saying ("X said"), as people are named
 
 
 def _is_title_word(token: Token) -> bool:
@@ -186,6 +188,42 @@ def _label(doc: Doc, start: int, end: int, label: str) -> str:
     return label
 
 
+# Common nouns that describe an organisation when they stand right beside its name, in apposition
+# ("the news agency X", "X news agency", "the broadcaster X", "X newspaper"). The small model calls a
+# one-word agency or paper a person when nothing in the name itself says what it is.
+ORGANISATION_NOUNS = frozenset(
+    """agency agencies newspaper newspapers daily weekly magazine tabloid broadcaster broadcasters
+    outlet outlets website channel network wire newswire publisher""".split()
+)
+
+
+def _described_as_organisation(doc: Doc, start: int, end: int) -> bool:
+    """Whether a lower-case organisation noun stands right before the name or right after it ("news
+    agency"), or the name is the agency credited in brackets after a dateline ("BERLIN (X) -")."""
+    before = doc[start - 1] if start > 0 else None
+    if before is not None and before.is_lower and before.lower_ in ORGANISATION_NOUNS:
+        return True
+    after = doc[end:end + 2]
+    if after and after[0].is_lower and (after[0].lower_ in ORGANISATION_NOUNS or (
+            after[0].lower_ == "news" and len(after) > 1 and after[1].lower_ in ORGANISATION_NOUNS)):
+        return True
+    return (before is not None and before.text == "(" and end + 1 < len(doc) and doc[end].text == ")"
+            and doc[end + 1].text in ("-", "—", "–", "--") and start >= 2 and doc[start - 2].is_upper)
+
+
+def _speaks(doc: Doc, start: int, end: int) -> bool:
+    """Whether the name, without a determiner, is the subject of a verb of saying ("Volker said")."""
+    head = doc[end - 1]
+    return (head.dep_ == "nsubj" and head.head.lower_ in _SPEECH_VERBS
+            and not any(t.lower_ in DETERMINERS for t in head.children)
+            and (start == 0 or doc[start - 1].lower_ not in DETERMINERS))
+
+
+# Verbs of saying that people, far more than institutions, are the bare subject of.
+_SPEECH_VERBS = frozenset(f for base in ("say", "tell", "add", "tweet", "testify", "recall", "insist", "explain")
+                          for f in inflections(base))
+
+
 def _shouting(text: str, at: int) -> bool:
     """Whether the line around ``at`` is mostly in capitals (a headline, a kicker, a slug)."""
     start = text.rfind("\n", 0, at) + 1
@@ -203,9 +241,12 @@ def _opens_sentence(doc: Doc, i: int) -> bool:
     return i == 0 or bool(doc[i].is_sent_start) or doc[i - 1].is_quote or doc[i - 1].is_space
 
 
-def _capitalised_by_position(doc: Doc, start: int, end: int, label: str, midsentence: set[str]) -> bool:
+def _capitalised_by_position(doc: Doc, start: int, end: int, label: str, midsentence: set[str],
+                             lower_words: set[str]) -> bool:
     """Whether a one-word name is only capitalised because it opens a sentence or a quote: the tagger
-    reads it as a common word there, and the text never capitalises it elsewhere (``midsentence``).
+    reads it as a common word there, or the text writes the same word in lower case elsewhere
+    (``lower_words``: "Time is running out" ... "for the first time"), and the text never capitalises it
+    inside a sentence (``midsentence``).
 
     Not for persons: the tagger often calls a surname that opens a sentence a common noun ("Waters
     said"), and the model's PERSON label is the better evidence there.
@@ -213,13 +254,21 @@ def _capitalised_by_position(doc: Doc, start: int, end: int, label: str, midsent
     if end - start != 1 or label == "PERSON":
         return False
     tok = doc[start]
-    return (tok.tag_ in _COMMON_TAGS and not tok.is_upper and _opens_sentence(doc, start)
-            and tok.text not in midsentence)
+    return ((tok.tag_ in _COMMON_TAGS or tok.lower_ in lower_words) and not tok.is_upper
+            and _opens_sentence(doc, start) and tok.text not in midsentence)
 
 
-def _midsentence_capitals(doc: Doc) -> set[str]:
-    """Capitalised words of the doc that stand inside a sentence (where capitals mark names)."""
-    return {t.text for t in doc if t.text[:1].isupper() and not _opens_sentence(doc, t.i)}
+def _midsentence_capitals(doc: Doc) -> tuple[set[str], set[str]]:
+    """Capitalised words of the doc that stand inside a sentence (where capitals mark names), and the
+    words it writes in lower case."""
+    capitals: set[str] = set()
+    lower: set[str] = set()
+    for t in doc:
+        if t.is_lower:
+            lower.add(t.text)
+        elif t.text[:1].isupper() and not _opens_sentence(doc, t.i):
+            capitals.add(t.text)
+    return capitals, lower
 
 
 def _expanded_acronyms(text: str) -> frozenset[str]:
@@ -253,6 +302,7 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str
     out: list[NameCandidate] = []
     common_acronyms = _expanded_acronyms(text) if "(" in text else frozenset()
     midsentence: set[str] | None = None  # built on first need: most mentions are not in question
+    lower_words: set[str] = set()
     for ent in doc.ents:
         if ent.label_ not in ENTITY_LABELS:
             continue
@@ -272,12 +322,15 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str
             if end - start == 1:
                 if key in GENERIC_INSTITUTIONS or surface in common_acronyms:
                     continue  # "the State", "artificial intelligence (AI)"
-                if doc[start].tag_ in _COMMON_TAGS and _opens_sentence(doc, start):
-                    midsentence = _midsentence_capitals(doc) if midsentence is None else midsentence
-                    if _capitalised_by_position(doc, start, end, ent.label_, midsentence):
+                if _opens_sentence(doc, start) and not doc[start].is_upper:
+                    if midsentence is None:
+                        midsentence, lower_words = _midsentence_capitals(doc)
+                    if _capitalised_by_position(doc, start, end, ent.label_, midsentence, lower_words):
                         continue  # "Time is running out"
             if key and key not in PRONOUNS:
-                out.append(NameCandidate(a, b, surface, _label(doc, start, end, ent.label_), key, titled, in_title))
+                described = _described_as_organisation(doc, start, end)
+                label = "ORG" if described else _label(doc, start, end, ent.label_)
+                out.append(NameCandidate(a, b, surface, label, key, titled, in_title, described, _speaks(doc, start, end)))
     if not in_title:
         for m in _DATELINE.finditer(text):
             a, b = m.span(1)
