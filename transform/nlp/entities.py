@@ -64,9 +64,10 @@ def _voted_type(cands: Sequence[NameCandidate]) -> str:
     """The label most mentions agree on.
 
     Full names count twice (the model types them more reliably than a lone surname), a person title
-    counts twice for PERSON, a bare subject of a verb of saying ("Volker said") once more for PERSON,
-    an organisation noun beside the name ("the news agency X") twice more for ORG, and a country's
-    name three times for GPE.
+    counts twice for PERSON, a bare subject of a verb of saying ("Volker said") once more for PERSON, an
+    organisation noun beside the name ("the news agency X") twice more for ORG, a place preposition
+    before the model's PERSON ("in Tampere") twice for GPE, and a country's name three times for GPE.
+    A form of address ("President X", "Mr. X") outweighs all the other votes together.
     """
     votes: Counter[str] = Counter()
     for c in cands:
@@ -77,8 +78,12 @@ def _voted_type(cands: Sequence[NameCandidate]) -> str:
             votes["PERSON"] += 1
         if c.described_org:
             votes["ORG"] += 2
+        if c.located:
+            votes["GPE"] += 2
         if c.key in COUNTRIES:
             votes["GPE"] += 3
+    if any(c.addressed for c in cands):  # "President X", "Mr. X": whatever the model called X elsewhere
+        votes["PERSON"] += sum(votes.values()) + 1
     return max(votes, key=lambda lab: (votes[lab], -_TYPE_ORDER.index(lab)))
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.tokens import Doc, Span, Token
 
 from transform.nlp.cues import CUE_FORMS, inflections
@@ -23,8 +24,10 @@ from transform.nlp.names import (
     DETERMINERS,
     GENERIC_INSTITUTIONS,
     HONORIFICS,
+    KEY_ALIASES,
     MONTHS,
     NAME_PARTICLES,
+    PERSON_HONORIFICS,
     PERSON_TITLES,
     PRONOUNS,
     TITLE_LINKS,
@@ -63,6 +66,8 @@ class NameCandidate:
     in_title: bool  # from the headline, not the body: informs typing and naming only
     described_org: bool = False  # a noun for an organisation stands beside it ("the news agency X")
     speaks: bool = False  # the bare subject of a verb of saying ("X said"), as people are named
+    addressed: bool = False  # a form of address stands right before it ("President X", "Mr. X")
+    located: bool = False  # the model's PERSON stands where places go ("in X", "at X")
 
 
 def _is_title_word(token: Token) -> bool:
@@ -219,6 +224,21 @@ def _speaks(doc: Doc, start: int, end: int) -> bool:
             and (start == 0 or doc[start - 1].lower_ not in DETERMINERS))
 
 
+def _addressed(doc: Doc, start: int) -> bool:
+    """Whether a capitalised form of address stands right before the name ("President X", "Mr. X")."""
+    return start > 0 and doc[start - 1].text[:1].isupper() and doc[start - 1].lower_.rstrip(".") in PERSON_HONORIFICS
+
+
+# Prepositions after which a name is a place, and (unlike "to", "from", "with") hardly ever a person.
+_PLACE_PREPOSITIONS = frozenset("in at near outside inside across throughout".split())
+
+
+def _located(doc: Doc, start: int, end: int) -> bool:
+    """Whether the name follows a preposition of place ("a rally in Tampere") and is not an owner."""
+    return (start > 0 and doc[start - 1].lower_ in _PLACE_PREPOSITIONS and doc[start - 1].is_lower
+            and not (end < len(doc) and _is_possessive(doc[end])))
+
+
 # Verbs of saying that people, far more than institutions, are the bare subject of.
 _SPEECH_VERBS = frozenset(f for base in ("say", "tell", "add", "tweet", "testify", "recall", "insist", "explain")
                           for f in inflections(base))
@@ -286,6 +306,31 @@ def _expanded_acronyms(text: str) -> frozenset[str]:
     return frozenset(out)
 
 
+def _spelled_out(text: str, acronym: str) -> bool:
+    """Whether the text writes the acronym's words out in lower case anywhere ("... turning to artificial
+    intelligence ... AI is"): then the acronym abbreviates a common noun, not a name."""
+    if not 2 <= len(acronym) <= 6 or not acronym.isalpha():
+        return False
+    pattern = r"\b" + r"[ -]".join(f"({ch.lower()}[a-z]+)" for ch in acronym) + r"\b"
+    return any(all(len(w) > 2 and w not in STOP_WORDS for w in m.groups()) for m in re.finditer(pattern, text))
+
+
+# An unknown acronym typed as a place is kept only where the text uses it as one; longer words in
+# capitals are names written in capitals (datelines: "NABLUS , West Bank"), not acronyms.
+MAX_PLACE_ACRONYM = 4
+# Prepositions after which a name is a place ("in AI" aside, acronyms of places are used there).
+_LOCATIVE = frozenset("in at from to into across near outside inside throughout around across via".split())
+
+
+def _used_as_place(doc: Doc, surface: str) -> bool:
+    """Whether the text puts ``surface`` where places go: after a locative preposition, or as "X-based"."""
+    for tok in doc:
+        if tok.text == surface and tok.i > 0 and (doc[tok.i - 1].lower_ in _LOCATIVE
+                                                  or doc[tok.i + 1:tok.i + 3].text.lower() == "-based"):
+            return True
+    return False
+
+
 def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str | None = None) -> list[NameCandidate]:
     """Cleaned NER mentions of one doc, plus datelines.
 
@@ -303,6 +348,7 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str
     common_acronyms = _expanded_acronyms(text) if "(" in text else frozenset()
     midsentence: set[str] | None = None  # built on first need: most mentions are not in question
     lower_words: set[str] = set()
+    acronym_verdicts: dict[str, bool] = {}
     for ent in doc.ents:
         if ent.label_ not in ENTITY_LABELS:
             continue
@@ -322,6 +368,13 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str
             if end - start == 1:
                 if key in GENERIC_INSTITUTIONS or surface in common_acronyms:
                     continue  # "the State", "artificial intelligence (AI)"
+                if surface.isupper() and key not in COUNTRIES and key not in KEY_ALIASES.values():
+                    if surface not in acronym_verdicts:
+                        acronym_verdicts[surface] = _spelled_out(text, surface) or (
+                            ent.label_ in ("GPE", "LOC") and len(surface) <= MAX_PLACE_ACRONYM
+                            and not _used_as_place(doc, surface))
+                    if acronym_verdicts[surface]:
+                        continue  # "AI is changing how banks hire": a common noun, and not a place
                 if _opens_sentence(doc, start) and not doc[start].is_upper:
                     if midsentence is None:
                         midsentence, lower_words = _midsentence_capitals(doc)
@@ -330,7 +383,8 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str
             if key and key not in PRONOUNS:
                 described = _described_as_organisation(doc, start, end)
                 label = "ORG" if described else _label(doc, start, end, ent.label_)
-                out.append(NameCandidate(a, b, surface, label, key, titled, in_title, described, _speaks(doc, start, end)))
+                out.append(NameCandidate(a, b, surface, label, key, titled, in_title, described, _speaks(doc, start, end),
+                                         _addressed(doc, start), label == "PERSON" and _located(doc, start, end)))
     if not in_title:
         for m in _DATELINE.finditer(text):
             a, b = m.span(1)

@@ -38,6 +38,12 @@ NAME_PARTICLES = frozenset(
 )
 # Titles stripped even when the model did not call the name a PERSON ("President Trump" tagged ORG).
 HONORIFICS = frozenset("mr mrs ms miss dr president sen senator rep gov governor prime minister".split())
+# Forms of address that, right before a capitalised name, make it a person whatever the model or the
+# other mentions say ("President Trump" in an article where the model calls "Trump" an ORG twelve times).
+PERSON_HONORIFICS = frozenset(
+    """mr mrs ms miss mx dr sir dame president senator sen rep representative congressman congresswoman gov
+    governor ambassador judge mayor king queen prince princess pope rev reverend""".split()
+)
 DETERMINERS = frozenset({"the", "a", "an", "this", "that", "these", "those"})
 # Words that are never a name, whatever the model tagged ("She" at the start of a sentence as PERSON).
 PRONOUNS = frozenset(
