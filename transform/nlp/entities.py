@@ -102,7 +102,8 @@ def _grouped(cands: list[NameCandidate], text: str = "") -> list[tuple[list[Name
 
     A group is one key, plus the partial names ("Trump", "Jong Un") and acronyms ("FBI") of a fuller name
     in the article. A partial name goes to the nearest fuller name before it (two Clintons), and takes the
-    fuller name's type: "Donald Trump" decides that the "Trump" the model calls ORG is the person. An
+    fuller name's type: "Donald Trump" decides that the "Trump" the model calls ORG is the person, unless
+    the text itself treats the short name as an organisation ("the Trump", "the firm Trump"). An
     organisation's prefix joins the longer name only when the longer one came first. A
     fuller name introduced as dead ("the late X") gets the partial name only when no other fits.
     """
@@ -110,7 +111,11 @@ def _grouped(cands: list[NameCandidate], text: str = "") -> list[tuple[list[Name
     for c in cands:
         by_key[c.key].append(c)
     types = {k: _voted_type(v) for k, v in by_key.items()}
-    person_votes = {k: any(c.label == "PERSON" or c.titled for c in v) for k, v in by_key.items()}
+    person_votes = {k: any(c.label == "PERSON" or c.titled or c.addressed or c.speaks for c in v)
+                    for k, v in by_key.items()}
+    # The model's ORG for a surname is only believed when the text treats it as an organisation ("the
+    # Volker", "the agency Volker"); otherwise it is the person the article introduced by full name.
+    org_like = {k: any(c.determined or c.described_org for c in v) for k, v in by_key.items()}
     size = {k: len(v) for k, v in by_key.items()}
     keys = sorted(by_key, key=lambda k: -len(k.split()))
     # An organisation's short form follows its full name ("Acme Holdings" ... "Acme"); a longer name first
@@ -121,7 +126,7 @@ def _grouped(cands: list[NameCandidate], text: str = "") -> list[tuple[list[Name
         toks = k.split()
         heads[k] = [L for L in keys if len(L.split()) > len(toks) and not heads.get(L)
                     and ((types[L] == "PERSON" and _contains(L.split(), toks)
-                          and (person_votes[k] or (types[k] == "ORG" and size[L] >= size[k])
+                          and (person_votes[k] or (types[k] == "ORG" and (size[L] >= size[k] or not org_like[k]))
                                or types[k] not in ("ORG", "GPE", "LOC", "NORP", "FAC")))
                          or (types[L] == "ORG" and types[k] == "ORG" and L.split()[:len(toks)] == toks
                              and first_at[L] <= first_at[k])

@@ -68,6 +68,7 @@ class NameCandidate:
     speaks: bool = False  # the bare subject of a verb of saying ("X said"), as people are named
     addressed: bool = False  # a form of address stands right before it ("President X", "Mr. X")
     located: bool = False  # the model's PERSON stands where places go ("in X", "at X")
+    determined: bool = False  # a determiner stands before it ("the X"), as it does not before a person's name
 
 
 def _is_title_word(token: Token) -> bool:
@@ -384,7 +385,8 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str
                 described = _described_as_organisation(doc, start, end)
                 label = "ORG" if described else _label(doc, start, end, ent.label_)
                 out.append(NameCandidate(a, b, surface, label, key, titled, in_title, described, _speaks(doc, start, end),
-                                         _addressed(doc, start), label == "PERSON" and _located(doc, start, end)))
+                                         _addressed(doc, start), label == "PERSON" and _located(doc, start, end),
+                                         start > 0 and doc[start - 1].lower_ in DETERMINERS))
     if not in_title:
         for m in _DATELINE.finditer(text):
             a, b = m.span(1)
