@@ -65,8 +65,9 @@ def _voted_type(cands: Sequence[NameCandidate]) -> str:
 
     Full names count twice (the model types them more reliably than a lone surname), a person title
     counts twice for PERSON, a bare subject of a verb of saying ("Volker said") once more for PERSON, an
-    organisation noun beside the name ("the news agency X") twice more for ORG, a place preposition
-    before the model's PERSON ("in Tampere") twice for GPE, and a country's name three times for GPE.
+    organisation noun beside the name ("the news agency X") twice more for ORG, a determiner before the
+    model's PERSON ("the Tribune said") twice for ORG, a place preposition before the model's PERSON
+    ("in Tampere") twice for GPE, and a country's name three times for GPE.
     A form of address ("President X", "Mr. X") outweighs all the other votes together.
     """
     votes: Counter[str] = Counter()
@@ -80,6 +81,8 @@ def _voted_type(cands: Sequence[NameCandidate]) -> str:
             votes["ORG"] += 2
         if c.located:
             votes["GPE"] += 2
+        if c.determined and c.label == "PERSON":
+            votes["ORG"] += 2
         if c.key in COUNTRIES:
             votes["GPE"] += 3
     if any(c.addressed for c in cands):  # "President X", "Mr. X": whatever the model called X elsewhere
@@ -101,7 +104,8 @@ def _grouped(cands: list[NameCandidate], text: str = "") -> list[tuple[list[Name
     """Mentions grouped into entities, with each entity's type.
 
     A group is one key, plus the partial names ("Trump", "Jong Un") and acronyms ("FBI") of a fuller name
-    in the article. A partial name goes to the nearest fuller name before it (two Clintons), and takes the
+    in the article, and an organisation's last words used as its short name ("the Workers Tribune" ...
+    "the Tribune"). A partial name goes to the nearest fuller name before it (two Clintons), and takes the
     fuller name's type: "Donald Trump" decides that the "Trump" the model calls ORG is the person, unless
     the text itself treats the short name as an organisation ("the Trump", "the firm Trump"). An
     organisation's prefix joins the longer name only when the longer one came first. A
@@ -128,8 +132,8 @@ def _grouped(cands: list[NameCandidate], text: str = "") -> list[tuple[list[Name
                     and ((types[L] == "PERSON" and _contains(L.split(), toks)
                           and (person_votes[k] or (types[k] == "ORG" and (size[L] >= size[k] or not org_like[k]))
                                or types[k] not in ("ORG", "GPE", "LOC", "NORP", "FAC")))
-                         or (types[L] == "ORG" and types[k] == "ORG" and L.split()[:len(toks)] == toks
-                             and first_at[L] <= first_at[k])
+                         or (types[L] == "ORG" and types[k] == "ORG" and first_at[L] <= first_at[k]
+                             and (L.split()[:len(toks)] == toks or (L.split()[-len(toks):] == toks and org_like[k])))
                          or (len(toks) == 1 and len(k) >= 2 and types[L] in ("ORG", "GPE", "LOC", "FAC")
                              and _acronym(L.split()) == k))]
     groups: dict[str, list[NameCandidate]] = {k: list(by_key[k]) for k in keys if not heads[k]}

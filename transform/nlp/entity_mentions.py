@@ -225,6 +225,14 @@ def _speaks(doc: Doc, start: int, end: int) -> bool:
             and (start == 0 or doc[start - 1].lower_ not in DETERMINERS))
 
 
+def _determined(doc: Doc, start: int, end: int) -> bool:
+    """Whether a determiner stands before the name and the name is not the modifier of a noun after it:
+    "the Tribune said" treats the name as a thing's, "the Obama administration" does not."""
+    if start == 0 or doc[start - 1].lower_ not in DETERMINERS:
+        return False
+    return not (end < len(doc) and doc[end].is_lower and doc[end].tag_ in ("NN", "NNS"))
+
+
 def _addressed(doc: Doc, start: int) -> bool:
     """Whether a capitalised form of address stands right before the name ("President X", "Mr. X")."""
     return start > 0 and doc[start - 1].text[:1].isupper() and doc[start - 1].lower_.rstrip(".") in PERSON_HONORIFICS
@@ -386,7 +394,7 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str
                 label = "ORG" if described else _label(doc, start, end, ent.label_)
                 out.append(NameCandidate(a, b, surface, label, key, titled, in_title, described, _speaks(doc, start, end),
                                          _addressed(doc, start), label == "PERSON" and _located(doc, start, end),
-                                         start > 0 and doc[start - 1].lower_ in DETERMINERS))
+                                         _determined(doc, start, end)))
     if not in_title:
         for m in _DATELINE.finditer(text):
             a, b = m.span(1)
