@@ -104,10 +104,13 @@ COUNTRIES = frozenset(
 
 
 _LEGAL_FORM_TOKENS = frozenset(t.replace(".", "") for t in LEGAL_FORMS)
-# Apostrophes as typed in the wild: straight, right single mark, and the left single mark and modifier
-# letter that keyboards and CMSs substitute for it ("Trump‘s", "Haddadʼs").
-APOSTROPHES = "'’‘ʼ"
-_POSSESSIVE_S = re.compile(rf"[{APOSTROPHES}]s\b")
+# Apostrophes as typed in the wild: straight, right single mark, and the left single mark, modifier
+# letter, acute and grave accents and prime that keyboards and CMSs substitute for it ("Trump‘s",
+# "Haddadʼs", "Trump´s", "Trump`s").
+APOSTROPHES = "'’‘ʼ´`′"
+# The substitutes alone, which the tokenizer does not split off a word by itself.
+SUBSTITUTE_APOSTROPHES = "‘ʼ´`′"
+_POSSESSIVE_S = re.compile(rf"[{APOSTROPHES}]s\b", re.IGNORECASE)
 _DOTTED = re.compile(r"(?<![\w.])((?:[^\W\d_]\.){2,})")
 
 
@@ -123,7 +126,7 @@ def name_tokens(text: str) -> list[str]:
     "Kim Jong-un" -> [kim, jong, un]; "U.S." -> [us]; "Kim Jong Un's" -> [kim, jong, un].
     """
     text = _DOTTED.sub(lambda m: m.group(1).replace(".", ""), text)
-    text = _POSSESSIVE_S.sub("", _folded(text).replace("&", " and "))
+    text = _folded(_POSSESSIVE_S.sub("", text)).replace("&", " and ")  # before folding splits "´" off
     return re.findall(r"[^\W_]+", text)
 
 
