@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from newswatch.models import ArticleAnalysis, Entity
-from transform.nlp.analysis import analyses_of_articles, load_pipeline
 from transform.body_lines import body_line_mask, is_heading_like
+from transform.nlp.analysis import analyses_of_articles, load_pipeline
 from transform.nlp.entities import article_entities, entity_key
 
 
