@@ -225,6 +225,18 @@ def _speaks(doc: Doc, start: int, end: int) -> bool:
             and (start == 0 or doc[start - 1].lower_ not in DETERMINERS))
 
 
+def _irregular_plural_owner(doc: Doc, i: int) -> bool:
+    """Whether the word is a plural that takes "'s" ("Men's 400 metres", "Children's ward") owning a
+    common word: a plural name takes a bare apostrophe ("the Democrats' plan"), so this is a common noun
+    capitalised by its position. "People's Daily" (a capital after the possessive) is a name."""
+    tok = doc[i]
+    if tok.tag_ not in ("NNS", "NNPS") or tok.lower_.endswith("s") or i + 1 >= len(doc):
+        return False
+    nxt = doc[i + 1]
+    return nxt.lower_ in _POSSESSIVE_TOKENS and nxt.lower_.endswith("s") and not (
+        i + 2 < len(doc) and doc[i + 2].text[:1].isupper())
+
+
 def _determined(doc: Doc, start: int, end: int) -> bool:
     """Whether a determiner stands before the name and the name is not the modifier of a noun after it:
     "the Tribune said" treats the name as a thing's, "the Obama administration" does not."""
@@ -375,8 +387,8 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str
             if surface.isupper() and _shouting(text, a) and key not in COUNTRIES:
                 continue  # the small model tags words in capitals almost at random ("INCREASE EXPECTATIONS")
             if end - start == 1:
-                if key in GENERIC_INSTITUTIONS or surface in common_acronyms:
-                    continue  # "the State", "artificial intelligence (AI)"
+                if key in GENERIC_INSTITUTIONS or surface in common_acronyms or _irregular_plural_owner(doc, start):
+                    continue  # "the State", "artificial intelligence (AI)", "Women's 400 metres"
                 if surface.isupper() and key not in COUNTRIES and key not in KEY_ALIASES.values():
                     if surface not in acronym_verdicts:
                         acronym_verdicts[surface] = _spelled_out(text, surface) or (
@@ -390,7 +402,7 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str
                     if _capitalised_by_position(doc, start, end, ent.label_, midsentence, lower_words):
                         continue  # "Time is running out"
             if key and key not in PRONOUNS:
-                described = _described_as_organisation(doc, start, end)
+                described = ent.label_ != "NORP" and _described_as_organisation(doc, start, end)
                 label = "ORG" if described else _label(doc, start, end, ent.label_)
                 out.append(NameCandidate(a, b, surface, label, key, titled, in_title, described, _speaks(doc, start, end),
                                          _addressed(doc, start), label == "PERSON" and _located(doc, start, end),
