@@ -66,8 +66,8 @@ def _voted_type(cands: Sequence[NameCandidate]) -> str:
     Full names count twice (the model types them more reliably than a lone surname), a person title
     counts twice for PERSON, a bare subject of a verb of saying ("Volker said") once more for PERSON, an
     organisation noun beside the name ("the news agency X") twice more for ORG, a determiner before the
-    model's PERSON ("the Tribune said") twice for ORG, a place preposition before the model's PERSON
-    ("in Tampere") twice for GPE, and a country's name three times for GPE.
+    model's PERSON ("the Tribune said") twice for ORG, a place's context ("the town of X", "in X" for the
+    model's PERSON) twice for GPE, and a country's name three times for GPE.
     A form of address ("President X", "Mr. X") outweighs all the other votes together.
     """
     votes: Counter[str] = Counter()
