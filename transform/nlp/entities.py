@@ -79,7 +79,7 @@ def _voted_type(cands: Sequence[NameCandidate]) -> str:
             votes["PERSON"] += 1
         if c.described_org:
             votes["ORG"] += 2
-        if c.located:
+        if c.located == "noun" or (c.located and c.label == "PERSON"):  # "in X" is also "in Congress"
             votes["GPE"] += 2
         if c.determined and c.label == "PERSON":
             votes["ORG"] += 2
@@ -117,9 +117,11 @@ def _grouped(cands: list[NameCandidate], text: str = "") -> list[tuple[list[Name
     types = {k: _voted_type(v) for k, v in by_key.items()}
     person_votes = {k: any(c.label == "PERSON" or c.titled or c.addressed or c.speaks for c in v)
                     for k, v in by_key.items()}
-    # The model's ORG for a surname is only believed when the text treats it as an organisation ("the
-    # Volker", "the agency Volker"); otherwise it is the person the article introduced by full name.
+    # The model's ORG or place for a surname is only believed when the text treats it as one ("the
+    # Volker", "the agency Volker", "in Duran"); otherwise it is the person the article introduced by
+    # full name.
     org_like = {k: any(c.determined or c.described_org for c in v) for k, v in by_key.items()}
+    place_like = {k: any(c.located for c in v) for k, v in by_key.items()}
     size = {k: len(v) for k, v in by_key.items()}
     keys = sorted(by_key, key=lambda k: -len(k.split()))
     # An organisation's short form follows its full name ("Acme Holdings" ... "Acme"); a longer name first
@@ -131,6 +133,7 @@ def _grouped(cands: list[NameCandidate], text: str = "") -> list[tuple[list[Name
         heads[k] = [L for L in keys if len(L.split()) > len(toks) and not heads.get(L)
                     and ((types[L] == "PERSON" and _contains(L.split(), toks)
                           and (person_votes[k] or (types[k] == "ORG" and (size[L] >= size[k] or not org_like[k]))
+                               or (types[k] in ("GPE", "LOC", "FAC") and not place_like[k] and k not in COUNTRIES)
                                or types[k] not in ("ORG", "GPE", "LOC", "NORP", "FAC")))
                          or (types[L] == "ORG" and types[k] == "ORG" and first_at[L] <= first_at[k]
                              and (L.split()[:len(toks)] == toks or (L.split()[-len(toks):] == toks and org_like[k])))

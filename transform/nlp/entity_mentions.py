@@ -67,7 +67,7 @@ class NameCandidate:
     described_org: bool = False  # a noun for an organisation stands beside it ("the news agency X")
     speaks: bool = False  # the bare subject of a verb of saying ("X said"), as people are named
     addressed: bool = False  # a form of address stands right before it ("President X", "Mr. X")
-    located: bool = False  # it stands where places go ("the town of X"; "in X" for the model's PERSON)
+    located: str = ""  # where places go: "noun" ("the town of X", "east of X"), "preposition" ("in X")
     determined: bool = False  # a determiner stands before it ("the X"), as it does not before a person's name
 
 
@@ -259,16 +259,16 @@ PLACE_NOUNS = frozenset(
 )
 
 
-def _located(doc: Doc, start: int, end: int, label: str) -> bool:
-    """Whether the text puts the name where places go: "the town of X" or "east of X" whatever the
-    model's label, and a preposition of place ("a rally in Tampere") for the model's PERSON; an owner
+def _located(doc: Doc, start: int, end: int) -> str:
+    """Whether the text puts the name where places go: after a place noun or a direction ("the town of
+    X", "east of X": "noun") or a preposition of place ("a rally in Tampere": "preposition"). An owner
     ("in X's view") is not a place."""
     if start == 0 or (end < len(doc) and _is_possessive(doc[end])):
-        return False
+        return ""
     before = doc[start - 1]
     if before.lower_ == "of" and start >= 2 and doc[start - 2].lower_ in PLACE_NOUNS and doc[start - 2].is_lower:
-        return True
-    return label == "PERSON" and before.lower_ in _PLACE_PREPOSITIONS and before.is_lower
+        return "noun"
+    return "preposition" if before.lower_ in _PLACE_PREPOSITIONS and before.is_lower else ""
 
 
 # Verbs of saying that people, far more than institutions, are the bare subject of.
@@ -416,7 +416,7 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str
                 described = ent.label_ != "NORP" and _described_as_organisation(doc, start, end)
                 label = "ORG" if described else _label(doc, start, end, ent.label_)
                 out.append(NameCandidate(a, b, surface, label, key, titled, in_title, described, _speaks(doc, start, end),
-                                         _addressed(doc, start), _located(doc, start, end, label),
+                                         _addressed(doc, start), _located(doc, start, end),
                                          _determined(doc, start, end)))
     if not in_title:
         for m in _DATELINE.finditer(text):
