@@ -225,6 +225,15 @@ def _speaks(doc: Doc, start: int, end: int) -> bool:
             and (start == 0 or doc[start - 1].lower_ not in DETERMINERS))
 
 
+# Possessive determiners: an acronym after one is a common noun ("his RBI", "their IPO"), not a name.
+_POSSESSIVE_DETERMINERS = frozenset("my your his her its our their".split())
+
+
+def _counted(doc: Doc, i: int) -> bool:
+    """Whether the acronym at ``i`` is counted or owned ("121 RBI", "his RBI"), as names are not."""
+    return i > 0 and (doc[i - 1].like_num or doc[i - 1].lower_ in _POSSESSIVE_DETERMINERS)
+
+
 def _irregular_plural_owner(doc: Doc, i: int) -> bool:
     """Whether the word is a plural that takes "'s" ("Men's 400 metres", "Children's ward") owning a
     common word: a plural name takes a bare apostrophe ("the Democrats' plan"), so this is a common noun
@@ -261,9 +270,15 @@ PLACE_NOUNS = frozenset(
 
 def _located(doc: Doc, start: int, end: int) -> str:
     """Whether the text puts the name where places go: after a place noun or a direction ("the town of
-    X", "east of X": "noun") or a preposition of place ("a rally in Tampere": "preposition"). An owner
-    ("in X's view") is not a place."""
-    if start == 0 or (end < len(doc) and _is_possessive(doc[end])):
+    X", "east of X"), or as the subject of "is a town" ("noun"), or after a preposition of place ("a
+    rally in Tampere": "preposition"). An owner ("in X's view") is not a place."""
+    if end < len(doc) and _is_possessive(doc[end]):
+        return ""
+    head = doc[end - 1]
+    if head.dep_ == "nsubj" and head.head.lower_ in ("is", "was") and any(
+            t.dep_ == "attr" and t.lower_ in PLACE_NOUNS for t in head.head.children):
+        return "noun"
+    if start == 0:
         return ""
     before = doc[start - 1]
     if before.lower_ == "of" and start >= 2 and doc[start - 2].lower_ in PLACE_NOUNS and doc[start - 2].is_lower:
@@ -401,6 +416,8 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str
                 if key in GENERIC_INSTITUTIONS or surface in common_acronyms or _irregular_plural_owner(doc, start):
                     continue  # "the State", "artificial intelligence (AI)", "Women's 400 metres"
                 if surface.isupper() and key not in COUNTRIES and key not in KEY_ALIASES.values():
+                    if _counted(doc, start):
+                        continue  # "his 121 RBI", "three GB": a unit or a common noun, counted
                     if surface not in acronym_verdicts:
                         acronym_verdicts[surface] = _spelled_out(text, surface) or (
                             ent.label_ in ("GPE", "LOC") and len(surface) <= MAX_PLACE_ACRONYM
