@@ -67,7 +67,9 @@ def _voted_type(cands: Sequence[NameCandidate]) -> str:
     counts twice for PERSON, a bare subject of a verb of saying ("Volker said") once more for PERSON, an
     organisation noun beside the name ("the news agency X") twice more for ORG, a determiner before the
     model's PERSON ("the Tribune said") twice for ORG, a place's context ("the town of X", "in X" for the
-    model's PERSON) twice for GPE, and a country's name three times for GPE.
+    model's PERSON) twice for GPE, a full name with a country in brackets after it ("Ana Ruiz ( Spain )",
+    as lists of athletes and delegates write it) three times for PERSON, and a country's name three
+    times for GPE.
     A form of address ("President X", "Mr. X") outweighs all the other votes together.
     """
     votes: Counter[str] = Counter()
@@ -83,6 +85,8 @@ def _voted_type(cands: Sequence[NameCandidate]) -> str:
             votes["GPE"] += 2
         if c.determined and c.label == "PERSON":
             votes["ORG"] += 2
+        if c.country_after and len(c.key.split()) > 1:  # "Marion Clignet ( France )" in a results list
+            votes["PERSON"] += 3
         if c.key in COUNTRIES:
             votes["GPE"] += 3
     if any(c.addressed for c in cands):  # "President X", "Mr. X": whatever the model called X elsewhere

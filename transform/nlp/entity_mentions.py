@@ -69,6 +69,7 @@ class NameCandidate:
     addressed: bool = False  # a form of address stands right before it ("President X", "Mr. X")
     located: str = ""  # where places go: "noun" ("the town of X", "east of X"), "preposition" ("in X")
     determined: bool = False  # a determiner stands before it ("the X"), as it does not before a person's name
+    country_after: bool = False  # a country in brackets follows it ("Marion Clignet ( France )")
 
 
 def _is_title_word(token: Token) -> bool:
@@ -244,6 +245,14 @@ def _irregular_plural_owner(doc: Doc, i: int) -> bool:
     nxt = doc[i + 1]
     return nxt.lower_ in _POSSESSIVE_TOKENS and nxt.lower_.endswith("s") and not (
         i + 2 < len(doc) and doc[i + 2].text[:1].isupper())
+
+
+def _country_after(doc: Doc, end: int) -> bool:
+    """Whether a country in brackets follows the name, as in lists of athletes, delegates or victims."""
+    if end + 2 >= len(doc) or doc[end].text != "(":
+        return False
+    close = next((t.i for t in doc[end + 1:end + 6] if t.text == ")"), None)
+    return close is not None and entity_key(doc[end + 1:close].text) in COUNTRIES
 
 
 def _determined(doc: Doc, start: int, end: int) -> bool:
@@ -434,7 +443,7 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str
                 label = "ORG" if described else _label(doc, start, end, ent.label_)
                 out.append(NameCandidate(a, b, surface, label, key, titled, in_title, described, _speaks(doc, start, end),
                                          _addressed(doc, start), _located(doc, start, end),
-                                         _determined(doc, start, end)))
+                                         _determined(doc, start, end), _country_after(doc, end)))
     if not in_title:
         for m in _DATELINE.finditer(text):
             a, b = m.span(1)
