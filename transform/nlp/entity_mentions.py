@@ -424,6 +424,9 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str
             if end - start == 1:
                 if key in GENERIC_INSTITUTIONS or surface in common_acronyms or _irregular_plural_owner(doc, start):
                     continue  # "the State", "artificial intelligence (AI)", "Women's 400 metres"
+                if (start > 0 and doc[start - 1].lower_ in ("a", "an") and ent.label_ == "PERSON"
+                        and not (end < len(doc) and doc[end].is_lower and doc[end].tag_ in ("NN", "NNS"))):
+                    continue  # "a Briton", "an Afghan": one of a kind of people, not a name
                 if surface.isupper() and key not in COUNTRIES and key not in KEY_ALIASES.values():
                     if _counted(doc, start):
                         continue  # "his 121 RBI", "three GB": a unit or a common noun, counted
