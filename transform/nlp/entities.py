@@ -60,6 +60,9 @@ class ArticleEntities:
     by_id: dict[str, Entity] = field(default_factory=dict)
 
 
+_INITIALLED = re.compile(r"[A-Z]\.\s*[A-Z][a-z]+$")
+
+
 def _voted_type(cands: Sequence[NameCandidate]) -> str:
     """The label most mentions agree on.
 
@@ -68,8 +71,8 @@ def _voted_type(cands: Sequence[NameCandidate]) -> str:
     organisation noun beside the name ("the news agency X") twice more for ORG, a determiner before the
     model's PERSON ("the Tribune said") twice for ORG, a place's context ("the town of X", "in X" for the
     model's PERSON) twice for GPE, a full name with a country in brackets after it ("Ana Ruiz ( Spain )",
-    as lists of athletes and delegates write it) three times for PERSON, and a country's name three
-    times for GPE.
+    as lists of athletes and delegates write it) three times for PERSON, an initial before a surname
+    ("H. Morris") twice for PERSON, and a country's name three times for GPE.
     A form of address ("President X", "Mr. X") outweighs all the other votes together.
     """
     votes: Counter[str] = Counter()
@@ -87,6 +90,8 @@ def _voted_type(cands: Sequence[NameCandidate]) -> str:
             votes["ORG"] += 2
         if c.country_after and len(c.key.split()) > 1:  # "Marion Clignet ( France )" in a results list
             votes["PERSON"] += 3
+        if _INITIALLED.match(c.surface):  # "H. Morris": a person's initial and surname
+            votes["PERSON"] += 2
         if c.key in COUNTRIES:
             votes["GPE"] += 3
     if any(c.addressed for c in cands):  # "President X", "Mr. X": whatever the model called X elsewhere

@@ -273,7 +273,8 @@ _PLACE_PREPOSITIONS = frozenset("in at near outside inside across throughout".sp
 # Common nouns and directions that make the name after "of" a place ("the town of X", "east of X").
 PLACE_NOUNS = frozenset(
     """town city village capital province region district county island port suburb outskirts centre
-    center north south east west northeast northwest southeast southwest""".split()
+    center towns cities villages provinces regions districts islands ports north south east west northeast
+    northwest southeast southwest""".split()
 )
 
 
