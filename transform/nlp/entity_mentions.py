@@ -147,6 +147,13 @@ def _pieces(span: Span) -> list[tuple[int, int]]:
     return out
 
 
+def _article_of_name(doc: Doc, start: int, end: int) -> bool:
+    """Whether a capitalised "The" inside a sentence is part of the name ("at The Oval", "in The Hague"):
+    news style writes the article in lower case unless the name has it. Its key is the same either way."""
+    return (doc[start].text == "The" and start + 1 < end and start > 0 and not doc[start].is_sent_start
+            and not doc[start - 1].is_quote and not doc[start - 1].is_space and not doc[start - 1].is_punct)
+
+
 def _trimmed(doc: Doc, start: int, end: int, label: str) -> tuple[int, int, bool] | None:
     """Token bounds of a name inside (part of) an NER span, without determiners, titles and possessives.
 
@@ -154,7 +161,8 @@ def _trimmed(doc: Doc, start: int, end: int, label: str) -> tuple[int, int, bool
     a person title stood at the head of the span or right before it.
     """
     titled = start > 0 and _is_title_word(doc[start - 1]) and doc[start - 1].text[0].isupper()
-    while start < end and (doc[start].is_punct or doc[start].lower_ in DETERMINERS or doc[start].is_space
+    while start < end and (doc[start].is_punct or doc[start].is_space
+                           or (doc[start].lower_ in DETERMINERS and not _article_of_name(doc, start, end))
                            or (doc[start].is_lower and start + 1 < end and doc[start + 1].text == "-")):
         start += 1  # "the United States", "ex-England": a name starts at its first capitalised word
     if (label == "PERSON" and start < end - 1 and doc[start].is_sent_start and doc[start].lower_ in CUE_FORMS

@@ -136,10 +136,13 @@ def entity_key(name: str) -> str:
     Args:
         name: the canonical name, e.g. "Donald J. Trump".
     Returns:
-        Space-joined folded tokens with single-letter middle initials and a company's legal form dropped,
-        e.g. "donald trump", "apple"; a few common abbreviations expanded ("U.S." -> "united states").
+        Space-joined folded tokens with a leading article, single-letter middle initials and a company's
+        legal form dropped, e.g. "donald trump", "apple", "hague"; a few common abbreviations expanded
+        ("U.S." -> "united states").
     """
     tokens = name_tokens(name)
+    if len(tokens) > 1 and tokens[0] == "the":  # "The Hague" and "the Hague" are one name
+        tokens = tokens[1:]
     while len(tokens) > 1 and tokens[-1] in _LEGAL_FORM_TOKENS:
         tokens = tokens[:-1]
     if len(tokens) > 2:
