@@ -163,8 +163,9 @@ def _trimmed(doc: Doc, start: int, end: int, label: str) -> tuple[int, int, bool
     titled = start > 0 and _is_title_word(doc[start - 1]) and doc[start - 1].text[0].isupper()
     while start < end and (doc[start].is_punct or doc[start].is_space
                            or (doc[start].lower_ in DETERMINERS and not _article_of_name(doc, start, end))
-                           or (doc[start].is_lower and start + 1 < end and doc[start + 1].text == "-")):
-        start += 1  # "the United States", "ex-England": a name starts at its first capitalised word
+                           or (doc[start].is_lower and start + 1 < end and doc[start + 1].text == "-"
+                               and doc[start].lower_ not in NAME_PARTICLES)):
+        start += 1  # "the United States", "ex-England" (but "al-Aqsa"): a name starts at its first capital
     if (label == "PERSON" and start < end - 1 and doc[start].is_sent_start and doc[start].lower_ in CUE_FORMS
             and doc[start].lower_.endswith("ed")):
         start += 1  # 'Stated Stone:', 'Continued Stone:': an inverted cue opening the line is not a first name
