@@ -58,11 +58,12 @@ def is_heading_like(line: str) -> bool:
         return True
     if _DIGIT.search(line):
         return False  # figures make a data line (results, tables, a dateline): its names are real mentions
-    return (len(words) <= MAX_HEADING_WORDS and not _SENTENCE_END.search(line)) or _headline_case(words)
+    return (len(words) <= MAX_HEADING_WORDS and not _SENTENCE_END.search(line)) or is_headline_case(line)
 
 
-def _headline_case(words: list[str]) -> bool:
+def is_headline_case(line: str) -> bool:
     """Whether a line of mixed case is written in headline case (see ``HEADLINE_CASE_SHARE``)."""
+    words = line.split()
     alpha = [w for w in words if w[:1].isalpha()]
     if len(alpha) < 4 or all(w.isupper() for w in alpha):
         return False

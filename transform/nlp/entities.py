@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from spacy.tokens import Doc, Token
 
 from newswatch.models import Entity, Mention
-from transform.body_lines import body_line_mask
+from transform.body_lines import body_line_mask, is_headline_case
 from transform.nlp.entity_mentions import NameCandidate, name_candidates
 from transform.nlp.names import COUNTRIES, TITLE_LINKS, entity_key, name_tokens
 
@@ -38,6 +38,13 @@ MIN_PROPAGATED_CHARS = 3
 # A person introduced as dead ("the late President X", "his late father, X") is background: a surname
 # shared with someone alive in the story ("says Rahman") is the living person's, whoever was named last.
 _LATE_BEFORE = re.compile(r"\blate\s+(?:[\w.]+\s+){0,3}$|\blate\s+[a-z]+(?:\s+[a-z]+)?,\s*$", re.IGNORECASE)
+
+
+def _title_case(title: str) -> bool:
+    """Whether a headline capitalises its words, so that capitals there do not mark names."""
+    words = [w for w in title.split() if w[:1].isalpha()]
+    return is_headline_case(title) or (len(words) >= 3 and all(w[0].isupper() for w in words)
+                                       and not all(w.isupper() for w in words))
 
 
 def _introduced_as_late(text: str, start: int) -> bool:
@@ -220,7 +227,8 @@ def article_entities(doc: Doc, title_doc: Doc | None = None, quoted: Sequence[tu
 
     Args:
         doc: the parsed article text (offsets of mentions index ``doc.text``).
-        title_doc: the parsed headline, if any; it informs types, names and aliases but yields no mentions.
+        title_doc: the parsed headline, if any; it informs types, names and aliases but yields no mentions
+            (a headline in headline case only adds its votes to names the text has).
         quoted: ``(start, end)`` of the article's quoted strings; names there do not name an entity.
         text: ``doc.text``, if already read (spaCy rebuilds it from the tokens on every access).
     Returns:
@@ -230,7 +238,11 @@ def article_entities(doc: Doc, title_doc: Doc | None = None, quoted: Sequence[tu
     body = body_line_mask(text)
     cands = name_candidates(doc, body, in_title=False, text=text)
     if title_doc is not None:
-        cands += name_candidates(title_doc, None, in_title=True)
+        title_cands = name_candidates(title_doc, None, in_title=True)
+        if _title_case(title_doc.text):  # "Trump Warns There ...": the model runs names into verbs
+            body_keys = {c.key for c in cands}
+            title_cands = [c for c in title_cands if c.key in body_keys]
+        cands += title_cands
     typed = _grouped(cands, text)
     groups = [g for g, _ in typed]
     names = [_canonical(g, quoted) for g in groups]

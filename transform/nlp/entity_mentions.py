@@ -334,14 +334,16 @@ def _capitalised_by_position(doc: Doc, start: int, end: int, label: str, midsent
     (``lower_words``: "Time is running out" ... "for the first time"), and the text never capitalises it
     inside a sentence (``midsentence``).
 
-    Not for persons: the tagger often calls a surname that opens a sentence a common noun ("Waters
-    said"), and the model's PERSON label is the better evidence there.
+    For persons both must hold: the tagger often calls a surname that opens a sentence a common noun
+    ("Waters said"), but the text writing the word in lower case too ("Death is ..." ... "feared death")
+    settles it.
     """
-    if end - start != 1 or label == "PERSON":
+    if end - start != 1:
         return False
     tok = doc[start]
-    return ((tok.tag_ in _COMMON_TAGS or tok.lower_ in lower_words) and not tok.is_upper
-            and _opens_sentence(doc, start) and tok.text not in midsentence)
+    common = (tok.tag_ in _COMMON_TAGS and tok.lower_ in lower_words if label == "PERSON"
+              else tok.tag_ in _COMMON_TAGS or tok.lower_ in lower_words)
+    return common and not tok.is_upper and _opens_sentence(doc, start) and tok.text not in midsentence
 
 
 def _midsentence_capitals(doc: Doc) -> tuple[set[str], set[str]]:
