@@ -74,7 +74,7 @@ def _voted_type(cands: Sequence[NameCandidate]) -> str:
     """The label most mentions agree on.
 
     Full names count twice (the model types them more reliably than a lone surname), a person title
-    counts twice for PERSON, a bare subject of a verb of saying ("Volker said") once more for PERSON, an
+    counts twice for PERSON, a bare subject of a verb of saying ("Volker said") half a vote for PERSON, an
     organisation noun beside the name ("the news agency X") twice more for ORG, a determiner before the
     model's PERSON ("the Tribune said") twice for ORG, a place's context ("the town of X", "in X" for the
     model's PERSON) twice for GPE, a full name with a country in brackets after it ("Ana Ruiz ( Spain )",
@@ -82,13 +82,13 @@ def _voted_type(cands: Sequence[NameCandidate]) -> str:
     ("H. Morris") twice for PERSON, and a country's name three times for GPE.
     A form of address ("President X", "Mr. X") outweighs all the other votes together.
     """
-    votes: Counter[str] = Counter()
+    votes: dict[str, float] = defaultdict(float)
     for c in cands:
         votes[c.label] += 2 if len(c.key.split()) > 1 else 1
         if c.titled:
             votes["PERSON"] += 2
-        if c.speaks:
-            votes["PERSON"] += 1
+        if c.speaks:  # half a vote: institutions say things too ("Acme said"); it decides between equals
+            votes["PERSON"] += 0.5
         if c.described_org:
             votes["ORG"] += 2
         if c.located == "noun" or (c.located and c.label == "PERSON"):  # "in X" is also "in Congress"

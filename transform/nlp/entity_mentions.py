@@ -215,7 +215,8 @@ ORGANISATION_NOUNS = frozenset(
 
 def _described_as_organisation(doc: Doc, start: int, end: int) -> bool:
     """Whether a lower-case organisation noun stands right before the name or right after it ("news
-    agency"), or the name is the agency credited in brackets after a dateline ("BERLIN (X) -")."""
+    agency"), the name relays what others said ("X quoted him as saying"), or it is the agency credited
+    in brackets after a dateline ("BERLIN (X) -")."""
     before = doc[start - 1] if start > 0 else None
     if before is not None and before.is_lower and before.lower_ in ORGANISATION_NOUNS:
         return True
@@ -223,8 +224,14 @@ def _described_as_organisation(doc: Doc, start: int, end: int) -> bool:
     if after and after[0].is_lower and (after[0].lower_ in ORGANISATION_NOUNS or (
             after[0].lower_ == "news" and len(after) > 1 and after[1].lower_ in ORGANISATION_NOUNS)):
         return True
+    head = doc[end - 1]
+    if head.dep_ == "nsubj" and head.head.lower_ in _RELAYING_VERBS:
+        return True  # "X quoted the minister as saying", "X reported": how agencies and papers are cited
     return (before is not None and before.text == "(" and end + 1 < len(doc) and doc[end].text == ")"
             and doc[end + 1].text in ("-", "—", "–", "--") and start >= 2 and doc[start - 2].is_upper)
+
+
+_RELAYING_VERBS = frozenset({"quoted", "quotes", "reported", "reports"})
 
 
 def _speaks(doc: Doc, start: int, end: int) -> bool:
