@@ -79,7 +79,7 @@ def _voted_type(cands: Sequence[NameCandidate]) -> str:
     model's PERSON ("the Tribune said") twice for ORG, a place's context ("the town of X", "in X" for the
     model's PERSON) twice for GPE, a full name with a country in brackets after it ("Ana Ruiz ( Spain )",
     as lists of athletes and delegates write it) three times for PERSON, an initial before a surname
-    ("H. Morris") twice for PERSON, and a country's name three times for GPE.
+    ("H. Morris") or an age after the name ("Duran, 45,") twice for PERSON, and a country's name three times for GPE.
     A form of address ("President X", "Mr. X") outweighs all the other votes together.
     """
     votes: dict[str, float] = defaultdict(float)
@@ -97,7 +97,7 @@ def _voted_type(cands: Sequence[NameCandidate]) -> str:
             votes["ORG"] += 2
         if c.country_after and len(c.key.split()) > 1:  # "Marion Clignet ( France )" in a results list
             votes["PERSON"] += 3
-        if _INITIALLED.match(c.surface):  # "H. Morris": a person's initial and surname
+        if _INITIALLED.match(c.surface) or c.aged:  # "H. Morris", "Duran, 45,": how people are written
             votes["PERSON"] += 2
         if c.key in COUNTRIES:
             votes["GPE"] += 3

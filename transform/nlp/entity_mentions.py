@@ -70,6 +70,7 @@ class NameCandidate:
     located: str = ""  # where places go: "noun" ("the town of X", "east of X"), "preposition" ("in X")
     determined: bool = False  # a determiner stands before it ("the X"), as it does not before a person's name
     country_after: bool = False  # a country in brackets follows it ("Marion Clignet ( France )")
+    aged: bool = False  # an age follows it in commas ("Duran, 45, takes on ..."), as news writes people
 
 
 def _is_title_word(token: Token) -> bool:
@@ -261,6 +262,12 @@ def _irregular_plural_owner(doc: Doc, i: int) -> bool:
     nxt = doc[i + 1]
     return nxt.lower_ in _POSSESSIVE_TOKENS and nxt.lower_.endswith("s") and not (
         i + 2 < len(doc) and doc[i + 2].text[:1].isupper())
+
+
+def _aged(doc: Doc, end: int) -> bool:
+    """Whether an age stands in commas right after the name ("Duran, 45, takes on ...")."""
+    return (end + 2 < len(doc) and doc[end].text == "," and doc[end + 2].text == ","
+            and doc[end + 1].text.isdigit() and 0 < int(doc[end + 1].text) < 110)
 
 
 def _country_after(doc: Doc, end: int) -> bool:
@@ -465,7 +472,7 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str
                 label = "ORG" if described else _label(doc, start, end, ent.label_)
                 out.append(NameCandidate(a, b, surface, label, key, titled, in_title, described, _speaks(doc, start, end),
                                          _addressed(doc, start), _located(doc, start, end),
-                                         _determined(doc, start, end), _country_after(doc, end)))
+                                         _determined(doc, start, end), _country_after(doc, end), _aged(doc, end)))
     if not in_title:
         for m in _DATELINE.finditer(text):
             a, b = m.span(1)
