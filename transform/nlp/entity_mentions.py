@@ -341,12 +341,11 @@ def _opens_sentence(doc: Doc, i: int) -> bool:
     return i == 0 or bool(doc[i].is_sent_start) or doc[i - 1].is_quote or doc[i - 1].is_space
 
 
-def _capitalised_by_position(doc: Doc, start: int, end: int, label: str, midsentence: set[str],
-                             lower_words: set[str]) -> bool:
-    """Whether a one-word name is only capitalised because it opens a sentence or a quote: the tagger
-    reads it as a common word there, or the text writes the same word in lower case elsewhere
-    (``lower_words``: "Time is running out" ... "for the first time"), and the text never capitalises it
-    inside a sentence (``midsentence``).
+def _capitalised_by_position(doc: Doc, start: int, end: int, label: str, lower_words: frozenset[str]) -> bool:
+    """Whether a one-word name opening a sentence or a quote could be a common word capitalised by its
+    position: the tagger reads it as a common word there, or the text writes the same word in lower case
+    elsewhere (``lower_words``: "Time is running out" ... "for the first time"). The caller then checks
+    that the text never capitalises it inside a sentence.
 
     For persons both must hold: the tagger often calls a surname that opens a sentence a common noun
     ("Waters said"), but the text writing the word in lower case too ("Death is ..." ... "feared death")
@@ -357,20 +356,15 @@ def _capitalised_by_position(doc: Doc, start: int, end: int, label: str, midsent
     tok = doc[start]
     common = (tok.tag_ in _COMMON_TAGS and tok.lower_ in lower_words if label == "PERSON"
               else tok.tag_ in _COMMON_TAGS or tok.lower_ in lower_words)
-    return common and not tok.is_upper and _opens_sentence(doc, start) and tok.text not in midsentence
+    return common and not tok.is_upper and _opens_sentence(doc, start)
 
 
-def _midsentence_capitals(doc: Doc) -> tuple[set[str], set[str]]:
-    """Capitalised words of the doc that stand inside a sentence (where capitals mark names), and the
-    words it writes in lower case."""
-    capitals: set[str] = set()
-    lower: set[str] = set()
-    for t in doc:
-        if t.is_lower:
-            lower.add(t.text)
-        elif t.text[:1].isupper() and not _opens_sentence(doc, t.i):
-            capitals.add(t.text)
-    return capitals, lower
+def _midsentence_capitals(doc: Doc) -> set[str]:
+    """Capitalised words of the doc that stand inside a sentence (where capitals mark names)."""
+    return {t.text for t in doc if t.text[:1].isupper() and not _opens_sentence(doc, t.i)}
+
+
+_LOWER_WORD = re.compile(r"\b[a-z]+\b")
 
 
 def _expanded_acronyms(text: str) -> frozenset[str]:
@@ -429,7 +423,7 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str
     out: list[NameCandidate] = []
     common_acronyms = _expanded_acronyms(text) if "(" in text else frozenset()
     midsentence: set[str] | None = None  # built on first need: most mentions are not in question
-    lower_words: set[str] = set()
+    lower_words: frozenset[str] | None = None
     acronym_verdicts: dict[str, bool] = {}
     for ent in doc.ents:
         if ent.label_ not in ENTITY_LABELS:
@@ -463,10 +457,12 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str
                     if acronym_verdicts[surface]:
                         continue  # "AI is changing how banks hire": a common noun, and not a place
                 if _opens_sentence(doc, start) and not doc[start].is_upper:
-                    if midsentence is None:
-                        midsentence, lower_words = _midsentence_capitals(doc)
-                    if _capitalised_by_position(doc, start, end, ent.label_, midsentence, lower_words):
-                        continue  # "Time is running out"
+                    if lower_words is None:
+                        lower_words = frozenset(_LOWER_WORD.findall(text))
+                    if _capitalised_by_position(doc, start, end, ent.label_, lower_words):
+                        midsentence = _midsentence_capitals(doc) if midsentence is None else midsentence
+                        if doc[start].text not in midsentence:
+                            continue  # "Time is running out"
             if key and key not in PRONOUNS:
                 described = ent.label_ != "NORP" and _described_as_organisation(doc, start, end)
                 label = "ORG" if described else _label(doc, start, end, ent.label_)
