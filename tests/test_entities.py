@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from newswatch.models import ArticleAnalysis, Entity
+from transform.body_lines import body_line_mask, is_heading_like
 from transform.nlp.analysis import analyses_of_articles, load_pipeline
-from transform.nlp.entities import entity_key
+from transform.nlp.entities import article_entities, entity_key
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +117,84 @@ def test_results_come_back_in_order_and_empty_texts_are_fine(nlp):
     ("Britain", "united kingdom"),
     ("Pirelli SpA", "pirelli"),
     ("Zoë Kravitz", "zoe kravitz"),
+    ("Donald Trump's", "donald trump"),
+    ("Donald Trump’s", "donald trump"),
+    ("Donald Trump‘s", "donald trump"),
+    ("Donald Trump´s", "donald trump"),
+    ("Donald Trump`s", "donald trump"),
+    ("People’s Daily", "people daily"),
+    ("Workers’ Tribune", "workers tribune"),
 ])
 def test_entity_keys_ignore_case_accents_initials_hyphens_and_legal_forms(name, key):
     assert entity_key(name) == key
+
+
+@pytest.mark.parametrize("apostrophe", ["'", "’", "‘", "´", "`"])
+def test_a_possessive_is_not_part_of_the_name_whatever_the_apostrophe(nlp, apostrophe):
+    text = (f"Marek Duda{apostrophe}s lawyers met the judge on Monday. Later Marek Duda{apostrophe}s son spoke "
+            f"to reporters, and Duda{apostrophe}s aides left the court.")
+    a = analysed(nlp, text)
+    assert {e.entity_id for e in a.entities if e.type == "PERSON"} == {"marek duda"}
+    assert mentions_of(a, "marek duda") == ["Marek Duda", "Marek Duda", "Duda"]
+
+
+def _with_labels(nlp, text: str, labels: dict[str, str]):
+    """The parsed text with its entities replaced: every whole-word occurrence of a key, labelled."""
+    doc = nlp(text)
+    spans = []
+    for tok in doc:
+        for name, label in labels.items():
+            words = name.split()
+            if [t.text for t in doc[tok.i:tok.i + len(words)]] == words:
+                spans.append(doc[tok.i:tok.i + len(words)])
+                spans[-1].label_ = label
+    taken: set[int] = set()
+    kept = []
+    for span in sorted(spans, key=lambda s: (s.start, -len(s))):
+        if not taken & set(range(span.start, span.end)):
+            kept.append(span)
+            taken |= set(range(span.start, span.end))
+    doc.ents = kept
+    return doc
+
+
+def test_a_surname_the_model_calls_org_twelve_times_is_the_person_named_once(nlp):
+    sentences = ["Ambassador Kurt Brennecke testified behind closed doors on Tuesday."]
+    sentences += [f"In the {n} hour of questioning, Brennecke described another call." for n in range(12)]
+    text = " ".join(sentences)
+    doc = _with_labels(nlp, text, {"Kurt Brennecke": "PERSON", "Brennecke": "ORG"})
+    ents = article_entities(doc)
+    assert [(e.entity_id, e.type) for e in ents.entities] == [("kurt brennecke", "PERSON")]
+    assert len(ents.mentions) == 13
+
+
+def test_a_form_of_address_outweighs_the_models_org(nlp):
+    text = "President Halvard met the envoys. " + "Later Halvard signed the treaty. " * 6
+    doc = _with_labels(nlp, text, {"Halvard": "ORG"})
+    assert [(e.entity_id, e.type) for e in article_entities(doc).entities] == [("halvard", "PERSON")]
+
+
+def test_a_surname_the_text_treats_as_an_organisation_stays_one(nlp):
+    text = ("Nora Lindgren founded the shop in 1990. The Lindgren chain now has forty stores, and the Lindgren "
+            "board met on Monday. Shares of the Lindgren rose.")
+    doc = _with_labels(nlp, text, {"Nora Lindgren": "PERSON", "Lindgren": "ORG"})
+    types = {e.entity_id: e.type for e in article_entities(doc).entities}
+    assert types == {"nora lindgren": "PERSON", "lindgren": "ORG"}
+
+
+@pytest.mark.parametrize(("line", "heading"), [
+    ("Halvorsen Warns There Will Be No Deal Unless The Opposition Backs Down", True),
+    ("Why The Harbour Plan Could Cost The City Its Last Ferry?", True),
+    ("The minister of Norland said on Tuesday that the talks with Velgrad had stalled.", False),
+    ("SOCCER - LEADERS HELD AS THE CHASING PACK CLOSES THE GAP ON THEM AGAIN", False),
+    ("Surrey 312 Kent 200 for five wickets at The Oval", False),
+])
+def test_headline_case_lines_are_headings_however_long(line, heading):
+    assert is_heading_like(line) is heading
+
+
+def test_a_credit_glued_to_the_first_sentence_is_not_body_text():
+    text = "(Harbour News Business)The port of Calderon reported lower volumes on Monday than a year before."
+    mask = body_line_mask(text)
+    assert not any(mask[:text.index("The port")])
+    assert all(mask[text.index("The port"):len(text)])

@@ -28,6 +28,19 @@ _CREDIT = re.compile(
     r"|image caption|media caption|^\s*\(?(?:photo|image|picture)s?\s*credit",
     re.IGNORECASE,
 )
+# Headline case: a line whose words nearly all start with a capital, including words that inside a
+# sentence are written in lower case ("Minister Warns There Will Be No Deal"). A sentence has lower-case
+# words; a headline in title case does not, however long. Lines in capitals are left to the shouting
+# rule of the entity stage (their countries are real mentions in results and kickers).
+HEADLINE_CASE_SHARE = 0.8
+_LOWER_IN_SENTENCES = frozenset(
+    """a an the of to in on at for from by with and or but as is are was were be been will would can could
+    should may might must has have had do does did not no there here this that these those it its than then
+    into over after before about against up down out off""".split()
+)
+# A credit the cleaner glued to the first word of the text ("(Harbour News Business)The council ..."):
+# a short bracketed name closed right against a capitalised word, with no space between them.
+_GLUED_CREDIT = re.compile(r"\([^()\n]{1,60}\)(?=[A-Z])")
 
 
 def is_heading_like(line: str) -> bool:
@@ -45,7 +58,18 @@ def is_heading_like(line: str) -> bool:
         return True
     if _DIGIT.search(line):
         return False  # figures make a data line (results, tables, a dateline): its names are real mentions
-    return len(words) <= MAX_HEADING_WORDS and not _SENTENCE_END.search(line)
+    return (len(words) <= MAX_HEADING_WORDS and not _SENTENCE_END.search(line)) or is_headline_case(line)
+
+
+def is_headline_case(line: str) -> bool:
+    """Whether a line of mixed case is written in headline case (see ``HEADLINE_CASE_SHARE``)."""
+    words = line.split()
+    alpha = [w for w in words if w[:1].isalpha()]
+    if len(alpha) < 4 or all(w.isupper() for w in alpha):
+        return False
+    capitalised = [w for w in alpha if w[0].isupper()]
+    function_words = [w for w in capitalised[1:] if w.lower() in _LOWER_IN_SENTENCES]
+    return len(capitalised) >= HEADLINE_CASE_SHARE * len(alpha) and bool(function_words)
 
 
 def body_line_mask(text: str) -> list[bool]:
@@ -55,4 +79,7 @@ def body_line_mask(text: str) -> list[bool]:
         keep = not is_heading_like(line)
         mask.extend([keep] * len(line))
         mask.append(keep)  # the newline (or the end of the text) after the line
+    if ")" in text:
+        for m in _GLUED_CREDIT.finditer(text):
+            mask[m.start():m.end()] = [False] * (m.end() - m.start())
     return mask

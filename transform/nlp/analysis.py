@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from newswatch.models import ArticleAnalysis
 from transform.nlp.entities import article_entities
+from transform.nlp.names import SUBSTITUTE_APOSTROPHES
 from transform.nlp.quotes import quoted_spans
 from transform.nlp.speakers import article_quotes
 
@@ -61,7 +62,7 @@ def _paragraph_starts(doc: Doc) -> Doc:
 
 
 def _split_typographic_possessives(nlp: spacy.language.Language) -> None:
-    """Split a possessive typed with a left single mark or a modifier letter ("Trump‘s", "Haddadʼs") off
+    """Split a possessive typed with a substitute for the apostrophe ("Trump‘s", "Haddadʼs", "Trump´s") off
     its word, as the tokenizer already does for ``'s`` and ``’s``, and let the model read it as ``'s``.
 
     Unsplit, "Marta Lindqvist‘s" is an unknown word that the small model tags as a place; split and
@@ -72,9 +73,9 @@ def _split_typographic_possessives(nlp: spacy.language.Language) -> None:
 
     if not isinstance(nlp.tokenizer, Tokenizer):
         return
-    suffixes = [*(nlp.Defaults.suffixes or ()), r"(?<=[^\W\d_])[‘ʼ][sS]?$"]
+    suffixes = [*(nlp.Defaults.suffixes or ()), rf"(?<=[^\W\d_])[{SUBSTITUTE_APOSTROPHES}][sS]?$"]
     nlp.tokenizer.suffix_search = compile_suffix_regex(suffixes).search
-    for mark in "‘ʼ":
+    for mark in SUBSTITUTE_APOSTROPHES:
         for form in (mark + "s", mark + "S"):
             nlp.vocab[form].norm_ = "'s"
 

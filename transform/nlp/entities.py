@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from spacy.tokens import Doc, Token
 
 from newswatch.models import Entity, Mention
-from transform.body_lines import body_line_mask
+from transform.body_lines import body_line_mask, is_headline_case
 from transform.nlp.entity_mentions import NameCandidate, name_candidates
 from transform.nlp.names import COUNTRIES, TITLE_LINKS, entity_key, name_tokens
 
@@ -38,6 +38,13 @@ MIN_PROPAGATED_CHARS = 3
 # A person introduced as dead ("the late President X", "his late father, X") is background: a surname
 # shared with someone alive in the story ("says Rahman") is the living person's, whoever was named last.
 _LATE_BEFORE = re.compile(r"\blate\s+(?:[\w.]+\s+){0,3}$|\blate\s+[a-z]+(?:\s+[a-z]+)?,\s*$", re.IGNORECASE)
+
+
+def _title_case(title: str) -> bool:
+    """Whether a headline capitalises its words, so that capitals there do not mark names."""
+    words = [w for w in title.split() if w[:1].isalpha()]
+    return is_headline_case(title) or (len(words) >= 3 and all(w[0].isupper() for w in words)
+                                       and not all(w.isupper() for w in words))
 
 
 def _introduced_as_late(text: str, start: int) -> bool:
@@ -60,19 +67,42 @@ class ArticleEntities:
     by_id: dict[str, Entity] = field(default_factory=dict)
 
 
+_INITIALLED = re.compile(r"[A-Z]\.\s*[A-Z][a-z]+$")
+
+
 def _voted_type(cands: Sequence[NameCandidate]) -> str:
     """The label most mentions agree on.
 
     Full names count twice (the model types them more reliably than a lone surname), a person title
-    counts twice for PERSON, and a country's name counts three times for GPE.
+    counts twice for PERSON, a bare subject of a verb of saying ("Volker said") half a vote for PERSON, an
+    organisation noun beside the name ("the news agency X") twice more for ORG, a determiner before the
+    model's PERSON ("the Tribune said") twice for ORG, a place's context ("the town of X", "in X" for the
+    model's PERSON) twice for GPE, a full name with a country in brackets after it ("Ana Ruiz ( Spain )",
+    as lists of athletes and delegates write it) three times for PERSON, an initial before a surname
+    ("H. Morris") or an age after the name ("Duran, 45,") twice for PERSON, and a country's name three times for GPE.
+    A form of address ("President X", "Mr. X") outweighs all the other votes together.
     """
-    votes: Counter[str] = Counter()
+    votes: dict[str, float] = defaultdict(float)
     for c in cands:
         votes[c.label] += 2 if len(c.key.split()) > 1 else 1
         if c.titled:
             votes["PERSON"] += 2
+        if c.speaks:  # half a vote: institutions say things too ("Acme said"); it decides between equals
+            votes["PERSON"] += 0.5
+        if c.described_org:
+            votes["ORG"] += 2
+        if c.located == "noun" or (c.located and c.label == "PERSON"):  # "in X" is also "in Congress"
+            votes["GPE"] += 2
+        if c.determined and c.label == "PERSON":
+            votes["ORG"] += 2
+        if c.country_after and len(c.key.split()) > 1:  # "Marion Clignet ( France )" in a results list
+            votes["PERSON"] += 3
+        if _INITIALLED.match(c.surface) or c.aged:  # "H. Morris", "Duran, 45,": how people are written
+            votes["PERSON"] += 2
         if c.key in COUNTRIES:
             votes["GPE"] += 3
+    if any(c.addressed for c in cands):  # "President X", "Mr. X": whatever the model called X elsewhere
+        votes["PERSON"] += sum(votes.values()) + 1
     return max(votes, key=lambda lab: (votes[lab], -_TYPE_ORDER.index(lab)))
 
 
@@ -90,8 +120,10 @@ def _grouped(cands: list[NameCandidate], text: str = "") -> list[tuple[list[Name
     """Mentions grouped into entities, with each entity's type.
 
     A group is one key, plus the partial names ("Trump", "Jong Un") and acronyms ("FBI") of a fuller name
-    in the article. A partial name goes to the nearest fuller name before it (two Clintons), and takes the
-    fuller name's type: "Donald Trump" decides that the "Trump" the model calls ORG is the person. An
+    in the article, and an organisation's last words used as its short name ("the Workers Tribune" ...
+    "the Tribune"). A partial name goes to the nearest fuller name before it (two Clintons), and takes the
+    fuller name's type: "Donald Trump" decides that the "Trump" the model calls ORG is the person, unless
+    the text itself treats the short name as an organisation ("the Trump", "the firm Trump"). An
     organisation's prefix joins the longer name only when the longer one came first. A
     fuller name introduced as dead ("the late X") gets the partial name only when no other fits.
     """
@@ -99,7 +131,13 @@ def _grouped(cands: list[NameCandidate], text: str = "") -> list[tuple[list[Name
     for c in cands:
         by_key[c.key].append(c)
     types = {k: _voted_type(v) for k, v in by_key.items()}
-    person_votes = {k: any(c.label == "PERSON" or c.titled for c in v) for k, v in by_key.items()}
+    person_votes = {k: any(c.label == "PERSON" or c.titled or c.addressed or c.speaks for c in v)
+                    for k, v in by_key.items()}
+    # The model's ORG or place for a surname is only believed when the text treats it as one ("the
+    # Volker", "the agency Volker", "in Duran"); otherwise it is the person the article introduced by
+    # full name.
+    org_like = {k: any(c.determined or c.described_org for c in v) for k, v in by_key.items()}
+    place_like = {k: any(c.located for c in v) for k, v in by_key.items()}
     size = {k: len(v) for k, v in by_key.items()}
     keys = sorted(by_key, key=lambda k: -len(k.split()))
     # An organisation's short form follows its full name ("Acme Holdings" ... "Acme"); a longer name first
@@ -110,10 +148,11 @@ def _grouped(cands: list[NameCandidate], text: str = "") -> list[tuple[list[Name
         toks = k.split()
         heads[k] = [L for L in keys if len(L.split()) > len(toks) and not heads.get(L)
                     and ((types[L] == "PERSON" and _contains(L.split(), toks)
-                          and (person_votes[k] or (types[k] == "ORG" and size[L] >= size[k])
+                          and (person_votes[k] or (types[k] == "ORG" and (size[L] >= size[k] or not org_like[k]))
+                               or (types[k] in ("GPE", "LOC", "FAC") and not place_like[k] and k not in COUNTRIES)
                                or types[k] not in ("ORG", "GPE", "LOC", "NORP", "FAC")))
-                         or (types[L] == "ORG" and types[k] == "ORG" and L.split()[:len(toks)] == toks
-                             and first_at[L] <= first_at[k])
+                         or (types[L] == "ORG" and types[k] == "ORG" and first_at[L] <= first_at[k]
+                             and (L.split()[:len(toks)] == toks or (L.split()[-len(toks):] == toks and org_like[k])))
                          or (len(toks) == 1 and len(k) >= 2 and types[L] in ("ORG", "GPE", "LOC", "FAC")
                              and _acronym(L.split()) == k))]
     groups: dict[str, list[NameCandidate]] = {k: list(by_key[k]) for k in keys if not heads[k]}
@@ -188,7 +227,8 @@ def article_entities(doc: Doc, title_doc: Doc | None = None, quoted: Sequence[tu
 
     Args:
         doc: the parsed article text (offsets of mentions index ``doc.text``).
-        title_doc: the parsed headline, if any; it informs types, names and aliases but yields no mentions.
+        title_doc: the parsed headline, if any; it informs types, names and aliases but yields no mentions
+            (a headline in headline case only adds its votes to names the text has).
         quoted: ``(start, end)`` of the article's quoted strings; names there do not name an entity.
         text: ``doc.text``, if already read (spaCy rebuilds it from the tokens on every access).
     Returns:
@@ -198,7 +238,11 @@ def article_entities(doc: Doc, title_doc: Doc | None = None, quoted: Sequence[tu
     body = body_line_mask(text)
     cands = name_candidates(doc, body, in_title=False, text=text)
     if title_doc is not None:
-        cands += name_candidates(title_doc, None, in_title=True)
+        title_cands = name_candidates(title_doc, None, in_title=True)
+        if _title_case(title_doc.text):  # "Trump Warns There ...": the model runs names into verbs
+            body_keys = {c.key for c in cands}
+            title_cands = [c for c in title_cands if c.key in body_keys]
+        cands += title_cands
     typed = _grouped(cands, text)
     groups = [g for g, _ in typed]
     names = [_canonical(g, quoted) for g in groups]

@@ -13,9 +13,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.tokens import Doc, Span, Token
 
-from transform.nlp.cues import CUE_FORMS
+from transform.nlp.cues import CUE_FORMS, inflections
 from transform.nlp.names import (
     APOSTROPHES,
     CORPORATE_SUFFIXES,
@@ -23,8 +24,10 @@ from transform.nlp.names import (
     DETERMINERS,
     GENERIC_INSTITUTIONS,
     HONORIFICS,
+    KEY_ALIASES,
     MONTHS,
     NAME_PARTICLES,
+    PERSON_HONORIFICS,
     PERSON_TITLES,
     PRONOUNS,
     TITLE_LINKS,
@@ -61,6 +64,13 @@ class NameCandidate:
     key: str
     titled: bool  # a person title stood before or at the head of the span
     in_title: bool  # from the headline, not the body: informs typing and naming only
+    described_org: bool = False  # a noun for an organisation stands beside it ("the news agency X")
+    speaks: bool = False  # the bare subject of a verb of saying ("X said"), as people are named
+    addressed: bool = False  # a form of address stands right before it ("President X", "Mr. X")
+    located: str = ""  # where places go: "noun" ("the town of X", "east of X"), "preposition" ("in X")
+    determined: bool = False  # a determiner stands before it ("the X"), as it does not before a person's name
+    country_after: bool = False  # a country in brackets follows it ("Marion Clignet ( France )")
+    aged: bool = False  # an age follows it in commas ("Duran, 45, takes on ..."), as news writes people
 
 
 def _is_title_word(token: Token) -> bool:
@@ -138,6 +148,13 @@ def _pieces(span: Span) -> list[tuple[int, int]]:
     return out
 
 
+def _article_of_name(doc: Doc, start: int, end: int) -> bool:
+    """Whether a capitalised "The" inside a sentence is part of the name ("at The Oval", "in The Hague"):
+    news style writes the article in lower case unless the name has it. Its key is the same either way."""
+    return (doc[start].text == "The" and start + 1 < end and start > 0 and not doc[start].is_sent_start
+            and not doc[start - 1].is_quote and not doc[start - 1].is_space and not doc[start - 1].is_punct)
+
+
 def _trimmed(doc: Doc, start: int, end: int, label: str) -> tuple[int, int, bool] | None:
     """Token bounds of a name inside (part of) an NER span, without determiners, titles and possessives.
 
@@ -145,9 +162,11 @@ def _trimmed(doc: Doc, start: int, end: int, label: str) -> tuple[int, int, bool
     a person title stood at the head of the span or right before it.
     """
     titled = start > 0 and _is_title_word(doc[start - 1]) and doc[start - 1].text[0].isupper()
-    while start < end and (doc[start].is_punct or doc[start].lower_ in DETERMINERS or doc[start].is_space
-                           or (doc[start].is_lower and start + 1 < end and doc[start + 1].text == "-")):
-        start += 1  # "the United States", "ex-England": a name starts at its first capitalised word
+    while start < end and (doc[start].is_punct or doc[start].is_space
+                           or (doc[start].lower_ in DETERMINERS and not _article_of_name(doc, start, end))
+                           or (doc[start].is_lower and start + 1 < end and doc[start + 1].text == "-"
+                               and doc[start].lower_ not in NAME_PARTICLES)):
+        start += 1  # "the United States", "ex-England" (but "al-Aqsa"): a name starts at its first capital
     if (label == "PERSON" and start < end - 1 and doc[start].is_sent_start and doc[start].lower_ in CUE_FORMS
             and doc[start].lower_.endswith("ed")):
         start += 1  # 'Stated Stone:', 'Continued Stone:': an inverted cue opening the line is not a first name
@@ -186,6 +205,125 @@ def _label(doc: Doc, start: int, end: int, label: str) -> str:
     return label
 
 
+# Common nouns that describe an organisation when they stand right beside its name, in apposition
+# ("the news agency X", "X news agency", "the broadcaster X", "X newspaper"). The small model calls a
+# one-word agency or paper a person when nothing in the name itself says what it is.
+ORGANISATION_NOUNS = frozenset(
+    """agency agencies newspaper newspapers daily weekly magazine tabloid broadcaster broadcasters
+    outlet outlets website channel network wire newswire publisher""".split()
+)
+
+
+def _described_as_organisation(doc: Doc, start: int, end: int) -> bool:
+    """Whether a lower-case organisation noun stands right before the name or right after it ("news
+    agency"), the name relays what others said ("X quoted him as saying"), or it is the agency credited
+    in brackets after a dateline ("BERLIN (X) -")."""
+    before = doc[start - 1] if start > 0 else None
+    if before is not None and before.is_lower and before.lower_ in ORGANISATION_NOUNS:
+        return True
+    after = doc[end:end + 2]
+    if after and after[0].is_lower and (after[0].lower_ in ORGANISATION_NOUNS or (
+            after[0].lower_ == "news" and len(after) > 1 and after[1].lower_ in ORGANISATION_NOUNS)):
+        return True
+    head = doc[end - 1]
+    if head.dep_ == "nsubj" and head.head.lower_ in _RELAYING_VERBS:
+        return True  # "X quoted the minister as saying", "X reported": how agencies and papers are cited
+    return (before is not None and before.text == "(" and end + 1 < len(doc) and doc[end].text == ")"
+            and doc[end + 1].text in ("-", "—", "–", "--") and start >= 2 and doc[start - 2].is_upper)
+
+
+_RELAYING_VERBS = frozenset({"quoted", "quotes", "reported", "reports"})
+
+
+def _speaks(doc: Doc, start: int, end: int) -> bool:
+    """Whether the name, without a determiner, is the subject of a verb of saying ("Volker said")."""
+    head = doc[end - 1]
+    return (head.dep_ == "nsubj" and head.head.lower_ in _SPEECH_VERBS
+            and not any(t.lower_ in DETERMINERS for t in head.children)
+            and (start == 0 or doc[start - 1].lower_ not in DETERMINERS))
+
+
+# Possessive determiners: an acronym after one is a common noun ("his RBI", "their IPO"), not a name.
+_POSSESSIVE_DETERMINERS = frozenset("my your his her its our their".split())
+
+
+def _counted(doc: Doc, i: int) -> bool:
+    """Whether the acronym at ``i`` is counted or owned ("121 RBI", "his RBI"), as names are not."""
+    return i > 0 and (doc[i - 1].like_num or doc[i - 1].lower_ in _POSSESSIVE_DETERMINERS)
+
+
+def _irregular_plural_owner(doc: Doc, i: int) -> bool:
+    """Whether the word is a plural that takes "'s" ("Men's 400 metres", "Children's ward") owning a
+    common word: a plural name takes a bare apostrophe ("the Democrats' plan"), so this is a common noun
+    capitalised by its position. "People's Daily" (a capital after the possessive) is a name."""
+    tok = doc[i]
+    if tok.tag_ not in ("NNS", "NNPS") or tok.lower_.endswith("s") or i + 1 >= len(doc):
+        return False
+    nxt = doc[i + 1]
+    return nxt.lower_ in _POSSESSIVE_TOKENS and nxt.lower_.endswith("s") and not (
+        i + 2 < len(doc) and doc[i + 2].text[:1].isupper())
+
+
+def _aged(doc: Doc, end: int) -> bool:
+    """Whether an age stands in commas right after the name ("Duran, 45, takes on ...")."""
+    return (end + 2 < len(doc) and doc[end].text == "," and doc[end + 2].text == ","
+            and doc[end + 1].text.isdigit() and 0 < int(doc[end + 1].text) < 110)
+
+
+def _country_after(doc: Doc, end: int) -> bool:
+    """Whether a country in brackets follows the name, as in lists of athletes, delegates or victims."""
+    if end + 2 >= len(doc) or doc[end].text != "(":
+        return False
+    close = next((t.i for t in doc[end + 1:end + 6] if t.text == ")"), None)
+    return close is not None and entity_key(doc[end + 1:close].text) in COUNTRIES
+
+
+def _determined(doc: Doc, start: int, end: int) -> bool:
+    """Whether a determiner stands before the name and the name is not the modifier of a noun after it:
+    "the Tribune said" treats the name as a thing's, "the Obama administration" does not."""
+    if start == 0 or doc[start - 1].lower_ not in DETERMINERS:
+        return False
+    return not (end < len(doc) and doc[end].is_lower and doc[end].tag_ in ("NN", "NNS"))
+
+
+def _addressed(doc: Doc, start: int) -> bool:
+    """Whether a capitalised form of address stands right before the name ("President X", "Mr. X")."""
+    return start > 0 and doc[start - 1].text[:1].isupper() and doc[start - 1].lower_.rstrip(".") in PERSON_HONORIFICS
+
+
+# Prepositions after which a name is a place, and (unlike "to", "from", "with") hardly ever a person.
+_PLACE_PREPOSITIONS = frozenset("in at near outside inside across throughout".split())
+# Common nouns and directions that make the name after "of" a place ("the town of X", "east of X").
+PLACE_NOUNS = frozenset(
+    """town city village capital province region district county island port suburb outskirts centre
+    center towns cities villages provinces regions districts islands ports north south east west northeast
+    northwest southeast southwest""".split()
+)
+
+
+def _located(doc: Doc, start: int, end: int) -> str:
+    """Whether the text puts the name where places go: after a place noun or a direction ("the town of
+    X", "east of X"), or as the subject of "is a town" ("noun"), or after a preposition of place ("a
+    rally in Tampere": "preposition"). An owner ("in X's view") is not a place."""
+    if end < len(doc) and _is_possessive(doc[end]):
+        return ""
+    head = doc[end - 1]
+    if head.dep_ == "nsubj" and head.head.lower_ in ("is", "was") and any(
+            t.dep_ == "attr" and t.lower_ in PLACE_NOUNS for t in head.head.children):
+        return "noun"
+    if start == 0:
+        return ""
+    before = doc[start - 1]
+    if before.lower_ == "of" and start >= 2 and doc[start - 2].lower_ in PLACE_NOUNS and doc[start - 2].is_lower:
+        return "noun"
+    return "preposition" if before.lower_ in _PLACE_PREPOSITIONS and before.is_lower else ""
+
+
+# Verbs of saying that people, far more than institutions, are the bare subject of.
+_SPEECH_VERBS = frozenset(f for base in ("say", "tell", "add", "tweet", "testify", "recall", "insist", "explain")
+                          for f in inflections(base))
+
+
 def _shouting(text: str, at: int) -> bool:
     """Whether the line around ``at`` is mostly in capitals (a headline, a kicker, a slug)."""
     start = text.rfind("\n", 0, at) + 1
@@ -203,23 +341,30 @@ def _opens_sentence(doc: Doc, i: int) -> bool:
     return i == 0 or bool(doc[i].is_sent_start) or doc[i - 1].is_quote or doc[i - 1].is_space
 
 
-def _capitalised_by_position(doc: Doc, start: int, end: int, label: str, midsentence: set[str]) -> bool:
-    """Whether a one-word name is only capitalised because it opens a sentence or a quote: the tagger
-    reads it as a common word there, and the text never capitalises it elsewhere (``midsentence``).
+def _capitalised_by_position(doc: Doc, start: int, end: int, label: str, lower_words: frozenset[str]) -> bool:
+    """Whether a one-word name opening a sentence or a quote could be a common word capitalised by its
+    position: the tagger reads it as a common word there, or the text writes the same word in lower case
+    elsewhere (``lower_words``: "Time is running out" ... "for the first time"). The caller then checks
+    that the text never capitalises it inside a sentence.
 
-    Not for persons: the tagger often calls a surname that opens a sentence a common noun ("Waters
-    said"), and the model's PERSON label is the better evidence there.
+    For persons both must hold: the tagger often calls a surname that opens a sentence a common noun
+    ("Waters said"), but the text writing the word in lower case too ("Death is ..." ... "feared death")
+    settles it.
     """
-    if end - start != 1 or label == "PERSON":
+    if end - start != 1:
         return False
     tok = doc[start]
-    return (tok.tag_ in _COMMON_TAGS and not tok.is_upper and _opens_sentence(doc, start)
-            and tok.text not in midsentence)
+    common = (tok.tag_ in _COMMON_TAGS and tok.lower_ in lower_words if label == "PERSON"
+              else tok.tag_ in _COMMON_TAGS or tok.lower_ in lower_words)
+    return common and not tok.is_upper and _opens_sentence(doc, start)
 
 
 def _midsentence_capitals(doc: Doc) -> set[str]:
     """Capitalised words of the doc that stand inside a sentence (where capitals mark names)."""
     return {t.text for t in doc if t.text[:1].isupper() and not _opens_sentence(doc, t.i)}
+
+
+_LOWER_WORD = re.compile(r"\b[a-z]+\b")
 
 
 def _expanded_acronyms(text: str) -> frozenset[str]:
@@ -235,6 +380,31 @@ def _expanded_acronyms(text: str) -> frozenset[str]:
         if all(w.islower() for w in words[1:]) and (words[0].islower() or sentence_initial):
             out.add(acronym)
     return frozenset(out)
+
+
+def _spelled_out(text: str, acronym: str) -> bool:
+    """Whether the text writes the acronym's words out in lower case anywhere ("... turning to artificial
+    intelligence ... AI is"): then the acronym abbreviates a common noun, not a name."""
+    if not 2 <= len(acronym) <= 6 or not acronym.isalpha():
+        return False
+    pattern = r"\b" + r"[ -]".join(f"({ch.lower()}[a-z]+)" for ch in acronym) + r"\b"
+    return any(all(len(w) > 2 and w not in STOP_WORDS for w in m.groups()) for m in re.finditer(pattern, text))
+
+
+# An unknown acronym typed as a place is kept only where the text uses it as one; longer words in
+# capitals are names written in capitals (datelines: "NABLUS , West Bank"), not acronyms.
+MAX_PLACE_ACRONYM = 4
+# Prepositions after which a name is a place ("in AI" aside, acronyms of places are used there).
+_LOCATIVE = frozenset("in at from to into across near outside inside throughout around across via".split())
+
+
+def _used_as_place(doc: Doc, surface: str) -> bool:
+    """Whether the text puts ``surface`` where places go: after a locative preposition, or as "X-based"."""
+    for tok in doc:
+        if tok.text == surface and tok.i > 0 and (doc[tok.i - 1].lower_ in _LOCATIVE
+                                                  or doc[tok.i + 1:tok.i + 3].text.lower() == "-based"):
+            return True
+    return False
 
 
 def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str | None = None) -> list[NameCandidate]:
@@ -253,6 +423,8 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str
     out: list[NameCandidate] = []
     common_acronyms = _expanded_acronyms(text) if "(" in text else frozenset()
     midsentence: set[str] | None = None  # built on first need: most mentions are not in question
+    lower_words: frozenset[str] | None = None
+    acronym_verdicts: dict[str, bool] = {}
     for ent in doc.ents:
         if ent.label_ not in ENTITY_LABELS:
             continue
@@ -270,14 +442,33 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str
             if surface.isupper() and _shouting(text, a) and key not in COUNTRIES:
                 continue  # the small model tags words in capitals almost at random ("INCREASE EXPECTATIONS")
             if end - start == 1:
-                if key in GENERIC_INSTITUTIONS or surface in common_acronyms:
-                    continue  # "the State", "artificial intelligence (AI)"
-                if doc[start].tag_ in _COMMON_TAGS and _opens_sentence(doc, start):
-                    midsentence = _midsentence_capitals(doc) if midsentence is None else midsentence
-                    if _capitalised_by_position(doc, start, end, ent.label_, midsentence):
-                        continue  # "Time is running out"
+                if key in GENERIC_INSTITUTIONS or surface in common_acronyms or _irregular_plural_owner(doc, start):
+                    continue  # "the State", "artificial intelligence (AI)", "Women's 400 metres"
+                if (start > 0 and doc[start - 1].lower_ in ("a", "an") and ent.label_ == "PERSON"
+                        and not (end < len(doc) and doc[end].is_lower and doc[end].tag_ in ("NN", "NNS"))):
+                    continue  # "a Briton", "an Afghan": one of a kind of people, not a name
+                if surface.isupper() and key not in COUNTRIES and key not in KEY_ALIASES.values():
+                    if _counted(doc, start):
+                        continue  # "his 121 RBI", "three GB": a unit or a common noun, counted
+                    if surface not in acronym_verdicts:
+                        acronym_verdicts[surface] = _spelled_out(text, surface) or (
+                            ent.label_ in ("GPE", "LOC") and len(surface) <= MAX_PLACE_ACRONYM
+                            and not _used_as_place(doc, surface))
+                    if acronym_verdicts[surface]:
+                        continue  # "AI is changing how banks hire": a common noun, and not a place
+                if _opens_sentence(doc, start) and not doc[start].is_upper:
+                    if lower_words is None:
+                        lower_words = frozenset(_LOWER_WORD.findall(text))
+                    if _capitalised_by_position(doc, start, end, ent.label_, lower_words):
+                        midsentence = _midsentence_capitals(doc) if midsentence is None else midsentence
+                        if doc[start].text not in midsentence:
+                            continue  # "Time is running out"
             if key and key not in PRONOUNS:
-                out.append(NameCandidate(a, b, surface, _label(doc, start, end, ent.label_), key, titled, in_title))
+                described = ent.label_ != "NORP" and _described_as_organisation(doc, start, end)
+                label = "ORG" if described else _label(doc, start, end, ent.label_)
+                out.append(NameCandidate(a, b, surface, label, key, titled, in_title, described, _speaks(doc, start, end),
+                                         _addressed(doc, start), _located(doc, start, end),
+                                         _determined(doc, start, end), _country_after(doc, end), _aged(doc, end)))
     if not in_title:
         for m in _DATELINE.finditer(text):
             a, b = m.span(1)

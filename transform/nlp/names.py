@@ -38,6 +38,12 @@ NAME_PARTICLES = frozenset(
 )
 # Titles stripped even when the model did not call the name a PERSON ("President Trump" tagged ORG).
 HONORIFICS = frozenset("mr mrs ms miss dr president sen senator rep gov governor prime minister".split())
+# Forms of address that, right before a capitalised name, make it a person whatever the model or the
+# other mentions say ("President Trump" in an article where the model calls "Trump" an ORG twelve times).
+PERSON_HONORIFICS = frozenset(
+    """mr mrs ms miss mx dr sir dame president senator sen rep representative congressman congresswoman gov
+    governor ambassador judge mayor king queen prince princess pope rev reverend""".split()
+)
 DETERMINERS = frozenset({"the", "a", "an", "this", "that", "these", "those"})
 # Words that are never a name, whatever the model tagged ("She" at the start of a sentence as PERSON).
 PRONOUNS = frozenset(
@@ -98,10 +104,13 @@ COUNTRIES = frozenset(
 
 
 _LEGAL_FORM_TOKENS = frozenset(t.replace(".", "") for t in LEGAL_FORMS)
-# Apostrophes as typed in the wild: straight, right single mark, and the left single mark and modifier
-# letter that keyboards and CMSs substitute for it ("Trump‘s", "Haddadʼs").
-APOSTROPHES = "'’‘ʼ"
-_POSSESSIVE_S = re.compile(rf"[{APOSTROPHES}]s\b")
+# Apostrophes as typed in the wild: straight, right single mark, and the left single mark, modifier
+# letter, acute and grave accents and prime that keyboards and CMSs substitute for it ("Trump‘s",
+# "Haddadʼs", "Trump´s", "Trump`s").
+APOSTROPHES = "'’‘ʼ´`′"
+# The substitutes alone, which the tokenizer does not split off a word by itself.
+SUBSTITUTE_APOSTROPHES = "‘ʼ´`′"
+_POSSESSIVE_S = re.compile(rf"[{APOSTROPHES}]s\b", re.IGNORECASE)
 _DOTTED = re.compile(r"(?<![\w.])((?:[^\W\d_]\.){2,})")
 
 
@@ -117,7 +126,7 @@ def name_tokens(text: str) -> list[str]:
     "Kim Jong-un" -> [kim, jong, un]; "U.S." -> [us]; "Kim Jong Un's" -> [kim, jong, un].
     """
     text = _DOTTED.sub(lambda m: m.group(1).replace(".", ""), text)
-    text = _POSSESSIVE_S.sub("", _folded(text).replace("&", " and "))
+    text = _folded(_POSSESSIVE_S.sub("", text)).replace("&", " and ")  # before folding splits "´" off
     return re.findall(r"[^\W_]+", text)
 
 
@@ -127,10 +136,13 @@ def entity_key(name: str) -> str:
     Args:
         name: the canonical name, e.g. "Donald J. Trump".
     Returns:
-        Space-joined folded tokens with single-letter middle initials and a company's legal form dropped,
-        e.g. "donald trump", "apple"; a few common abbreviations expanded ("U.S." -> "united states").
+        Space-joined folded tokens with a leading article, single-letter middle initials and a company's
+        legal form dropped, e.g. "donald trump", "apple", "hague"; a few common abbreviations expanded
+        ("U.S." -> "united states").
     """
     tokens = name_tokens(name)
+    if len(tokens) > 1 and tokens[0] == "the":  # "The Hague" and "the Hague" are one name
+        tokens = tokens[1:]
     while len(tokens) > 1 and tokens[-1] in _LEGAL_FORM_TOKENS:
         tokens = tokens[:-1]
     if len(tokens) > 2:
