@@ -77,8 +77,9 @@ def _visit(driver, url: str, shot: str):
     errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
     assert errors == [], errors
     origin = url.split("/", 3)[:3]
-    # chrome:// URLs are the browser's own pages (its new-tab page loads lazily), not requests of ours
-    for requested in (u for u in _requested_urls(driver) if not u.startswith("chrome://")):
+    # chrome:// and chrome-untrusted:// URLs are the browser's own pages (its new-tab page loads lazily), not
+    # requests of ours
+    for requested in (u for u in _requested_urls(driver) if not u.startswith(("chrome://", "chrome-untrusted://"))):
         assert requested.startswith("/".join(origin) + "/") or requested.startswith("data:"), requested
         assert requested.startswith("http://127.0.0.1:") or requested.startswith("data:"), requested
     return driver.find_element(By.TAG_NAME, "main")
