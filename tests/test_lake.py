@@ -380,3 +380,53 @@ def test_rows_changed_in_place_are_published_as_deltas_with_their_latest_state(w
     finally:
         reader.close()
     assert publish_lake(con, paths).files_written == 0  # nothing changed: nothing written
+
+
+def test_a_delta_table_reads_its_base_and_folds_only_the_deltas(warehouse):
+    """The file of a delta table's first publication (and of each compaction) holds one row per key: the
+    reader takes from it the keys no delta has, so stories updated after it show once, in their latest state."""
+    con, paths = warehouse
+    _cycle(con, 0, 5, "2026-06")
+    publish_lake(con, paths)
+    first = read_manifest(paths)["tables"]
+    assert first["stories"]["base"] == first["stories"]["files"][0]
+    assert first["runs"]["base"] == first["runs"]["files"][0]
+    for k in range(1, 4):  # each cycle's first article joins (updates) the story the cycle before ended with
+        _cycle(con, k * 5, 5, "2026-06")
+        con.execute("UPDATE runs SET status = 'completed', lake_seq = nextval('lake_seq') WHERE run_id = 'r0'")
+        publish_lake(con, paths)
+        _same_as_live(con, paths)
+    tables = read_manifest(paths)["tables"]
+    assert tables["stories"]["base"] == first["stories"]["base"] and len(tables["stories"]["files"]) == 4
+    reader = lake_connection(paths)
+    try:
+        assert (reader.execute("SELECT * FROM runs ORDER BY run_id").fetchall()
+                == con.execute("SELECT * EXCLUDE (lake_seq) FROM runs ORDER BY run_id").fetchall())
+        live_cols = [d[0] for d in con.execute("SELECT * FROM stories LIMIT 0").description]
+        assert [d[0] for d in reader.execute("SELECT * FROM stories LIMIT 0").description] == live_cols
+    finally:
+        reader.close()
+    publish_lake(con, paths, compact=True)
+    folded = read_manifest(paths)["tables"]["stories"]
+    assert folded["files"] == [folded["base"]] and folded["base"] != first["stories"]["base"]
+    _cycle(con, 30, 3, "2026-07")
+    publish_lake(con, paths)
+    assert read_manifest(paths)["tables"]["stories"]["base"] == folded["base"]
+    _same_as_live(con, paths)
+
+
+def test_a_delta_table_published_without_a_base_still_keeps_the_latest_row(warehouse):
+    """A lake published before bases were recorded: every file is folded, as it was then."""
+    con, paths = warehouse
+    for k in range(3):
+        _cycle(con, k * 4, 4, "2026-06")
+        publish_lake(con, paths)
+    manifest = read_manifest(paths)
+    for entry in manifest["tables"].values():
+        entry.pop("base", None)
+    reader = lake_connection(paths, manifest)
+    try:
+        assert (reader.execute("SELECT story_id, title, article_count FROM stories ORDER BY 1").fetchall()
+                == con.execute("SELECT story_id, title, article_count FROM stories ORDER BY 1").fetchall())
+    finally:
+        reader.close()

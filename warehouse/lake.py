@@ -246,6 +246,7 @@ def publish_lake(con: duckdb.DuckDBPyConnection, paths: LakePaths, *, compact: b
             files = list(old.get("files", [])) if old.get("kind") == "latest" else []
             top_row = con.execute(f"SELECT max(lake_seq), count(*) FROM {_q(table)} WHERE lake_seq > ?", [mark]).fetchone()
             top, n = (int(top_row[0]) if top_row and top_row[0] is not None else mark), int(top_row[1]) if top_row else 0
+            new = []
             if n or not files:
                 new = _copy(con, f"SELECT *, {version} AS lake_version FROM {_q(table)} WHERE lake_seq > {mark}",
                             folder, partitioned=False, tag=tag)
@@ -253,7 +254,7 @@ def publish_lake(con: duckdb.DuckDBPyConnection, paths: LakePaths, *, compact: b
                 written += len(new)
                 rows += n
             tables[table] = {"kind": "latest", "key": list(RENUMBERED[table]), "files": sorted(files),
-                             "high_water": top, "hide": ["lake_seq"]}
+                             "high_water": top, "hide": ["lake_seq"], **_base_of(old, files, _relative(paths, new) if not mark else [])}
         elif table in REPLACED:
             entry = _replaced(con, paths, table, old, tag)
             written += entry.pop("_written")
@@ -262,7 +263,9 @@ def publish_lake(con: duckdb.DuckDBPyConnection, paths: LakePaths, *, compact: b
         elif table in LATEST:
             key, changed = LATEST[table]
             files = list(old.get("files", []))
-            if not files:
+            first = not files
+            new = []
+            if first:
                 select = f"SELECT *, {version} AS lake_version FROM {_q(table)}"
             else:
                 keys = changed
@@ -276,7 +279,7 @@ def publish_lake(con: duckdb.DuckDBPyConnection, paths: LakePaths, *, compact: b
                 files += _relative(paths, new)
                 written += len(new)
                 rows += n
-            tables[table] = {"kind": "latest", "key": key, "files": sorted(files)}
+            tables[table] = {"kind": "latest", "key": key, "files": sorted(files), **_base_of(old, files, _relative(paths, new) if first else [])}
         else:
             # A small table is rewritten only when its contents changed (a hash over its rows).
             row = con.execute(f"SELECT count(*), coalesce(bit_xor(hash(t)), 0) FROM {_q(table)} t").fetchone()
@@ -291,6 +294,8 @@ def publish_lake(con: duckdb.DuckDBPyConnection, paths: LakePaths, *, compact: b
         due = compact if compact is not None else len(entry["files"]) > COMPACT_FILES
         if due and entry["kind"] in ("append", "latest") and len(entry["files"]) > 1:
             entry["files"] = _compacted(con, paths, table, entry, tag)
+            if entry["kind"] == "latest":
+                entry["base"] = entry["files"][0]
             compacted.append(table)
     views, macros = _catalog(con)
     if previous is not None and not written and not compacted and previous["tables"] == tables and (
@@ -305,6 +310,21 @@ def publish_lake(con: duckdb.DuckDBPyConnection, paths: LakePaths, *, compact: b
     _switch_current(paths, catalog)
     deleted = _remove_unnamed(paths, keep=_named_files(paths))
     return Publication(version, written, rows, tuple(compacted), deleted)
+
+
+def _base_of(old: dict[str, Any], files: list[str], whole: list[str]) -> dict[str, str]:
+    """The ``base`` of a delta table's entry: the one file that holds at most one row per key and is older
+    than every other file (``whole``: the file of the table's first, whole publication; else the previous
+    entry's base, kept while it is still one of ``files``; compaction sets a new one).
+
+    Why: the reader keeps the latest row per key, and folding every file costs a hash aggregate over the
+    whole table at each query (0.2-0.3 s for 600k stories); with a known base it folds only the deltas and
+    drops their keys from the base with an anti-join (``_define``).
+    """
+    if len(whole) == 1:
+        return {"base": whole[0]}
+    base = old.get("base")
+    return {"base": base} if isinstance(base, str) and base in files else {}
 
 
 def _key(entry: dict[str, Any]) -> str:
@@ -426,6 +446,16 @@ def _define(con: duckdb.DuckDBPyConnection, paths: LakePaths, data: dict[str, An
         hidden = ", ".join(_q(c) for c in ["lake_version", *entry.get("hide", [])])
         if entry["kind"] == "latest" and len(files) == 1:  # compacted (or first): one row per key already
             body = f"SELECT * EXCLUDE ({hidden}) FROM {src}"
+        elif entry["kind"] == "latest" and entry.get("base") in entry["files"]:
+            # The base holds one row per key: fold only the deltas, and take from the base the keys they lack.
+            deltas = "[" + ", ".join(_lit(str(paths.lake.resolve() / f))
+                                     for f in entry["files"] if f != entry["base"]) + "]"
+            base = _lit(str(paths.lake.resolve() / entry["base"]))
+            keys = _key(entry)
+            body = (f"WITH delta AS (SELECT * FROM read_parquet({deltas}, hive_partitioning = false, "
+                    f"union_by_name = true) QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY lake_version DESC)"
+                    f" = 1) SELECT * EXCLUDE ({hidden}) FROM (SELECT * FROM read_parquet({base}, hive_partitioning = "
+                    f"false) ANTI JOIN delta USING ({keys}) UNION ALL BY NAME SELECT * FROM delta)")
         elif entry["kind"] == "latest":
             body = (f"SELECT * EXCLUDE ({hidden}) FROM {src} "
                     f"QUALIFY row_number() OVER (PARTITION BY {_key(entry)} ORDER BY lake_version DESC) = 1")
