@@ -76,12 +76,28 @@ class FeedHealth:
     failing_since: datetime | None
     disabled: bool
     disabled_reason: str | None
-    arrivals: tuple[datetime, ...] = ()  # distinct times new items were first seen, oldest first
+    rhythm: Rhythm | None = None  # None: no item of the feed was ever seen
+
+
+@dataclass(frozen=True, slots=True)
+class Rhythm:
+    """A feed's arrivals (the distinct times its new items were first seen) within ``HISTORY`` of its last one."""
+
+    last: datetime  # the last arrival
+    usual_gap: timedelta | None  # see ``usual_gap``
+
+    @classmethod
+    def of(cls, arrivals: Sequence[datetime]) -> Rhythm | None:
+        return cls(max(arrivals), usual_gap(arrivals)) if arrivals else None
 
 
 def usual_gap(arrivals: Sequence[datetime]) -> timedelta | None:
-    """The feed's usual gap between arrivals, or None while its history is too short to tell."""
-    times = sorted(arrivals)
+    """The feed's usual gap between arrivals, or None while its history is too short to tell.
+
+    The warehouse computes the same in SQL (``_rhythms``); this is its definition, and the tests hold the
+    two equal.
+    """
+    times = sorted(set(arrivals))
     gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
     if len(gaps) < MIN_GAPS or times[-1] - times[0] < MIN_HISTORY:
         return None
@@ -107,10 +123,9 @@ def feed_incident(feed: FeedHealth, *, now: datetime, failing_after: timedelta, 
             f"Every poll of {feed.name} ({url}) has failed since {_when(feed.failing_since)} "
             f"({feed.consecutive_failures} in a row). Last error: {error}. "
             "Stories it carries are missed until it is fixed.")
-    gap = usual_gap(feed.arrivals)
-    if gap is None:
+    if feed.rhythm is None or feed.rhythm.usual_gap is None:
         return None
-    last = max(feed.arrivals)
+    gap, last = feed.rhythm.usual_gap, feed.rhythm.last
     limit = max(gap * silent_factor, MIN_SILENCE)
     if now - last <= limit:
         return None
@@ -177,10 +192,8 @@ def _feed_health(con: duckdb.DuckDBPyConnection, feed_ids: Sequence[str], now: d
     feeds = con.execute(
         "SELECT feed_id, name, url, last_status, last_error, consecutive_failures, failing_since, disabled, "
         "disabled_reason FROM feeds WHERE feed_id IN (SELECT unnest(?)) ORDER BY name", [list(feed_ids)]).fetchall()
-    arrivals: dict[str, list[datetime]] = {}
-    for fid, t in _recent_arrivals(con, list(feed_ids), now):
-        arrivals.setdefault(fid, []).append(t)
-    return [FeedHealth(r[0], r[1], r[2], r[3], r[4], int(r[5] or 0), r[6], bool(r[7]), r[8], tuple(arrivals.get(r[0], ())))
+    rhythms = _rhythms(con, list(feed_ids), now)
+    return [FeedHealth(r[0], r[1], r[2], r[3], r[4], int(r[5] or 0), r[6], bool(r[7]), r[8], rhythms.get(r[0]))
             for r in feeds]
 
 
@@ -189,33 +202,51 @@ def _feed_health(con: duckdb.DuckDBPyConnection, feed_ids: Sequence[str], now: d
 RECENT = timedelta(days=7)
 
 
-def _recent_arrivals(con: duckdb.DuckDBPyConnection, feed_ids: list[str], now: datetime) -> list[tuple[str, datetime]]:
-    """Each feed's distinct arrival times within ``HISTORY`` of its last arrival, ordered by feed and time.
+def _rhythms(con: duckdb.DuckDBPyConnection, feed_ids: list[str], now: datetime) -> dict[str, Rhythm]:
+    """Each feed's ``Rhythm``, computed in the warehouse (``usual_gap`` is its definition).
 
     Why in steps: ``feed_items`` grows with the archive and has no index, but it is written in time order,
     so a constant lower bound on ``first_seen_at`` lets DuckDB skip every older row group. The last
     arrivals are looked for in the ``RECENT`` before ``now`` first; only feeds silent longer than that (rare, and
-    exactly the ones being checked) cost a read of older rows. The arrivals are then read from the
-    earliest of those last arrivals minus ``HISTORY`` on.
+    exactly the ones being checked) cost a read of older rows. The gaps are then read from the earliest of
+    those last arrivals minus ``HISTORY`` on, and summed up in SQL: a busy feed's month holds thousands of
+    arrivals, and turning each into a Python datetime cost more than the query (0.12 s of 0.17 s for the 66k
+    arrivals of 20 feeds at 2000 articles a day).
     """
     lasts: dict[str, datetime] = dict(con.execute(
         "SELECT feed_id, max(first_seen_at) FROM feed_items WHERE first_seen_at >= ? "
         "AND feed_id IN (SELECT unnest(?)) GROUP BY feed_id", [now - RECENT, feed_ids]).fetchall())
     missing = [f for f in feed_ids if f not in lasts]
     if missing:
-        lasts.update(con.execute(
+        lasts.update((fid, t) for fid, t in con.execute(
             "SELECT feed_id, max(first_seen_at) FROM feed_items WHERE feed_id IN (SELECT unnest(?)) GROUP BY feed_id",
-            [missing]).fetchall())
+            [missing]).fetchall() if t is not None)
     if not lasts:
-        return []
+        return {}
     since = min(lasts.values()) - HISTORY
-    # As epoch microseconds: a feed's window holds thousands of arrivals, and DuckDB's conversion of each to
-    # a time-zone-aware datetime (through pytz) cost more than the query.
     rows = con.execute(
-        "SELECT DISTINCT feed_id, epoch_us(first_seen_at) FROM feed_items WHERE first_seen_at >= ? "
-        "AND feed_id IN (SELECT unnest(?)) ORDER BY 1, 2", [since, list(lasts)]).fetchall()
-    floor = {fid: _epoch_us(t - HISTORY) for fid, t in lasts.items()}
-    return [(fid, _EPOCH + timedelta(microseconds=us)) for fid, us in rows if us >= floor[fid]]
+        """
+        WITH last AS (SELECT unnest($ids) AS feed_id, unnest($floors) AS floor_us),
+        arrivals AS (
+            SELECT DISTINCT i.feed_id, epoch_us(i.first_seen_at) AS t
+            FROM feed_items i JOIN last l ON l.feed_id = i.feed_id
+            WHERE i.first_seen_at >= $since AND epoch_us(i.first_seen_at) >= l.floor_us
+        ), gaps AS (
+            SELECT feed_id, t, t - lag(t) OVER (PARTITION BY feed_id ORDER BY t) AS gap FROM arrivals
+        )
+        SELECT feed_id, max(t) AS last, max(t) - min(t) AS span, count(gap) AS n,
+               list_sort(list(gap) FILTER (WHERE gap IS NOT NULL))[
+                   CAST(greatest(1, ceil(CAST($q AS DOUBLE) * count(gap))) AS BIGINT)] AS usual
+        FROM gaps GROUP BY feed_id
+        """,
+        {"ids": list(lasts), "floors": [_epoch_us(t - HISTORY) for t in lasts.values()], "since": since,
+         "q": USUAL_GAP_QUANTILE}).fetchall()
+    out: dict[str, Rhythm] = {}
+    for fid, last_us, span_us, n, usual_us in rows:
+        enough = n >= MIN_GAPS and timedelta(microseconds=span_us) >= MIN_HISTORY
+        out[fid] = Rhythm(_EPOCH + timedelta(microseconds=last_us),
+                          timedelta(microseconds=usual_us) if enough else None)
+    return out
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

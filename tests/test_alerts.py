@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pipeline.alert_routes import alert_routes
-from pipeline.feed_health import MIN_SILENCE, FeedHealth, feed_incident, usual_gap
+from pipeline.feed_health import MIN_SILENCE, FeedHealth, Rhythm, feed_incident, usual_gap
 from pipeline.settings import settings_from_dict
 from transform.alerts import (
     DIGEST_MAX_STORIES,
@@ -132,7 +132,7 @@ def test_digest_windows_are_aligned_to_the_clock():
 
 def _feed(**kw) -> FeedHealth:
     base = dict(feed_id="f1", name="Wire", url="https://wire.example/rss?key=abc", last_status="ok", last_error=None,
-                consecutive_failures=0, failing_since=None, disabled=False, disabled_reason=None, arrivals=())
+                consecutive_failures=0, failing_since=None, disabled=False, disabled_reason=None, rhythm=None)
     return FeedHealth(**{**base, **kw})
 
 
@@ -158,11 +158,44 @@ def test_a_disabled_feed_and_a_silent_feed_are_incidents_a_healthy_one_is_not():
     disabled = _feed(disabled=True, disabled_reason="gone (http_410) 3 times", failing_since=NOW - timedelta(hours=1))
     assert feed_incident(disabled, now=NOW, failing_after=timedelta(hours=24), silent_factor=5).kind == "feed_disabled"
     arrivals = _hourly(60, NOW - timedelta(hours=6))
-    silent = feed_incident(_feed(arrivals=arrivals), now=NOW, failing_after=timedelta(hours=24), silent_factor=5)
+    silent = feed_incident(_feed(rhythm=Rhythm.of(arrivals)), now=NOW, failing_after=timedelta(hours=24), silent_factor=5)
     assert silent.kind == "feed_silent" and silent.key == arrivals[-1].isoformat()
     quiet_hour = _hourly(60, NOW - MIN_SILENCE + timedelta(minutes=5))
-    assert feed_incident(_feed(arrivals=quiet_hour), now=NOW, failing_after=timedelta(hours=24), silent_factor=1.5) is None
+    assert feed_incident(_feed(rhythm=Rhythm.of(quiet_hour)), now=NOW, failing_after=timedelta(hours=24), silent_factor=1.5) is None
 
+
+
+def test_the_warehouse_reads_each_feeds_rhythm_as_usual_gap_defines_it(tmp_path):
+    """``_rhythms`` sums the arrivals up in SQL; it must give what ``usual_gap`` gives over the same arrivals
+    (those within ``HISTORY`` of the feed's last one), for busy, irregular, young and long-silent feeds."""
+    import random
+
+    import duckdb
+
+    from pipeline.feed_health import HISTORY, RECENT, _rhythms
+    from warehouse.migrations import migrate
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    migrate(con)
+    rng = random.Random(7)
+    feeds: dict[str, list[datetime]] = {
+        "busy": [NOW - timedelta(minutes=rng.randint(0, 40 * 24 * 60)) for _ in range(3000)],
+        "irregular": [NOW - timedelta(hours=rng.expovariate(1 / 30)) for _ in range(40)],
+        "young": [NOW - timedelta(hours=h) for h in (1, 2, 3, 5, 8, 13)],  # 5 gaps, not 48 hours
+        "silent": [NOW - RECENT - timedelta(days=3, hours=7 * i) for i in range(30)],  # last one before RECENT
+    }
+    feeds["busy"] += feeds["busy"][:50]  # several items first seen in the same cycle: one arrival
+    rows = [(fid, f"{fid}-{i}", None, None, "loaded", t) for fid, ts_ in feeds.items() for i, t in enumerate(ts_)]
+    con.executemany("INSERT INTO feed_items (feed_id, item_key, canonical_url, article_id, status, first_seen_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)", rows)
+    got = _rhythms(con, [*feeds, "never"], NOW)
+    assert set(got) == set(feeds)  # a feed with no item has no rhythm
+    for fid, times in feeds.items():
+        last = max(times)
+        expected = Rhythm.of([t for t in times if t >= last - HISTORY])
+        assert got[fid] == expected, fid
+    assert got["young"].usual_gap is None and got["busy"].usual_gap is not None
+    assert got["silent"].usual_gap == timedelta(hours=7)
 
 # --- the outbox queue ------------------------------------------------------------------------------------
 
