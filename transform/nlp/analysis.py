@@ -4,8 +4,9 @@ Why: importing spaCy and loading the pipeline costs about a second and a few hun
 several times faster over batches (``nlp.pipe``) than doc by doc, so the model is loaded once per process
 and articles are analysed in batches. Only the components the analysis reads run: the tagger
 (proper-noun tags), the parser (sentences; the subject of a speech verb is the speaker; it costs about
-a sixth of the pipeline's time) and NER; the lemmatizer is not loaded because speech verbs are matched by
-their inflected forms, nor is the attribute ruler (see ``UNUSED_COMPONENTS``). A small component starts
+a sixth of the pipeline's time) and NER; the lemmatizer does not run because speech verbs are matched by
+their inflected forms (only its dictionary of words is kept, see ``_keep_dictionary_words``), and the attribute
+ruler is not loaded (see ``UNUSED_COMPONENTS``). A small component starts
 a sentence at every line break before the parser runs.
 On top of ``nlp.pipe``, the analysis costs about 10% (bench/nlp_speed.py).
 """
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from newswatch.models import ArticleAnalysis
 from transform.nlp.entities import article_entities
+from transform.nlp.entity_mentions import DICTIONARY_TABLE
 from transform.nlp.names import SUBSTITUTE_APOSTROPHES
 from transform.nlp.quotes import quoted_spans
 from transform.nlp.speakers import article_quotes
@@ -124,13 +126,16 @@ def load_pipeline(model: str = DEFAULT_MODEL) -> spacy.language.Language:
 def _loaded(model: str) -> spacy.language.Language:
     import spacy
 
+    # The lemmatizer is loaded disabled, only for its word lists (``_keep_dictionary_words``), then removed.
+    exclude = [c for c in UNUSED_COMPONENTS if c != "lemmatizer"]
     try:
-        nlp = spacy.load(model, exclude=list(UNUSED_COMPONENTS))
+        nlp = spacy.load(model, exclude=exclude, disable=["lemmatizer"])
     except OSError:
         fallback = FALLBACK_MODELS.get(model)
         if fallback is None:
             raise
-        nlp = spacy.load(fallback, exclude=list(UNUSED_COMPONENTS))
+        nlp = spacy.load(fallback, exclude=exclude, disable=["lemmatizer"])
+    _keep_dictionary_words(nlp)
     _split_typographic_possessives(nlp)
     _split_glued_quote_marks(nlp)
     _register_paragraph_component()
@@ -138,6 +143,25 @@ def _loaded(model: str) -> spacy.language.Language:
         nlp.add_pipe(PARAGRAPH_COMPONENT, before="parser")
     _PIPE_LOCKS[id(nlp)] = threading.Lock()
     return nlp
+
+
+def _keep_dictionary_words(nlp: spacy.language.Language) -> None:
+    """Copy the model's dictionary of common words (its lemmatizer's index of WordNet nouns, verbs, adjectives
+    and adverbs) into the vocabulary's lookups as ``DICTIONARY_TABLE``, and drop the lemmatizer.
+
+    Why: a word the tagger calls a proper noun at the start of a sentence ("Turnout was low") is told from a
+    name partly by whether it is a dictionary word (``transform.nlp.entity_mentions``). A model without a
+    lemmatizer has no such table, and that test then never fires.
+    """
+    if "lemmatizer" not in nlp.component_names:
+        return
+    lookups = getattr(nlp.get_pipe("lemmatizer"), "lookups", None)
+    if lookups is not None and lookups.has_table("lemma_index"):
+        index = lookups.get_table("lemma_index")
+        words = {w for pos in ("noun", "verb", "adj", "adv") for w in index.get(pos, []) if w.isalpha()}
+        if not nlp.vocab.lookups.has_table(DICTIONARY_TABLE):
+            nlp.vocab.lookups.add_table(DICTIONARY_TABLE, dict.fromkeys(words, True))
+    nlp.remove_pipe("lemmatizer")
 
 
 def analysis_of_docs(doc: Doc, title_doc: Doc | None) -> ArticleAnalysis:

@@ -359,6 +359,37 @@ def _capitalised_by_position(doc: Doc, start: int, end: int, label: str, lower_w
     return common and not tok.is_upper and _opens_sentence(doc, start)
 
 
+# The vocabulary's lookup table of dictionary words (lower case), filled from the model's lemmatizer data
+# when the pipeline is loaded (``transform.nlp.analysis``); absent, the test below never fires.
+DICTIONARY_TABLE = "newswatch_dictionary_words"
+
+
+def _dictionary_word(doc: Doc, i: int) -> bool:
+    """Whether the token is a common dictionary word (or a regular plural of one) in lower case."""
+    if not doc.vocab.lookups.has_table(DICTIONARY_TABLE):
+        return False
+    table = doc.vocab.lookups.get_table(DICTIONARY_TABLE)
+    word = doc[i].lower_
+    return word in table or (word.endswith("s") and word[:-1] in table)
+
+
+def _common_word_as_person(doc: Doc, start: int, person_words: set[str]) -> bool:
+    """Whether a one-word "person" opening a sentence is a dictionary word that nothing in the text makes a
+    name: no longer name of a person has it ("Maxine Waters" ... "Waters said"), no form of address stands
+    before it, and it is not the subject of a verb of saying ("Burton said"). "Turnout was low" is a common
+    noun the tagger read as a proper noun because of its capital. The caller then checks that the text never
+    capitalises it inside a sentence.
+    """
+    tok = doc[start]
+    return (tok.text not in person_words and _dictionary_word(doc, start) and not _addressed(doc, start)
+            and not _speaks(doc, start, start + 1))
+
+
+def _person_words(doc: Doc) -> set[str]:
+    """The words of the doc's persons of more than one word."""
+    return {t.text for ent in doc.ents if ent.label_ == "PERSON" and len(ent) > 1 for t in ent}
+
+
 def _midsentence_capitals(doc: Doc) -> set[str]:
     """Capitalised words of the doc that stand inside a sentence (where capitals mark names)."""
     return {t.text for t in doc if t.text[:1].isupper() and not _opens_sentence(doc, t.i)}
@@ -424,6 +455,7 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str
     common_acronyms = _expanded_acronyms(text) if "(" in text else frozenset()
     midsentence: set[str] | None = None  # built on first need: most mentions are not in question
     lower_words: frozenset[str] | None = None
+    person_words: set[str] | None = None
     acronym_verdicts: dict[str, bool] = {}
     for ent in doc.ents:
         if ent.label_ not in ENTITY_LABELS:
@@ -459,10 +491,12 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str
                 if _opens_sentence(doc, start) and not doc[start].is_upper:
                     if lower_words is None:
                         lower_words = frozenset(_LOWER_WORD.findall(text))
-                    if _capitalised_by_position(doc, start, end, ent.label_, lower_words):
+                    if _capitalised_by_position(doc, start, end, ent.label_, lower_words) or (
+                            ent.label_ == "PERSON" and end - start == 1 and _common_word_as_person(
+                                doc, start, person_words := _person_words(doc) if person_words is None else person_words)):
                         midsentence = _midsentence_capitals(doc) if midsentence is None else midsentence
                         if doc[start].text not in midsentence:
-                            continue  # "Time is running out"
+                            continue  # "Time is running out", "Turnout was low"
             if key and key not in PRONOUNS:
                 described = ent.label_ != "NORP" and _described_as_organisation(doc, start, end)
                 label = "ORG" if described else _label(doc, start, end, ent.label_)
