@@ -58,6 +58,7 @@ SPOKES_NOUNS = frozenset(
 # is flat between 500 and 4000 (0.925 within 0.05 point).
 ANTECEDENT_WINDOW_CHARS = 1500
 _NAME_WORD = re.compile(r"[A-Z][^\W\d_]*(?:['’-][^\W\d_]+)*\.?|[A-Z]['’][A-Z][^\W\d_]+")
+_WORD_RUN = re.compile(r"[^\W\d_]+")
 _NOT_NAME_ENTITIES = frozenset({"DATE", "TIME", "CARDINAL", "ORDINAL", "MONEY", "PERCENT", "QUANTITY"})
 
 
@@ -137,6 +138,21 @@ class ArticleContext:
                 break
             entity = self.ents.by_id.get(m.entity_id)
             if entity is not None and entity.type == "ORG" and not self.in_quote(m.start_char):
+                return entity
+        return None
+
+    def recent_organisation_named(self, char: int, noun: str) -> Entity | None:
+        """The organisation mentioned last before ``char`` outside quotes, within the antecedent window, whose
+        name has the word ``noun``: "the company" after "Meridian Rail Company", "the committee" after "the
+        House Ethics Committee". The name itself says what kind of organisation it is, so no list of kinds."""
+        for m in reversed(self.ents.mentions):
+            if m.start_char >= char:
+                continue
+            if m.start_char < char - ANTECEDENT_WINDOW_CHARS:
+                break
+            entity = self.ents.by_id.get(m.entity_id)
+            if (entity is not None and entity.type == "ORG" and not self.in_quote(m.start_char)
+                    and noun in _WORD_RUN.findall(entity.name.lower())):
                 return entity
         return None
 
@@ -295,7 +311,8 @@ class SpeakerResolver:
             if tok.lower_ not in PRONOUN_GENDERS:
                 return None
             gender = PRONOUN_GENDERS[tok.lower_]
-            return self._previous_subject(tok, gender) or a.recent_person(tok.idx, gender=gender)
+            return (self._previous_subject(tok, gender) or self._earlier_pronoun(tok, gender, depth)
+                    or a.recent_person(tok.idx, gender=gender))
         if (span := name_span(tok)) is not None or (span := self._name_at_sentence_start(tok)) is not None:
             a.ents, entity = with_person_mention(a.ents, a.text, *span)
             return entity
@@ -309,6 +326,25 @@ class SpeakerResolver:
         role = _is_description(tok)
         if role is not None:
             return a.recent_person(tok.idx, title=role if role in PERSON_TITLES else None, description=True)
+        if (tok.tag_ in ("NN", "NNS") and tok.lower_ not in DOCUMENT_NOUNS  # a document speaks for its issuer
+                and any(c.lower_ == "the" and c.dep_ == "det" for c in tok.children)):
+            return a.recent_organisation_named(tok.idx, tok.lower_)  # "the company said in a statement"
+        return None
+
+    def _earlier_pronoun(self, tok: Token, gender: str, depth: int) -> Entity | None:
+        """What an earlier subject pronoun of the same gender stands for, when no person is named between it
+        and ``tok``: in 'Solberg met Quiroga. She told reporters ... "…," she said.' the second "she" goes on
+        with the first, which opened its sentence after Solberg's, not with the person named last."""
+        a = self.article
+        floor = a.token_at(max(0, tok.idx - ANTECEDENT_WINDOW_CHARS))
+        for i in range(tok.i - 1, floor - 1, -1):
+            t = a.doc[i]
+            if a.in_quote(t.idx):
+                continue
+            if t.tag_ == "PRP" and t.dep_ == "nsubj" and PRONOUN_GENDERS.get(t.lower_) == gender:
+                return self._previous_subject(t, gender) if depth < 2 else None
+            if (entity := a.entity_of(t)) is not None and entity.type == "PERSON":
+                return None
         return None
 
     def _previous_subject(self, tok: Token, gender: str) -> Entity | None:
