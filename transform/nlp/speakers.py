@@ -246,6 +246,9 @@ class _Finder:
                 # his when his cue names him; the inner speaker only when the outer one is no better.
                 held = _Attribution(entity, cue.text, _at_most(level, cap))
                 continue
+            if (entity is not None and held is not None and held.entity is not None and held.entity.type == "PERSON"
+                    and entity.type != "PERSON" and cue.lower_ in RELAY_CUES):
+                return held  # 'the Herald reported that Rusnak had called the plan "X"': Rusnak's words, relayed
             if entity is not None and held is not None and level != "subject":
                 return held
             if entity is not None:
