@@ -320,7 +320,10 @@ class SpeakerResolver:
             if child.dep_ == "appos":
                 return self.speaker(child, depth + 1)
         if tok.lower_ in SPOKES_NOUNS:
-            return self._principal(tok)
+            principal = self._principal(tok)
+            if principal is not None or not any(c.lower_ == "the" and c.dep_ == "det" for c in tok.children):
+                return principal
+            return a.recent_organisation_named(tok.idx, tok.lower_)  # "the ministry said": the Ministry of X
         if tok.lower_ in OUTLET_NOUNS and any(c.lower_ == "the" and c.dep_ == "det" for c in tok.children):
             return a.recent_organisation(tok.idx)  # "the paper said in an editorial": the outlet named last
         role = _is_description(tok)
