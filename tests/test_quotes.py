@@ -171,3 +171,40 @@ def test_put_is_a_cue_only_as_put_it(nlp):
 def test_the_clause_a_colon_ends_beats_an_earlier_speech_verb(nlp):
     a = analysed(nlp, "When Tom Berg suggested a delay, Ana Ruiz fired back: “We have waited long enough for this.”")
     assert [q.speaker for q in a.quotes] == ["Ana Ruiz"]
+
+
+def test_a_pronoun_continues_the_subject_of_the_sentence_before_not_its_object(nlp):
+    a = analysed(nlp, "Tom Bryce criticised Frank Olsen at the council meeting on Monday. "
+                      "\"It is a disgrace to this city,\" he said.")
+    assert [(q.speaker, q.confidence) for q in a.quotes] == [("Tom Bryce", "sentence")]
+
+
+def test_a_name_in_what_a_leading_cue_reports_is_not_its_speaker(nlp):
+    a = analysed(nlp, "An Israeli official said on Monday that Prime Minister Dov Lerner \"will meet any candidate "
+                      "who asks for a meeting.\"")
+    assert [q.speaker for q in a.quotes] == [""]
+
+
+def test_a_name_after_a_cue_whose_subject_comes_first_is_not_its_speaker(nlp):
+    a = analysed(nlp, "Only half of the voters agreed that the plan was \"good enough to pass the council,\" while "
+                      "40 percent said the same of Mayor Rita Olsen.")
+    assert [q.speaker for q in a.quotes] == [""]
+
+
+def test_a_speech_verb_inside_a_quote_attributes_nothing_outside_it(nlp):
+    a = analysed(nlp, "''Sometimes they say, 'Yeah, Olsen is right, you guys have to all go back to your country,''' "
+                      "said Mr. Ortega, who was born in Lima and moved here as a teenager. ''This is my country. I "
+                      "can't go back to Peru.''")
+    assert [(q.speaker, q.cue) for q in a.quotes] == [("Ortega", "said"), ("Ortega", "said")]
+
+
+def test_an_outlet_that_reports_its_own_prose_is_its_speaker_but_not_of_words_it_relays(nlp):
+    own = analysed(nlp, "The mayor met the unions on Tuesday. \"The mayor, recalling his first year in office, said it "
+                        "had taught him patience,\" the Daily Ledger reported.")
+    relayed = analysed(nlp, "The mayor met the unions on Tuesday. \"I will not resign over this,\" the Daily Ledger "
+                            "reported.")
+    named = analysed(nlp, "Asked about the strike, Mayor Piet Jansen said: \"There will always be exceptions to the "
+                          "rule,\" the Daily Ledger reported.")
+    assert [q.speaker for q in own.quotes] == ["Daily Ledger"]
+    assert [q.speaker for q in relayed.quotes] == [""]
+    assert [q.speaker for q in named.quotes] == ["Piet Jansen"]

@@ -80,6 +80,10 @@ _DOUBLE_CLOSERS = "”\"'»"
 # an organisation as their subject, the quote is not the organisation's: it is the person the sentence
 # says is quoted, or nobody. An outlet that speaks itself says or writes ("the paper said in an editorial").
 RELAY_CUES = frozenset("reported reports reporting quoted quoting cited citing".split())
+# Relaying cues whose subject may also be quoting its own report, and the words by which someone speaks
+# for themselves or to the listener (a quote with none of them is an outlet's prose, not someone's words).
+_OWN_REPORT_CUES = frozenset("reported reports".split())
+_PERSONAL = re.compile(r"\b(?:I|[Mm]e|[Mm]y|[Mm]ine|[Ww]e|us|[Oo]ur|[Oo]urs|[Yy]ou|[Yy]our|[Yy]ours|I'm|I’m)\b")
 
 
 # Entity types that can be credited with words: people, bodies, and states speaking as governments
@@ -99,6 +103,15 @@ def _relays(cue: Token, hi: int) -> bool:
     or it follows a quote as its attribution ('"X," the Gazette reported'). 'The Gazette reported that
     "X"' quotes the outlet's own report, which is the outlet's."""
     return cue.i >= hi or any(c.lower_ in RELAY_CUES for c in cue.children)
+
+
+def _in_own_words(cue: Token, quote: str) -> bool:
+    """Whether a quote an outlet "reported" is the outlet's own prose, not someone's words it relays: the
+    cue says whom it quotes by no word ("reported, quoting Doe"), and the quote speaks in no first or
+    second person ('"Doe, recalling his first veto, said it made his name," the Gazette reported'), as a
+    person's words almost always do ('"I will not resign," the Gazette reported')."""
+    return cue.lower_ in _OWN_REPORT_CUES and not any(c.lower_ in RELAY_CUES for c in cue.children) \
+        and _PERSONAL.search(quote) is None
 
 
 def _relayed_person(a: ArticleContext, cue: Token) -> Entity | None:
@@ -201,7 +214,7 @@ class _Finder:
         owned = self._owner(chain)
         if owned is not None:
             return owned
-        cues = [t for t in chain if _is_cue_or_according(t)]
+        cues = [t for t in chain if _is_cue_or_according(t) and not a.in_quote(t.idx)]
         tight = self._tight_cue(span, hi, line_end)
         if tight is not None:  # '," asked Dunn': adjacent, so it comes first whatever the parse says
             cues = [tight, *(c for c in cues if c.i != tight.i)]
@@ -217,6 +230,7 @@ class _Finder:
                 cap = "sentence"  # '"X." Smith said.': the attribution is the next sentence
             cues = [cue] if cue is not None else []
         held: _Attribution | None = None
+        own: _Attribution | None = None  # an outlet that reported the quote, when it is the outlet's own prose
         for cue in cues:  # the innermost cue whose subject resolves: 'X said Y asked "Z"' is Y's
             subject = cue_subject(cue, a.in_quote)
             if subject is not None and subject.i < lo <= hi <= cue.i:  # '"X" for Y, said Z': the subject after
@@ -233,9 +247,13 @@ class _Finder:
             # unnamed ('said a longtime aide, Jane Doe'), or after the quote, where the attribution is. A thing
             # that 'suggests' ('the advertisement suggests "X"') credits nobody nearby: the outer cue, or none.
             if entity is None and (subject is None or could_be_person(subject) or cue.i >= hi):
-                entity = self._next_to(cue, hi)
+                entity = self._next_to(cue, hi, subject)
             if entity is not None and entity.type != "PERSON" and cue.lower_ in RELAY_CUES and _relays(cue, hi):
-                entity = _relayed_person(a, cue)  # '"X," the Gazette reported': the Gazette only relays
+                # '"X," the Gazette reported': the Gazette relays someone's words; its own prose only when no
+                # other cue names whose words they are
+                if own is None and _in_own_words(cue, text[span.start:span.end]):
+                    own = _Attribution(entity, cue.text, _at_most("sentence", cap))
+                entity = _relayed_person(a, cue)
                 level = "sentence"
             if entity is not None and held is None and (entity.type not in SPEAKER_TYPES or _is_group(subject)):
                 held = _Attribution(entity, cue.text, _at_most(level, cap))  # 'Smith said Republicans "X"': Smith's,
@@ -251,8 +269,8 @@ class _Finder:
             if entity is not None:
                 return _Attribution(entity, "according to" if cue.lower_ == "according" else cue.text,
                                     _at_most(level, cap))
-        if held is not None:
-            return held
+        if held is not None or own is not None:
+            return held or own
         if cues:
             return _Attribution(None, "according to" if cues[0].lower_ == "according" else cues[0].text)
         return self._colon_name(span, line_start) or self._sentence_subject(span, chain, lo, hi)
@@ -296,22 +314,30 @@ class _Finder:
                     return entity
         return None
 
-    def _next_to(self, cue: Token, hi: int) -> Entity | None:
+    def _next_to(self, cue: Token, hi: int, subject: Token | None = None) -> Entity | None:
         """A trailing attribution the parser got wrong: the first person named between the quote and the
         cue ('"X," Texas delegate Bill Eastland, wearing a hat, said'), or right after the cue ('"X," said
-        his friend at Lehigh, Bruce Turry')."""
+        his friend at Lehigh, Bruce Turry').
+
+        Never a name that only describes the subject or the cue ('Others, reacting to the Doe shooting,
+        shouted'), nor one in what the cue reports ('an official said that Doe "will meet"'), nor, when the
+        subject stands before the cue, one after it ('73 percent said the same of Doe'): those are not who
+        speaks."""
         doc = self.a.doc
         if cue.lower_ in _TOPIC_CUES:
             return None  # "leaders speak of Rubio's gifts": the name after the verb is the topic
+        after_cue = AFTER_WINDOW_TOKENS if subject is None or subject.i > cue.i else 0
         if cue.i < hi:  # a leading cue: the first person named in its clause ('Mr. Trump, asked ..., said',
             # 'Continued Stone: "X"')
             lo = self.a.token_at(min(q[0] for q in self.a.quoted if q[0] > cue.idx)) if any(
                 q[0] > cue.idx for q in self.a.quoted) else cue.i + 1
-            window = list(doc[cue.sent.start:cue.i]) + list(doc[cue.i + 1:lo])
+            window = list(doc[cue.sent.start:cue.i]) + list(doc[cue.i + 1:min(lo, cue.i + 1 + after_cue)])
             window = [t for t in window if not self.a.in_quote(t.idx)]
         else:
-            window = list(doc[hi:cue.i]) + list(doc[cue.i + 1:min(len(doc), cue.i + AFTER_WINDOW_TOKENS)])
+            window = list(doc[hi:cue.i]) + list(doc[cue.i + 1:min(len(doc), cue.i + 1 + after_cue)])
         for tok in window:
+            if tok.i > cue.i and tok.dep_ == "mark" and tok.head.head.i == cue.i:
+                break  # 'said Wednesday that Doe "will meet"': what follows is what is said
             if tok.text in ".!?\n" or self.a.in_quote(tok.idx):
                 if tok.text in ".!?":
                     break
@@ -444,11 +470,15 @@ class _Finder:
         first cue: 'When Doe noted ..., Roe boasted, "X"' is Roe's; 'As Doe put it in a memo explaining
         the deal, "X"' is Doe's."""
         doc = self.a.doc
+        first = None
         for k in range(hi - 1, lo - 1, -1):
             cue = cue_in(doc, k, k + 1)
-            if cue is not None and self.resolver.speaker(cue_subject(cue, self.a.in_quote)) is not None:
+            if cue is None or self.a.in_quote(cue.idx):
+                continue  # a quote's own words ('"Sometimes they say ..."') attribute nothing outside it
+            if self.resolver.speaker(cue_subject(cue, self.a.in_quote)) is not None:
                 return cue
-        return cue_in(doc, lo, hi)
+            first = cue
+        return first
 
     def _dashed_name(self, span: QuotedSpan, line_end: int) -> _Attribution | None:
         """'"X" — Jane Doe': a dash and a name right after the closing mark (or opening the next line)."""
