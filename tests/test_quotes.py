@@ -208,3 +208,28 @@ def test_an_outlet_that_reports_its_own_prose_is_its_speaker_but_not_of_words_it
     assert [q.speaker for q in own.quotes] == ["Daily Ledger"]
     assert [q.speaker for q in relayed.quotes] == [""]
     assert [q.speaker for q in named.quotes] == ["Piet Jansen"]
+
+
+def test_a_report_that_found_something_speaks_for_the_body_behind_it(nlp):
+    a = analysed(nlp, "Lawmakers have questioned the program for years. A 2014 Senate Ethics Committee report found "
+                      "\"no evidence that the money was ever misused.\"")
+    assert [(q.speaker, q.cue) for q in a.quotes] == [("Senate Ethics Committee", "found")]
+
+
+def test_as_after_a_quote_opens_its_attribution_over_an_outer_speech_verb(nlp):
+    a = analysed(nlp, "A number of members of Congress echo her concerns, in large part because the main requirement "
+                      "for the program is a \"lawful source of investment income,\" as a Homeland Security memo put it.")
+    assert [(q.speaker, q.cue) for q in a.quotes] == [("Homeland Security", "put")]
+
+
+def test_a_dateline_is_never_the_speaker_the_person_after_it_is(nlp):
+    a = analysed(nlp, "WASHINGTON -- President Ada Morrow, opening the new museum of science on Saturday, said it "
+                      "would tell ''a story of hope and of courage for everyone.''")
+    assert [q.speaker for q in a.quotes] == ["Ada Morrow"]
+
+
+def test_a_signature_line_after_a_quote_names_its_author_past_a_title_or_a_glued_dash(nlp):
+    a = analysed(nlp, "Delegates cheered all night.\n\n\"Great speech. She's tested. She's ready. She never quits.\"\n\n"
+                      "-President Ada Morrow, tweeting after the speech.\n\n\"The whole idea is something that we hear "
+                      "about all the time, and it needs to stop.\"\n\n-Michelle Hart, Philadelphia.")
+    assert [q.speaker for q in a.quotes] == ["Ada Morrow", "Michelle Hart"]

@@ -46,7 +46,10 @@ ROLE_NOUNS = PERSON_TITLES | frozenset(
 # for the committee said", "a Pentagon spokesman said". News analysis attributes such statements to the
 # principal; the spokesperson is rarely named.
 # Things issued that say something ("X issued a statement saying ..."): whoever issued it is the speaker.
-DOCUMENT_NOUNS = frozenset("statement letter release memo note message email post tweet video ad".split())
+DOCUMENT_NOUNS = frozenset("""statement letter release memo note message email post tweet video ad report study review
+    audit analysis""".split())
+# Verbs by which a document, and only a document, says something ('a committee report found "no evidence"').
+_FINDING_FORMS = frozenset("found finds".split())
 # Nouns by which a text refers back to a news outlet it has named ("the paper said in an editorial").
 OUTLET_NOUNS = frozenset("newspaper paper daily weekly magazine broadcaster network tabloid journal".split())
 SPOKES_NOUNS = frozenset(
@@ -278,6 +281,21 @@ def could_be_person(tok: Token) -> bool:
     return bool(_AGENT_ENDING.search(word.rstrip("s") if word.endswith("ss") else word))
 
 
+# A dateline opening a paragraph: a place in capitals, maybe its state or country and the agency, then a
+# dash ("WASHINGTON --", "JACKSON, Miss. -", "LONDON (Agency) —").
+_DATELINE = re.compile(r"[A-Z][A-Z.' -]*[A-Z.](?:, [A-Z][\w.]*)?\s*(?:\([^)\n]{1,30}\)\s*)?(?:--|[—–-])\s")
+
+
+def _is_dateline(tok: Token) -> bool:
+    """Whether a token is (in) the dateline that opens its sentence (every paragraph starts one)."""
+    if not tok.text.isupper() or len(tok.text) < 2:
+        return False
+    sent = tok.sent
+    opening = sent.doc[sent.start:min(sent.end, sent.start + 12)]
+    m = _DATELINE.match(opening.text)
+    return m is not None and tok.idx < sent.start_char + m.end()
+
+
 def _is_description(tok: Token) -> str | None:
     """The role word when ``tok`` heads a definite description of a person ("the president")."""
     if not any(c.lower_ == "the" and c.dep_ == "det" for c in tok.children):
@@ -311,6 +329,9 @@ class SpeakerResolver:
         a = self.article
         if tok.lower_ in _RELATIVES and tok.head.dep_ == "relcl":
             return self.speaker(tok.head.head, depth + 1)
+        if _is_dateline(tok):  # 'WASHINGTON -- President Doe, opening the museum, said': the parse's subject is
+            # the dateline, the speaker its apposition
+            return next((self.speaker(c, depth + 1) for c in tok.children if c.dep_ == "appos"), None)
         entity = a.entity_of(tok)
         if entity is not None:  # any type: the subject of a speech verb is someone whatever NER said
             return entity
@@ -384,6 +405,9 @@ def is_cue(tok: Token) -> bool:
 
     "Put" speaks only with "it" as its object ('as Smith put it', 'she put it this way'); otherwise it is a
     verb of doing ('he has put together "the best ground game"'), and the quote is not its subject's."""
+    if tok.lower_ in _FINDING_FORMS and tok.tag_.startswith("VB") \
+            and any(c.dep_ == "nsubj" and c.lower_ in DOCUMENT_NOUNS for c in tok.children):
+        return True
     if tok.lower_ not in CUE_FORMS or not tok.tag_.startswith("VB"):
         return False
     return tok.lower_ not in _PUT_FORMS or any(c.lower_ == "it" and c.dep_ == "dobj" for c in tok.children)

@@ -35,7 +35,7 @@ from newswatch.models import SPEAKER_CONFIDENCE_LEVELS, Entity, Quote
 from transform.body_lines import body_line_mask
 from transform.nlp.cues import CUE_FORMS
 from transform.nlp.entities import ArticleEntities, with_person_mention
-from transform.nlp.names import PRONOUNS
+from transform.nlp.names import PERSON_TITLES, PRONOUNS
 from transform.nlp.quotes import QuotedSpan, is_quotation, quotation_bounds, quotation_text, quoted_spans
 from transform.nlp.speaker_context import (
     DOCUMENT_NOUNS,
@@ -74,6 +74,8 @@ _DASHES = "—―–-"
 # it maps exactly these tags to VERB or AUX.
 VERB_TAGS = frozenset({"VB", "VBD", "VBG", "VBN", "VBP", "VBZ", "MD"})
 _DOUBLE_CLOSERS = "”\"'»"
+# A first and last name signing a quote, ended by a comma, a full stop or the line ('-Jane Doe, Springfield.').
+_SIGNED_NAME = re.compile(r"([A-Z][^\W\d_]+(?:[ -][A-Z][^\W\d_'’]+)+)(?=[,.]|\s*$)", re.MULTILINE)
 
 
 # Verbs by which an outlet relays someone else's words ('"X," the Gazette reported, quoting nurses'). With
@@ -371,11 +373,14 @@ class _Finder:
 
     def _tight_cue(self, span: QuotedSpan, hi: int, line_end: int) -> Token | None:
         """A cue within the first few words after a quote that ends with a comma, question or exclamation
-        mark inside the marks ('"X," said Smith', '"X?" asked Dunn', '"X," Mr. Rhodes said')."""
+        mark inside the marks ('"X," said Smith', '"X?" asked Dunn', '"X," Mr. Rhodes said'), or in the
+        clause "as" opens there ('"X," as the agency's own memo put it')."""
         if span.close_mark is None or not re.search(r"[,?!]\W*$", self.a.text[span.start:span.end]):
             return None
         doc = self.a.doc
-        end = min(len(doc), hi + TIGHT_WINDOW_TOKENS, self.a.token_at(line_end) + 1)
+        # '"X," as a Treasury memo put it': "as" opens the attribution, however long its subject
+        reach = AFTER_WINDOW_TOKENS if hi < len(doc) and doc[hi].lower_ == "as" else TIGHT_WINDOW_TOKENS
+        end = min(len(doc), hi + reach, self.a.token_at(line_end) + 1)
         window = doc[hi:end]
         stop = next((t.i for t in window if t.text in (".", "!", "?", ",") and t.i > hi), end)
         return cue_in(doc, hi, stop)
@@ -487,10 +492,19 @@ class _Finder:
         if span.close_mark is None or m is None:
             return None
         start = span.outer_end + m.end()
+        title = re.match(r"([^\W\d_]+)\.?\s+(?=[A-Z])", a.text[start:start + 40])
+        if title is not None and title.group(1).lower() in PERSON_TITLES:
+            start += title.end()  # '"X" — President Jane Doe, tweeting': the name after the title
         entity = a.entity_between(start, start + 1)
         if entity is None:
             tok = a.doc[a.token_at(start)]
-            if tok.idx != start or (name := name_span(tok)) is None:
+            if tok.idx != start:  # '-Jane Doe, Springfield.': the tokenizer kept the dash on the first name
+                full = _SIGNED_NAME.match(a.text, start)
+                if full is None:
+                    return None
+                a.ents, entity = with_person_mention(a.ents, a.text, start, full.end(1))
+                return _Attribution(entity, None, "sentence")
+            if (name := name_span(tok)) is None:
                 return None
             end = tok.idx + len(tok.text)
             while tok.i + 1 < len(a.doc) and looks_like_name(a.doc[tok.i + 1]):
