@@ -233,3 +233,15 @@ def test_a_signature_line_after_a_quote_names_its_author_past_a_title_or_a_glued
                       "-President Ada Morrow, tweeting after the speech.\n\n\"The whole idea is something that we hear "
                       "about all the time, and it needs to stop.\"\n\n-Michelle Hart, Philadelphia.")
     assert [q.speaker for q in a.quotes] == ["Ada Morrow", "Michelle Hart"]
+
+
+def test_a_quote_a_dash_sets_into_a_sentence_about_someone_is_a_guess_at_them(nlp):
+    a = analysed(nlp, "Tom Hale also defended the harsh new rules on Sunday -- \"I think the fines are nothing "
+                      "compared to what they would do to us.\"")
+    assert [(q.speaker, q.confidence) for q in a.quotes] == [("Tom Hale", "guess")]
+
+
+def test_a_cue_the_parser_hangs_from_a_verb_of_the_quote_still_names_the_attribution_subject(nlp):
+    a = analysed(nlp, "To wit, Paul Adler told the Gazette that Ruth Kemp \"had a crazy policy of closing every "
+                      "school, which was maniacal,\" adding, \"She lost the whole city with it.\"")
+    assert [q.speaker for q in a.quotes] == ["Paul Adler", "Paul Adler"]

@@ -217,6 +217,8 @@ def subject_of(verb: Token, quoted: Callable[[int], bool]) -> Token | None:
             return verb.head
         if verb.dep_ in ("conj", "advcl", "xcomp", "pcomp", "prep") and verb.head is not verb:
             verb = verb.head
+            while quoted(verb.idx) and verb.head.i != verb.i:  # '"...," adding' hung from a verb of the quote:
+                verb = verb.head  # the clause is the attribution's, not the quote's
             continue
         break
     return None

@@ -228,6 +228,8 @@ class _Finder:
                 if dashed is not None:
                     return dashed
                 cue, cap = self._leading_cue(span, lo, line_start, line_end)
+                if cue is None and (dashed := self._after_dash(span, lo, line_start)) is not None:
+                    return dashed
             elif not cue.sent.start <= lo < cue.sent.end:
                 cap = "sentence"  # '"X." Smith said.': the attribution is the next sentence
             cues = [cue] if cue is not None else []
@@ -512,6 +514,32 @@ class _Finder:
                 end = tok.idx + len(tok.text)
             a.ents, entity = with_person_mention(a.ents, a.text, name[0], end)
         return _Attribution(entity, None, "sentence") if entity.type in ("PERSON", "ORG") else None
+
+    def _after_dash(self, span: QuotedSpan, lo: int, line_start: int) -> _Attribution | None:
+        """A quote a dash sets into a sentence about someone, with no speech verb in it: the person named right
+        before the dash ('Republicans including Jane Doe -- "X" -- and ...'), else the person the clause
+        before the dash is about ('Doe also embraced the plan -- "X"', a guess)."""
+        a, doc = self.a, self.a.doc
+        before = a.text[line_start:span.outer_start].rstrip()
+        if not before.endswith(("--", "—", "–", " -")) or lo == 0:
+            return None
+        dash = doc[a.token_at(line_start + len(before) - 1)]
+        tok = doc[dash.i - 1] if dash.i > 0 else dash
+        while tok.i > 0 and tok.text in ("-", "--", "—", "–"):
+            tok = doc[tok.i - 1]
+        entity = a.entity_of(tok)
+        if entity is not None and entity.type == "PERSON":
+            return _Attribution(entity, None, "sentence")
+        for head in (tok, *tok.ancestors):
+            if a.in_quote(head.idx):
+                return None
+            if head.tag_ in VERB_TAGS:
+                subject = subject_of(head, a.in_quote)
+                entity = self.resolver.speaker(subject) if subject is not None and (
+                    subject.tag_ != "PRP" or subject.lower_ in PRONOUN_GENDERS) else None
+                return _Attribution(entity, head.text, "guess") if entity is not None and entity.type == "PERSON" \
+                    else None
+        return None
 
     def _colon_name(self, span: QuotedSpan, line_start: int) -> _Attribution | None:
         """'Clinton: "X"': a transcript line, the name alone before a colon, or after an inverted cue
