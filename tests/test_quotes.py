@@ -245,3 +245,9 @@ def test_a_cue_the_parser_hangs_from_a_verb_of_the_quote_still_names_the_attribu
     a = analysed(nlp, "To wit, Paul Adler told the Gazette that Ruth Kemp \"had a crazy policy of closing every "
                       "school, which was maniacal,\" adding, \"She lost the whole city with it.\"")
     assert [q.speaker for q in a.quotes] == ["Paul Adler", "Paul Adler"]
+
+
+def test_a_name_the_tagger_misses_before_its_speech_verb_is_the_subject_not_the_name_after(nlp):
+    a = analysed(nlp, "Bill Skelly ran the data office for years, and Matt Braynard worked under him. And Skelly "
+                      "called Braynard \"a real smart guy who understands the data.\"")
+    assert [q.speaker for q in a.quotes] == ["Bill Skelly"]

@@ -435,6 +435,10 @@ def cue_subject(tok: Token, quoted: Callable[[int], bool]) -> Token | None:
             and tok.head.head.i != tok.head.i:
         subject = subject_of(tok.head.head, quoted)  # "X issued a statement saying": X's words
     doc = tok.doc
+    if subject is None and tok.i > 0 and doc[tok.i - 1].dep_ not in ("nsubj", "nsubjpass") \
+            and doc[tok.i - 1].tag_ not in ("NNP", "NNPS") and looks_like_name(doc[tok.i - 1]) \
+            and not quoted(doc[tok.i - 1].idx):
+        return doc[tok.i - 1]  # 'And Skelly called Braynard "a smart guy"' with Skelly tagged as an adverb
     if subject is None and tok.i + 1 < len(doc) and (doc[tok.i + 1].tag_ == "PRP" or looks_like_name(doc[tok.i + 1])):
         subject = doc[tok.i + 1]  # '"X," said Smith' parsed with Smith as an object
         while subject.i + 1 < len(doc) and looks_like_name(doc[subject.i + 1]):
