@@ -251,3 +251,16 @@ def test_a_name_the_tagger_misses_before_its_speech_verb_is_the_subject_not_the_
     a = analysed(nlp, "Bill Skelly ran the data office for years, and Matt Braynard worked under him. And Skelly "
                       "called Braynard \"a real smart guy who understands the data.\"")
     assert [q.speaker for q in a.quotes] == ["Bill Skelly"]
+
+
+def test_a_description_continues_the_main_subject_of_the_sentence_before_not_an_embedded_one(nlp):
+    a = analysed(nlp, "Donald Harper said on Friday that it would have been nice if Hillary Walsh had congratulated "
+                      "him. \"I was curious to see whether she would do the decent thing,\" the Republican nominee "
+                      "said at a rally.")
+    assert [q.speaker for q in a.quotes] == ["Donald Harper"]
+
+
+def test_a_speech_verb_that_is_negated_is_no_attribution_of_the_quote_before(nlp):
+    a = analysed(nlp, "Tom Berg won the debate. Mr. Cruz seemed to mock his vague tough talk, saying at one point, "
+                      "''The answer is not simply to yell, 'China bad.''' But Mr. Berg, again, did not respond in kind.")
+    assert [q.speaker for q in a.quotes] == ["Cruz"]

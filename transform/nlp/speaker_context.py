@@ -193,11 +193,13 @@ class ArticleContext:
         return sent.start_char
 
     def _is_subject_mention(self, m: Mention) -> bool:
-        """Whether a mention is the subject of its clause ("Smith said", "Gov. Jane Doe (R) said")."""
+        """Whether a mention is the subject of its sentence's main clause ("Smith said", "Gov. Jane Doe (R) said"),
+        not of a clause inside it ("Smith said it was a pity that Doe did not call")."""
         tok = self.doc[self.token_at(m.end_char - 1)]
         while tok.dep_ in ("compound", "appos", "flat") and tok.head.i != tok.i:
             tok = tok.head
-        return tok.dep_ in ("nsubj", "nsubjpass")
+        verb = tok.head
+        return tok.dep_ in ("nsubj", "nsubjpass") and (verb.dep_ == "ROOT" or verb.dep_ == "conj" and verb.head.dep_ == "ROOT")
 
 
 def subject_of(verb: Token, quoted: Callable[[int], bool]) -> Token | None:

@@ -404,7 +404,10 @@ class _Finder:
                 return None  # 'Cruz blamed it on "knuckleheaded politicians." His comments came ...'
             end = min(end, first.sent.end)  # '"X." Smith said.': only the sentence right after
         stop_at = next((t.i for t in a.doc[hi:end] if t.text in (".", "!", "?")), end)
-        return cue_in(a.doc, hi, stop_at)
+        cue = cue_in(a.doc, hi, stop_at)
+        if cue is not None and any(c.dep_ == "neg" for c in cue.children):
+            return None  # '"X." But Doe did not respond in kind.': what someone did not say is not theirs
+        return cue
 
     def _embedded(self, span: QuotedSpan) -> bool:
         """Whether a quote sits inside a sentence of the writer's (a partial quote), not starting it."""
