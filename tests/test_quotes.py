@@ -264,3 +264,9 @@ def test_a_speech_verb_that_is_negated_is_no_attribution_of_the_quote_before(nlp
     a = analysed(nlp, "Tom Berg won the debate. Mr. Cruz seemed to mock his vague tough talk, saying at one point, "
                       "''The answer is not simply to yell, 'China bad.''' But Mr. Berg, again, did not respond in kind.")
     assert [q.speaker for q in a.quotes] == ["Cruz"]
+
+
+def test_a_description_stands_for_someone_other_than_the_main_subject_of_its_own_sentence(nlp):
+    a = analysed(nlp, "Mr. Tom Harper took on Hillary Walsh on Sunday after the Democratic front-runner had said that "
+                      "he was ''becoming the best recruiter of them all.''")
+    assert [q.speaker for q in a.quotes] == ["Hillary Walsh"]

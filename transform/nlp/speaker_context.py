@@ -38,7 +38,7 @@ _MALE_TITLES = frozenset({"mr", "mr.", "sir", "lord", "king", "prince"})
 _FEMALE_TITLES = frozenset({"mrs", "mrs.", "ms", "ms.", "miss", "madam", "dame", "lady", "queen", "princess"})
 # Nouns that make "the <noun>" a description of a person in the story ("the billionaire said").
 ROLE_NOUNS = PERSON_TITLES | frozenset(
-    """billionaire businessman businesswoman mogul candidate nominee lawmaker legislator official leader star
+    """front-runner frontrunner billionaire businessman businesswoman mogul candidate nominee lawmaker legislator official leader star
     actor actress singer author writer player coach manager founder owner host anchor analyst economist
     veteran activist lawyer""".split()
 )
@@ -153,11 +153,16 @@ class ArticleContext:
 
         For a description (``description``/``title``): the last person introduced with that title
         ("Sen. Sanders" for "the senator"), else the last person mentioned ("the 79-year-old"). Choosing
-        the most-mentioned person instead measured the same on PolNeAR train."""
+        the most-mentioned person instead measured the same on PolNeAR train. Either way, a person named as
+        the main subject of this sentence or the one before (SALIENT_SENTENCES) goes before one named
+        since as an object; a description never stands for the main subject of its own sentence ("Trump
+        attacked Clinton after the front-runner had said" is Clinton)."""
         fallback = None  # the last person mentioned that fits
         subject = None  # the last one that fits named as a subject, if it is recent enough
         titles = _TITLE_FORMS.get(title, (title,)) if title else ()
         salient_from = self._salience_start(char)
+        described = self.doc[self.token_at(char)]
+        own_sentence, own_start = described.sent.start_char, described.left_edge.idx
         for m in reversed(self.ents.mentions):
             if m.start_char >= char:
                 continue
@@ -167,6 +172,8 @@ class ArticleContext:
             if entity is None or entity.type != "PERSON" or self.in_quote(m.start_char):
                 continue
             if title is not None or description:
+                if own_sentence <= m.start_char < own_start and self._is_subject_mention(m):
+                    continue
                 before = self.text[max(0, m.start_char - 40):m.start_char].lower()
                 if any(re.search(rf"\b{re.escape(t)}\.?\s*$", before) for t in titles):
                     return entity
@@ -305,6 +312,8 @@ def _is_description(tok: Token) -> str | None:
     if not any(c.lower_ == "the" and c.dep_ == "det" for c in tok.children):
         return None
     word = tok.lower_
+    if tok.i >= 2 and tok.doc[tok.i - 1].tag_ == "HYPH" and f"{tok.doc[tok.i - 2].lower_}-{word}" in ROLE_NOUNS:
+        word = f"{tok.doc[tok.i - 2].lower_}-{word}"  # "front-runner", split by the tokenizer
     if word in ROLE_NOUNS or re.match(r"\d+-year-old$", word):
         return word
     if word == "old" and any(c.lower_ == "year" for c in tok.subtree):  # "the 79-year-old"
