@@ -171,3 +171,102 @@ def test_put_is_a_cue_only_as_put_it(nlp):
 def test_the_clause_a_colon_ends_beats_an_earlier_speech_verb(nlp):
     a = analysed(nlp, "When Tom Berg suggested a delay, Ana Ruiz fired back: “We have waited long enough for this.”")
     assert [q.speaker for q in a.quotes] == ["Ana Ruiz"]
+
+
+def test_a_pronoun_continues_the_subject_of_the_sentence_before_not_its_object(nlp):
+    a = analysed(nlp, "Tom Bryce criticised Frank Olsen at the council meeting on Monday. "
+                      "\"It is a disgrace to this city,\" he said.")
+    assert [(q.speaker, q.confidence) for q in a.quotes] == [("Tom Bryce", "sentence")]
+
+
+def test_a_name_in_what_a_leading_cue_reports_is_not_its_speaker(nlp):
+    a = analysed(nlp, "An Israeli official said on Monday that Prime Minister Dov Lerner \"will meet any candidate "
+                      "who asks for a meeting.\"")
+    assert [q.speaker for q in a.quotes] == [""]
+
+
+def test_a_name_after_a_cue_whose_subject_comes_first_is_not_its_speaker(nlp):
+    a = analysed(nlp, "Only half of the voters agreed that the plan was \"good enough to pass the council,\" while "
+                      "40 percent said the same of Mayor Rita Olsen.")
+    assert [q.speaker for q in a.quotes] == [""]
+
+
+def test_a_speech_verb_inside_a_quote_attributes_nothing_outside_it(nlp):
+    a = analysed(nlp, "''Sometimes they say, 'Yeah, Olsen is right, you guys have to all go back to your country,''' "
+                      "said Mr. Ortega, who was born in Lima and moved here as a teenager. ''This is my country. I "
+                      "can't go back to Peru.''")
+    assert [(q.speaker, q.cue) for q in a.quotes] == [("Ortega", "said"), ("Ortega", "said")]
+
+
+def test_an_outlet_that_reports_its_own_prose_is_its_speaker_but_not_of_words_it_relays(nlp):
+    own = analysed(nlp, "The mayor met the unions on Tuesday. \"The mayor, recalling his first year in office, said it "
+                        "had taught him patience,\" the Daily Ledger reported.")
+    relayed = analysed(nlp, "The mayor met the unions on Tuesday. \"I will not resign over this,\" the Daily Ledger "
+                            "reported.")
+    named = analysed(nlp, "Asked about the strike, Mayor Piet Jansen said: \"There will always be exceptions to the "
+                          "rule,\" the Daily Ledger reported.")
+    assert [q.speaker for q in own.quotes] == ["Daily Ledger"]
+    assert [q.speaker for q in relayed.quotes] == [""]
+    assert [q.speaker for q in named.quotes] == ["Piet Jansen"]
+
+
+def test_a_report_that_found_something_speaks_for_the_body_behind_it(nlp):
+    a = analysed(nlp, "Lawmakers have questioned the program for years. A 2014 Senate Ethics Committee report found "
+                      "\"no evidence that the money was ever misused.\"")
+    assert [(q.speaker, q.cue) for q in a.quotes] == [("Senate Ethics Committee", "found")]
+
+
+def test_as_after_a_quote_opens_its_attribution_over_an_outer_speech_verb(nlp):
+    a = analysed(nlp, "A number of members of Congress echo her concerns, in large part because the main requirement "
+                      "for the program is a \"lawful source of investment income,\" as a Homeland Security memo put it.")
+    assert [(q.speaker, q.cue) for q in a.quotes] == [("Homeland Security", "put")]
+
+
+def test_a_dateline_is_never_the_speaker_the_person_after_it_is(nlp):
+    a = analysed(nlp, "WASHINGTON -- President Ada Morrow, opening the new museum of science on Saturday, said it "
+                      "would tell ''a story of hope and of courage for everyone.''")
+    assert [q.speaker for q in a.quotes] == ["Ada Morrow"]
+
+
+def test_a_signature_line_after_a_quote_names_its_author_past_a_title_or_a_glued_dash(nlp):
+    a = analysed(nlp, "Delegates cheered all night.\n\n\"Great speech. She's tested. She's ready. She never quits.\"\n\n"
+                      "-President Ada Morrow, tweeting after the speech.\n\n\"The whole idea is something that we hear "
+                      "about all the time, and it needs to stop.\"\n\n-Michelle Hart, Philadelphia.")
+    assert [q.speaker for q in a.quotes] == ["Ada Morrow", "Michelle Hart"]
+
+
+def test_a_quote_a_dash_sets_into_a_sentence_about_someone_is_a_guess_at_them(nlp):
+    a = analysed(nlp, "Tom Hale also defended the harsh new rules on Sunday -- \"I think the fines are nothing "
+                      "compared to what they would do to us.\"")
+    assert [(q.speaker, q.confidence) for q in a.quotes] == [("Tom Hale", "guess")]
+
+
+def test_a_cue_the_parser_hangs_from_a_verb_of_the_quote_still_names_the_attribution_subject(nlp):
+    a = analysed(nlp, "To wit, Paul Adler told the Gazette that Ruth Kemp \"had a crazy policy of closing every "
+                      "school, which was maniacal,\" adding, \"She lost the whole city with it.\"")
+    assert [q.speaker for q in a.quotes] == ["Paul Adler", "Paul Adler"]
+
+
+def test_a_name_the_tagger_misses_before_its_speech_verb_is_the_subject_not_the_name_after(nlp):
+    a = analysed(nlp, "Bill Skelly ran the data office for years, and Matt Braynard worked under him. And Skelly "
+                      "called Braynard \"a real smart guy who understands the data.\"")
+    assert [q.speaker for q in a.quotes] == ["Bill Skelly"]
+
+
+def test_a_description_continues_the_main_subject_of_the_sentence_before_not_an_embedded_one(nlp):
+    a = analysed(nlp, "Donald Harper said on Friday that it would have been nice if Hillary Walsh had congratulated "
+                      "him. \"I was curious to see whether she would do the decent thing,\" the Republican nominee "
+                      "said at a rally.")
+    assert [q.speaker for q in a.quotes] == ["Donald Harper"]
+
+
+def test_a_speech_verb_that_is_negated_is_no_attribution_of_the_quote_before(nlp):
+    a = analysed(nlp, "Tom Berg won the debate. Mr. Cruz seemed to mock his vague tough talk, saying at one point, "
+                      "''The answer is not simply to yell, 'China bad.''' But Mr. Berg, again, did not respond in kind.")
+    assert [q.speaker for q in a.quotes] == ["Cruz"]
+
+
+def test_a_description_stands_for_someone_other_than_the_main_subject_of_its_own_sentence(nlp):
+    a = analysed(nlp, "Mr. Tom Harper took on Hillary Walsh on Sunday after the Democratic front-runner had said that "
+                      "he was ''becoming the best recruiter of them all.''")
+    assert [q.speaker for q in a.quotes] == ["Hillary Walsh"]

@@ -38,7 +38,7 @@ _MALE_TITLES = frozenset({"mr", "mr.", "sir", "lord", "king", "prince"})
 _FEMALE_TITLES = frozenset({"mrs", "mrs.", "ms", "ms.", "miss", "madam", "dame", "lady", "queen", "princess"})
 # Nouns that make "the <noun>" a description of a person in the story ("the billionaire said").
 ROLE_NOUNS = PERSON_TITLES | frozenset(
-    """billionaire businessman businesswoman mogul candidate nominee lawmaker legislator official leader star
+    """front-runner frontrunner billionaire businessman businesswoman mogul candidate nominee lawmaker legislator official leader star
     actor actress singer author writer player coach manager founder owner host anchor analyst economist
     veteran activist lawyer""".split()
 )
@@ -46,7 +46,10 @@ ROLE_NOUNS = PERSON_TITLES | frozenset(
 # for the committee said", "a Pentagon spokesman said". News analysis attributes such statements to the
 # principal; the spokesperson is rarely named.
 # Things issued that say something ("X issued a statement saying ..."): whoever issued it is the speaker.
-DOCUMENT_NOUNS = frozenset("statement letter release memo note message email post tweet video ad".split())
+DOCUMENT_NOUNS = frozenset("""statement letter release memo note message email post tweet video ad report study review
+    audit analysis""".split())
+# Verbs by which a document, and only a document, says something ('a committee report found "no evidence"').
+_FINDING_FORMS = frozenset("found finds".split())
 # Nouns by which a text refers back to a news outlet it has named ("the paper said in an editorial").
 OUTLET_NOUNS = frozenset("newspaper paper daily weekly magazine broadcaster network tabloid journal".split())
 SPOKES_NOUNS = frozenset(
@@ -57,6 +60,10 @@ SPOKES_NOUNS = frozenset(
 # paragraphs. Further back, an empty speaker is better than a wrong one. PolNeAR train speaker accuracy
 # is flat between 500 and 4000 (0.925 within 0.05 point).
 ANTECEDENT_WINDOW_CHARS = 1500
+# Sentences back (besides the current one) in which a pronoun or description prefers the person named as
+# a subject over the last person named ("Bryant said he expects an appeal of Reeves's ruling. '...,' he
+# said" is Bryant's). PolNeAR tune speaker accuracy: the same with 1, 2 or 4; 1 keeps it local.
+SALIENT_SENTENCES = 1
 _NAME_WORD = re.compile(r"[A-Z][^\W\d_]*(?:['’-][^\W\d_]+)*\.?|[A-Z]['’][A-Z][^\W\d_]+")
 _WORD_RUN = re.compile(r"[^\W\d_]+")
 _NOT_NAME_ENTITIES = frozenset({"DATE", "TIME", "CARDINAL", "ORDINAL", "MONEY", "PERCENT", "QUANTITY"})
@@ -162,27 +169,60 @@ class ArticleContext:
 
         For a description (``description``/``title``): the last person introduced with that title
         ("Sen. Sanders" for "the senator"), else the last person mentioned ("the 79-year-old"). Choosing
-        the most-mentioned person instead measured the same on PolNeAR train."""
-        fallback = None
+        the most-mentioned person instead measured the same on PolNeAR train. Either way, a person named as
+        the main subject of this sentence or the one before (SALIENT_SENTENCES) goes before one named
+        since as an object; a description never stands for the main subject of its own sentence ("Trump
+        attacked Clinton after the front-runner had said" is Clinton)."""
+        fallback = None  # the last person mentioned that fits
+        subject = None  # the last one that fits named as a subject, if it is recent enough
         titles = _TITLE_FORMS.get(title, (title,)) if title else ()
+        salient_from = self._salience_start(char)
+        described = self.doc[self.token_at(char)]
+        own_sentence, own_start = described.sent.start_char, described.left_edge.idx
         for m in reversed(self.ents.mentions):
             if m.start_char >= char:
                 continue
-            if m.start_char < char - ANTECEDENT_WINDOW_CHARS:
+            if m.start_char < char - ANTECEDENT_WINDOW_CHARS or not titles and fallback and m.start_char < salient_from:
                 break
             entity = self.ents.by_id.get(m.entity_id)
             if entity is None or entity.type != "PERSON" or self.in_quote(m.start_char):
                 continue
             if title is not None or description:
+                if own_sentence <= m.start_char < own_start and self._is_subject_mention(m):
+                    continue
                 before = self.text[max(0, m.start_char - 40):m.start_char].lower()
                 if any(re.search(rf"\b{re.escape(t)}\.?\s*$", before) for t in titles):
                     return entity
-                fallback = fallback or entity
-                continue
-            known = self.genders.get(entity.entity_id)
-            if gender is None or known is None or known == gender:
-                return entity
-        return fallback
+            else:
+                known = self.genders.get(entity.entity_id)
+                if not (gender is None or known is None or known == gender):
+                    continue
+            fallback = fallback or entity
+            if subject is None and m.start_char >= salient_from and self._is_subject_mention(m):
+                subject = entity
+                if not titles:
+                    break
+        return subject or fallback
+
+    def _salience_start(self, char: int) -> int:
+        """Where the sentences a pronoun or description most likely continues begin: SALIENT_SENTENCES
+        sentences back from ``char``."""
+        tok = self.doc[self.token_at(char)]
+        sent = tok.sent
+        for _ in range(SALIENT_SENTENCES):
+            if sent.start == 0:
+                break
+            sent = self.doc[sent.start - 1].sent
+        return sent.start_char
+
+    def _is_subject_mention(self, m: Mention) -> bool:
+        """Whether a mention is the subject of its sentence's main clause ("Smith said", "Gov. Jane Doe (R) said"),
+        not of a clause inside it ("Smith said it was a pity that Doe did not call")."""
+        tok = self.doc[self.token_at(m.end_char - 1)]
+        while tok.dep_ in ("compound", "appos", "flat") and tok.head.i != tok.i:
+            tok = tok.head
+        verb = tok.head
+        return tok.dep_ in ("nsubj", "nsubjpass") and (verb.dep_ == "ROOT" or verb.dep_ == "conj" and verb.head.dep_ == "ROOT")
 
 
 def subject_of(verb: Token, quoted: Callable[[int], bool]) -> Token | None:
@@ -202,6 +242,8 @@ def subject_of(verb: Token, quoted: Callable[[int], bool]) -> Token | None:
             return verb.head
         if verb.dep_ in ("conj", "advcl", "xcomp", "pcomp", "prep") and verb.head is not verb:
             verb = verb.head
+            while quoted(verb.idx) and verb.head.i != verb.i:  # '"...," adding' hung from a verb of the quote:
+                verb = verb.head  # the clause is the attribution's, not the quote's
             continue
         break
     return None
@@ -266,11 +308,28 @@ def could_be_person(tok: Token) -> bool:
     return bool(_AGENT_ENDING.search(word.rstrip("s") if word.endswith("ss") else word))
 
 
+# A dateline opening a paragraph: a place in capitals, maybe its state or country and the agency, then a
+# dash ("WASHINGTON --", "JACKSON, Miss. -", "LONDON (Agency) —").
+_DATELINE = re.compile(r"[A-Z][A-Z.' -]*[A-Z.](?:, [A-Z][\w.]*)?\s*(?:\([^)\n]{1,30}\)\s*)?(?:--|[—–-])\s")
+
+
+def _is_dateline(tok: Token) -> bool:
+    """Whether a token is (in) the dateline that opens its sentence (every paragraph starts one)."""
+    if not tok.text.isupper() or len(tok.text) < 2:
+        return False
+    sent = tok.sent
+    opening = sent.doc[sent.start:min(sent.end, sent.start + 12)]
+    m = _DATELINE.match(opening.text)
+    return m is not None and tok.idx < sent.start_char + m.end()
+
+
 def _is_description(tok: Token) -> str | None:
     """The role word when ``tok`` heads a definite description of a person ("the president")."""
     if not any(c.lower_ == "the" and c.dep_ == "det" for c in tok.children):
         return None
     word = tok.lower_
+    if tok.i >= 2 and tok.doc[tok.i - 1].tag_ == "HYPH" and f"{tok.doc[tok.i - 2].lower_}-{word}" in ROLE_NOUNS:
+        word = f"{tok.doc[tok.i - 2].lower_}-{word}"  # "front-runner", split by the tokenizer
     if word in ROLE_NOUNS or re.match(r"\d+-year-old$", word):
         return word
     if word == "old" and any(c.lower_ == "year" for c in tok.subtree):  # "the 79-year-old"
@@ -299,6 +358,9 @@ class SpeakerResolver:
         a = self.article
         if tok.lower_ in _RELATIVES and tok.head.dep_ == "relcl":
             return self.speaker(tok.head.head, depth + 1)
+        if _is_dateline(tok):  # 'WASHINGTON -- President Doe, opening the museum, said': the parse's subject is
+            # the dateline, the speaker its apposition
+            return next((self.speaker(c, depth + 1) for c in tok.children if c.dep_ == "appos"), None)
         entity = a.entity_of(tok)
         if entity is not None:  # any type: the subject of a speech verb is someone whatever NER said
             return entity
@@ -395,6 +457,9 @@ def is_cue(tok: Token) -> bool:
 
     "Put" speaks only with "it" as its object ('as Smith put it', 'she put it this way'); otherwise it is a
     verb of doing ('he has put together "the best ground game"'), and the quote is not its subject's."""
+    if tok.lower_ in _FINDING_FORMS and tok.tag_.startswith("VB") \
+            and any(c.dep_ == "nsubj" and c.lower_ in DOCUMENT_NOUNS for c in tok.children):
+        return True
     if tok.lower_ not in CUE_FORMS or not tok.tag_.startswith("VB"):
         return False
     return tok.lower_ not in _PUT_FORMS or any(c.lower_ == "it" and c.dep_ == "dobj" for c in tok.children)
@@ -420,6 +485,10 @@ def cue_subject(tok: Token, quoted: Callable[[int], bool]) -> Token | None:
             and tok.head.head.i != tok.head.i:
         subject = subject_of(tok.head.head, quoted)  # "X issued a statement saying": X's words
     doc = tok.doc
+    if subject is None and tok.i > 0 and doc[tok.i - 1].dep_ not in ("nsubj", "nsubjpass") \
+            and doc[tok.i - 1].tag_ not in ("NNP", "NNPS") and looks_like_name(doc[tok.i - 1]) \
+            and not quoted(doc[tok.i - 1].idx):
+        return doc[tok.i - 1]  # 'And Skelly called Braynard "a smart guy"' with Skelly tagged as an adverb
     if subject is None and tok.i + 1 < len(doc) and (doc[tok.i + 1].tag_ == "PRP" or looks_like_name(doc[tok.i + 1])):
         subject = doc[tok.i + 1]  # '"X," said Smith' parsed with Smith as an object
         while subject.i + 1 < len(doc) and looks_like_name(doc[subject.i + 1]):

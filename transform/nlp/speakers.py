@@ -35,7 +35,7 @@ from newswatch.models import SPEAKER_CONFIDENCE_LEVELS, Entity, Quote
 from transform.body_lines import body_line_mask
 from transform.nlp.cues import CUE_FORMS
 from transform.nlp.entities import ArticleEntities, with_person_mention
-from transform.nlp.names import PRONOUNS
+from transform.nlp.names import PERSON_TITLES, PRONOUNS
 from transform.nlp.quotes import QuotedSpan, is_quotation, quotation_bounds, quotation_text, quoted_spans
 from transform.nlp.speaker_context import (
     DOCUMENT_NOUNS,
@@ -74,12 +74,18 @@ _DASHES = "—―–-"
 # it maps exactly these tags to VERB or AUX.
 VERB_TAGS = frozenset({"VB", "VBD", "VBG", "VBN", "VBP", "VBZ", "MD"})
 _DOUBLE_CLOSERS = "”\"'»"
+# A first and last name signing a quote, ended by a comma, a full stop or the line ('-Jane Doe, Springfield.').
+_SIGNED_NAME = re.compile(r"([A-Z][^\W\d_]+(?:[ -][A-Z][^\W\d_'’]+)+)(?=[,.]|\s*$)", re.MULTILINE)
 
 
 # Verbs by which an outlet relays someone else's words ('"X," the Gazette reported, quoting nurses'). With
 # an organisation as their subject, the quote is not the organisation's: it is the person the sentence
 # says is quoted, or nobody. An outlet that speaks itself says or writes ("the paper said in an editorial").
 RELAY_CUES = frozenset("reported reports reporting quoted quoting cited citing".split())
+# Relaying cues whose subject may also be quoting its own report, and the words by which someone speaks
+# for themselves or to the listener (a quote with none of them is an outlet's prose, not someone's words).
+_OWN_REPORT_CUES = frozenset("reported reports".split())
+_PERSONAL = re.compile(r"\b(?:I|[Mm]e|[Mm]y|[Mm]ine|[Ww]e|us|[Oo]ur|[Oo]urs|[Yy]ou|[Yy]our|[Yy]ours|I'm|I’m)\b")
 
 
 # Entity types that can be credited with words: people, bodies, and states speaking as governments
@@ -99,6 +105,15 @@ def _relays(cue: Token, hi: int) -> bool:
     or it follows a quote as its attribution ('"X," the Gazette reported'). 'The Gazette reported that
     "X"' quotes the outlet's own report, which is the outlet's."""
     return cue.i >= hi or any(c.lower_ in RELAY_CUES for c in cue.children)
+
+
+def _in_own_words(cue: Token, quote: str) -> bool:
+    """Whether a quote an outlet "reported" is the outlet's own prose, not someone's words it relays: the
+    cue says whom it quotes by no word ("reported, quoting Doe"), and the quote speaks in no first or
+    second person ('"Doe, recalling his first veto, said it made his name," the Gazette reported'), as a
+    person's words almost always do ('"I will not resign," the Gazette reported')."""
+    return cue.lower_ in _OWN_REPORT_CUES and not any(c.lower_ in RELAY_CUES for c in cue.children) \
+        and _PERSONAL.search(quote) is None
 
 
 def _relayed_person(a: ArticleContext, cue: Token) -> Entity | None:
@@ -201,7 +216,7 @@ class _Finder:
         owned = self._owner(chain)
         if owned is not None:
             return owned
-        cues = [t for t in chain if _is_cue_or_according(t)]
+        cues = [t for t in chain if _is_cue_or_according(t) and not a.in_quote(t.idx)]
         tight = self._tight_cue(span, hi, line_end)
         if tight is not None:  # '," asked Dunn': adjacent, so it comes first whatever the parse says
             cues = [tight, *(c for c in cues if c.i != tight.i)]
@@ -213,10 +228,13 @@ class _Finder:
                 if dashed is not None:
                     return dashed
                 cue, cap = self._leading_cue(span, lo, line_start, line_end)
+                if cue is None and (dashed := self._after_dash(span, lo, line_start)) is not None:
+                    return dashed
             elif not cue.sent.start <= lo < cue.sent.end:
                 cap = "sentence"  # '"X." Smith said.': the attribution is the next sentence
             cues = [cue] if cue is not None else []
         held: _Attribution | None = None
+        own: _Attribution | None = None  # an outlet that reported the quote, when it is the outlet's own prose
         for cue in cues:  # the innermost cue whose subject resolves: 'X said Y asked "Z"' is Y's
             subject = cue_subject(cue, a.in_quote)
             if subject is not None and subject.i < lo <= hi <= cue.i:  # '"X" for Y, said Z': the subject after
@@ -233,9 +251,13 @@ class _Finder:
             # unnamed ('said a longtime aide, Jane Doe'), or after the quote, where the attribution is. A thing
             # that 'suggests' ('the advertisement suggests "X"') credits nobody nearby: the outer cue, or none.
             if entity is None and (subject is None or could_be_person(subject) or cue.i >= hi):
-                entity = self._next_to(cue, hi)
+                entity = self._next_to(cue, hi, subject)
             if entity is not None and entity.type != "PERSON" and cue.lower_ in RELAY_CUES and _relays(cue, hi):
-                entity = _relayed_person(a, cue)  # '"X," the Gazette reported': the Gazette only relays
+                # '"X," the Gazette reported': the Gazette relays someone's words; its own prose only when no
+                # other cue names whose words they are
+                if own is None and _in_own_words(cue, text[span.start:span.end]):
+                    own = _Attribution(entity, cue.text, _at_most("sentence", cap))
+                entity = _relayed_person(a, cue)
                 level = "sentence"
             if entity is not None and held is None and (entity.type not in SPEAKER_TYPES or _is_group(subject)):
                 held = _Attribution(entity, cue.text, _at_most(level, cap))  # 'Smith said Republicans "X"': Smith's,
@@ -254,8 +276,8 @@ class _Finder:
             if entity is not None:
                 return _Attribution(entity, "according to" if cue.lower_ == "according" else cue.text,
                                     _at_most(level, cap))
-        if held is not None:
-            return held
+        if held is not None or own is not None:
+            return held or own
         if cues:
             return _Attribution(None, "according to" if cues[0].lower_ == "according" else cues[0].text)
         return self._colon_name(span, line_start) or self._sentence_subject(span, chain, lo, hi)
@@ -299,22 +321,30 @@ class _Finder:
                     return entity
         return None
 
-    def _next_to(self, cue: Token, hi: int) -> Entity | None:
+    def _next_to(self, cue: Token, hi: int, subject: Token | None = None) -> Entity | None:
         """A trailing attribution the parser got wrong: the first person named between the quote and the
         cue ('"X," Texas delegate Bill Eastland, wearing a hat, said'), or right after the cue ('"X," said
-        his friend at Lehigh, Bruce Turry')."""
+        his friend at Lehigh, Bruce Turry').
+
+        Never a name that only describes the subject or the cue ('Others, reacting to the Doe shooting,
+        shouted'), nor one in what the cue reports ('an official said that Doe "will meet"'), nor, when the
+        subject stands before the cue, one after it ('73 percent said the same of Doe'): those are not who
+        speaks."""
         doc = self.a.doc
         if cue.lower_ in _TOPIC_CUES:
             return None  # "leaders speak of Rubio's gifts": the name after the verb is the topic
+        after_cue = AFTER_WINDOW_TOKENS if subject is None or subject.i > cue.i else 0
         if cue.i < hi:  # a leading cue: the first person named in its clause ('Mr. Trump, asked ..., said',
             # 'Continued Stone: "X"')
             lo = self.a.token_at(min(q[0] for q in self.a.quoted if q[0] > cue.idx)) if any(
                 q[0] > cue.idx for q in self.a.quoted) else cue.i + 1
-            window = list(doc[cue.sent.start:cue.i]) + list(doc[cue.i + 1:lo])
+            window = list(doc[cue.sent.start:cue.i]) + list(doc[cue.i + 1:min(lo, cue.i + 1 + after_cue)])
             window = [t for t in window if not self.a.in_quote(t.idx)]
         else:
-            window = list(doc[hi:cue.i]) + list(doc[cue.i + 1:min(len(doc), cue.i + AFTER_WINDOW_TOKENS)])
+            window = list(doc[hi:cue.i]) + list(doc[cue.i + 1:min(len(doc), cue.i + 1 + after_cue)])
         for tok in window:
+            if tok.i > cue.i and tok.dep_ == "mark" and tok.head.head.i == cue.i:
+                break  # 'said Wednesday that Doe "will meet"': what follows is what is said
             if tok.text in ".!?\n" or self.a.in_quote(tok.idx):
                 if tok.text in ".!?":
                     break
@@ -348,11 +378,14 @@ class _Finder:
 
     def _tight_cue(self, span: QuotedSpan, hi: int, line_end: int) -> Token | None:
         """A cue within the first few words after a quote that ends with a comma, question or exclamation
-        mark inside the marks ('"X," said Smith', '"X?" asked Dunn', '"X," Mr. Rhodes said')."""
+        mark inside the marks ('"X," said Smith', '"X?" asked Dunn', '"X," Mr. Rhodes said'), or in the
+        clause "as" opens there ('"X," as the agency's own memo put it')."""
         if span.close_mark is None or not re.search(r"[,?!]\W*$", self.a.text[span.start:span.end]):
             return None
         doc = self.a.doc
-        end = min(len(doc), hi + TIGHT_WINDOW_TOKENS, self.a.token_at(line_end) + 1)
+        # '"X," as a Treasury memo put it': "as" opens the attribution, however long its subject
+        reach = AFTER_WINDOW_TOKENS if hi < len(doc) and doc[hi].lower_ == "as" else TIGHT_WINDOW_TOKENS
+        end = min(len(doc), hi + reach, self.a.token_at(line_end) + 1)
         window = doc[hi:end]
         stop = next((t.i for t in window if t.text in (".", "!", "?", ",") and t.i > hi), end)
         return cue_in(doc, hi, stop)
@@ -374,7 +407,10 @@ class _Finder:
                 return None  # 'Cruz blamed it on "knuckleheaded politicians." His comments came ...'
             end = min(end, first.sent.end)  # '"X." Smith said.': only the sentence right after
         stop_at = next((t.i for t in a.doc[hi:end] if t.text in (".", "!", "?")), end)
-        return cue_in(a.doc, hi, stop_at)
+        cue = cue_in(a.doc, hi, stop_at)
+        if cue is not None and any(c.dep_ == "neg" for c in cue.children):
+            return None  # '"X." But Doe did not respond in kind.': what someone did not say is not theirs
+        return cue
 
     def _embedded(self, span: QuotedSpan) -> bool:
         """Whether a quote sits inside a sentence of the writer's (a partial quote), not starting it."""
@@ -447,11 +483,15 @@ class _Finder:
         first cue: 'When Doe noted ..., Roe boasted, "X"' is Roe's; 'As Doe put it in a memo explaining
         the deal, "X"' is Doe's."""
         doc = self.a.doc
+        first = None
         for k in range(hi - 1, lo - 1, -1):
             cue = cue_in(doc, k, k + 1)
-            if cue is not None and self.resolver.speaker(cue_subject(cue, self.a.in_quote)) is not None:
+            if cue is None or self.a.in_quote(cue.idx):
+                continue  # a quote's own words ('"Sometimes they say ..."') attribute nothing outside it
+            if self.resolver.speaker(cue_subject(cue, self.a.in_quote)) is not None:
                 return cue
-        return cue_in(doc, lo, hi)
+            first = cue
+        return first
 
     def _dashed_name(self, span: QuotedSpan, line_end: int) -> _Attribution | None:
         """'"X" — Jane Doe': a dash and a name right after the closing mark (or opening the next line)."""
@@ -460,10 +500,19 @@ class _Finder:
         if span.close_mark is None or m is None:
             return None
         start = span.outer_end + m.end()
+        title = re.match(r"([^\W\d_]+)\.?\s+(?=[A-Z])", a.text[start:start + 40])
+        if title is not None and title.group(1).lower() in PERSON_TITLES:
+            start += title.end()  # '"X" — President Jane Doe, tweeting': the name after the title
         entity = a.entity_between(start, start + 1)
         if entity is None:
             tok = a.doc[a.token_at(start)]
-            if tok.idx != start or (name := name_span(tok)) is None:
+            if tok.idx != start:  # '-Jane Doe, Springfield.': the tokenizer kept the dash on the first name
+                full = _SIGNED_NAME.match(a.text, start)
+                if full is None:
+                    return None
+                a.ents, entity = with_person_mention(a.ents, a.text, start, full.end(1))
+                return _Attribution(entity, None, "sentence")
+            if (name := name_span(tok)) is None:
                 return None
             end = tok.idx + len(tok.text)
             while tok.i + 1 < len(a.doc) and looks_like_name(a.doc[tok.i + 1]):
@@ -471,6 +520,32 @@ class _Finder:
                 end = tok.idx + len(tok.text)
             a.ents, entity = with_person_mention(a.ents, a.text, name[0], end)
         return _Attribution(entity, None, "sentence") if entity.type in ("PERSON", "ORG") else None
+
+    def _after_dash(self, span: QuotedSpan, lo: int, line_start: int) -> _Attribution | None:
+        """A quote a dash sets into a sentence about someone, with no speech verb in it: the person named right
+        before the dash ('Republicans including Jane Doe -- "X" -- and ...'), else the person the clause
+        before the dash is about ('Doe also embraced the plan -- "X"', a guess)."""
+        a, doc = self.a, self.a.doc
+        before = a.text[line_start:span.outer_start].rstrip()
+        if not before.endswith(("--", "—", "–", " -")) or lo == 0:
+            return None
+        dash = doc[a.token_at(line_start + len(before) - 1)]
+        tok = doc[dash.i - 1] if dash.i > 0 else dash
+        while tok.i > 0 and tok.text in ("-", "--", "—", "–"):
+            tok = doc[tok.i - 1]
+        entity = a.entity_of(tok)
+        if entity is not None and entity.type == "PERSON":
+            return _Attribution(entity, None, "sentence")
+        for head in (tok, *tok.ancestors):
+            if a.in_quote(head.idx):
+                return None
+            if head.tag_ in VERB_TAGS:
+                subject = subject_of(head, a.in_quote)
+                entity = self.resolver.speaker(subject) if subject is not None and (
+                    subject.tag_ != "PRP" or subject.lower_ in PRONOUN_GENDERS) else None
+                return _Attribution(entity, head.text, "guess") if entity is not None and entity.type == "PERSON" \
+                    else None
+        return None
 
     def _colon_name(self, span: QuotedSpan, line_start: int) -> _Attribution | None:
         """'Clinton: "X"': a transcript line, the name alone before a colon, or after an inverted cue
