@@ -50,12 +50,14 @@ def build_archive(path: Path, articles: int) -> Path:
     # Article i belongs to story i // 5 * 5 when i % 5 < 3 (copies), else to itself.
     con.execute(f"""
         INSERT INTO articles (article_id, url, canonical_url, feed_id, title, author, published_at,
-            published_at_source, fetched_at, language, text, word_count, content_hash, story_id, run_id) SELECT
+            published_at_source, fetched_at, language, text, word_count, content_hash, story_id, run_id, article_key,
+            story_key) SELECT
             'a' || i, 'https://x.example/' || i, 'https://x.example/' || i, 'f' || (i % {FEEDS}),
             'Headline number ' || (CASE WHEN i % 5 < 3 THEN i // 5 * 5 ELSE i END), 'Staff',
             now() - INTERVAL (i * 60 * 24 * 60 // {articles}) MINUTE, 'feed', now(), 'en',
             'Body of article ' || i || repeat(' words', 200), 200, 'h' || i,
-            's' || (CASE WHEN i % 5 < 3 THEN i // 5 * 5 ELSE i END), 'r1'
+            's' || (CASE WHEN i % 5 < 3 THEN i // 5 * 5 ELSE i END), 'r1', md5_number_lower('a' || i),
+            md5_number_lower('s' || (CASE WHEN i % 5 < 3 THEN i // 5 * 5 ELSE i END))
         FROM range({articles}) t(i)""")
     con.execute("""
         INSERT INTO stories SELECT story_id, min(published_at), max(published_at), any_value(title), count(*)

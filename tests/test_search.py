@@ -60,10 +60,10 @@ def warehouse(tmp_path):
 def _insert(con, aid, sid, feed, published, title, text, run_id):
     con.execute(
         "INSERT INTO articles (article_id, url, canonical_url, feed_id, title, published_at, published_at_source, "
-        "fetched_at, language, text, word_count, content_hash, story_id, run_id) "
-        "VALUES (?, ?, ?, ?, ?, ?, 'feed', ?, 'en', ?, ?, ?, ?, ?)",
+        "fetched_at, language, text, word_count, content_hash, story_id, run_id, article_key, story_key) "
+        "VALUES (?, ?, ?, ?, ?, ?, 'feed', ?, 'en', ?, ?, ?, ?, ?, md5_number_lower(?), md5_number_lower(?))",
         [aid, f"http://127.0.0.1/{aid}", f"http://127.0.0.1/{aid}", feed, title, published, published, text,
-         len(text.split()), f"h-{aid}", sid, run_id])
+         len(text.split()), f"h-{aid}", sid, run_id, aid, sid])
 
 
 def _search(capsys, path, *args):

@@ -68,11 +68,16 @@ class Archive:
         aid = f"a{self.n:05d}"
         story = story or (self.rng.choice(self.articles) if self.articles and r.random() < 0.3 else aid)
         sid = self.con.execute("SELECT story_id FROM articles WHERE article_id = ?", [story]).fetchone()
+        # the lookup keys exist from migration 0023 on; the archive is also loaded into older schemas
+        keyed = self.con.execute("SELECT count(*) FROM duckdb_columns() WHERE table_name = 'articles' "
+                                 "AND column_name = 'article_key'").fetchone()[0]
+        keys = (", article_key, story_key", ", md5_number_lower(?), md5_number_lower(?)") if keyed else ("", "")
         self.con.execute(
             "INSERT INTO articles (article_id, url, canonical_url, feed_id, title, published_at, published_at_source, "
-            "fetched_at, text, word_count, content_hash, story_id) VALUES (?, ?, ?, ?, ?, ?, 'feed', ?, 't', 1, ?, ?)",
+            f"fetched_at, text, word_count, content_hash, story_id{keys[0]}) "
+            f"VALUES (?, ?, ?, ?, ?, ?, 'feed', ?, 't', 1, ?, ?{keys[1]})",
             [aid, f"http://x/{aid}", f"http://x/{aid}", f"f{r.randrange(4)}", aid, published_at, published_at,
-             aid, sid[0] if sid else aid])
+             aid, sid[0] if sid else aid] + ([aid, sid[0] if sid else aid] if keyed else []))
         for topic in r.sample(["korea", "rates", "climate"], r.randrange(3)):
             self.match(aid, topic)
         for e in r.sample(range(12), r.randrange(5)):

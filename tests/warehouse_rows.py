@@ -12,9 +12,10 @@ def ts(text: str) -> datetime:
 def add_article(con, aid: str, published_at: datetime, story: str | None = None) -> None:
     con.execute(
         "INSERT INTO articles (article_id, url, canonical_url, feed_id, title, published_at, published_at_source, "
-        "fetched_at, text, word_count, content_hash, story_id) VALUES (?, ?, ?, 'f1', ?, ?, 'feed', ?, 'text', 1, ?, ?)",
+        "fetched_at, text, word_count, content_hash, story_id, article_key, story_key) "
+        "VALUES (?, ?, ?, 'f1', ?, ?, 'feed', ?, 'text', 1, ?, ?, md5_number_lower(?), md5_number_lower(?))",
         [aid, f"https://example.org/{aid}", f"https://example.org/{aid}", f"title {aid}", published_at, published_at,
-         f"hash-{aid}", story or aid],
+         f"hash-{aid}", story or aid, aid, story or aid],
     )
 
 
