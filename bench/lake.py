@@ -56,10 +56,11 @@ def _new_cycle(con: duckdb.DuckDBPyConnection, first: int, n: int = 50) -> None:
     con.execute(f"INSERT INTO mentions (article_id, entity_id, surface, start_char, end_char) "
                 f"SELECT 'n' || i, 'e' || ((i * 31 + k) % {ENTITIES}), 'Entity', k * 10, k * 10 + 6 "
                 f"FROM range({first}, {first + n}) t(i), range(5) r(k)")
-    con.execute(f"INSERT INTO quotes (quote_id, article_id, text, speaker, speaker_entity_id, cue, start_char, end_char) "
-                f"SELECT 'qn' || i, 'n' || i, 'Quoted', 'Entity 3', 'e3', 'said', 0, 6 FROM range({first}, {first + n}) t(i)")
-    con.execute(f"INSERT INTO topic_matches (article_id, topic, matched_terms, matched_at) "
-                f"SELECT 'n' || i, 'topic-1', ['term'], now() FROM range({first}, {first + n}) t(i)")
+    con.execute(f"INSERT INTO quotes (quote_id, article_id, text, speaker, speaker_entity_id, cue, start_char, end_char, article_key) "
+                f"SELECT 'qn' || i, 'n' || i, 'Quoted', 'Entity 3', 'e3', 'said', 0, 6, md5_number_lower('n' || i) "
+                f"FROM range({first}, {first + n}) t(i)")
+    con.execute(f"INSERT INTO topic_matches (article_id, topic, matched_terms, matched_at, article_key) "
+                f"SELECT 'n' || i, 'topic-1', ['term'], now(), md5_number_lower('n' || i) FROM range({first}, {first + n}) t(i)")
     con.execute("COMMIT")
 
 

@@ -187,9 +187,11 @@ def add_copy(con, story: str, article: str, feed: int, *, seen: datetime = NOW, 
             [article, f"https://f{feed}.example/{article}", f"https://f{feed}.example/{article}", fid,
              f"Headline {article}", published or seen - timedelta(hours=1), seen, f"h-{article}", story, article, story])
         if topic:
-            con.execute("INSERT INTO topic_matches (article_id, topic, matched_terms, matched_at) VALUES (?, ?, ['North Korea'], ?)", [article, topic, seen])
-    con.execute("INSERT INTO feed_items (feed_id, item_key, canonical_url, article_id, status, first_seen_at, item_hash) "
-                "VALUES (?, ?, NULL, ?, 'loaded', ?, md5_number_lower(?))", [fid, f"item-{article}-{feed}", article, seen, f"item-{article}-{feed}"])
+            con.execute("INSERT INTO topic_matches (article_id, topic, matched_terms, matched_at, article_key) "
+                        "VALUES (?, ?, ['North Korea'], ?, md5_number_lower(?))", [article, topic, seen, article])
+    con.execute("INSERT INTO feed_items (feed_id, item_key, canonical_url, article_id, status, first_seen_at, item_hash, article_key) "
+                "VALUES (?, ?, NULL, ?, 'loaded', ?, md5_number_lower(?), md5_number_lower(?))",
+                [fid, f"item-{article}-{feed}", article, seen, f"item-{article}-{feed}", article])
 
 
 def alert_rows(con):

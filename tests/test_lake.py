@@ -395,12 +395,12 @@ def test_a_later_feed_item_naming_an_old_article_is_published_in_the_article_mon
     items.append(("f2", "late", "a0001", "duplicate", ts("2026-03-28T10:00:00+00:00")))
     items.append(("f2", "quarantined", None, "quarantined", ts("2026-03-28T11:00:00+00:00")))
     for feed, key, aid, status, at in items:
-        con.execute("INSERT INTO feed_items (feed_id, item_key, article_id, status, first_seen_at, item_hash) "
-                    "VALUES (?, ?, ?, ?, ?, md5_number_lower(?))", [feed, key, aid, status, at, key])
+        con.execute("INSERT INTO feed_items (feed_id, item_key, article_id, status, first_seen_at, item_hash, article_key) "
+                    "VALUES (?, ?, ?, ?, ?, md5_number_lower(?), md5_number_lower(?))", [feed, key, aid, status, at, key, aid])
     publish_lake(con, paths)
     before = set(read_manifest(paths)["tables"]["feed_items"]["files"])
-    con.execute("INSERT INTO feed_items (feed_id, item_key, article_id, status, first_seen_at, item_hash) "
-                "VALUES ('f3', 'later', 'a0002', 'duplicate', ?, md5_number_lower('later'))", [ts("2026-03-29T10:00:00+00:00")])
+    con.execute("INSERT INTO feed_items (feed_id, item_key, article_id, status, first_seen_at, item_hash, article_key) "
+                "VALUES ('f3', 'later', 'a0002', 'duplicate', ?, md5_number_lower('later'), md5_number_lower('a0002'))", [ts("2026-03-29T10:00:00+00:00")])
     publish_lake(con, paths)
     new = set(read_manifest(paths)["tables"]["feed_items"]["files"]) - before
     assert [Path(f).parts[1] for f in new] == ["month=2026-01"]

@@ -12,7 +12,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from warehouse.keys import IDENTITY_KEY, KEY_COLUMNS, lookup_key
+from warehouse.keys import IDENTITY_KEY, KEY_COLUMNS, optional_key
 
 
 def insert_rows(
@@ -40,7 +40,7 @@ def insert_rows(
         frame = frame.drop_duplicates(subset=list(anti_join_on), keep="first")
     keys = KEY_COLUMNS.get(table, {})
     for key, source in keys.items():
-        frame[key] = pd.Series([lookup_key(v) for v in frame[source]], index=frame.index, dtype="uint64")
+        frame[key] = pd.Series(pd.array([optional_key(v) for v in frame[source]], dtype="UInt64"), index=frame.index)
     cols = ", ".join([*columns, *keys])
     con.register("_batch", frame)
     try:

@@ -15,15 +15,22 @@ from collections.abc import Iterable, Mapping
 # table -> {key column: the text column it is computed from}; every writer of these tables fills them.
 KEY_COLUMNS: Mapping[str, Mapping[str, str]] = {
     "articles": {"article_key": "article_id", "story_key": "story_id"},
-    "feed_items": {"item_hash": "item_key"},
+    "feed_items": {"item_hash": "item_key", "article_key": "article_id"},
+    "topic_matches": {"article_key": "article_id"},
+    "quotes": {"article_key": "article_id"},
 }
 # table -> the indexed key an anti-join on the table's identity uses (its text column is in the join too).
-IDENTITY_KEY: Mapping[str, str] = {"articles": "article_key", "feed_items": "item_hash"}
+IDENTITY_KEY: Mapping[str, str] = {"articles": "article_key", "feed_items": "item_hash", "topic_matches": "article_key"}
 
 
 def lookup_key(text: str) -> int:
     """The 64-bit key of an id, equal to DuckDB's ``md5_number_lower(text)``."""
     return int.from_bytes(hashlib.md5(text.encode("utf-8")).digest()[8:], "little")
+
+
+def optional_key(text: object) -> int | None:
+    """``lookup_key``, or None for a missing id (a feed item without an article: None, or NaN in a frame)."""
+    return lookup_key(text) if isinstance(text, str) else None
 
 
 def lookup_keys(texts: Iterable[str]) -> list[int]:

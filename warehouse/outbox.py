@@ -156,11 +156,10 @@ def _queued_alerts(con: duckdb.DuckDBPyConnection, routes: Sequence[AlertRoute],
 
 @dataclass(frozen=True, slots=True)
 class _Stories:
-    """The stories examined, their articles, and the lowest ``lake_seq`` among those articles."""
+    """The stories examined and their articles."""
 
     story_ids: list[str]
     story_of: dict[str, str]  # article_id -> story_id
-    since_seq: int
 
 
 def _active_stories(con: duckdb.DuckDBPyConnection, horizon: datetime) -> _Stories | None:
@@ -178,22 +177,18 @@ def _active_stories(con: duckdb.DuckDBPyConnection, horizon: datetime) -> _Stori
     stories = {sid for aid, sid in con.execute(
         "SELECT article_id, story_id FROM articles WHERE article_key IN (SELECT unnest(?::UBIGINT[]))",
         [lookup_keys(active)]).fetchall() if aid in active}
-    rows = [r for r in con.execute(
-        "SELECT article_id, story_id, lake_seq FROM articles WHERE story_key IN (SELECT unnest(?::UBIGINT[]))",
-        [lookup_keys(stories)]).fetchall() if r[1] in stories]
-    if not rows:
-        return None
-    return _Stories(sorted(stories), {a: s for a, s, _ in rows}, min(int(q or 0) for _, _, q in rows))
+    story_of = {aid: sid for aid, sid in con.execute(
+        "SELECT article_id, story_id FROM articles WHERE story_key IN (SELECT unnest(?::UBIGINT[]))",
+        [lookup_keys(stories)]).fetchall() if sid in stories}
+    return _Stories(sorted(stories), story_of) if story_of else None
 
 
 def _active_story_copies(con: duckdb.DuckDBPyConnection, topics: list[str],
                          horizon: datetime) -> tuple[dict[str, list[StoryCopy]], _Stories | None]:
     """Every copy of every story that gained a copy since ``horizon`` and matched one of ``topics``.
 
-    The rows naming the stories' articles (feed items, topic matches, quotes) are read from ``since_seq`` on:
-    they are written in the transaction that writes their article or later, so their ``lake_seq`` is at
-    least the article's (migration 0015 numbered the articles before the tables naming them), and DuckDB
-    skips the older row groups by their min/max.
+    Each table is read by key in a MATERIALIZED step (a text comparison in the same scan would read the
+    whole column), then joined on the text ids.
     """
     found = _active_stories(con, horizon)
     if found is None:
@@ -203,26 +198,28 @@ def _active_story_copies(con: duckdb.DuckDBPyConnection, topics: list[str],
         WITH keyed AS MATERIALIZED (
             SELECT story_id, article_id, title, url, published_at, language FROM articles
             WHERE story_key IN (SELECT unnest($story_keys::UBIGINT[]))
+        ), keyed_matches AS MATERIALIZED (
+            SELECT article_id, topic, matched_terms FROM topic_matches
+            WHERE article_key IN (SELECT unnest($article_keys::UBIGINT[]))
+        ), keyed_items AS MATERIALIZED (
+            SELECT feed_id, article_id, first_seen_at FROM feed_items
+            WHERE article_key IN (SELECT unnest($article_keys::UBIGINT[]))
         ), copies AS (
             SELECT * FROM keyed WHERE story_id IN (SELECT unnest($stories))
         ), matches AS (
-            SELECT article_id, topic, matched_terms FROM topic_matches
-            WHERE lake_seq >= $since AND topic IN (SELECT unnest($topics)) AND article_id IN (SELECT unnest($articles))
-        ), items AS (
-            SELECT feed_id, article_id, first_seen_at FROM feed_items
-            WHERE lake_seq >= $since AND article_id IN (SELECT unnest($articles))
+            SELECT m.* FROM keyed_matches m JOIN copies c USING (article_id) WHERE m.topic IN (SELECT unnest($topics))
         )
         SELECT c.story_id, c.article_id, fi.feed_id, coalesce(f.name, fi.feed_id), c.title, c.url, c.published_at,
                c.language, fi.first_seen_at, t.topic, t.matched_terms
         FROM copies c
-        JOIN items fi ON fi.article_id = c.article_id
+        JOIN keyed_items fi ON fi.article_id = c.article_id
         LEFT JOIN feeds f ON f.feed_id = fi.feed_id
         LEFT JOIN matches t ON t.article_id = c.article_id
         WHERE c.story_id IN (SELECT c2.story_id FROM copies c2 JOIN matches m ON m.article_id = c2.article_id)
         ORDER BY c.story_id, c.published_at, c.article_id, fi.feed_id
         """,
-        {"story_keys": lookup_keys(found.story_ids), "stories": found.story_ids, "since": found.since_seq,
-         "topics": topics, "articles": sorted(found.story_of)},
+        {"story_keys": lookup_keys(found.story_ids), "stories": found.story_ids,
+         "article_keys": lookup_keys(found.story_of), "topics": topics},
     ).fetchall()
     out: dict[str, list[StoryCopy]] = {}
     for r in rows:
@@ -233,7 +230,7 @@ def _active_story_copies(con: duckdb.DuckDBPyConnection, topics: list[str],
 
 def _story_quotes(con: duckdb.DuckDBPyConnection, copies: dict[str, list[StoryCopy]],
                   found: _Stories | None) -> dict[str, list[QuoteRow]]:
-    """The quotes of the stories' articles (read from ``found.since_seq`` on, as their feed items are)."""
+    """The quotes of the stories' articles, read by key."""
     if found is None:
         return {}
     story_of = {a: s for a, s in found.story_of.items() if s in copies}
@@ -241,11 +238,12 @@ def _story_quotes(con: duckdb.DuckDBPyConnection, copies: dict[str, list[StoryCo
         return {}
     rows = con.execute(
         "SELECT article_id, text, speaker, start_char, speaker_confidence FROM quotes "
-        "WHERE lake_seq >= ? AND article_id IN (SELECT unnest(?)) ORDER BY article_id, start_char",
-        [found.since_seq, sorted(story_of)]).fetchall()
+        "WHERE article_key IN (SELECT unnest(?::UBIGINT[])) ORDER BY article_id, start_char",
+        [lookup_keys(story_of)]).fetchall()
     out: dict[str, list[QuoteRow]] = {}
     for q in rows:
-        out.setdefault(story_of[q[0]], []).append(QuoteRow(q[0], q[1], q[2] or "", int(q[3]), q[4] or ""))
+        if q[0] in story_of:
+            out.setdefault(story_of[q[0]], []).append(QuoteRow(q[0], q[1], q[2] or "", int(q[3]), q[4] or ""))
     return out
 
 
