@@ -165,9 +165,10 @@ class _Stories:
 def _active_stories(con: duckdb.DuckDBPyConnection, horizon: datetime) -> _Stories | None:
     """The stories that gained a copy (a ``feed_items`` row) since ``horizon``, with all their articles.
 
-    Why by key: a story's articles were found by scanning ``articles`` whole; the key indexes
-    (``warehouse.keys``) read only the active articles and then the rows of their stories, so the cost is
-    that of the stories in the news, not of the archive. The text ids are compared after each lookup.
+    Why by key: a story's articles were found by joins over the text ids of whole tables. The active
+    articles come through the ``article_key`` index; the stories' rows (thousands a day, above DuckDB's
+    index-scan threshold) through a scan of an 8-byte key column instead of a 16-character text
+    (``warehouse.keys``). The text ids are compared after each lookup.
     """
     active = {r[0] for r in con.execute(
         "SELECT DISTINCT article_id FROM feed_items WHERE first_seen_at >= ? AND article_id IS NOT NULL",
@@ -187,8 +188,8 @@ def _active_story_copies(con: duckdb.DuckDBPyConnection, topics: list[str],
                          horizon: datetime) -> tuple[dict[str, list[StoryCopy]], _Stories | None]:
     """Every copy of every story that gained a copy since ``horizon`` and matched one of ``topics``.
 
-    Each table is read by key in a MATERIALIZED step (a text comparison in the same scan would read the
-    whole column), then joined on the text ids.
+    Each table is read by key in a MATERIALIZED step (a text comparison in the same scan would make DuckDB
+    read the text column as well), then joined on the text ids.
     """
     found = _active_stories(con, horizon)
     if found is None:
