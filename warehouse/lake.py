@@ -360,11 +360,14 @@ def _replaced(con: duckdb.DuckDBPyConnection, paths: LakePaths, table: str, old:
         f"SELECT DISTINCT {_week(column)} FROM {_q(table)} WHERE lake_seq > ? ORDER BY 1", [mark]).fetchall()]
     written = rows = 0
     for week in weeks:
-        select = f"SELECT * FROM {_q(table)} WHERE {_week(column)} = {_lit(week)} ORDER BY ALL"
+        # A range on the column itself, not ``_week(column) = week``: DuckDB skips the row groups of other
+        # days by their min/max only for a comparison of the bare column, and these tables hold every day.
+        in_week = f"{_q(column)} >= DATE {_lit(week)} AND {_q(column)} < DATE {_lit(week)} + 7"
+        select = f"SELECT * FROM {_q(table)} WHERE {in_week} ORDER BY ALL"
         new = _copy(con, select, paths.lake / table / f"week={week}", partitioned=False, tag=tag)
         parts[week] = _relative(paths, new)[0]
         written += 1
-        n_row = con.execute(f"SELECT count(*) FROM {_q(table)} WHERE {_week(column)} = ?", [week]).fetchone()
+        n_row = con.execute(f"SELECT count(*) FROM {_q(table)} WHERE {in_week}").fetchone()
         rows += int(n_row[0]) if n_row else 0
     if not parts:  # no rows at all yet: one empty file keeps the table's columns readable
         new = _copy(con, f"SELECT * FROM {_q(table)} WHERE false", paths.lake / table / "week=none",
