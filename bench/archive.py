@@ -135,14 +135,17 @@ def grow(con: duckdb.DuckDBPyConnection, start: int, end: int, *, feed_urls: lis
     run("""
         INSERT INTO articles SELECT article_id, url, url, feed_id, 'Headline of story ' || story_i, 'Staff reporter',
             published_at, 'feed', published_at, 'en', text, length(string_split(text, ' ')), md5(text), story_id,
-            strftime(published_at, '%Y%m%dT%H%M') || '-' || substr(md5('run:' || strftime(published_at, '%Y%m%dT%H%M')), 1, 8)
+            strftime(published_at, '%Y%m%dT%H%M') || '-' || substr(md5('run:' || strftime(published_at, '%Y%m%dT%H%M')), 1, 8),
+            md5_number_lower(article_id), md5_number_lower(story_id)
         FROM _texts ORDER BY published_at""")
     run("""
-        INSERT INTO feed_items SELECT feed_id, substr(md5('item:' || i), 1, 16), url, article_id, 'loaded', published_at
+        INSERT INTO feed_items SELECT feed_id, substr(md5('item:' || i), 1, 16), url, article_id, 'loaded', published_at,
+            md5_number_lower(substr(md5('item:' || i), 1, 16)), md5_number_lower(article_id)
         FROM _grown
         UNION ALL  -- one article in ten is carried by a second feed too, recorded as a duplicate item there
         SELECT $feeds[1 + (i * 7 + i // 5 + 1) % len($feeds)], substr(md5('dup:' || i), 1, 16), url, article_id,
-               'duplicate', published_at + INTERVAL 5 MINUTE
+               'duplicate', published_at + INTERVAL 5 MINUTE, md5_number_lower(substr(md5('dup:' || i), 1, 16)),
+               md5_number_lower(article_id)
         FROM _grown WHERE i % 10 = 4""", {"feeds": feed_ids})
     run("""
         INSERT INTO stories SELECT story_id, min(published_at), max(published_at), 'Headline of story ' || any_value(story_i),
@@ -177,12 +180,12 @@ def grow(con: duckdb.DuckDBPyConnection, start: int, end: int, *, feed_urls: lis
     run("""
         INSERT INTO quotes SELECT substr(md5('quote:' || g.i), 1, 16), g.article_id,
             'We will keep working on this until it is done, and the talks must go on.', e.name, e.entity_id, 'said',
-            100, 170
+            100, 170, md5_number_lower(g.article_id)
         FROM _grown g JOIN _ents e ON e.k = CAST(hash(g.story_i, 'q') % 60 AS BIGINT)
         WHERE g.i % 5 < 3 OR g.i % 10 = 3""")
     topics = list(TOPICS)
     run("""
-        INSERT INTO topic_matches SELECT g.article_id, t.topic, [t.topic], g.published_at
+        INSERT INTO topic_matches SELECT g.article_id, t.topic, [t.topic], g.published_at, md5_number_lower(g.article_id)
         FROM _grown g, (SELECT unnest($topics) AS topic, unnest(range(len($topics))) AS n) t
         WHERE CAST(hash(g.story_i, t.topic) % 10 AS BIGINT) < 1 + (t.n = 0)::INT""", {"topics": topics})
     run("""

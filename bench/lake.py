@@ -43,10 +43,11 @@ def _new_cycle(con: duckdb.DuckDBPyConnection, first: int, n: int = 50) -> None:
     con.execute("BEGIN TRANSACTION")
     con.execute(f"""
         INSERT INTO articles (article_id, url, canonical_url, feed_id, title, author, published_at, published_at_source,
-                              fetched_at, language, text, word_count, content_hash, story_id, run_id)
+                              fetched_at, language, text, word_count, content_hash, story_id, run_id, article_key, story_key)
         SELECT 'n' || i, 'https://n.example/' || i, 'https://n.example/' || i, 'f' || (i % 40), 'New ' || i, 'Staff',
                now(), 'feed', now(), 'en', 'Body of new article ' || i || repeat(' words', 200), 200, 'hn' || i,
-               's' || (i % 997), 'rb' FROM range({first}, {first + n}) t(i)""")
+               's' || (i % 997), 'rb', md5_number_lower('n' || i), md5_number_lower('s' || (i % 997))
+        FROM range({first}, {first + n}) t(i)""")
     con.execute(f"""INSERT INTO stories SELECT 's' || (i % 997), now(), now(), 'New ' || i, 2 FROM range({first}, {first + n}) t(i)
                     ON CONFLICT (story_id) DO UPDATE SET last_seen_at = excluded.last_seen_at,
                     article_count = stories.article_count + 1""")
@@ -55,10 +56,11 @@ def _new_cycle(con: duckdb.DuckDBPyConnection, first: int, n: int = 50) -> None:
     con.execute(f"INSERT INTO mentions (article_id, entity_id, surface, start_char, end_char) "
                 f"SELECT 'n' || i, 'e' || ((i * 31 + k) % {ENTITIES}), 'Entity', k * 10, k * 10 + 6 "
                 f"FROM range({first}, {first + n}) t(i), range(5) r(k)")
-    con.execute(f"INSERT INTO quotes (quote_id, article_id, text, speaker, speaker_entity_id, cue, start_char, end_char) "
-                f"SELECT 'qn' || i, 'n' || i, 'Quoted', 'Entity 3', 'e3', 'said', 0, 6 FROM range({first}, {first + n}) t(i)")
-    con.execute(f"INSERT INTO topic_matches (article_id, topic, matched_terms, matched_at) "
-                f"SELECT 'n' || i, 'topic-1', ['term'], now() FROM range({first}, {first + n}) t(i)")
+    con.execute(f"INSERT INTO quotes (quote_id, article_id, text, speaker, speaker_entity_id, cue, start_char, end_char, article_key) "
+                f"SELECT 'qn' || i, 'n' || i, 'Quoted', 'Entity 3', 'e3', 'said', 0, 6, md5_number_lower('n' || i) "
+                f"FROM range({first}, {first + n}) t(i)")
+    con.execute(f"INSERT INTO topic_matches (article_id, topic, matched_terms, matched_at, article_key) "
+                f"SELECT 'n' || i, 'topic-1', ['term'], now(), md5_number_lower('n' || i) FROM range({first}, {first + n}) t(i)")
     con.execute("COMMIT")
 
 

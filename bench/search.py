@@ -59,7 +59,8 @@ def _insert(con: duckdb.DuckDBPyConnection, rng: random.Random, first: int, n: i
     for start in range(first, first + n, 10_000):
         frame = _frame(rng, start, min(10_000, first + n - start), run_id)
         con.register("batch", frame)
-        con.execute("INSERT INTO articles BY NAME SELECT * FROM batch")
+        con.execute("INSERT INTO articles BY NAME SELECT *, md5_number_lower(article_id) AS article_key, "
+                    "md5_number_lower(story_id) AS story_key FROM batch")
         con.unregister("batch")
 
 

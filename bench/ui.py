@@ -50,12 +50,14 @@ def build_archive(path: Path, articles: int) -> Path:
     # Article i belongs to story i // 5 * 5 when i % 5 < 3 (copies), else to itself.
     con.execute(f"""
         INSERT INTO articles (article_id, url, canonical_url, feed_id, title, author, published_at,
-            published_at_source, fetched_at, language, text, word_count, content_hash, story_id, run_id) SELECT
+            published_at_source, fetched_at, language, text, word_count, content_hash, story_id, run_id, article_key,
+            story_key) SELECT
             'a' || i, 'https://x.example/' || i, 'https://x.example/' || i, 'f' || (i % {FEEDS}),
             'Headline number ' || (CASE WHEN i % 5 < 3 THEN i // 5 * 5 ELSE i END), 'Staff',
             now() - INTERVAL (i * 60 * 24 * 60 // {articles}) MINUTE, 'feed', now(), 'en',
             'Body of article ' || i || repeat(' words', 200), 200, 'h' || i,
-            's' || (CASE WHEN i % 5 < 3 THEN i // 5 * 5 ELSE i END), 'r1'
+            's' || (CASE WHEN i % 5 < 3 THEN i // 5 * 5 ELSE i END), 'r1', md5_number_lower('a' || i),
+            md5_number_lower('s' || (CASE WHEN i % 5 < 3 THEN i // 5 * 5 ELSE i END))
         FROM range({articles}) t(i)""")
     con.execute("""
         INSERT INTO stories SELECT story_id, min(published_at), max(published_at), any_value(title), count(*)
@@ -65,7 +67,8 @@ def build_archive(path: Path, articles: int) -> Path:
                ELSE 'a' || substr(story_id, 2) END,
                CASE WHEN 's' || substr(article_id, 2) = story_id THEN 'first' WHEN hash(article_id) % 2 = 0 THEN 'exact'
                ELSE 'near' END, 0.8, now() FROM articles""")
-    con.execute(f"INSERT INTO topic_matches (article_id, topic, matched_terms, matched_at) SELECT article_id, 'topic-' || (hash(article_id) % {TOPICS}), ['term'], now() "
+    con.execute(f"INSERT INTO topic_matches (article_id, topic, matched_terms, matched_at, article_key) SELECT article_id, "
+                f"'topic-' || (hash(article_id) % {TOPICS}), ['term'], now(), md5_number_lower(article_id) "
                 "FROM articles WHERE hash(article_id) % 5 = 0")
     con.execute(f"INSERT INTO entities SELECT 'e' || i, 'Entity ' || i, CASE WHEN i % 3 = 0 THEN 'PERSON' ELSE 'ORG' END, "
                 f"['Entity ' || i], now() FROM range({ENTITIES}) t(i)")
@@ -74,9 +77,10 @@ def build_archive(path: Path, articles: int) -> Path:
                'Entity', k * 10, k * 10 + 6
         FROM articles a, range(5) r(k)""")
     con.execute("""
-        INSERT INTO quotes (quote_id, article_id, text, speaker, speaker_entity_id, cue, start_char, end_char)
+        INSERT INTO quotes (quote_id, article_id, text, speaker, speaker_entity_id, cue, start_char, end_char, article_key)
         SELECT 'q' || a.article_id, a.article_id, 'A quoted sentence number ' || a.article_id,
-               'Entity ' || (hash(a.article_id) % 300 * 3), 'e' || (hash(a.article_id) % 300 * 3), 'said', 0, 30
+               'Entity ' || (hash(a.article_id) % 300 * 3), 'e' || (hash(a.article_id) % 300 * 3), 'said', 0, 30,
+               md5_number_lower(a.article_id)
         FROM articles a WHERE hash(a.article_id) % 5 < 3""")
     con.execute("INSERT INTO runs (run_id, started_at, finished_at, status) VALUES ('r1', now(), now(), 'completed')")
     con.execute("CHECKPOINT")

@@ -215,12 +215,16 @@ def add_copy(con, story: str, article: str, feed: int, *, seen: datetime = NOW, 
     if not con.execute("SELECT count(*) FROM articles WHERE article_id = ?", [article]).fetchone()[0]:
         con.execute(
             "INSERT INTO articles (article_id, url, canonical_url, feed_id, title, published_at, published_at_source, "
-            "fetched_at, language, text, word_count, content_hash, story_id) VALUES (?, ?, ?, ?, ?, ?, 'feed', ?, 'en', 't', 1, ?, ?)",
+            "fetched_at, language, text, word_count, content_hash, story_id, article_key, story_key) "
+            "VALUES (?, ?, ?, ?, ?, ?, 'feed', ?, 'en', 't', 1, ?, ?, md5_number_lower(?), md5_number_lower(?))",
             [article, f"https://f{feed}.example/{article}", f"https://f{feed}.example/{article}", fid,
-             f"Headline {article}", published or seen - timedelta(hours=1), seen, f"h-{article}", story])
+             f"Headline {article}", published or seen - timedelta(hours=1), seen, f"h-{article}", story, article, story])
         if topic:
-            con.execute("INSERT INTO topic_matches (article_id, topic, matched_terms, matched_at) VALUES (?, ?, ['North Korea'], ?)", [article, topic, seen])
-    con.execute("INSERT INTO feed_items (feed_id, item_key, canonical_url, article_id, status, first_seen_at) VALUES (?, ?, NULL, ?, 'loaded', ?)", [fid, f"item-{article}-{feed}", article, seen])
+            con.execute("INSERT INTO topic_matches (article_id, topic, matched_terms, matched_at, article_key) "
+                        "VALUES (?, ?, ['North Korea'], ?, md5_number_lower(?))", [article, topic, seen, article])
+    con.execute("INSERT INTO feed_items (feed_id, item_key, canonical_url, article_id, status, first_seen_at, item_hash, article_key) "
+                "VALUES (?, ?, NULL, ?, 'loaded', ?, md5_number_lower(?), md5_number_lower(?))",
+                [fid, f"item-{article}-{feed}", article, seen, f"item-{article}-{feed}", article])
 
 
 def alert_rows(con):

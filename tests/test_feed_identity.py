@@ -70,11 +70,13 @@ def _legacy_row(con, url: str, name: str) -> str:
     legacy = stable_id("feed", secrets.redacted(url))
     now = datetime.now(UTC)
     con.execute("INSERT INTO feeds (feed_id, name, url) VALUES (?, ?, ?)", [legacy, name, secrets.redacted(url)])
-    con.execute("INSERT INTO feed_items (feed_id, item_key, canonical_url, article_id, status, first_seen_at) VALUES (?, 'k1', 'https://x.example/a', 'a1', 'loaded', ?)", [legacy, now])
+    con.execute("INSERT INTO feed_items (feed_id, item_key, canonical_url, article_id, status, first_seen_at, item_hash, article_key) "
+                "VALUES (?, 'k1', 'https://x.example/a', 'a1', 'loaded', ?, md5_number_lower('k1'), md5_number_lower('a1'))", [legacy, now])
     con.execute(
         "INSERT INTO articles (article_id, url, canonical_url, feed_id, title, published_at, published_at_source, "
-        "fetched_at, text, word_count, content_hash, story_id) VALUES ('a1', 'https://x.example/a', "
-        "'https://x.example/a', ?, 't', ?, 'feed', ?, 'text', 1, 'h', 's1')", [legacy, now, now])
+        "fetched_at, text, word_count, content_hash, story_id, article_key, story_key) VALUES ('a1', 'https://x.example/a', "
+        "'https://x.example/a', ?, 't', ?, 'feed', ?, 'text', 1, 'h', 's1', md5_number_lower('a1'), md5_number_lower('s1'))",
+        [legacy, now, now])
     con.execute("INSERT INTO quarantine (stage, item_key, feed_id, reason, first_seen_at, last_seen_at) "
                 "VALUES ('fetch', 'k2', ?, 'timeout', ?, ?)", [legacy, now, now])
     return legacy

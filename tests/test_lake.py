@@ -13,6 +13,7 @@ import pytest
 
 from tests.warehouse_rows import add_article, add_entity, add_match, add_mentions, add_quote, ts
 from warehouse import lake as lake_mod
+from warehouse.keys import KEY_COLUMNS
 from warehouse.lake import LakePaths, lake_connection, publish_lake, read_manifest
 from warehouse.migrations import migrate
 from warehouse.retention import moved_to_cold
@@ -70,7 +71,9 @@ def _same_as_live(con, paths: LakePaths) -> None:
         # rows that changed in place show their latest state
         assert (reader.execute("SELECT story_id, title, article_count FROM stories ORDER BY 1").fetchall()
                 == con.execute("SELECT story_id, title, article_count FROM stories ORDER BY 1").fetchall())
-        live_cols = [d[0] for d in con.execute("SELECT * EXCLUDE (lake_seq) FROM articles LIMIT 0").description]
+        # the bookkeeping columns stay in the live file: the load sequence and the lookup keys
+        hidden = ", ".join(["lake_seq", *KEY_COLUMNS["articles"]])
+        live_cols = [d[0] for d in con.execute(f"SELECT * EXCLUDE ({hidden}) FROM articles LIMIT 0").description]
         assert [d[0] for d in reader.execute("SELECT * FROM articles LIMIT 0").description] == live_cols
     finally:
         reader.close()
@@ -430,3 +433,30 @@ def test_a_delta_table_published_without_a_base_still_keeps_the_latest_row(wareh
                 == con.execute("SELECT story_id, title, article_count FROM stories ORDER BY 1").fetchall())
     finally:
         reader.close()
+
+
+def test_a_later_feed_item_naming_an_old_article_is_published_in_the_article_month(warehouse):
+    """The month of a child row is its article's, looked up by key for a cycle's few rows (and by one join
+    for a large delta): a feed item carrying a January article in March belongs to January's partition."""
+    con, paths = warehouse
+    _cycle(con, 0, 4, "2026-01")
+    _cycle(con, 4, 2, "2026-03")
+    items = [("f1", f"k{i}", f"a{i:04d}", "loaded", ts(f"2026-0{1 if i < 4 else 3}-2{i}T10:00:00+00:00")) for i in range(6)]
+    items.append(("f2", "late", "a0001", "duplicate", ts("2026-03-28T10:00:00+00:00")))
+    items.append(("f2", "quarantined", None, "quarantined", ts("2026-03-28T11:00:00+00:00")))
+    for feed, key, aid, status, at in items:
+        con.execute("INSERT INTO feed_items (feed_id, item_key, article_id, status, first_seen_at, item_hash, article_key) "
+                    "VALUES (?, ?, ?, ?, ?, md5_number_lower(?), md5_number_lower(?))", [feed, key, aid, status, at, key, aid])
+    publish_lake(con, paths)
+    before = set(read_manifest(paths)["tables"]["feed_items"]["files"])
+    con.execute("INSERT INTO feed_items (feed_id, item_key, article_id, status, first_seen_at, item_hash, article_key) "
+                "VALUES ('f3', 'later', 'a0002', 'duplicate', ?, md5_number_lower('later'), md5_number_lower('a0002'))", [ts("2026-03-29T10:00:00+00:00")])
+    publish_lake(con, paths)
+    new = set(read_manifest(paths)["tables"]["feed_items"]["files"]) - before
+    assert [Path(f).parts[1] for f in new] == ["month=2026-01"]
+    cold = duckdb.connect()
+    glob = str(paths.lake / "feed_items" / "*" / "*.parquet")
+    months = dict(cold.execute(f"SELECT item_key, month FROM read_parquet('{glob}', hive_partitioning = true)").fetchall())
+    assert months["late"] == months["later"] == months["k1"] == "2026-01"
+    assert months["k5"] == "2026-03" and months["quarantined"] == "2026-03"  # no article: the item's own time
+    assert "item_hash" not in [d[0] for d in cold.execute(f"SELECT * FROM read_parquet('{glob}') LIMIT 0").description]

@@ -92,8 +92,9 @@ def hostile_warehouse(tmp_path):
     now = datetime.now(UTC)
     con.execute(
         "INSERT INTO articles (article_id, url, canonical_url, feed_id, title, published_at, published_at_source, "
-        "fetched_at, text, word_count, content_hash, story_id) VALUES ('a1', 'https://x.example/a', "
-        "'https://x.example/a', 'f1', ?, ?, 'feed', ?, 'text', 1, 'h', 's1')", [HOSTILE, now, now])
+        "fetched_at, text, word_count, content_hash, story_id, article_key, story_key) VALUES ('a1', 'https://x.example/a', "
+        "'https://x.example/a', 'f1', ?, ?, 'feed', ?, 'text', 1, 'h', 's1', md5_number_lower('a1'), md5_number_lower('s1'))",
+        [HOSTILE, now, now])
     con.close()
     return path
 

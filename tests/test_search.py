@@ -46,10 +46,10 @@ def warehouse(tmp_path):
     for aid, sid, feed, ago, title, text in ARTICLES:
         _insert(con, aid, sid, feed, NOW - timedelta(days=ago, hours=1), title, text, "20260101T000000-aaaaaaaa")
     for i, (aid, speaker, text) in enumerate(QUOTES):
-        con.execute("INSERT INTO quotes (quote_id, article_id, text, speaker, speaker_entity_id, cue, start_char, end_char) "
-                    "VALUES (?, ?, ?, ?, NULL, 'said', 0, ?)", [f"q{i}", aid, text, speaker, len(text)])
-    con.execute("INSERT INTO topic_matches (article_id, topic, matched_terms, matched_at) VALUES ('a04', 'korea', ['North Korea'], now()), "
-                "('a11', 'korea', ['North Korea'], now()), ('a09', 'korea', ['North Korea'], now())")
+        con.execute("INSERT INTO quotes (quote_id, article_id, text, speaker, speaker_entity_id, cue, start_char, end_char, article_key) "
+                    "VALUES (?, ?, ?, ?, NULL, 'said', 0, ?, md5_number_lower(?))", [f"q{i}", aid, text, speaker, len(text), aid])
+    con.execute("INSERT INTO topic_matches (article_id, topic, matched_terms, matched_at, article_key) SELECT a, 'korea', ['North Korea'], "
+                "now(), md5_number_lower(a) FROM unnest(['a04', 'a11', 'a09']) t(a)")
     refresh_trend_tables(con)  # as the cycle does after loading
     update = updated_search_index(con, path)
     assert update.rebuilt and update.added == len(ARTICLES)
@@ -60,10 +60,10 @@ def warehouse(tmp_path):
 def _insert(con, aid, sid, feed, published, title, text, run_id):
     con.execute(
         "INSERT INTO articles (article_id, url, canonical_url, feed_id, title, published_at, published_at_source, "
-        "fetched_at, language, text, word_count, content_hash, story_id, run_id) "
-        "VALUES (?, ?, ?, ?, ?, ?, 'feed', ?, 'en', ?, ?, ?, ?, ?)",
+        "fetched_at, language, text, word_count, content_hash, story_id, run_id, article_key, story_key) "
+        "VALUES (?, ?, ?, ?, ?, ?, 'feed', ?, 'en', ?, ?, ?, ?, ?, md5_number_lower(?), md5_number_lower(?))",
         [aid, f"http://127.0.0.1/{aid}", f"http://127.0.0.1/{aid}", feed, title, published, published, text,
-         len(text.split()), f"h-{aid}", sid, run_id])
+         len(text.split()), f"h-{aid}", sid, run_id, aid, sid])
 
 
 def _search(capsys, path, *args):

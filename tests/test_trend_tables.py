@@ -63,16 +63,24 @@ class Archive:
         for k in range(12):
             con.execute("INSERT INTO entities (entity_id, name, type, aliases, first_seen_at) VALUES (?, ?, 'PERSON', [], now())", [f"person:p{k}", f"P {k}"])
 
+    def keyed(self) -> bool:
+        """Whether the schema has the lookup keys (migration 0023); the archive is also loaded into older ones."""
+        return bool(self.con.execute("SELECT count(*) FROM duckdb_columns() WHERE table_name = 'articles' "
+                                     "AND column_name = 'article_key'").fetchone()[0])
+
     def article(self, published_at: datetime, story: str | None = None) -> str:
         r, self.n = self.rng, self.n + 1
         aid = f"a{self.n:05d}"
         story = story or (self.rng.choice(self.articles) if self.articles and r.random() < 0.3 else aid)
         sid = self.con.execute("SELECT story_id FROM articles WHERE article_id = ?", [story]).fetchone()
+        keyed = self.keyed()
+        keys = (", article_key, story_key", ", md5_number_lower(?), md5_number_lower(?)") if keyed else ("", "")
         self.con.execute(
             "INSERT INTO articles (article_id, url, canonical_url, feed_id, title, published_at, published_at_source, "
-            "fetched_at, text, word_count, content_hash, story_id) VALUES (?, ?, ?, ?, ?, ?, 'feed', ?, 't', 1, ?, ?)",
+            f"fetched_at, text, word_count, content_hash, story_id{keys[0]}) "
+            f"VALUES (?, ?, ?, ?, ?, ?, 'feed', ?, 't', 1, ?, ?{keys[1]})",
             [aid, f"http://x/{aid}", f"http://x/{aid}", f"f{r.randrange(4)}", aid, published_at, published_at,
-             aid, sid[0] if sid else aid])
+             aid, sid[0] if sid else aid] + ([aid, sid[0] if sid else aid] if keyed else []))
         for topic in r.sample(["korea", "rates", "climate"], r.randrange(3)):
             self.match(aid, topic)
         for e in r.sample(range(12), r.randrange(5)):
@@ -83,7 +91,9 @@ class Archive:
         return aid
 
     def match(self, aid: str, topic: str) -> None:
-        self.con.execute("INSERT INTO topic_matches (article_id, topic, matched_terms, matched_at) VALUES (?, ?, ['t'], now())", [aid, topic])
+        key = (", article_key", ", md5_number_lower(?)") if self.keyed() else ("", "")
+        self.con.execute(f"INSERT INTO topic_matches (article_id, topic, matched_terms, matched_at{key[0]}) "
+                         f"VALUES (?, ?, ['t'], now(){key[1]})", [aid, topic] + ([aid] if key[0] else []))
 
     def mention(self, aid: str, eid: str, n: int = 1) -> None:
         for i in range(n):
@@ -95,10 +105,11 @@ class Archive:
         who = r.choice(["", "P 1", "p 1", "Someone", "P 3"])
         eid = {"P 1": "person:p1", "P 3": "person:p3"}.get(who)
         start = 1000 + k * 100 + r.randrange(50)
+        key = (", article_key", ", md5_number_lower(?)") if self.keyed() else ("", "")
         self.con.execute(
-            "INSERT INTO quotes (quote_id, article_id, text, speaker, speaker_entity_id, cue, start_char, end_char) "
-            "VALUES (?, ?, ?, ?, ?, 'said', ?, ?)",
-            [f"q-{aid}-{start}", aid, f"words {aid} {k}", who, eid, start, start + 5])
+            f"INSERT INTO quotes (quote_id, article_id, text, speaker, speaker_entity_id, cue, start_char, end_char{key[0]}) "
+            f"VALUES (?, ?, ?, ?, ?, 'said', ?, ?{key[1]})",
+            [f"q-{aid}-{start}", aid, f"words {aid} {k}", who, eid, start, start + 5] + ([aid] if key[0] else []))
 
     def batch(self, n: int, *, days_back: float = 21) -> None:
         for _ in range(n):

@@ -34,6 +34,8 @@ from typing import Any
 
 import duckdb
 
+from warehouse.keys import KEY_COLUMNS, lookup_keys
+
 MANIFEST = "manifest.json"
 MANIFESTS_DIR = "_manifests"
 STAGING = "_staging"
@@ -41,7 +43,8 @@ CATALOG_DIR = "_catalog"
 CURRENT = "current.duckdb"
 FORMAT = 1
 
-# table -> the SQL expression of its rows' month, over the table (alias t) left-joined to articles (alias a).
+# table -> the SQL expression of its rows' month, over the table (alias t) left-joined to its articles' times
+# (alias a: ``article_id``, ``published_at``).
 APPEND: dict[str, str] = {
     "articles": "t.published_at",
     "mentions": "a.published_at",
@@ -189,10 +192,37 @@ def _month(expr: str) -> str:
     return f"strftime(timezone('UTC', {expr}), '%Y-%m')"
 
 
-def _append_select(table: str, where: str) -> str:
-    join = " LEFT JOIN articles a ON a.article_id = t.article_id" if "a." in APPEND[table] else ""
-    return (f"SELECT t.*, coalesce({_month(APPEND[table])}, 'unknown') AS \"month\" "
+# A delta of more new rows than this reads its articles' times with one join over ``articles`` (the first
+# publication, a backfill); a cycle's few rows look their articles up by key.
+JOIN_ALL_ABOVE = 10_000
+
+
+def _append_select(table: str, where: str, articles: str = "articles") -> str:
+    join = f" LEFT JOIN {articles} a ON a.article_id = t.article_id" if "a." in APPEND[table] else ""
+    hidden = KEY_COLUMNS.get(table, {})
+    columns = f"t.* EXCLUDE ({', '.join(_q(k) for k in hidden)})" if hidden else "t.*"
+    return (f"SELECT {columns}, coalesce({_month(APPEND[table])}, 'unknown') AS \"month\" "
             f"FROM {_q(table)} t{join} WHERE {where}")
+
+
+def _copy_append(con: duckdb.DuckDBPyConnection, table: str, where: str, n: int, folder: Path, tag: str) -> list[Path]:
+    """Write the rows of an append table matching ``where`` (``n`` of them) into its month partitions.
+
+    Why the lookup: the month of a child row (a mention, a feed item ...) is its article's, and a join over
+    ``articles`` reads the whole table for a cycle's few rows. Instead the articles the new rows name are
+    read through the key index (``warehouse.keys``) into a small frame the copy joins.
+    """
+    if "a." not in APPEND[table] or n > JOIN_ALL_ABOVE:
+        return _copy(con, _append_select(table, where), folder, partitioned=True, tag=tag)
+    ids = {r[0] for r in con.execute(
+        f"SELECT DISTINCT article_id FROM {_q(table)} t WHERE {where} AND article_id IS NOT NULL").fetchall()}
+    times = con.execute("SELECT article_id, published_at FROM articles WHERE article_key IN (SELECT unnest(?::UBIGINT[]))",
+                        [lookup_keys(ids)]).df()
+    con.register("_lake_articles", times[times["article_id"].isin(ids)])
+    try:
+        return _copy(con, _append_select(table, where, "_lake_articles"), folder, partitioned=True, tag=tag)
+    finally:
+        con.unregister("_lake_articles")
 
 
 def publish_lake(con: duckdb.DuckDBPyConnection, paths: LakePaths, *, compact: bool | None = None,
@@ -232,8 +262,7 @@ def publish_lake(con: duckdb.DuckDBPyConnection, paths: LakePaths, *, compact: b
             top, n = (int(top_row[0]) if top_row[0] is not None else mark), int(top_row[1])
             files = list(old.get("files", []))
             if n or not files:
-                new = _copy(con, _append_select(table, f"t.lake_seq > {mark} AND t.lake_seq <= {top}"), folder,
-                            partitioned=True, tag=tag)
+                new = _copy_append(con, table, f"t.lake_seq > {mark} AND t.lake_seq <= {top}", n, folder, tag)
                 if not new:  # no rows at all yet: one empty file keeps the table's columns readable
                     new = _copy(con, _append_select(table, "false"), folder / "month=unknown", partitioned=False, tag=tag)
                 files += _relative(paths, new)
@@ -351,11 +380,14 @@ def _replaced(con: duckdb.DuckDBPyConnection, paths: LakePaths, table: str, old:
         f"SELECT DISTINCT {_week(column)} FROM {_q(table)} WHERE lake_seq > ? ORDER BY 1", [mark]).fetchall()]
     written = rows = 0
     for week in weeks:
-        select = f"SELECT * FROM {_q(table)} WHERE {_week(column)} = {_lit(week)} ORDER BY ALL"
+        # A range on the column itself, not ``_week(column) = week``: DuckDB skips the row groups of other
+        # days by their min/max only for a comparison of the bare column, and these tables hold every day.
+        in_week = f"{_q(column)} >= DATE {_lit(week)} AND {_q(column)} < DATE {_lit(week)} + 7"
+        select = f"SELECT * FROM {_q(table)} WHERE {in_week} ORDER BY ALL"
         new = _copy(con, select, paths.lake / table / f"week={week}", partitioned=False, tag=tag)
         parts[week] = _relative(paths, new)[0]
         written += 1
-        n_row = con.execute(f"SELECT count(*) FROM {_q(table)} WHERE {_week(column)} = ?", [week]).fetchone()
+        n_row = con.execute(f"SELECT count(*) FROM {_q(table)} WHERE {in_week}").fetchone()
         rows += int(n_row[0]) if n_row else 0
     if not parts:  # no rows at all yet: one empty file keeps the table's columns readable
         new = _copy(con, f"SELECT * FROM {_q(table)} WHERE false", paths.lake / table / "week=none",

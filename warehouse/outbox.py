@@ -34,6 +34,7 @@ from newswatch.config import WarehousePaths
 from transform.alerts import AlertRule, QuoteRow, StoryCopy, digest_due_at, story_alert
 from transform.urls import stable_id
 from warehouse.frames import insert_rows
+from warehouse.keys import lookup_keys
 
 # How far back a load looks for stories with new copies. Every load runs queue_alerts in its own
 # transaction, so activity is normally from this very load; a day also covers a config change
@@ -128,11 +129,11 @@ def _queued_alerts(con: duckdb.DuckDBPyConnection, routes: Sequence[AlertRoute],
     channels = {r.rule.name: r.channels for r in routes}
     since = record_subscriptions(con, [(r, c) for r, cs in channels.items() for c in cs], now=now)
     horizon = max(now - ACTIVITY_LOOKBACK, min(since.values()))
-    copies = _active_story_copies(con, sorted({r.topic for r in rules}), horizon)
+    copies, found = _active_story_copies(con, sorted({r.topic for r in rules}), horizon)
     if not copies:
         return 0
     story_ids = sorted(copies)
-    quotes = _story_quotes(con, story_ids)
+    quotes = _story_quotes(con, copies, found)
     existing = {(r, s, c) for r, s, c in con.execute(
         "SELECT rule, story_id, channel FROM alerts WHERE story_id IN (SELECT unnest(?))", [story_ids]).fetchall()}
     rows = []
@@ -153,43 +154,97 @@ def _queued_alerts(con: duckdb.DuckDBPyConnection, routes: Sequence[AlertRoute],
     return insert_rows(con, "alerts", _COLUMNS, rows, anti_join_on=["alert_id"])
 
 
-def _active_story_copies(con: duckdb.DuckDBPyConnection, topics: list[str], horizon: datetime) -> dict[str, list[StoryCopy]]:
-    """Every copy of every story that gained a copy since ``horizon`` and matched one of ``topics``."""
+@dataclass(frozen=True, slots=True)
+class _Stories:
+    """The stories examined and their articles."""
+
+    story_ids: list[str]
+    story_of: dict[str, str]  # article_id -> story_id
+
+
+def _active_stories(con: duckdb.DuckDBPyConnection, horizon: datetime) -> _Stories | None:
+    """The stories that gained a copy (a ``feed_items`` row) since ``horizon``, with all their articles.
+
+    Why by key: a story's articles were found by joins over the text ids of whole tables. The active
+    articles come through the ``article_key`` index; the stories' rows (thousands a day, above DuckDB's
+    index-scan threshold) through a scan of an 8-byte key column instead of a 16-character text
+    (``warehouse.keys``). The text ids are compared after each lookup.
+    """
+    active = {r[0] for r in con.execute(
+        "SELECT DISTINCT article_id FROM feed_items WHERE first_seen_at >= ? AND article_id IS NOT NULL",
+        [horizon]).fetchall()}
+    if not active:
+        return None
+    stories = {sid for aid, sid in con.execute(
+        "SELECT article_id, story_id FROM articles WHERE article_key IN (SELECT unnest(?::UBIGINT[]))",
+        [lookup_keys(active)]).fetchall() if aid in active}
+    story_of = {aid: sid for aid, sid in con.execute(
+        "SELECT article_id, story_id FROM articles WHERE story_key IN (SELECT unnest(?::UBIGINT[]))",
+        [lookup_keys(stories)]).fetchall() if sid in stories}
+    return _Stories(sorted(stories), story_of) if story_of else None
+
+
+def _active_story_copies(con: duckdb.DuckDBPyConnection, topics: list[str],
+                         horizon: datetime) -> tuple[dict[str, list[StoryCopy]], _Stories | None]:
+    """Every copy of every story that gained a copy since ``horizon`` and matched one of ``topics``.
+
+    Each table is read by key in a MATERIALIZED step (a text comparison in the same scan would make DuckDB
+    read the text column as well), then joined on the text ids.
+    """
+    found = _active_stories(con, horizon)
+    if found is None:
+        return {}, None
     rows = con.execute(
         """
-        WITH active AS (
-            SELECT DISTINCT a.story_id FROM feed_items fi JOIN articles a ON a.article_id = fi.article_id
-            WHERE fi.first_seen_at >= ?
-        ), matched AS (
-            SELECT DISTINCT a.story_id FROM articles a JOIN topic_matches t ON t.article_id = a.article_id
-            WHERE a.story_id IN (SELECT story_id FROM active) AND t.topic IN (SELECT unnest(?))
+        WITH keyed AS MATERIALIZED (
+            SELECT story_id, article_id, title, url, published_at, language FROM articles
+            WHERE story_key IN (SELECT unnest($story_keys::UBIGINT[]))
+        ), keyed_matches AS MATERIALIZED (
+            SELECT article_id, topic, matched_terms FROM topic_matches
+            WHERE article_key IN (SELECT unnest($article_keys::UBIGINT[]))
+        ), keyed_items AS MATERIALIZED (
+            SELECT feed_id, article_id, first_seen_at FROM feed_items
+            WHERE article_key IN (SELECT unnest($article_keys::UBIGINT[]))
+        ), copies AS (
+            SELECT * FROM keyed WHERE story_id IN (SELECT unnest($stories))
+        ), matches AS (
+            SELECT m.* FROM keyed_matches m JOIN copies c USING (article_id) WHERE m.topic IN (SELECT unnest($topics))
         )
-        SELECT a.story_id, a.article_id, fi.feed_id, coalesce(f.name, fi.feed_id), a.title, a.url, a.published_at,
-               a.language, fi.first_seen_at, t.topic, t.matched_terms
-        FROM articles a
-        JOIN matched m ON m.story_id = a.story_id
-        JOIN feed_items fi ON fi.article_id = a.article_id
+        SELECT c.story_id, c.article_id, fi.feed_id, coalesce(f.name, fi.feed_id), c.title, c.url, c.published_at,
+               c.language, fi.first_seen_at, t.topic, t.matched_terms
+        FROM copies c
+        JOIN keyed_items fi ON fi.article_id = c.article_id
         LEFT JOIN feeds f ON f.feed_id = fi.feed_id
-        LEFT JOIN topic_matches t ON t.article_id = a.article_id AND t.topic IN (SELECT unnest(?))
-        ORDER BY a.story_id, a.published_at, a.article_id, fi.feed_id
+        LEFT JOIN matches t ON t.article_id = c.article_id
+        WHERE c.story_id IN (SELECT c2.story_id FROM copies c2 JOIN matches m ON m.article_id = c2.article_id)
+        ORDER BY c.story_id, c.published_at, c.article_id, fi.feed_id
         """,
-        [horizon, topics, topics],
+        {"story_keys": lookup_keys(found.story_ids), "stories": found.story_ids,
+         "article_keys": lookup_keys(found.story_of), "topics": topics},
     ).fetchall()
     out: dict[str, list[StoryCopy]] = {}
     for r in rows:
         out.setdefault(r[0], []).append(StoryCopy(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], topic=r[9],
                                                      matched_terms=tuple(r[10] or ())))
-    return out
+    return out, found
 
 
-def _story_quotes(con: duckdb.DuckDBPyConnection, story_ids: list[str]) -> dict[str, list[QuoteRow]]:
+def _story_quotes(con: duckdb.DuckDBPyConnection, copies: dict[str, list[StoryCopy]],
+                  found: _Stories | None) -> dict[str, list[QuoteRow]]:
+    """The quotes of the stories' articles, read by key."""
+    if found is None:
+        return {}
+    story_of = {a: s for a, s in found.story_of.items() if s in copies}
+    if not story_of:
+        return {}
     rows = con.execute(
-        "SELECT a.story_id, q.article_id, q.text, q.speaker, q.start_char, q.speaker_confidence FROM quotes q "
-        "JOIN articles a ON a.article_id = q.article_id WHERE a.story_id IN (SELECT unnest(?)) "
-        "ORDER BY q.article_id, q.start_char", [story_ids]).fetchall()
+        "SELECT article_id, text, speaker, start_char, speaker_confidence FROM quotes "
+        "WHERE article_key IN (SELECT unnest(?::UBIGINT[])) ORDER BY article_id, start_char",
+        [lookup_keys(story_of)]).fetchall()
     out: dict[str, list[QuoteRow]] = {}
-    for story_id, *q in rows:
-        out.setdefault(story_id, []).append(QuoteRow(q[0], q[1], q[2] or "", int(q[3]), q[4] or ""))
+    for q in rows:
+        if q[0] in story_of:
+            out.setdefault(story_of[q[0]], []).append(QuoteRow(q[0], q[1], q[2] or "", int(q[3]), q[4] or ""))
     return out
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 from newswatch import secrets
 from newswatch.records import FeedTarget
 from transform.urls import stable_id
+from warehouse.keys import lookup_key, lookup_keys
 
 log = logging.getLogger(__name__)
 
@@ -128,14 +129,18 @@ def due_feeds(
 
 
 def known_items(con: duckdb.DuckDBPyConnection, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Which (feed_id, item_key) pairs the warehouse has already recorded."""
+    """Which (feed_id, item_key) pairs the warehouse has already recorded (an index lookup per item key)."""
     frame = pd.DataFrame(list(keys), columns=["feed_id", "item_key"])
     if frame.empty:
         return set()
+    frame["item_hash"] = pd.Series([lookup_key(k) for k in frame["item_key"]], dtype="uint64")
     con.register("_keys", frame)
     try:
+        # MATERIALIZED: the rows with the batch's keys come from the index; joining on the text columns in
+        # the same scan would read the whole table.
         rows = con.execute(
-            "SELECT k.feed_id, k.item_key FROM _keys k JOIN feed_items f USING (feed_id, item_key)"
+            "WITH f AS MATERIALIZED (SELECT feed_id, item_key FROM feed_items WHERE item_hash IN (SELECT item_hash FROM _keys)) "
+            "SELECT k.feed_id, k.item_key FROM _keys k JOIN f USING (feed_id, item_key)"
         ).fetchall()
     finally:
         con.unregister("_keys")
@@ -147,8 +152,11 @@ def existing_articles(con: duckdb.DuckDBPyConnection, article_ids: Iterable[str]
     ids = sorted(set(article_ids))
     if not ids:
         return set()
-    rows = con.execute("SELECT article_id FROM articles WHERE article_id IN (SELECT unnest(?))", [ids]).fetchall()
-    return {r[0] for r in rows}
+    # The text ids are compared here, not in the statement: a second filter on the scan turns the index
+    # lookup back into a scan of the whole column.
+    rows = con.execute("SELECT article_id FROM articles WHERE article_key IN (SELECT unnest(?::UBIGINT[]))",
+                       [lookup_keys(ids)]).fetchall()
+    return {r[0] for r in rows} & set(ids)
 
 
 def feed_rows(con: duckdb.DuckDBPyConnection, feed_ids: Sequence[str]) -> dict[str, dict[str, object]]:
