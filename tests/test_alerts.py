@@ -186,8 +186,8 @@ def test_the_warehouse_reads_each_feeds_rhythm_as_usual_gap_defines_it(tmp_path)
     }
     feeds["busy"] += feeds["busy"][:50]  # several items first seen in the same cycle: one arrival
     rows = [(fid, f"{fid}-{i}", None, None, "loaded", t) for fid, ts_ in feeds.items() for i, t in enumerate(ts_)]
-    con.executemany("INSERT INTO feed_items (feed_id, item_key, canonical_url, article_id, status, first_seen_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)", rows)
+    con.executemany("INSERT INTO feed_items (feed_id, item_key, canonical_url, article_id, status, first_seen_at, "
+                    "item_hash) VALUES (?, ?, ?, ?, ?, ?, md5_number_lower(?))", [(*r, r[1]) for r in rows])
     got = _rhythms(con, [*feeds, "never"], NOW)
     assert set(got) == set(feeds)  # a feed with no item has no rhythm
     for fid, times in feeds.items():
