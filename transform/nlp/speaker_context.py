@@ -136,22 +136,12 @@ class ArticleContext:
                 out.setdefault(entity_id, "m" if male > female else "f")
         return out
 
-    def recent_organisation(self, char: int) -> Entity | None:
-        """The organisation mentioned last before ``char`` outside quotes, within the antecedent window."""
-        for m in reversed(self.ents.mentions):
-            if m.start_char >= char:
-                continue
-            if m.start_char < char - ANTECEDENT_WINDOW_CHARS:
-                break
-            entity = self.ents.by_id.get(m.entity_id)
-            if entity is not None and entity.type == "ORG" and not self.in_quote(m.start_char):
-                return entity
-        return None
+    def recent_organisation(self, char: int, named: str | None = None) -> Entity | None:
+        """The organisation mentioned last before ``char`` outside quotes, within the antecedent window.
 
-    def recent_organisation_named(self, char: int, noun: str) -> Entity | None:
-        """The organisation mentioned last before ``char`` outside quotes, within the antecedent window, whose
-        name has the word ``noun``: "the company" after "Meridian Rail Company", "the committee" after "the
-        House Ethics Committee". The name itself says what kind of organisation it is, so no list of kinds."""
+        With ``named``, the last one whose name has that word: "the company" after "Meridian Rail Company",
+        "the committee" after "the House Ethics Committee". The name itself says what kind of organisation it
+        is, so no list of kinds."""
         for m in reversed(self.ents.mentions):
             if m.start_char >= char:
                 continue
@@ -159,7 +149,7 @@ class ArticleContext:
                 break
             entity = self.ents.by_id.get(m.entity_id)
             if (entity is not None and entity.type == "ORG" and not self.in_quote(m.start_char)
-                    and noun in _WORD_RUN.findall(entity.name.lower())):
+                    and (named is None or named in _WORD_RUN.findall(entity.name.lower()))):
                 return entity
         return None
 
@@ -385,7 +375,7 @@ class SpeakerResolver:
             principal = self._principal(tok)
             if principal is not None or not any(c.lower_ == "the" and c.dep_ == "det" for c in tok.children):
                 return principal
-            return a.recent_organisation_named(tok.idx, tok.lower_)  # "the ministry said": the Ministry of X
+            return a.recent_organisation(tok.idx, named=tok.lower_)  # "the ministry said": the Ministry of X
         if tok.lower_ in OUTLET_NOUNS and any(c.lower_ == "the" and c.dep_ == "det" for c in tok.children):
             return a.recent_organisation(tok.idx)  # "the paper said in an editorial": the outlet named last
         role = _is_description(tok)
@@ -393,7 +383,7 @@ class SpeakerResolver:
             return a.recent_person(tok.idx, title=role if role in PERSON_TITLES else None, description=True)
         if (tok.tag_ in ("NN", "NNS") and tok.lower_ not in DOCUMENT_NOUNS  # a document speaks for its issuer
                 and any(c.lower_ == "the" and c.dep_ == "det" for c in tok.children)):
-            return a.recent_organisation_named(tok.idx, tok.lower_)  # "the company said in a statement"
+            return a.recent_organisation(tok.idx, named=tok.lower_)  # "the company said in a statement"
         return None
 
     def _earlier_pronoun(self, tok: Token, gender: str, depth: int) -> Entity | None:
