@@ -137,6 +137,60 @@ def test_compaction_folds_the_files_and_keeps_the_rows(warehouse, monkeypatch):
     assert len(list((paths.lake / "_manifests").glob("v-*.json"))) == 2
 
 
+def test_compaction_rewrites_what_arrived_since_the_last_one_not_the_whole_month(warehouse, monkeypatch):
+    """Tiered folding: a month's largest file stays while the newer ones together are smaller (they become
+    one file), and the whole month is rewritten only once they outgrow it; a month with few files is left
+    alone until it is due. The rows stay those of the live tables throughout."""
+    monkeypatch.setattr(lake_mod, "MONTH_FILES", 4)
+    con, paths = warehouse
+    _cycle(con, 0, 300, "2026-04")
+    con.execute("UPDATE articles SET text = repeat(md5(article_id), 40)")  # a file much larger than a cycle's
+    publish_lake(con, paths)
+    big = read_manifest(paths)["tables"]["articles"]["files"]
+    assert len(big) == 1
+    for k in range(3):
+        _cycle(con, 300 + k * 2, 2, "2026-04")
+        publish_lake(con, paths)
+    assert len(read_manifest(paths)["tables"]["articles"]["files"]) == 4  # not due yet: 4 files, at most 4
+    _cycle(con, 306, 2, "2026-04")
+    done = publish_lake(con, paths)  # 5 files: due
+    files = read_manifest(paths)["tables"]["articles"]["files"]
+    assert "articles" in done.compacted and len(files) == 2 and big[0] in files
+    _same_as_live(con, paths)
+    # Once the newer rows outgrow the largest file, the month becomes one file.
+    _cycle(con, 400, 400, "2026-04")
+    con.execute("UPDATE articles SET text = repeat(md5(article_id), 80) WHERE article_id >= 'a0400'")
+    publish_lake(con, paths, compact=True)
+    files = read_manifest(paths)["tables"]["articles"]["files"]
+    assert len(files) == 1 and big[0] not in files
+    _same_as_live(con, paths)
+
+
+@pytest.mark.parametrize("share, new_base", [(1e9, False), (0.0, True)])
+def test_a_delta_table_folds_small_deltas_into_one_and_keeps_its_base(warehouse, monkeypatch, share, new_base):
+    """Deltas well under the base's size are folded into one delta beside the unchanged base; past
+    ``DELTA_SHARE`` base and deltas become a new base. Either way the latest row per key is what reads."""
+    monkeypatch.setattr(lake_mod, "DELTA_SHARE", share)
+    con, paths = warehouse
+    _cycle(con, 0, 100, "2026-05")
+    publish_lake(con, paths)
+    base = read_manifest(paths)["tables"]["stories"]["base"]
+    for k in range(3):  # each cycle's first article updates the story the cycle before ended with
+        _cycle(con, 101 + k * 2, 2, "2026-05")
+        publish_lake(con, paths)
+    assert len(read_manifest(paths)["tables"]["stories"]["files"]) == 4
+    publish_lake(con, paths, compact=True)
+    entry = read_manifest(paths)["tables"]["stories"]
+    if new_base:
+        assert entry["files"] == [entry["base"]] and entry["base"] != base
+    else:
+        assert entry["base"] == base and len(entry["files"]) == 2 and base in entry["files"]
+    _same_as_live(con, paths)
+    _cycle(con, 200, 2, "2026-05")
+    publish_lake(con, paths)
+    _same_as_live(con, paths)
+
+
 def test_plain_duckdb_opens_the_current_catalog_and_sees_the_tables_and_views(warehouse):
     con, paths = warehouse
     _cycle(con, 0, 4, "2026-10")

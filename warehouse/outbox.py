@@ -7,9 +7,13 @@ commits or vanishes with the articles. ``pipeline/delivery.py`` sends after the 
 short transactions (``claim_rows`` before sending, ``settle_rows`` after). Delivery semantics and the
 crash windows are described there.
 
-Which stories are (re-)examined: every story that gained a copy (a ``feed_items`` row) in the last
-``ACTIVITY_LOOKBACK``. A story that reaches ``min_sources`` in a later cycle is therefore alerted then;
-one that was alerted is never queued again for the same channel (the anti-join on ``alert_id``).
+Which stories are (re-)examined: every story that gained a copy (a ``feed_items`` row) since the last
+examination with the same routes (``writer_state`` ``alert_examined_at``, written in the same
+transaction), or in the last ``ACTIVITY_LOOKBACK`` when the routes changed or none was recorded. A story
+that reaches ``min_sources`` in a later cycle is therefore alerted then (its new copy makes it active); one
+that was alerted is never queued again for the same channel (the anti-join on ``alert_id``). Why not a day
+every time: with the same routes, a story without a new copy decides as it did (time only ages stories out
+of ``max_age``), so re-reading a day of stories and their copies in every cycle is work for nothing.
 
 Which stories a channel hears about: ``alert_channels`` records when each (rule, channel) was first
 configured (``since``); only stories with activity at or after that moment alert it. A rule or channel
@@ -23,7 +27,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -36,9 +40,9 @@ from transform.urls import stable_id
 from warehouse.frames import insert_rows
 from warehouse.keys import lookup_keys
 
-# How far back a load looks for stories with new copies. Every load runs queue_alerts in its own
-# transaction, so activity is normally from this very load; a day also covers a config change
-# (a lowered min_sources, a new language) for stories still in the news, at a bounded scan.
+# How far back a load looks for stories with new copies when the routes changed (or were never recorded):
+# a config change (a lowered min_sources, a new language) applies to the stories still in the news. With
+# unchanged routes a load looks back only to the last examination.
 ACTIVITY_LOOKBACK = timedelta(days=1)
 # The rule name operator channels are recorded under in ``alert_channels`` (not a valid topic name).
 OPERATOR_RULE = "@operator"
@@ -101,11 +105,15 @@ def queue_alerts(con: duckdb.DuckDBPyConnection, routes: Sequence[AlertRoute], *
     if not routes:
         return 0
     digest = routes_digest(routes)
-    if not new_items and _examined_with(con) == digest:
+    same_routes = _writer_value(con, "alert_routes") == digest
+    if not new_items and same_routes:
         return 0
-    queued = _queued_alerts(con, routes, now=now)
-    con.execute("INSERT INTO writer_state VALUES ('alert_routes', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                [digest]).fetchall()
+    examined_at = _writer_value(con, "alert_examined_at") if same_routes else None
+    after = datetime.fromtimestamp(examined_at / 1e6, UTC) if examined_at is not None else None
+    queued = _queued_alerts(con, routes, now=now, after=after)
+    con.execute("INSERT INTO writer_state VALUES ('alert_routes', ?), ('alert_examined_at', ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                [digest, int(now.timestamp() * 1e6)]).fetchall()
     return queued
 
 
@@ -119,16 +127,19 @@ def routes_digest(routes: Sequence[AlertRoute]) -> int:
     return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big", signed=True)
 
 
-def _examined_with(con: duckdb.DuckDBPyConnection) -> int | None:
-    rows = con.execute("SELECT value FROM writer_state WHERE name = 'alert_routes'").fetchall()
+def _writer_value(con: duckdb.DuckDBPyConnection, name: str) -> int | None:
+    rows = con.execute("SELECT value FROM writer_state WHERE name = ?", [name]).fetchall()
     return int(rows[0][0]) if rows else None
 
 
-def _queued_alerts(con: duckdb.DuckDBPyConnection, routes: Sequence[AlertRoute], *, now: datetime) -> int:
+def _queued_alerts(con: duckdb.DuckDBPyConnection, routes: Sequence[AlertRoute], *, now: datetime,
+                   after: datetime | None) -> int:
     rules = [r.rule for r in routes]
     channels = {r.rule.name: r.channels for r in routes}
     since = record_subscriptions(con, [(r, c) for r, cs in channels.items() for c in cs], now=now)
     horizon = max(now - ACTIVITY_LOOKBACK, min(since.values()))
+    if after is not None:  # the same routes examined the stories up to then: only newer copies can change a decision
+        horizon = max(horizon, min(after, now))
     copies, found = _active_story_copies(con, sorted({r.topic for r in rules}), horizon)
     if not copies:
         return 0
