@@ -457,14 +457,14 @@ def _compacted(con: duckdb.DuckDBPyConnection, paths: LakePaths, table: str, ent
             return files, False
         listing = "[" + ", ".join(_lit(str(paths.lake / f)) for f in chosen) + "]"
         select = f"SELECT * FROM read_parquet({listing}, hive_partitioning = true, union_by_name = true)"
-        new = _copy(con, select, folder, partitioned=True, tag=ctag)
-        return sorted({*files} - {*chosen} | {*_relative(paths, new)}), False
+        placed = _relative(paths, _copy(con, select, folder, partitioned=True, tag=ctag))
+        return sorted({*files} - {*chosen} | {*placed}), False
     if not forced and len(files) <= COMPACT_FILES:
         return files, False
     key = _key(entry)
     base = entry.get("base")
     deltas = [f for f in files if f != base]
-    if base in files and len(deltas) >= 2 and (
+    if isinstance(base, str) and base in files and len(deltas) >= 2 and (
             sum(_size(paths, f) for f in deltas) < DELTA_SHARE * _size(paths, base)):
         chosen, new_base = deltas, False
     else:
@@ -472,10 +472,10 @@ def _compacted(con: duckdb.DuckDBPyConnection, paths: LakePaths, table: str, ent
     listing = "[" + ", ".join(_lit(str(paths.lake / f)) for f in chosen) + "]"
     select = (f"SELECT * FROM read_parquet({listing}, union_by_name = true) "
               f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY lake_version DESC) = 1")
-    new = _relative(paths, _copy(con, select, folder, partitioned=False, tag=ctag))
-    if new_base:
-        return new, True
-    return sorted([base, *new]), False
+    folded = _relative(paths, _copy(con, select, folder, partitioned=False, tag=ctag))
+    if new_base or not isinstance(base, str):
+        return folded, True
+    return sorted([base, *folded]), False
 
 
 def _write_manifest(paths: LakePaths, manifest: dict[str, Any]) -> None:
