@@ -198,3 +198,16 @@ def test_a_credit_glued_to_the_first_sentence_is_not_body_text():
     mask = body_line_mask(text)
     assert not any(mask[:text.index("The port")])
     assert all(mask[text.index("The port"):len(text)])
+
+
+def test_people_written_with_an_initial_and_in_results_lines_are_people(nlp):
+    """An initial and a surname, and a name on a ranked results line with the country in brackets, are
+    people even when the model leaves them untagged; "U.S. Steel" and a sentence ending in a letter are not."""
+    text = ("Somerset were bowled out for 212 on the second day.\nP. Trego c Hughes b Ashworth 41\n"
+            "J. Overbury not out 17\nShares of U.S. Steel rose, and Plan B. Then the board voted.\n"
+            "Women's javelin\n1. Mirela Oltean ( Romania ) 63.20 metres\n2. Kasia Brzeska ( Poland ) 61.05")
+    a = analysed(nlp, text)
+    types = {e.name: e.type for e in a.entities}
+    for person in ("P. Trego", "J. Overbury", "Mirela Oltean", "Kasia Brzeska"):
+        assert any(person in name and t == "PERSON" for name, t in types.items()), (person, types)
+    assert not any(t == "PERSON" and ("Steel" in name or "Then" in name) for name, t in types.items()), types

@@ -396,6 +396,14 @@ def _midsentence_capitals(doc: Doc) -> set[str]:
 
 
 _LOWER_WORD = re.compile(r"\b[a-z]+\b")
+# An initial and a capitalised surname ("P. Simmons", "K. Curran"), as scorecards, lists and bylines write
+# people: the small model leaves most of them untagged. Not after a letter or a dot ("U.S. Steel"), and "I." is
+# a numeral more often than an initial.
+# A line of a results table: a rank, a name, the country in brackets ("3. Vasily Kaptyukh ( Belarus ) 66.24"),
+# as wire services list athletes, and the model leaves most of these names untagged.
+_RANKED = re.compile(r"^\d{1,3}\.?[ \t]+([A-Z][\w'’.-]*(?:[ ][A-Z][\w'’.-]*){0,3})[ ]\([ ]?([A-Z][\w. ]*?)[ ]?\)",
+                     re.MULTILINE)
+_INITIALLED = re.compile(r"(?<![\w.’'-])([A-HJ-Z])\. ?([A-Z][a-z]+(?:[-’'][A-Z][a-z]+)?)\b(?![-’'.]?\w)")
 
 
 def _expanded_acronyms(text: str) -> frozenset[str]:
@@ -436,6 +444,27 @@ def _used_as_place(doc: Doc, surface: str) -> bool:
                                                   or doc[tok.i + 1:tok.i + 3].text.lower() == "-based"):
             return True
     return False
+
+
+def _initialled_names(doc: Doc, text: str, found: list[NameCandidate], body: list[bool] | None,
+                      lower_words: frozenset[str] | None) -> list[NameCandidate]:
+    """People written as an initial and a surname, or on a ranked results line, that no other mention
+    covers. The surname after an initial must be neither a dictionary word nor a word the text also writes
+    in lower case ("Plan B. Then they ..."), so a sentence break is not a name."""
+    lower = frozenset(_LOWER_WORD.findall(text)) if lower_words is None else lower_words
+    table = doc.vocab.lookups.get_table(DICTIONARY_TABLE) if doc.vocab.lookups.has_table(DICTIONARY_TABLE) else {}
+    taken = [(c.start, c.end) for c in found]
+    spans = [m.span() for m in _INITIALLED.finditer(text)
+             if m.group(2).lower() not in lower and m.group(2).lower() not in table]
+    spans += [m.span(1) for m in _RANKED.finditer(text) if entity_key(m.group(2)) in COUNTRIES]
+    out = []
+    for a, b in sorted(spans):
+        if (body is not None and not body[a]) or any(x < b and a < y for x, y in taken):
+            continue
+        taken.append((a, b))
+        surface = text[a:b]
+        out.append(NameCandidate(a, b, surface, "PERSON", entity_key(surface), False, False, country_after=True))
+    return out
 
 
 def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str | None = None) -> list[NameCandidate]:
@@ -503,6 +532,8 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str
                 out.append(NameCandidate(a, b, surface, label, key, titled, in_title, described, _speaks(doc, start, end),
                                          _addressed(doc, start), _located(doc, start, end),
                                          _determined(doc, start, end), _country_after(doc, end), _aged(doc, end)))
+    if "." in text or "(" in text:
+        out += _initialled_names(doc, text, out, body, lower_words)
     if not in_title:
         for m in _DATELINE.finditer(text):
             a, b = m.span(1)
