@@ -211,3 +211,17 @@ def test_people_written_with_an_initial_and_in_results_lines_are_people(nlp):
     for person in ("P. Trego", "J. Overbury", "Mirela Oltean", "Kasia Brzeska"):
         assert any(person in name and t == "PERSON" for name, t in types.items()), (person, types)
     assert not any(t == "PERSON" and ("Steel" in name or "Then" in name) for name, t in types.items()), types
+
+
+def test_a_name_the_model_cut_at_a_particle_or_before_its_first_name_is_one_person(nlp):
+    """"Ursula von der" + "Leyen" (which the model calls a place) and a first name opening the sentence
+    outside the model's span ("Ilya" + "Petrenko") are one person with the full name; a sentence-opening
+    dictionary word before a surname ("Meanwhile Petrenko") is not part of the name."""
+    a = analysed(nlp, "The EU wants rules for new systems, Ursula von der Leyen said on Tuesday. Von der Leyen "
+                      "then left for Paris.\nIlya Petrenko, a farmer near Kharkiv, said the harvest was late. "
+                      "\"We lost a month to the rain,\" Petrenko said. Meanwhile Petrenko's neighbours agreed.")
+    types = {e.entity_id: e.type for e in a.entities}
+    assert types.get("ursula von der leyen") == "PERSON" and "leyen" not in types, types
+    assert types.get("ilya petrenko") == "PERSON" and "petrenko" not in types, types
+    assert not any("meanwhile" in k for k in types), types
+    assert [q.speaker for q in a.quotes] == ["Ilya Petrenko"]

@@ -127,6 +127,37 @@ def _with_plural_owner(doc: Doc, ent: Span) -> Span:
     return ent
 
 
+# Lower-case particles inside family names ("Ursula von der Leyen", "Charles de Gaulle", "Mohammed bin Salman").
+SURNAME_PARTICLES = frozenset("von van der den de du da di del della la le ter ten bin ibn al el dos das".split())
+
+
+def _name_word(doc: Doc, i: int) -> bool:
+    """Whether token ``i`` can be one word of a person's name that the model left outside the span: a
+    capitalised proper noun in no other entity, neither a title nor a dictionary word."""
+    tok = doc[i]
+    return (tok.is_alpha and tok.is_title and tok.tag_ == "NNP" and tok.ent_iob_ == "O"
+            and not _is_title_word(tok) and not _dictionary_word(doc, i))
+
+
+def _widened_person(doc: Doc, ent: Span) -> Span:
+    """A person's span with the parts of the name the small model cut off: a surname after particles it
+    stopped at ("Ursula von der" + "Leyen", which it calls a place) and a first name opening the sentence
+    ("Ilya" + "Petrenko, a farmer, said"). Why: otherwise one person becomes two entities, or the first
+    mention of a full name becomes its surname."""
+    if ent.label_ != "PERSON":
+        return ent
+    start, end = ent.start, ent.end
+    j = end
+    while j < len(doc) and doc[j].lower_ in SURNAME_PARTICLES and doc[j].is_lower:
+        j += 1
+    if doc[end - 1].lower_ in SURNAME_PARTICLES or j > end:
+        if j < len(doc) and doc[j].is_alpha and doc[j].is_title and doc[j].ent_type_ in ("", "PERSON", "GPE", "ORG", "NORP"):
+            end = j + 1
+    if start > 0 and end - start == 1 and doc[start - 1].is_sent_start and _name_word(doc, start - 1):
+        start -= 1
+    return ent if (start, end) == (ent.start, ent.end) else Span(doc, start, end, label="PERSON")
+
+
 def _pieces(span: Span) -> list[tuple[int, int]]:
     """Token bounds of the parts of an NER span split at separators.
 
@@ -486,10 +517,13 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str
     lower_words: frozenset[str] | None = None
     person_words: set[str] | None = None
     acronym_verdicts: dict[str, bool] = {}
+    widened_to = -1  # the end of the last span widened over tokens of the next entity
     for ent in doc.ents:
-        if ent.label_ not in ENTITY_LABELS:
+        if ent.label_ not in ENTITY_LABELS or ent.start < widened_to:
             continue
-        ent = _with_plural_owner(doc, ent)
+        ent = _with_plural_owner(doc, _widened_person(doc, ent))
+        widened_to = max(widened_to, ent.end)
+        widened_to = max(widened_to, ent.end)
         for piece_start, piece_end in _pieces(ent):
             bounds = _trimmed(doc, piece_start, piece_end, ent.label_)
             if bounds is None:
