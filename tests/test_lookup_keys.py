@@ -69,3 +69,15 @@ def test_a_key_shared_by_two_ids_neither_hides_nor_invents_a_row(con):
     again = insert_rows(con, "feed_items", ["feed_id", "item_key", "canonical_url", "article_id", "status", "first_seen_at"],
                         [("f1", "k2", None, "a1", "duplicate", NOW)], anti_join_on=["feed_id", "item_key"])
     assert again == 0 and known_items(con, [("f1", "k2")]) == {("f1", "k2")}
+
+
+def test_a_quote_already_stored_is_not_inserted_again_and_a_new_one_of_the_same_article_is(con):
+    """Quotes anti-join through their article's key (a quote id is derived from its article's id)."""
+    add_article(con, "a1", NOW)
+    cols = ["quote_id", "article_id", "text", "speaker", "speaker_entity_id", "cue", "start_char", "end_char",
+            "speaker_confidence"]
+    row = ("q1", "a1", "We will win", "Ann Lee", None, "said", 0, 11, "subject")
+    assert insert_rows(con, "quotes", cols, [row], anti_join_on=["article_id", "quote_id"]) == 1
+    assert insert_rows(con, "quotes", cols, [row, ("q2", *row[1:])], anti_join_on=["article_id", "quote_id"]) == 1
+    assert con.execute("SELECT quote_id, article_key FROM quotes ORDER BY 1").fetchall() == [
+        ("q1", lookup_key("a1")), ("q2", lookup_key("a1"))]

@@ -21,7 +21,10 @@ KEY_COLUMNS: Mapping[str, Mapping[str, str]] = {
 }
 # table -> the key an anti-join on the table's identity uses (its text column is compared too); the ones of
 # ``articles`` and ``feed_items`` are indexed (migration 0023), the others are scanned (8 bytes a row, not 16).
-IDENTITY_KEY: Mapping[str, str] = {"articles": "article_key", "feed_items": "item_hash", "topic_matches": "article_key"}
+# ``quotes``: a quote's id is derived from its article's, so rows with one ``quote_id`` share the article key
+# (its writer anti-joins on both).
+IDENTITY_KEY: Mapping[str, str] = {"articles": "article_key", "feed_items": "item_hash", "topic_matches": "article_key",
+                                   "quotes": "article_key"}
 
 
 def lookup_key(text: str) -> int:

@@ -70,7 +70,8 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch, stories: StoryI
         seen_ids.add(art.article_id)
         fresh.append((cand, art, analysis, topics))
 
-    assignments = {s.article_id: s.story_id for s in stories.assign(con, [a for _, a, _, _ in fresh])}
+    # ``fresh`` holds no stored article, and a story link is written with its article: none is linked yet
+    assignments = {s.article_id: s.story_id for s in stories.assign(con, [a for _, a, _, _ in fresh], unlinked=True)}
     insert_rows(
         con, "articles",
         ["article_id", "url", "canonical_url", "feed_id", "title", "author", "published_at", "published_at_source",
@@ -153,7 +154,7 @@ def _load_analyses(con: duckdb.DuckDBPyConnection, analyses: list[tuple[str, Art
                  "speaker_confidence"],
                 [(stable_id("quote", aid, str(q.start_char)), aid, q.text, q.speaker, q.speaker_entity_id, q.cue,
                   q.start_char, q.end_char, q.confidence) for aid, an in analyses for q in an.quotes],
-                anti_join_on=["quote_id"])
+                anti_join_on=["article_id", "quote_id"])  # the article's key finds the stored rows to compare
 
 
 def _update_feeds(con: duckdb.DuckDBPyConnection, batch: LoadBatch, new_per_feed: Counter[str], bounds: PollBounds) -> None:
