@@ -270,3 +270,12 @@ def test_a_description_stands_for_someone_other_than_the_main_subject_of_its_own
     a = analysed(nlp, "Mr. Tom Harper took on Hillary Walsh on Sunday after the Democratic front-runner had said that "
                       "he was ''becoming the best recruiter of them all.''")
     assert [q.speaker for q in a.quotes] == ["Hillary Walsh"]
+
+
+def test_a_description_with_a_capitalised_word_is_the_person_introduced_with_it(nlp):
+    """"The Russian leader" is the person first written "Russian President ...", not the person named last;
+    a place mentioned near a name ("a rally in Ohio, Dana Cole") does not introduce that person as such."""
+    a = analysed(nlp, "Russian President Ivan Sorokin praised Dana Cole on Thursday. At a rally in Ohio, Dana Cole "
+                      "thanked him. \"He is a very talented man,\" the Russian leader said.\nOhio Gov. Mark Ellis "
+                      "spoke after Cole. \"We will win in November,\" the Ohio governor said.")
+    assert [q.speaker for q in a.quotes] == ["Ivan Sorokin", "Mark Ellis"]

@@ -154,7 +154,7 @@ class ArticleContext:
         return None
 
     def recent_person(self, char: int, gender: str | None = None, title: str | None = None,
-                      description: bool = False) -> Entity | None:
+                      description: bool = False, modifiers: tuple[str, ...] = ()) -> Entity | None:
         """The person mentioned last before ``char`` outside quotes, agreeing in gender when known.
 
         For a description (``description``/``title``): the last person introduced with that title
@@ -169,6 +169,10 @@ class ArticleContext:
         salient_from = self._salience_start(char)
         described = self.doc[self.token_at(char)]
         own_sentence, own_start = described.sent.start_char, described.left_edge.idx
+        if modifiers:
+            found = self._introduced_with(char, modifiers, own_sentence, own_start)
+            if found is not None:
+                return found
         for m in reversed(self.ents.mentions):
             if m.start_char >= char:
                 continue
@@ -193,6 +197,31 @@ class ArticleContext:
                 if not titles:
                     break
         return subject or fallback
+
+    def _introduced_with(self, char: int, modifiers: tuple[str, ...], own_sentence: int, own_start: int) -> Entity | None:
+        """The last person before ``char`` whose name came with one of a description's capitalised words
+        ("Russian President Vladimir Putin" for "the Russian leader", "Indiana Gov. Mike Pence" for "the
+        Indiana governor"), or None. Why: the person mentioned last is often someone else ("Putin praised
+        Trump ... the Russian leader said")."""
+        # The description's word, then only the rest of the name's noun phrase: capitalised words, titles and
+        # role nouns ("Indiana Gov.", "Democratic presidential candidate"), so "a rally in Florida, Trump"
+        # is not Trump introduced as a Floridian.
+        between = r"(?:\s+(?:[A-Z][\w'’-]*\.?|presidential|vice|former|" + "|".join(sorted(ROLE_NOUNS)) + r")\.?){0,4}\s+$"
+        pattern = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in modifiers) + r")" + between)
+        for m in reversed(self.ents.mentions):
+            if m.start_char >= char:
+                continue
+            if m.start_char < char - ANTECEDENT_WINDOW_CHARS:
+                break
+            entity = self.ents.by_id.get(m.entity_id)
+            if entity is None or entity.type != "PERSON" or self.in_quote(m.start_char):
+                continue
+            if own_sentence <= m.start_char < own_start and self._is_subject_mention(m):
+                continue
+            line_start = self.text.rfind("\n", 0, m.start_char) + 1
+            if pattern.search(self.text[max(line_start, m.start_char - 40):m.start_char]):
+                return entity
+        return None
 
     def _salience_start(self, char: int) -> int:
         """Where the sentences a pronoun or description most likely continues begin: SALIENT_SENTENCES
@@ -380,7 +409,10 @@ class SpeakerResolver:
             return a.recent_organisation(tok.idx)  # "the paper said in an editorial": the outlet named last
         role = _is_description(tok)
         if role is not None:
-            return a.recent_person(tok.idx, title=role if role in PERSON_TITLES else None, description=True)
+            modifiers = tuple(t.text for t in tok.subtree if t.i < tok.i and t.text[:1].isupper() and t.is_alpha
+                              and t.lower_ != "the")
+            return a.recent_person(tok.idx, title=role if role in PERSON_TITLES else None, description=True,
+                                   modifiers=modifiers)
         if (tok.tag_ in ("NN", "NNS") and tok.lower_ not in DOCUMENT_NOUNS  # a document speaks for its issuer
                 and any(c.lower_ == "the" and c.dep_ == "det" for c in tok.children)):
             return a.recent_organisation(tok.idx, named=tok.lower_)  # "the company said in a statement"
