@@ -279,3 +279,13 @@ def test_a_description_with_a_capitalised_word_is_the_person_introduced_with_it(
                       "thanked him. \"He is a very talented man,\" the Russian leader said.\nOhio Gov. Mark Ellis "
                       "spoke after Cole. \"We will win in November,\" the Ohio governor said.")
     assert [q.speaker for q in a.quotes] == ["Ivan Sorokin", "Mark Ellis"]
+
+
+def test_a_transcript_line_names_its_speaker_even_when_the_model_tags_no_name(nlp):
+    """'Ilunga: "X"' at the start of a line is Ilunga's, though the model leaves the name untagged; a
+    heading word before a colon ('Photo:') names nobody."""
+    a = analysed(nlp, "The hearing resumed after lunch.\nIlunga: \"We will appeal the ruling today.\"\n"
+                      "Photo: \"A view of the court from the street.\"")
+    assert [q.speaker for q in a.quotes if q.speaker] == ["Ilunga"]
+    assert any(e.name == "Ilunga" and e.type == "PERSON" for e in a.entities)
+    assert not any(e.name == "Photo" for e in a.entities)

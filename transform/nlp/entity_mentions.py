@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.tokens import Doc, Span, Token
+from spacy.vocab import Vocab
 
 from transform.nlp.cues import CUE_FORMS, inflections
 from transform.nlp.names import (
@@ -395,13 +396,18 @@ def _capitalised_by_position(doc: Doc, start: int, end: int, label: str, lower_w
 DICTIONARY_TABLE = "newswatch_dictionary_words"
 
 
+def is_dictionary_word(vocab: Vocab, word: str) -> bool:
+    """Whether ``word`` is a common dictionary word (or a regular plural of one), in any case."""
+    if not vocab.lookups.has_table(DICTIONARY_TABLE):
+        return False
+    table = vocab.lookups.get_table(DICTIONARY_TABLE)
+    word = word.lower()
+    return word in table or (word.endswith("s") and word[:-1] in table)
+
+
 def _dictionary_word(doc: Doc, i: int) -> bool:
     """Whether the token is a common dictionary word (or a regular plural of one) in lower case."""
-    if not doc.vocab.lookups.has_table(DICTIONARY_TABLE):
-        return False
-    table = doc.vocab.lookups.get_table(DICTIONARY_TABLE)
-    word = doc[i].lower_
-    return word in table or (word.endswith("s") and word[:-1] in table)
+    return is_dictionary_word(doc.vocab, doc[i].text)
 
 
 def _common_word_as_person(doc: Doc, start: int, person_words: set[str]) -> bool:

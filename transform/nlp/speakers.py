@@ -35,7 +35,8 @@ from newswatch.models import SPEAKER_CONFIDENCE_LEVELS, Entity, Quote
 from transform.body_lines import body_line_mask
 from transform.nlp.cues import CUE_FORMS
 from transform.nlp.entities import ArticleEntities, with_person_mention
-from transform.nlp.names import PERSON_TITLES, PRONOUNS
+from transform.nlp.entity_mentions import is_dictionary_word
+from transform.nlp.names import PERSON_TITLES, PRONOUNS, entity_key
 from transform.nlp.quotes import QuotedSpan, is_quotation, quotation_bounds, quotation_text, quoted_spans
 from transform.nlp.speaker_context import (
     DOCUMENT_NOUNS,
@@ -575,7 +576,22 @@ class _Finder:
             tok = a.doc[a.token_at(line_start + m.start(2))]
             if tok.idx == line_start + m.start(2) and (name := name_span(tok)) is not None:
                 a.ents, entity = with_person_mention(a.ents, a.text, name[0], line_start + m.end(2))
+        elif entity is None and _untagged_speaker_name(a, a.text[start:line_start + m.end(2)]):
+            a.ents, entity = with_person_mention(a.ents, a.text, start, line_start + m.end(2))
         return _Attribution(entity, None, "sentence") if entity is not None and entity.type == "PERSON" else None
+
+
+def _untagged_speaker_name(a: ArticleContext, name: str) -> bool:
+    """Whether the words before a transcript colon that the model left untagged ('Trump: "X"' at the start
+    of a line) are a person's name: one to three capitalised words that are a person's name or surname
+    elsewhere in the article, or none of which is a dictionary word ('Photo:', 'Update:' are not)."""
+    words = name.split()
+    if not 1 <= len(words) <= 3 or not all(w[:1].isupper() and w[1:2].islower() for w in words):
+        return False
+    key = entity_key(name)
+    if any(e.type == "PERSON" and (e.entity_id == key or e.entity_id.endswith(" " + key)) for e in a.ents.entities):
+        return True
+    return not any(is_dictionary_word(a.doc.vocab, w) for w in words)
 
 
 def article_quotes(doc: Doc, ents: ArticleEntities, spans: Sequence[QuotedSpan] | None = None,
