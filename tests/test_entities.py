@@ -225,3 +225,12 @@ def test_a_name_the_model_cut_at_a_particle_or_before_its_first_name_is_one_pers
     assert types.get("ilya petrenko") == "PERSON" and "petrenko" not in types, types
     assert not any("meanwhile" in k for k in types), types
     assert [q.speaker for q in a.quotes] == ["Ilya Petrenko"]
+
+
+def test_a_full_name_the_model_calls_an_organisation_is_the_person_its_surname_is(nlp):
+    """"Tarique Rahman's party" (typed ORG) and "says Rahman" (a person) are one person: the surname's
+    evidence types the full name."""
+    a = analysed(nlp, "\"We will win,\" says Rahman, referring to Tarique Rahman's party. Rahman spoke in Dhaka.")
+    people = {e.entity_id: e.type for e in a.entities}
+    assert people.get("tarique rahman") == "PERSON" and "rahman" not in people, people
+    assert [q.speaker for q in a.quotes] == ["Tarique Rahman"]

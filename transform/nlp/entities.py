@@ -139,6 +139,14 @@ def _grouped(cands: list[NameCandidate], text: str = "") -> list[tuple[list[Name
     org_like = {k: any(c.determined or c.described_org for c in v) for k, v in by_key.items()}
     place_like = {k: any(c.located for c in v) for k, v in by_key.items()}
     size = {k: len(v) for k, v in by_key.items()}
+    # A full name the model calls an organisation, whose surname alone the text treats as a person at least
+    # as often ("Tarique Rahman's party" ... "says Rahman"), is that person: the surname's evidence decides.
+    for L, v in by_key.items():
+        toks = L.split()
+        if (types[L] == "ORG" and 2 <= len(toks) <= 3 and not org_like[L] and toks[-1] in types
+                and types[toks[-1]] == "PERSON" and size[toks[-1]] >= size[L]
+                and all(w[:1].isupper() and w.isalpha() for c in v[:1] for w in c.surface.split())):
+            types[L] = "PERSON"
     keys = sorted(by_key, key=lambda k: -len(k.split()))
     # An organisation's short form follows its full name ("Acme Holdings" ... "Acme"); a longer name first
     # seen after the short one is something of the organisation's ("the Clarion" ... "Clarion Best Books").
