@@ -289,3 +289,13 @@ def test_a_transcript_line_names_its_speaker_even_when_the_model_tags_no_name(nl
     assert [q.speaker for q in a.quotes if q.speaker] == ["Ilunga"]
     assert any(e.name == "Ilunga" and e.type == "PERSON" for e in a.entities)
     assert not any(e.name == "Photo" for e in a.entities)
+
+
+def test_an_outlet_in_capitals_that_writes_is_an_organisation_not_a_person(nlp):
+    """"TIME wrote in its review": the model tags nothing, the speaker found is one word in capitals, an
+    acronym or a masthead, so it becomes an organisation; the quote is the outlet's own words."""
+    a = analysed(nlp, "TIME named the device one of its Best Inventions. \"It changes how farmers work,\" TIME wrote "
+                      "in its review. The company's founder, Ada Brooks, said sales had doubled.")
+    types = {e.name: e.type for e in a.entities}
+    assert types.get("TIME") == "ORG" and "Best Inventions" not in " ".join(types), types
+    assert [q.speaker for q in a.quotes] == ["TIME"]

@@ -306,7 +306,8 @@ def with_person_mention(ents: ArticleEntities, text: str, start: int, end: int) 
     """Add a mention of a person the model missed (a quote's speaker), reusing an entity where one fits.
 
     The name joins the entity with the same key, or the PERSON whose name contains it ("Fallon" after
-    "Brian Fallon"; of two Clintons, the one named last before it); otherwise it becomes a new PERSON.
+    "Brian Fallon"; of two Clintons, the one named last before it); otherwise it becomes a new PERSON (an
+    ORG when it is one word in capitals).
     Mentions never overlap: the part of the name another mention covers is left to that mention.
 
     Args:
@@ -340,8 +341,9 @@ def with_person_mention(ents: ArticleEntities, text: str, start: int, end: int) 
             entity = ents.by_id[max(last_before, key=lambda eid: last_before[eid])]
         elif persons:
             entity = ents.by_id[sorted(persons)[0]]
-    if entity is None:
-        entity = Entity(key, surface, "PERSON", (surface,))
+    if entity is None:  # one word in capitals is an acronym ("TIME wrote", "NASA said"), not a person's name
+        kind = "ORG" if surface.isalpha() and surface.isupper() and len(surface) >= 2 else "PERSON"
+        entity = Entity(key, surface, kind, (surface,))
     elif surface and surface not in entity.aliases:
         entity = Entity(entity.entity_id, entity.name, entity.type, tuple(sorted({*entity.aliases, surface})))
     by_id = {**ents.by_id, entity.entity_id: entity}
