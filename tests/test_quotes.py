@@ -299,3 +299,11 @@ def test_an_outlet_in_capitals_that_writes_is_an_organisation_not_a_person(nlp):
     types = {e.name: e.type for e in a.entities}
     assert types.get("TIME") == "ORG" and "Best Inventions" not in " ".join(types), types
     assert [q.speaker for q in a.quotes] == ["TIME"]
+
+
+def test_a_named_spokesperson_speaks_for_themselves_an_unnamed_one_for_the_principal(nlp):
+    """"A spokesman for the Pentagon, Maj. Gen. Pat Ryder, said" is Ryder's (the parse hangs his name on
+    the Pentagon); "a Boeing spokeswoman said" stays the company's."""
+    a = analysed(nlp, "A spokesman for the Pentagon, Maj. Gen. Pat Ryder, said: \"We have seen no change.\" "
+                      "Executives at Boeing knew of the flaw. \"We take safety seriously,\" a Boeing spokeswoman said.")
+    assert [q.speaker for q in a.quotes] == ["Pat Ryder", "Boeing"]

@@ -401,6 +401,10 @@ class SpeakerResolver:
             if child.dep_ == "appos":
                 return self.speaker(child, depth + 1)
         if tok.lower_ in SPOKES_NOUNS:
+            for t in tok.subtree:  # "a spokesman for the Pentagon, Maj. Gen. Pat Ryder, said": the parse hangs
+                # the spokesperson's name on the principal; a named spokesperson's words are theirs
+                if t.dep_ == "appos" and t.i > tok.i and (named := a.entity_of(t)) is not None and named.type == "PERSON":
+                    return named
             principal = self._principal(tok)
             if principal is not None or not any(c.lower_ == "the" and c.dep_ == "det" for c in tok.children):
                 return principal
