@@ -309,7 +309,7 @@ def test_with_the_same_routes_a_load_examines_only_stories_with_copies_since_the
     s = settings_with({"topic": "korea", "notify": [HOOK]})
     add_copy(mem_db, "s1", "a1", 1, topic="sport")  # not a korea story when examined
     assert queue_alerts(mem_db, alert_routes(s), now=NOW) == 0
-    t1, t2 = NOW + timedelta(minutes=5), NOW + timedelta(minutes=15)
+    t1, t2 = NOW + timedelta(minutes=5), NOW + timedelta(minutes=15, microseconds=987_654)
     add_copy(mem_db, "s2", "b1", 2, seen=t1)
     assert queue_alerts(mem_db, alert_routes(s), now=t1) == 1
     mem_db.execute("INSERT INTO topic_matches (article_id, topic, matched_terms, matched_at, article_key) "

@@ -44,6 +44,7 @@ from warehouse.keys import lookup_keys
 # a config change (a lowered min_sources, a new language) applies to the stories still in the news. With
 # unchanged routes a load looks back only to the last examination.
 ACTIVITY_LOOKBACK = timedelta(days=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # The rule name operator channels are recorded under in ``alert_channels`` (not a valid topic name).
 OPERATOR_RULE = "@operator"
 
@@ -109,11 +110,11 @@ def queue_alerts(con: duckdb.DuckDBPyConnection, routes: Sequence[AlertRoute], *
     if not new_items and same_routes:
         return 0
     examined_at = _writer_value(con, "alert_examined_at") if same_routes else None
-    after = datetime.fromtimestamp(examined_at / 1e6, UTC) if examined_at is not None else None
+    after = _EPOCH + timedelta(microseconds=examined_at) if examined_at is not None else None
     queued = _queued_alerts(con, routes, now=now, after=after)
     con.execute("INSERT INTO writer_state VALUES ('alert_routes', ?), ('alert_examined_at', ?) "
                 "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                [digest, int(now.timestamp() * 1e6)]).fetchall()
+                [digest, (now - _EPOCH) // timedelta(microseconds=1)]).fetchall()  # exact, unlike a float
     return queued
 
 
