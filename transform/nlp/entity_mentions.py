@@ -436,13 +436,13 @@ def _midsentence_capitals(doc: Doc) -> set[str]:
 
 
 _LOWER_WORD = re.compile(r"\b[a-z]+\b")
-# An initial and a capitalised surname ("P. Simmons", "K. Curran"), as scorecards, lists and bylines write
-# people: the small model leaves most of them untagged. Not after a letter or a dot ("U.S. Steel"), and "I." is
-# a numeral more often than an initial.
 # A line of a results table: a rank, a name, the country in brackets ("3. Vasily Kaptyukh ( Belarus ) 66.24"),
 # as wire services list athletes, and the model leaves most of these names untagged.
 _RANKED = re.compile(r"^\d{1,3}\.?[ \t]+([A-Z][\w'’.-]*(?:[ ][A-Z][\w'’.-]*){0,3})[ ]\([ ]?([A-Z][\w. ]*?)[ ]?\)",
                      re.MULTILINE)
+# An initial and a capitalised surname ("P. Simmons", "K. Curran"), as scorecards, lists and bylines write
+# people: the small model leaves most of them untagged. Not after a letter or a dot ("U.S. Steel"), and "I." is
+# a numeral more often than an initial.
 _INITIALLED = re.compile(r"(?<![\w.’'-])([A-HJ-Z])\. ?([A-Z][a-z]+(?:[-’'][A-Z][a-z]+)?)\b(?![-’'.]?\w)")
 
 
@@ -494,16 +494,16 @@ def _initialled_names(doc: Doc, text: str, found: list[NameCandidate], body: lis
     lower = frozenset(_LOWER_WORD.findall(text)) if lower_words is None else lower_words
     table = doc.vocab.lookups.get_table(DICTIONARY_TABLE) if doc.vocab.lookups.has_table(DICTIONARY_TABLE) else {}
     taken = [(c.start, c.end) for c in found]
-    spans = [m.span() for m in _INITIALLED.finditer(text)
+    spans = [(*m.span(), False) for m in _INITIALLED.finditer(text)
              if m.group(2).lower() not in lower and m.group(2).lower() not in table]
-    spans += [m.span(1) for m in _RANKED.finditer(text) if entity_key(m.group(2)) in COUNTRIES]
+    spans += [(*m.span(1), True) for m in _RANKED.finditer(text) if entity_key(m.group(2)) in COUNTRIES]
     out = []
-    for a, b in sorted(spans):
+    for a, b, ranked in sorted(spans):
         if (body is not None and not body[a]) or any(x < b and a < y for x, y in taken):
             continue
         taken.append((a, b))
         surface = text[a:b]
-        out.append(NameCandidate(a, b, surface, "PERSON", entity_key(surface), False, False, country_after=True))
+        out.append(NameCandidate(a, b, surface, "PERSON", entity_key(surface), False, False, country_after=ranked))
     return out
 
 
@@ -531,7 +531,6 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str
         if ent.label_ not in ENTITY_LABELS or ent.start < widened_to:
             continue
         ent = _with_plural_owner(doc, _widened_person(doc, ent))
-        widened_to = max(widened_to, ent.end)
         widened_to = max(widened_to, ent.end)
         for piece_start, piece_end in _pieces(ent):
             bounds = _trimmed(doc, piece_start, piece_end, ent.label_)
