@@ -89,6 +89,10 @@ _BLOCK_TAGS = ("div", "p", "section", "aside", "ul", "figcaption")
 # nothing else; a hover card repeats the text of its link (a name of HOVER_CARD_MIN_NAME_CHARS or more)
 # and is short (under HOVER_CARD_MAX_CHARS).
 SIGNUP_MAX_PARAGRAPH_WORDS = 30
+# A call to action: a short paragraph whose link asks the reader to sign up or subscribe ("Get every pick
+# free every Thursday. <a>Sign up now</a>"), with the short line naming the newsletter just before it.
+_CALL_TO_ACTION = re.compile(r"^\s*(?:sign(?:\s*me)?\s*up|subscribe|register|join)\b", re.IGNORECASE)
+PROMO_TITLE_MAX_WORDS = 8
 LINKED_HEADLINE_MAX_WORDS = 20
 HOVER_CARD_MIN_NAME_CHARS = 4
 HOVER_CARD_MAX_CHARS = 1000
@@ -380,7 +384,7 @@ def _pruned(tree: HtmlElement) -> HtmlElement:
         if (_PRUNE_INLINE if element.tag == "span" else _PRUNE_BLOCK).search(f"{element.get('class', '')} {element.get('id', '')}")
         and len(element.text_content().strip()) < PRUNE_MAX_CHARS
     ]
-    doomed += _signup_boxes(tree) + _linked_headline_lists(tree) + _hover_cards(tree)
+    doomed += _signup_boxes(tree) + _call_to_action_promos(tree) + _linked_headline_lists(tree) + _hover_cards(tree)
     for element in doomed:
         if element.getparent() is not None:
             element.drop_tree()  # keeps the element's tail text
@@ -404,6 +408,25 @@ def _signup_boxes(tree: HtmlElement) -> list[HtmlElement]:
         if box is not None:
             boxes.append(box)
     return boxes
+
+
+def _call_to_action_promos(tree: HtmlElement) -> list[HtmlElement]:
+    """Promos without a form: a paragraph of fewer than ``SIGNUP_MAX_PARAGRAPH_WORDS`` words with a link that
+    asks to sign up or subscribe, and the short line just before it when that names a newsletter ("Pick Six
+    Newsletter"). Prose that mentions signing up has no such link."""
+    found = []
+    for para in tree.iter("p"):
+        if len(_WORD.findall(para.text_content())) >= SIGNUP_MAX_PARAGRAPH_WORDS:
+            continue
+        if not any(_CALL_TO_ACTION.match(a.text_content()) for a in para.iter("a")):
+            continue
+        found.append(para)
+        before = para.getprevious()
+        if before is not None and isinstance(before.tag, str) and before.tag in ("p", "h2", "h3", "h4", "strong", "div") \
+                and len(_WORD.findall(before.text_content())) <= PROMO_TITLE_MAX_WORDS \
+                and "newsletter" in before.text_content().lower():
+            found.append(before)
+    return found
 
 
 def _linked_headline_lists(tree: HtmlElement) -> list[HtmlElement]:

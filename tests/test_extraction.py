@@ -376,3 +376,14 @@ def test_a_body_split_around_an_advert_is_recovered_when_the_extractor_keeps_und
     assert text.split("\n") == _paragraphs("split_body.html")
     assert "Advertisement" not in text and "A tram at the docks stop" not in text
     assert "Thirty years late" not in text  # the comment thread inside <article> is not put back
+
+
+def test_a_promo_without_a_form_is_removed_by_its_call_to_action_and_prose_about_signing_up_kept() -> None:
+    """A short paragraph whose link asks to sign up, and the newsletter's name on the line before it, are a
+    promo whatever their markup; a paragraph of the story that mentions signing up, with no such link, stays."""
+    name = "inbody_call_to_action.html"
+    text = extracted_page(fixture(name).decode("utf-8"), "https://sport.example.net/2026/11/30/derby").text
+    assert "Touchline Tips" not in text and "Sign up now" not in text
+    paragraphs = _paragraphs(name)
+    assert all(p in text for p in paragraphs if "Sign up now" not in p), text
+    assert "sign up for the supporters' bus" in text
