@@ -91,7 +91,8 @@ _BLOCK_TAGS = ("div", "p", "section", "aside", "ul", "figcaption")
 SIGNUP_MAX_PARAGRAPH_WORDS = 30
 # A call to action: a short paragraph whose link asks the reader to sign up or subscribe ("Get every pick
 # free every Thursday. <a>Sign up now</a>"), with the short line naming the newsletter just before it.
-_CALL_TO_ACTION = re.compile(r"^\s*(?:sign(?:\s*me)?\s*up|subscribe|register|join)\b", re.IGNORECASE)
+# Not "register" or "join": "voters must <a>register</a> by Friday" is the story.
+_CALL_TO_ACTION = re.compile(r"^\s*(?:sign(?:\s*me)?\s*up|subscribe)\b", re.IGNORECASE)
 PROMO_TITLE_MAX_WORDS = 8
 LINKED_HEADLINE_MAX_WORDS = 20
 HOVER_CARD_MIN_NAME_CHARS = 4

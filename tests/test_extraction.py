@@ -386,4 +386,4 @@ def test_a_promo_without_a_form_is_removed_by_its_call_to_action_and_prose_about
     assert "Touchline Tips" not in text and "Sign up now" not in text
     paragraphs = _paragraphs(name)
     assert all(p in text for p in paragraphs if "Sign up now" not in p), text
-    assert "sign up for the supporters' bus" in text
+    assert "sign up for the supporters' bus" in text and "Members must register by Friday" in text
