@@ -422,9 +422,10 @@ def _folded_set(paths: LakePaths, files: list[str]) -> list[str]:
     together, else all of them (see ``_compacted``)."""
     if len(files) < 2:
         return []
-    by_size = sorted(files, key=lambda f: (-_size(paths, f), f))
+    sizes = {f: _size(paths, f) for f in files}
+    by_size = sorted(files, key=lambda f: (-sizes[f], f))
     rest = by_size[1:]
-    if sum(_size(paths, f) for f in rest) < _size(paths, by_size[0]):
+    if sum(sizes[f] for f in rest) < sizes[by_size[0]]:
         return rest if len(rest) >= 2 else []
     return by_size
 

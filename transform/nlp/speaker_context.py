@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from spacy.tokens import Doc, Token
 
@@ -60,6 +60,11 @@ SPOKES_NOUNS = frozenset(
 # paragraphs. Further back, an empty speaker is better than a wrong one. PolNeAR train speaker accuracy
 # is flat between 500 and 4000 (0.925 within 0.05 point).
 ANTECEDENT_WINDOW_CHARS = 1500
+# After a description's capitalised word, the rest of a name's noun phrase up to the name: capitalised words,
+# titles and role nouns ("Indiana Gov.", "Democratic presidential candidate"), so "a rally in Florida, Trump"
+# is not Trump introduced as a Floridian.
+_REST_OF_NAME_PHRASE = (r"(?:\s+(?:[A-Z][\w'’-]*\.?|presidential|vice|former|" + "|".join(sorted(ROLE_NOUNS))
+                        + r")\.?){0,4}\s+$")
 # Sentences back (besides the current one) in which a pronoun or description prefers the person named as
 # a subject over the last person named ("Bryant said he expects an appeal of Reeves's ruling. '...,' he
 # said" is Bryant's). PolNeAR tune speaker accuracy: the same with 1, 2 or 4; 1 keeps it local.
@@ -142,16 +147,22 @@ class ArticleContext:
         With ``named``, the last one whose name has that word: "the company" after "Meridian Rail Company",
         "the committee" after "the House Ethics Committee". The name itself says what kind of organisation it
         is, so no list of kinds."""
+        for _, entity in self._mentions_back(char, "ORG"):
+            if named is None or named in _WORD_RUN.findall(entity.name.lower()):
+                return entity
+        return None
+
+    def _mentions_back(self, char: int, kind: str) -> Iterator[tuple[Mention, Entity]]:
+        """Mentions of entities of type ``kind`` outside quotes, from ``char`` back to the antecedent window's
+        start, latest first."""
         for m in reversed(self.ents.mentions):
             if m.start_char >= char:
                 continue
             if m.start_char < char - ANTECEDENT_WINDOW_CHARS:
-                break
+                return
             entity = self.ents.by_id.get(m.entity_id)
-            if (entity is not None and entity.type == "ORG" and not self.in_quote(m.start_char)
-                    and (named is None or named in _WORD_RUN.findall(entity.name.lower()))):
-                return entity
-        return None
+            if entity is not None and entity.type == kind and not self.in_quote(m.start_char):
+                yield m, entity
 
     def recent_person(self, char: int, gender: str | None = None, title: str | None = None,
                       description: bool = False, modifiers: tuple[str, ...] = ()) -> Entity | None:
@@ -203,19 +214,8 @@ class ArticleContext:
         ("Russian President Vladimir Putin" for "the Russian leader", "Indiana Gov. Mike Pence" for "the
         Indiana governor"), or None. Why: the person mentioned last is often someone else ("Putin praised
         Trump ... the Russian leader said")."""
-        # The description's word, then only the rest of the name's noun phrase: capitalised words, titles and
-        # role nouns ("Indiana Gov.", "Democratic presidential candidate"), so "a rally in Florida, Trump"
-        # is not Trump introduced as a Floridian.
-        between = r"(?:\s+(?:[A-Z][\w'’-]*\.?|presidential|vice|former|" + "|".join(sorted(ROLE_NOUNS)) + r")\.?){0,4}\s+$"
-        pattern = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in modifiers) + r")" + between)
-        for m in reversed(self.ents.mentions):
-            if m.start_char >= char:
-                continue
-            if m.start_char < char - ANTECEDENT_WINDOW_CHARS:
-                break
-            entity = self.ents.by_id.get(m.entity_id)
-            if entity is None or entity.type != "PERSON" or self.in_quote(m.start_char):
-                continue
+        pattern = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in modifiers) + r")" + _REST_OF_NAME_PHRASE)
+        for m, entity in self._mentions_back(char, "PERSON"):
             if own_sentence <= m.start_char < own_start and self._is_subject_mention(m):
                 continue
             line_start = self.text.rfind("\n", 0, m.start_char) + 1
