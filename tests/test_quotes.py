@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from spacy.tokens import Doc
 
 from newswatch.models import ArticleAnalysis, Entity
 from transform.nlp.analysis import analyses_of_articles, load_pipeline
 from transform.nlp.quotes import is_quotation, quotation_text, quoted_spans
+from transform.nlp.speaker_context import cue_subject
 
 
 @pytest.fixture(scope="module")
@@ -307,3 +309,81 @@ def test_a_named_spokesperson_speaks_for_themselves_an_unnamed_one_for_the_princ
     a = analysed(nlp, "A spokesman for the Pentagon, Maj. Gen. Pat Ryder, said: \"We have seen no change.\" "
                       "Executives at Boeing knew of the flaw. \"We take safety seriously,\" a Boeing spokeswoman said.")
     assert [q.speaker for q in a.quotes] == ["Pat Ryder", "Boeing"]
+
+
+def test_the_listener_of_tells_is_never_the_speaker(nlp):
+    """'"X," Lindqvist, a founder, tells Harbor Radio': when the parse gives "tells" no subject (it hung the
+    name on the quote), the name after the verb is who hears it, not who speaks; "said Smith" is inverted."""
+    words = ["Lindqvist", ",", "a", "founder", ",", "tells", "Harbor", "Radio", "."]
+    heads = [5, 0, 3, 0, 5, 5, 7, 5, 5]
+    deps = ["npadvmod", "punct", "det", "appos", "punct", "ROOT", "compound", "dobj", "punct"]
+    tags = ["NNP", ",", "DT", "NN", ",", "VBZ", "NNP", "NNP", "."]
+    doc = Doc(nlp.vocab, words=words, heads=heads, deps=deps, tags=tags)
+    assert cue_subject(doc[5], lambda _: False) is None
+    said = Doc(nlp.vocab, words=["said", "Harbor", "Radio", "."], heads=[0, 2, 0, 0],
+               deps=["ROOT", "compound", "dobj", "punct"], tags=["VBD", "NNP", "NNP", "."])
+    assert cue_subject(said[0], lambda _: False).text == "Radio"
+
+
+def test_a_question_a_cue_introduces_is_not_the_next_speakers(nlp):
+    """'Okafor replied to Pruitt with, "Why wait?" Pruitt then wrote back, "Y"': the question is Okafor's;
+    the cue after it introduces Pruitt's answer."""
+    a = analysed(nlp, "The emails were released on Friday.\n\nMayor Ruth Okafor replied to Dale Pruitt with, \"Why wait? "
+                      "The money is already there?\" Pruitt then writes back, \"Because the council has not voted.\"")
+    assert [q.speaker for q in a.quotes] == ["Ruth Okafor", "Dale Pruitt"]
+
+
+def test_a_quote_hung_from_another_quotes_words_is_the_callers(nlp):
+    """'Voss called Okafor's defence of a "temporary measure" "reckless"': the second quote belongs to who
+    called it that, not to the owner of the statement the first quote sits in."""
+    a = analysed(nlp, "In a statement Tuesday, Harbor Trust President Lena Voss called Okafor's assertion of a "
+                      "\"temporary measure\" over the missing funds \"reckless and unlawful.\"")
+    assert [q.speaker for q in a.quotes][-1] == "Lena Voss"
+
+
+def test_a_description_with_its_name_after_a_comma_is_that_person(nlp):
+    """'wrote the regional governor at the time, Pavel Dudek.': the parse hangs the name elsewhere, but it
+    names the description, which must not fall back on the person mentioned last."""
+    a = analysed(nlp, "Oskar Brandt toured the port in March.\n\nWith Mr. Brandt's help, the port was \"working to win "
+                      "back the shipping lines it lost,\" wrote the regional governor at the time, Pavel Dudek.")
+    assert [q.speaker for q in a.quotes] == ["Pavel Dudek"]
+
+
+def test_a_fronted_phrase_names_the_topic_not_the_speaker(nlp):
+    """'Of Adair, Reyes, who ..., said, "X"' is Reyes's; and the quote before it, after 'Reyes said of
+    Kline.', goes on with Reyes, not with the next sentence's cue."""
+    a = analysed(nlp, "Both candidates spoke on Monday.\n\n\"She is careful,\" county chairman Toma Reyes said of Kline. "
+                      "\"But she moves too slowly.\" Of Adair, Reyes, who backed Kline in the primary, said, "
+                      "\"He is reckless. I think he means well.\"")
+    assert [q.speaker for q in a.quotes] == ["Toma Reyes"] * 3
+
+
+def test_a_cue_in_a_when_clause_after_a_quote_is_not_its_attribution(nlp):
+    """'footage of Brody saying, "X," when Ruiz pressed him': what happened then, not who said it."""
+    a = analysed(nlp, "The advertisement aired on Monday.\n\nThe spot ends with footage of Hal Brody saying at the "
+                      "hearing, \"That is my final offer,\" when Ana Ruiz blasted him for cutting the budget.")
+    assert [q.speaker for q in a.quotes] == ["Hal Brody"]
+
+
+def test_a_name_in_a_participle_clause_describing_the_subject_is_not_the_speaker(nlp):
+    """'Others, reacting to the Van Dorn shooting, shouted, "X"': nobody named speaks."""
+    a = analysed(nlp, "Protesters marched downtown on Black Friday. Others, reacting to the delay between the Van Dorn "
+                      "shooting and the video's release, shouted, \"Stop the coverup!\"")
+    assert [q.speaker for q in a.quotes] == [""]
+
+
+def test_a_cue_in_a_clause_after_a_quote_whose_subject_is_far_is_not_its_attribution(nlp):
+    """'Brody stood by his comment that "X," refusing to acknowledge ..., Ruiz tried': "acknowledge" takes
+    its subject from the writer's sentence, so Ruiz did not say it; the phrase is a guess at Brody's."""
+    a = analysed(nlp, "Hal Brody and Ana Ruiz debated on Monday.\n\nAs the debate progressed and Brody stood by his "
+                      "comment Monday that \"Washington fears us,\" refusing to acknowledge that not all officials fear "
+                      "the plan, Ruiz again tried to rebuke the front-runner.")
+    assert [q.speaker for q in a.quotes] == ["Hal Brody"]
+
+
+def test_a_statement_owned_by_a_possessive_pronoun_is_the_clause_subjects(nlp):
+    """'After Brody repeated his promise that "X," Ruiz said ...': "his" is Brody, whose promise it is; the
+    cue after the quote starts Ruiz's own clause."""
+    a = analysed(nlp, "Hal Brody and Ana Ruiz debated on Monday.\n\nAfter Brody repeated his promise that \"the wall "
+                      "will be built,\" Ruiz said the plan had no money behind it.")
+    assert [q.speaker for q in a.quotes] == ["Hal Brody"]

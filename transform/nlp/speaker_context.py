@@ -28,6 +28,13 @@ _GENDERED = {"he": "m", "him": "m", "his": "m", "himself": "m", "she": "f", "her
 # "They were asked", "she was told": the passive subject of these is the addressee, not the speaker.
 _ADDRESSEE_PASSIVES = frozenset({"asked", "told", "called"})
 _RELATIVES = frozenset({"who", "that", "which", "whom"})
+# Cues whose object is whom the words are for ('Doe tells Acme News', 'Doe told reporters'): the name after
+# one is the listener, never the speaker, since news style does not invert them ('"X," said Doe' but not
+# '"X," told Doe').
+_ADDRESSEE_CUES = frozenset(
+    "tell tells told telling inform informs informed informing remind reminds reminded reminding assure assures "
+    "assured assuring reassure reassures reassured reassuring thank thanks thanked thanking".split()
+)
 # Abbreviations a title is introduced with ("Sen. Sanders" ... "the senator").
 _TITLE_FORMS = {
     "senator": ("senator", "sen"), "governor": ("governor", "gov"), "representative": ("representative", "rep"),
@@ -412,6 +419,8 @@ class SpeakerResolver:
         if tok.lower_ in OUTLET_NOUNS and any(c.lower_ == "the" and c.dep_ == "det" for c in tok.children):
             return a.recent_organisation(tok.idx)  # "the paper said in an editorial": the outlet named last
         role = _is_description(tok)
+        if role is not None and (named := self._detached_name(tok)) is not None:
+            return named
         if role is not None:
             modifiers = tuple(t.text for t in tok.subtree if t.i < tok.i and t.text[:1].isupper() and t.is_alpha
                               and t.lower_ != "the")
@@ -420,6 +429,27 @@ class SpeakerResolver:
         if (tok.tag_ in ("NN", "NNS") and tok.lower_ not in DOCUMENT_NOUNS  # a document speaks for its issuer
                 and any(c.lower_ == "the" and c.dep_ == "det" for c in tok.children)):
             return a.recent_organisation(tok.idx, named=tok.lower_)  # "the company said in a statement"
+        return None
+
+    def _detached_name(self, tok: Token) -> Entity | None:
+        """The person a description is in apposition with when the parse hung the name elsewhere ('wrote the
+        American ambassador at the time, John E. Herbst.'): a name right after the description's phrase and a
+        comma, ending its clause, with no other name, quote or clause break before it."""
+        a, doc = self.article, tok.doc
+        for i in range(tok.right_edge.i + 1, min(len(doc) - 1, tok.right_edge.i + 8)):
+            t = doc[i]
+            if t.text != ",":
+                if t.text in ".;:!?\n" or t.is_space or a.in_quote(t.idx) or a.entity_of(t) is not None:
+                    return None
+                continue
+            entity = a.entity_of(doc[i + 1])
+            if entity is None or entity.type != "PERSON":
+                return None
+            end = i + 1
+            while end + 1 < len(doc) and a.entity_of(doc[end + 1]) is entity:
+                end += 1
+            after = doc[end + 1].text if end + 1 < len(doc) else "."
+            return entity if after in (".", ",", ";") or doc[end + 1].is_space else None
         return None
 
     def _earlier_pronoun(self, tok: Token, gender: str, depth: int) -> Entity | None:
@@ -507,6 +537,8 @@ def cue_subject(tok: Token, quoted: Callable[[int], bool]) -> Token | None:
     if tok.lower_ == "according":
         return _according_to(tok)
     subject = subject_of(tok, quoted)
+    if subject is not None and subject.tag_ in ("IN", "TO"):
+        subject = None  # 'Of Carson, Levine said': the parse took the fronted preposition for the subject
     if (subject is None or subject.i == tok.head.i) and tok.dep_ == "acl" and tok.head.lower_ in DOCUMENT_NOUNS \
             and tok.head.head.i != tok.head.i:
         subject = subject_of(tok.head.head, quoted)  # "X issued a statement saying": X's words
@@ -515,8 +547,9 @@ def cue_subject(tok: Token, quoted: Callable[[int], bool]) -> Token | None:
             and doc[tok.i - 1].tag_ not in ("NNP", "NNPS") and looks_like_name(doc[tok.i - 1]) \
             and not quoted(doc[tok.i - 1].idx):
         return doc[tok.i - 1]  # 'And Skelly called Braynard "a smart guy"' with Skelly tagged as an adverb
-    if subject is None and tok.i + 1 < len(doc) and (doc[tok.i + 1].tag_ == "PRP" or looks_like_name(doc[tok.i + 1])):
-        subject = doc[tok.i + 1]  # '"X," said Smith' parsed with Smith as an object
+    if subject is None and tok.i + 1 < len(doc) and tok.lower_ not in _ADDRESSEE_CUES \
+            and (doc[tok.i + 1].tag_ == "PRP" or looks_like_name(doc[tok.i + 1])):
+        subject = doc[tok.i + 1]  # '"X," said Smith' parsed with Smith as an object; 'tells Acme News' is the listener
         while subject.i + 1 < len(doc) and looks_like_name(doc[subject.i + 1]):
             subject = doc[subject.i + 1]
     return subject

@@ -97,6 +97,10 @@ SPEAKER_TYPES = frozenset({"PERSON", "ORG", "GPE"})
 # not who speaks.
 _ASIDES = frozenset({"relcl", "acl", "advcl"})
 
+# Words opening a clause of time, cause or condition: a cue in one right after a quote tells what else
+# happened, not who spoke ('"X," when Clinton blasted him'). "As" is not among them ('"X," as Doe put it').
+_SUBORDINATORS = frozenset("when while after before because since if unless until whereas".split())
+
 # Cues whose object is what is spoken about, never who speaks.
 _TOPIC_CUES = frozenset({"speak", "speaks", "spoke", "speaking", "spoken"})
 
@@ -194,6 +198,16 @@ def _is_group(tok: Token | None) -> bool:
     return tok is not None and (tok.tag_ == "NNPS" or tok.ent_type_ == "NORP")
 
 
+def _in_aside(tok: Token, subject: Token, participles_only: bool = False) -> bool:
+    """Whether ``tok`` sits in a clause that only describes ``subject`` ('the report, delivered to Minister
+    X, suggests': X). With ``participles_only``, only in a clause of an -ing form ('Others, reacting to the
+    Doe shooting, shouted': Doe), not one that says who the subject is ('the base chief known as Bob', 'a
+    document filed by Doe')."""
+    return subject.left_edge.i <= tok.i <= subject.right_edge.i and any(
+        h.i != subject.i and h.dep_ in _ASIDES and (not participles_only or h.tag_ == "VBG" and h.dep_ != "relcl")
+        for h in tok.ancestors if subject.left_edge.i <= h.i <= subject.right_edge.i)
+
+
 def _is_cue_or_according(tok: Token) -> bool:
     doc = tok.doc
     return is_cue(tok) or (tok.lower_ == "according" and tok.i + 1 < len(doc) and doc[tok.i + 1].lower_ == "to")
@@ -219,6 +233,12 @@ class _Finder:
             return owned
         cues = [t for t in chain if _is_cue_or_according(t) and not a.in_quote(t.idx)]
         tight = self._tight_cue(span, hi, line_end)
+        if tight is not None and not re.search(r",\W*$", text[span.start:span.end]) \
+                and (lead := self._introducing_cue(span, lo, line_start)) is not None:
+            # 'Clinton responds with, "Why now?" Mills then writes back, "Y"': a question or exclamation a cue
+            # introduces is that cue's; the cue after it starts the next exchange
+            tight = None
+            cues = [lead, *(c for c in cues if c.i != lead.i)]
         if tight is not None:  # '," asked Dunn': adjacent, so it comes first whatever the parse says
             cues = [tight, *(c for c in cues if c.i != tight.i)]
         cap = "subject"  # the best level the cue's position allows
@@ -279,6 +299,11 @@ class _Finder:
                                     _at_most(level, cap))
         if held is not None or own is not None:
             return held or own
+        lead = self._introducing_cue(span, lo, line_start) if cues else None
+        if lead is not None and all(c.i != lead.i for c in cues):
+            # 'The spot concludes with footage of Trump saying, "X"': the cue the parse hung the quote from
+            # names no one; the one that introduces it does
+            return self._introduced_by(lead, cap)
         if cues:
             return _Attribution(None, "according to" if cues[0].lower_ == "according" else cues[0].text)
         return self._colon_name(span, line_start) or self._sentence_subject(span, chain, lo, hi)
@@ -287,11 +312,19 @@ class _Finder:
         """'Trump's claim that there were "thousands of shootings"': a quote inside a statement noun belongs
         to the statement's owner, whoever the sentence's subject is. Only below the first speech cue."""
         for tok in chain:
-            if _is_cue_or_according(tok):
-                return None
+            if _is_cue_or_according(tok) or self.a.in_quote(tok.idx):
+                return None  # below a cue, or hung from another quote's words (a misparse: 'called Doe's
+                # assertion of a "claim" "disturbing"' is the caller's)
             if tok.lower_ in STATEMENT_NOUNS:
                 for child in tok.children:
-                    if child.dep_ == "poss" and (entity := self.a.entity_of(child)) is not None:
+                    if child.dep_ != "poss":
+                        continue
+                    entity = self.a.entity_of(child)
+                    if entity is None and child.lower_ in ("his", "her", "their") and tok.head.tag_ in VERB_TAGS:
+                        # 'Trump stood by his comment that "X"': the possessive is the clause's own subject
+                        subject = subject_of(tok.head, self.a.in_quote)
+                        entity = self.resolver.speaker(subject) if subject is not None and subject.tag_ != "PRP" else None
+                    if entity is not None:
                         return _Attribution(entity, tok.text, "subject") if entity.type in ("PERSON", "ORG") else None
         return None
 
@@ -314,7 +347,7 @@ class _Finder:
             return None  # a subject that takes in the quote, or is no noun ('Of Carson, Levine ... said'): a misparse
         says = subject.lower_ in STATEMENT_NOUNS or subject.lower_ in DOCUMENT_NOUNS
         for tok in subject.subtree:
-            if any(h.i != subject.i and h.dep_ in _ASIDES for h in tok.ancestors if subject.left_edge.i <= h.i):
+            if _in_aside(tok, subject):
                 continue  # 'the report, delivered to Minister X, suggests': X is only described
             if tok.i != subject.i and not self.a.in_quote(tok.idx) and (says or tok.dep_ != "poss"):
                 entity = self.a.entity_of(tok)
@@ -339,11 +372,18 @@ class _Finder:
             # 'Continued Stone: "X"')
             lo = self.a.token_at(min(q[0] for q in self.a.quoted if q[0] > cue.idx)) if any(
                 q[0] > cue.idx for q in self.a.quoted) else cue.i + 1
-            window = list(doc[cue.sent.start:cue.i]) + list(doc[cue.i + 1:min(lo, cue.i + 1 + after_cue)])
+            start = cue.sent.start
+            if doc[start].tag_ in ("IN", "VBN", "VBG") and (comma := next(
+                    (t.i for t in doc[start:cue.i] if t.text == ","), None)) is not None:
+                start = comma + 1  # 'Of Carson, Levine said', 'Asked about Doe, Roe said': the opening phrase
+                # names whom it is about
+            window = list(doc[start:cue.i]) + list(doc[cue.i + 1:min(lo, cue.i + 1 + after_cue)])
             window = [t for t in window if not self.a.in_quote(t.idx)]
         else:
             window = list(doc[hi:cue.i]) + list(doc[cue.i + 1:min(len(doc), cue.i + 1 + after_cue)])
         for tok in window:
+            if subject is not None and _in_aside(tok, subject, participles_only=True):
+                continue  # 'Others, reacting to the Doe shooting, shouted': Doe only describes them
             if tok.i > cue.i and tok.dep_ == "mark" and tok.head.head.i == cue.i:
                 break  # 'said Wednesday that Doe "will meet"': what follows is what is said
             if tok.text in ".!?\n" or self.a.in_quote(tok.idx):
@@ -384,12 +424,24 @@ class _Finder:
         if span.close_mark is None or not re.search(r"[,?!]\W*$", self.a.text[span.start:span.end]):
             return None
         doc = self.a.doc
+        if hi < len(doc) and doc[hi].lower_ in _SUBORDINATORS:
+            return None  # 'saying, "That makes me smart," when Clinton blasted him': what happened then, not who spoke
         # '"X," as a Treasury memo put it': "as" opens the attribution, however long its subject
         reach = AFTER_WINDOW_TOKENS if hi < len(doc) and doc[hi].lower_ == "as" else TIGHT_WINDOW_TOKENS
         end = min(len(doc), hi + reach, self.a.token_at(line_end) + 1)
         window = doc[hi:end]
         stop = next((t.i for t in window if t.text in (".", "!", "?", ",") and t.i > hi), end)
-        return cue_in(doc, hi, stop)
+        cue = cue_in(doc, hi, stop)
+        if cue is not None and self._subject_beyond(cue, hi):
+            return None  # '"X," refusing to acknowledge ..., Rubio tried': a clause of the sentence's, not an attribution
+        return cue
+
+    def _subject_beyond(self, cue: Token, hi: int) -> bool:
+        """Whether a cue after a quote (ending at token ``hi``) has its subject elsewhere than between the
+        quote and the cue or right after the cue, as an attribution's is ('"X," Smith said', '"X," said
+        Smith'): the parse found it by climbing out of a clause of the writer's sentence."""
+        subject = cue_subject(cue, self.a.in_quote)
+        return subject is not None and not hi <= subject.i <= cue.i + TIGHT_WINDOW_TOKENS
 
     def _trailing_cue(self, span: QuotedSpan, hi: int, line_end: int) -> Token | None:
         """'"X," she said.' / '"X." Smith said.' (the second only when the attribution is short)."""
@@ -403,14 +455,20 @@ class _Finder:
             return None  # 'professing a "sincere belief" to deny services': a phrase inside a sentence, not a quote
             # that an attribution follows ('"X," she said', '"X" — she said')
         first = a.doc[hi]
+        if first.lower_ in _SUBORDINATORS:
+            return None  # '"X," when Clinton blasted him': what happened then, not who said it
         if re.search(r"[.!?]\W*$", a.text[span.start:span.end]) and first.is_sent_start:
             if self._embedded(span):
                 return None  # 'Cruz blamed it on "knuckleheaded politicians." His comments came ...'
+            if stop < first.sent.end_char and stop <= line_end:
+                return None  # '"X." Of Carson, Levine said, "Y."': the sentence after introduces its own quote
             end = min(end, first.sent.end)  # '"X." Smith said.': only the sentence right after
         stop_at = next((t.i for t in a.doc[hi:end] if t.text in (".", "!", "?")), end)
         cue = cue_in(a.doc, hi, stop_at)
         if cue is not None and any(c.dep_ == "neg" for c in cue.children):
             return None  # '"X." But Doe did not respond in kind.': what someone did not say is not theirs
+        if cue is not None and self._subject_beyond(cue, hi) and cue_subject(cue, a.in_quote).i > cue.i:  # type: ignore[union-attr]
+            return None  # '"X," refusing to acknowledge ..., Rubio tried': the subject is the writer's sentence's
         return cue
 
     def _embedded(self, span: QuotedSpan) -> bool:
@@ -478,6 +536,27 @@ class _Finder:
             if entity is not None and entity.type == "PERSON":
                 return sent.root, "guess"
         return None, "guess"
+
+    def _introducing_cue(self, span: QuotedSpan, lo: int, line_start: int) -> Token | None:
+        """The cue of the clause that introduces a quote in its own sentence ('Clinton responds with, "X"',
+        'Rubio fired back: "X"'), when its subject names someone; else None."""
+        a = self.a
+        before = a.text[line_start:span.outer_start].rstrip()
+        if not before.endswith((",", ":")) or lo >= len(a.doc):
+            return None
+        start = max(a.token_at(line_start), a.doc[lo].sent.start)
+        cue = self._nearest_cue(start, lo) if start < lo else None
+        if cue is None or self.resolver.speaker(cue_subject(cue, a.in_quote)) is None:
+            return None
+        return cue
+
+    def _introduced_by(self, cue: Token, cap: str) -> _Attribution:
+        """The attribution an introducing cue gives (:meth:`_introducing_cue` found that its subject names someone)."""
+        subject = cue_subject(cue, self.a.in_quote)
+        entity = self.resolver.speaker(subject)
+        level = "subject" if entity is not None and subject is not None and self.a.entity_of(subject) is entity \
+            else "sentence"
+        return _Attribution(entity, cue.text, _at_most(level, cap))
 
     def _nearest_cue(self, lo: int, hi: int) -> Token | None:
         """The speech cue nearest before a quote (tokens ``lo:hi``) whose subject names someone, else the
