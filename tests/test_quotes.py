@@ -8,7 +8,7 @@ from spacy.tokens import Doc
 from newswatch.models import ArticleAnalysis, Entity
 from transform.nlp.analysis import analyses_of_articles, load_pipeline
 from transform.nlp.quotes import is_quotation, quotation_text, quoted_spans
-from transform.nlp.speaker_context import cue_subject
+from transform.nlp.speaker_context import cue_subject, subject_of
 
 
 @pytest.fixture(scope="module")
@@ -387,3 +387,41 @@ def test_a_statement_owned_by_a_possessive_pronoun_is_the_clause_subjects(nlp):
     a = analysed(nlp, "Hal Brody and Ana Ruiz debated on Monday.\n\nAfter Brody repeated his promise that \"the wall "
                       "will be built,\" Ruiz said the plan had no money behind it.")
     assert [q.speaker for q in a.quotes] == ["Hal Brody"]
+
+
+def test_the_clause_a_colon_ends_names_the_speaker_when_the_parse_hangs_it_on_the_quote(nlp):
+    """'the Board was conclusive in its findings: "X is unnecessary"': the parse makes the quote's verb the
+    sentence's root, so the clause before the colon is found by where it ends, not by climbing the parse."""
+    a = analysed(nlp, "The council asked for more time.\n\nLate on Friday, the Harbor Planning Board was conclusive in "
+                      "its findings: “Further discussion on this issue is unnecessary.”")
+    assert [(q.speaker, q.cue) for q in a.quotes] == [("Harbor Planning Board", "was")]
+
+
+def test_reacted_after_a_quote_is_an_attribution(nlp):
+    """'"X." reacted Dale Pruitt.': "react" attributes a quote as "said" does."""
+    a = analysed(nlp, "The mayor spoke about the need to rebuild the harbor.\n\n“The mayor said in her speech that the "
+                      "harbor is our future.” reacted Dale Pruitt.")
+    assert [q.speaker for q in a.quotes] == ["Dale Pruitt"]
+
+
+def test_the_person_shown_saying_something_is_its_speaker(nlp):
+    """'The ad uses footage of Ruth Okafor asking, "X"': the -ing form has no subject of its own, and the
+    verb it hangs from has a thing as subject; the person right before it is who asks."""
+    words = ["The", "ad", "uses", "footage", "of", "Ruth", "Okafor", "asking", ","]
+    doc = Doc(nlp.vocab, words=words, heads=[1, 2, 2, 2, 3, 6, 4, 2, 7],
+              deps=["det", "nsubj", "ROOT", "dobj", "prep", "compound", "pobj", "xcomp", "punct"],
+              tags=["DT", "NN", "VBZ", "NN", "IN", "NNP", "NNP", "VBG", ","],
+              ents=["O", "O", "O", "O", "O", "B-PERSON", "I-PERSON", "O", "O"])
+    assert subject_of(doc[7], lambda _: False).text == "Okafor"
+    thing = Doc(nlp.vocab, words=["He", "ended", "the", "meeting", "saying"], heads=[1, 1, 3, 1, 1],
+                deps=["nsubj", "ROOT", "det", "dobj", "advcl"], tags=["PRP", "VBD", "DT", "NN", "VBG"])
+    assert subject_of(thing[4], lambda _: False).text == "He"
+
+
+def test_a_name_in_a_list_of_voices_owns_the_quote_a_dash_sets_after_it(nlp):
+    """'have said the same, including Ruth Okafor -- "X" -- and Dale Pruitt': the quote is Okafor's though
+    the sentence's cue has a group as its subject."""
+    a = analysed(nlp, "Several former officials have said the same, including the former harbor commissioner Ruth "
+                      "Okafor -- ''It is reckless to close the port before the vote'' -- and Dale Pruitt, a former "
+                      "engineer.")
+    assert [q.speaker for q in a.quotes] == ["Ruth Okafor"]

@@ -18,7 +18,7 @@ lament conclude muse agree put quote read blast slam charge demand proclaim wond
 interject chime cry plead beg sing exhort bark question accuse comment echo mock report reveal inform email text tell
 acknowledge begin cite brag gush rail scoff sneer tout hail praise criticize criticise condemn
 dismiss denounce concur elaborate explain instruct advise recommend remind assure reassure speak thank fume
-characterize characterise""".split()
+characterize characterise react""".split()
 _IRREGULAR = {
     "say": ("said",), "speak": ("spoke", "spoken"), "tell": ("told",), "write": ("wrote", "written"), "read": ("read",), "put": ("put",),
     "quip": ("quipped", "quipping"), "admit": ("admitted", "admitting"), "snap": ("snapped", "snapping"),

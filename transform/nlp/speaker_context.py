@@ -264,6 +264,9 @@ def subject_of(verb: Token, quoted: Callable[[int], bool]) -> Token | None:
         agent = next((c for c in verb.children if c.dep_ == "agent"), None)  # 'was asked by Bill Maher'
         if agent is not None and (obj := next((c for c in agent.children if c.dep_ == "pobj"), None)) is not None:
             return obj
+        if verb.tag_ == "VBG" and verb.dep_ in ("xcomp", "advcl", "acl") and verb.i > 0 \
+                and (shown := verb.doc[verb.i - 1]).ent_type_ == "PERSON" and shown.dep_ in ("pobj", "dobj"):
+            return shown  # 'The ad uses footage of Hillary Clinton asking': the person shown is who asks
         if verb.dep_ in ("acl", "relcl") and verb.head is not verb:
             return verb.head
         if verb.dep_ in ("conj", "advcl", "xcomp", "pcomp", "prep") and verb.head is not verb:

@@ -11,7 +11,8 @@ attributes quotes in a handful of shapes; each quote is tried against them in th
    one whose subject resolves; a group ("Republicans") only when no cue names anyone else; a thing
    ("the advertisement suggests") credits no name nearby;
 3. a trailing attribution later in the sentence, or in the short sentence after (``"X." Smith said.``);
-4. a dash and a name (``"X" — Jane Doe``);
+4. a dash and a name (``"X" — Jane Doe``); a name in a list of voices and a dash before it (``including
+   Jane Doe -- "X" --``) goes before any cue;
 5. a leading cue: earlier in the sentence, a clause ending in a colon (``Rubio fired back: "X"``), the
    sentence before in the paragraph (``Bystrom agreed. "X"``), or the paragraph before when it ends in a
    colon or the quote is a paragraph of its own after a sentence of saying;
@@ -26,7 +27,7 @@ spokespeople, names the model missed).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from spacy.tokens import Doc, Token
@@ -166,16 +167,28 @@ def _head_chain(doc: Doc, lo: int, hi: int, para_lo: int, para_hi: int) -> list[
     return chain
 
 
-def _colon_verb(colon: Token) -> Token | None:
+def _colon_verb(colon: Token, quoted: Callable[[int], bool]) -> Token | None:
     """The verb of the clause a colon ends ('Rubio fired back: "X"', 'Sanders made the following comment:'):
-    the first verb up from the colon."""
+    the first verb up from the colon. When the parse hangs the colon on the quote's own verb ('the Board was
+    conclusive in its findings: "Discussion is unnecessary"'), the verb whose clause ends at the colon."""
     tok = colon
     for _ in range(4):
+        if quoted(tok.idx):
+            break
         if tok.tag_ in VERB_TAGS and tok is not colon:
             return tok
         if tok.head is tok:
             break
         tok = tok.head
+    else:
+        return None
+    if not quoted(tok.idx):
+        return None
+    doc = colon.doc
+    for k in range(colon.i - 1, colon.sent.start - 1, -1):
+        t = doc[k]
+        if t.tag_ in VERB_TAGS and not quoted(t.idx) and t.right_edge.i >= colon.i - 1:
+            return t
     return None
 
 
@@ -228,7 +241,7 @@ class _Finder:
         line_end = text.find("\n", span.outer_end)
         line_end = len(text) if line_end < 0 else line_end
         chain = _head_chain(doc, lo, hi, a.token_at(line_start), a.token_at(line_end) + 1)
-        owned = self._owner(chain)
+        owned = self._owner(chain) or self._named_before_dash(span, lo, line_start)
         if owned is not None:
             return owned
         cues = [t for t in chain if _is_cue_or_according(t) and not a.in_quote(t.idx)]
@@ -493,7 +506,7 @@ class _Finder:
             if before.endswith(":"):
                 # 'When Trump suggested ..., Rubio fired back: "X"': the clause the colon ends introduces the
                 # quote, whatever speech verb came earlier in the sentence.
-                colon_verb = _colon_verb(doc[a.token_at(line_start + len(before) - 1)])
+                colon_verb = _colon_verb(doc[a.token_at(line_start + len(before) - 1)], a.in_quote)
                 if colon_verb is not None and colon_verb is not cue and cue is not None \
                         and self.resolver.speaker(cue_subject(colon_verb, a.in_quote)) is not None:
                     cue = colon_verb
@@ -517,7 +530,7 @@ class _Finder:
             return None, "guess"
         last = a.token_at(len(previous) - 1)
         if previous.endswith(":"):
-            return cue_in(doc, doc[last].sent.start, last + 1) or _colon_verb(doc[last]), "sentence"
+            return cue_in(doc, doc[last].sent.start, last + 1) or _colon_verb(doc[last], a.in_quote), "sentence"
         if span.close_mark is None or a.text[span.outer_end:line_end].strip():
             return None, "guess"
         # A quote paragraph of its own after a sentence of saying ('Howard continued his remarks.\n"X"',
@@ -601,16 +614,36 @@ class _Finder:
             a.ents, entity = with_person_mention(a.ents, a.text, name[0], end)
         return _Attribution(entity, None, "sentence") if entity.type in ("PERSON", "ORG") else None
 
+    def _named_before_dash(self, span: QuotedSpan, lo: int, line_start: int) -> _Attribution | None:
+        """'Republicans have said so, including Mitt Romney -- "X" -- and ...': a quote a dash sets right
+        after a name in a list of voices ("including", "such as") is that person's, whatever cue the sentence
+        has elsewhere. Elsewhere a name before a dash may be only the topic ('supportive of Mr. Trump -- "X"'),
+        so it is credited only when no cue is found (:meth:`_after_dash`)."""
+        a = self.a
+        before = a.text[line_start:span.outer_start].rstrip()
+        if not before.endswith(("--", "—", "–", " -")) or lo == 0:
+            return None
+        tok = a.doc[a.token_at(line_start + len(before) - 1)]
+        while tok.i > 0 and tok.text in ("-", "--", "—", "–"):
+            tok = a.doc[tok.i - 1]
+        entity = a.entity_of(tok)
+        if entity is None or entity.type != "PERSON":
+            return None
+        first = tok
+        while first.i > 0 and a.entity_of(a.doc[first.i - 1]) is entity:
+            first = a.doc[first.i - 1]
+        lead = a.text[max(line_start, first.idx - 60):first.idx].lower()
+        return _Attribution(entity, None, "sentence") if re.search(r"\b(?:including|such as)\b[^,;:]*$", lead) else None
+
     def _after_dash(self, span: QuotedSpan, lo: int, line_start: int) -> _Attribution | None:
         """A quote a dash sets into a sentence about someone, with no speech verb in it: the person named right
-        before the dash ('Republicans including Jane Doe -- "X" -- and ...'), else the person the clause
-        before the dash is about ('Doe also embraced the plan -- "X"', a guess)."""
+        before the dash ('Doe's proposal won praise from Jane Roe -- "X"'), else the person the clause before
+        the dash is about ('Doe also embraced the plan -- "X"', a guess)."""
         a, doc = self.a, self.a.doc
         before = a.text[line_start:span.outer_start].rstrip()
         if not before.endswith(("--", "—", "–", " -")) or lo == 0:
             return None
-        dash = doc[a.token_at(line_start + len(before) - 1)]
-        tok = doc[dash.i - 1] if dash.i > 0 else dash
+        tok = doc[a.token_at(line_start + len(before) - 1)]
         while tok.i > 0 and tok.text in ("-", "--", "—", "–"):
             tok = doc[tok.i - 1]
         entity = a.entity_of(tok)
