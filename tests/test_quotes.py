@@ -425,3 +425,12 @@ def test_a_name_in_a_list_of_voices_owns_the_quote_a_dash_sets_after_it(nlp):
                       "Okafor -- ''It is reckless to close the port before the vote'' -- and Dale Pruitt, a former "
                       "engineer.")
     assert [q.speaker for q in a.quotes] == ["Ruth Okafor"]
+
+
+def test_a_quote_a_copula_gives_as_someones_statement_is_theirs(nlp):
+    """'Okafor's catchphrase in that race was that Pruitt "would sell the harbor"': the words are Okafor's
+    (the phrase is hers), though Pruitt is the subject next to them."""
+    a = analysed(nlp, "Ruth Okafor ran against Dale Pruitt in 2010.\n\nOkafor’s catchphrase in that race was that Pruitt "
+                      "“would sell the harbor to anyone with a checkbook.” The reporter studied under Ada Brooks, the "
+                      "legendary editor; Brooks’s dictum to her interns was, “It is not a story until someone denies it.”")
+    assert [q.speaker for q in a.quotes] == ["Ruth Okafor", "Ada Brooks"]

@@ -79,7 +79,8 @@ def _voted_type(cands: Sequence[NameCandidate]) -> str:
     model's PERSON ("the Tribune said") twice for ORG, a place's context ("the town of X", "in X" for the
     model's PERSON) twice for GPE, a full name with a country in brackets after it ("Ana Ruiz ( Spain )",
     as lists of athletes and delegates write it) three times for PERSON, an initial before a surname
-    ("H. Morris") or an age after the name ("Duran, 45,") twice for PERSON, and a country's name three times for GPE.
+    ("H. Morris") or an age after the name ("Duran, 45,") twice for PERSON, a country's name three times for GPE,
+    and leading a row of a results table ("Wigan 22 19 1 2") three times for ORG.
     A form of address ("President X", "Mr. X") outweighs all the other votes together.
     """
     votes: dict[str, float] = defaultdict(float)
@@ -101,6 +102,8 @@ def _voted_type(cands: Sequence[NameCandidate]) -> str:
             votes["PERSON"] += 2
         if c.key in COUNTRIES:
             votes["GPE"] += 3
+        if c.tabled:  # a club leading a results row, named for its city ("Barcelona 5 4 1 0")
+            votes["ORG"] += 3
     if any(c.addressed for c in cands):  # "President X", "Mr. X": whatever the model called X elsewhere
         votes["PERSON"] += sum(votes.values()) + 1
     return max(votes, key=lambda lab: (votes[lab], -_TYPE_ORDER.index(lab)))

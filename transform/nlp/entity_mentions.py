@@ -72,6 +72,7 @@ class NameCandidate:
     determined: bool = False  # a determiner stands before it ("the X"), as it does not before a person's name
     country_after: bool = False  # a country in brackets follows it ("Marion Clignet ( France )")
     aged: bool = False  # an age follows it in commas ("Duran, 45, takes on ..."), as news writes people
+    tabled: bool = False  # it leads a row of figures in a results table ("Wigan 22 19 1 2 902"), as teams do
 
 
 def _is_title_word(token: Token) -> bool:
@@ -440,6 +441,14 @@ _LOWER_WORD = re.compile(r"\b[a-z]+\b")
 # as wire services list athletes, and the model leaves most of these names untagged.
 _RANKED = re.compile(r"^\d{1,3}\.?[ \t]+([A-Z][\w'’.-]*(?:[ ][A-Z][\w'’.-]*){0,3})[ ]\([ ]?([A-Z][\w. ]*?)[ ]?\)",
                      re.MULTILINE)
+# A row of a standings or results table: a name, then only figures ("Wigan 22 19 1 2 902 326 39", "CHICAGO
+# 69 59 .539 7 1/2"), at least two of them. Tables list teams this way; athletes come with their country in
+# brackets (_RANKED) or are typed as people by the model. One figure is not enough: "NEW YORK 1996-08-22" is a
+# dateline.
+_TEAM = r"([A-Z][\w.'’&-]*(?:[ ][A-Z][\w.'’&-]*){0,3})"
+_TABLE_ROW = re.compile(rf"^[ \t]*{_TEAM}(?:[ \t]+(?:\d[\d.,:/-]*|-)){{2,}}[ \t.]*$", re.MULTILINE)
+# A line of results: two teams, each with its score ("California 7 NEW YORK 1").
+_SCORE_ROW = re.compile(rf"^[ \t]*{_TEAM}[ \t]+\d+[ \t]+{_TEAM}[ \t]+\d+[ \t.]*$", re.MULTILINE)
 # An initial and a capitalised surname ("P. Simmons", "K. Curran"), as scorecards, lists and bylines write
 # people: the small model leaves most of them untagged. Not after a letter or a dot ("U.S. Steel"), and "I." is
 # a numeral more often than an initial.
@@ -484,6 +493,36 @@ def _used_as_place(doc: Doc, surface: str) -> bool:
                                                   or doc[tok.i + 1:tok.i + 3].text.lower() == "-based"):
             return True
     return False
+
+
+def _with_table_teams(text: str, found: list[NameCandidate], body: list[bool] | None) -> list[NameCandidate]:
+    """The mentions with the names leading the rows of a results table (:data:`_TABLE_ROW`) or paired with
+    scores on a results line (:data:`_SCORE_ROW`) as teams: an
+    organisation, whatever the model made of a city or county used as a club's name ("Barcelona", "ESSEX"),
+    or missed in a table in capitals. A country stays a place (national sides are written as countries); a
+    name the model types as a person stays one, and an untagged two-word name in mixed case is left alone
+    (either may be a golfer with a row of scores)."""
+    lines = [m for m in (*_TABLE_ROW.finditer(text), *_SCORE_ROW.finditer(text)) if body is None or body[m.start(1)]]
+    if len(lines) < 2:
+        return found  # one line of figures is not a table
+    out = list(found)
+    for a, b in (m.span(k) for m in lines for k in range(1, m.re.groups + 1)):
+        surface = text[a:b]
+        key = entity_key(surface)
+        if not key or key in PRONOUNS:
+            continue
+        inside = [c for c in out if c.start < b and a < c.end]
+        if key in COUNTRIES:  # a national side: the country, which the model may have missed in a table
+            if not inside:
+                out.append(NameCandidate(a, b, surface, "GPE", key, False, False))
+            continue
+        if any(c.label == "PERSON" for c in inside):
+            continue
+        if not inside and " " in surface and not surface.isupper():
+            continue  # an untagged "First Last" leading a row is as likely a golfer with scores as a club
+        out = [c for c in out if not (c.start < b and a < c.end)]
+        out.append(NameCandidate(a, b, surface, "ORG", key, False, False, tabled=True))
+    return out
 
 
 def _initialled_names(doc: Doc, text: str, found: list[NameCandidate], body: list[bool] | None,
@@ -576,6 +615,8 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str
                                          _determined(doc, start, end), _country_after(doc, end), _aged(doc, end)))
     if "." in text or "(" in text:
         out += _initialled_names(doc, text, out, body, lower_words)
+    if any(c.isdigit() for c in text):
+        out = _with_table_teams(text, out, body)
     if not in_title:
         for m in _DATELINE.finditer(text):
             a, b = m.span(1)

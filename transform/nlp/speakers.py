@@ -57,7 +57,8 @@ from transform.nlp.speaker_context import (
 STATEMENT_NOUNS = frozenset(
     """claim claims statement statements remark remarks comment comments assertion promise pledge vow words
     phrase tweet tweets description prediction warning accusation argument suggestion slogan message
-    catchphrase insistence contention charge charges answer response reply question call""".split()
+    catchphrase insistence contention charge charges answer response reply question call dictum motto mantra
+    refrain""".split()
 )
 # Tokens examined after a quote for a trailing attribution ('," he said on Monday in Washington.'), up to
 # the end of the sentence. News style puts the cue within the first few words; 20 also covers a name
@@ -97,6 +98,8 @@ SPEAKER_TYPES = frozenset({"PERSON", "ORG", "GPE"})
 # Clauses that only describe a noun ('the report, delivered to Minister X, suggests'): a name inside one is
 # not who speaks.
 _ASIDES = frozenset({"relcl", "acl", "advcl"})
+
+_COPULAS = frozenset("is was are were".split())
 
 # Words opening a clause of time, cause or condition: a cue in one right after a quote tells what else
 # happened, not who spoke ('"X," when Clinton blasted him'). "As" is not among them ('"X," as Doe put it').
@@ -323,11 +326,14 @@ class _Finder:
 
     def _owner(self, chain: list[Token]) -> _Attribution | None:
         """'Trump's claim that there were "thousands of shootings"': a quote inside a statement noun belongs
-        to the statement's owner, whoever the sentence's subject is. Only below the first speech cue."""
+        to the statement's owner, whoever the sentence's subject is; so does one a copula gives as the
+        statement ('Rubio's catchphrase was that Crist "would say anything"'). Only below the first speech cue."""
         for tok in chain:
             if _is_cue_or_according(tok) or self.a.in_quote(tok.idx):
                 return None  # below a cue, or hung from another quote's words (a misparse: 'called Doe's
                 # assertion of a "claim" "disturbing"' is the caller's)
+            if tok.lower_ in _COPULAS:
+                tok = next((c for c in tok.children if c.dep_ == "nsubj" and c.lower_ in STATEMENT_NOUNS), tok)
             if tok.lower_ in STATEMENT_NOUNS:
                 for child in tok.children:
                     if child.dep_ != "poss":
