@@ -496,12 +496,12 @@ def _used_as_place(doc: Doc, surface: str) -> bool:
 
 
 def _with_table_teams(text: str, found: list[NameCandidate], body: list[bool] | None) -> list[NameCandidate]:
-    """The mentions with the names leading the rows of a results table (:data:`_TABLE_ROW`) or paired with
-    scores on a results line (:data:`_SCORE_ROW`) as teams: an
-    organisation, whatever the model made of a city or county used as a club's name ("Barcelona", "ESSEX"),
-    or missed in a table in capitals. A country stays a place (national sides are written as countries); a
-    name the model types as a person stays one, and an untagged two-word name in mixed case is left alone
-    (either may be a golfer with a row of scores)."""
+    """The mentions, with the names leading the rows of a results table (:data:`_TABLE_ROW`) or paired with
+    scores on a results line (:data:`_SCORE_ROW`) made teams: organisations, whatever the model made of a
+    city or county used as a club's name ("Barcelona", "ESSEX") or if it missed one in a table in capitals.
+    A country stays a place (national sides are written as countries); a name the model types as a person
+    stays one, and an untagged two-word name in mixed case is left alone (either may be a golfer's row of
+    scores). Two such lines at least make a table."""
     lines = [m for m in (*_TABLE_ROW.finditer(text), *_SCORE_ROW.finditer(text)) if body is None or body[m.start(1)]]
     if len(lines) < 2:
         return found  # one line of figures is not a table

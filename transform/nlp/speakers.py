@@ -177,21 +177,13 @@ def _colon_verb(colon: Token, quoted: Callable[[int], bool]) -> Token | None:
     tok = colon
     for _ in range(4):
         if quoted(tok.idx):
-            break
+            return next((t for t in reversed(colon.doc[colon.sent.start:colon.i])
+                         if t.tag_ in VERB_TAGS and not quoted(t.idx) and t.right_edge.i >= colon.i - 1), None)
         if tok.tag_ in VERB_TAGS and tok is not colon:
             return tok
         if tok.head is tok:
-            break
+            return None
         tok = tok.head
-    else:
-        return None
-    if not quoted(tok.idx):
-        return None
-    doc = colon.doc
-    for k in range(colon.i - 1, colon.sent.start - 1, -1):
-        t = doc[k]
-        if t.tag_ in VERB_TAGS and not quoted(t.idx) and t.right_edge.i >= colon.i - 1:
-            return t
     return None
 
 
@@ -340,7 +332,7 @@ class _Finder:
                         continue
                     entity = self.a.entity_of(child)
                     if entity is None and child.lower_ in ("his", "her", "their") and tok.head.tag_ in VERB_TAGS:
-                        # 'Trump stood by his comment that "X"': the possessive is the clause's own subject
+                        # 'Brody repeated his promise that "X"': the possessive is the clause's own subject
                         subject = subject_of(tok.head, self.a.in_quote)
                         entity = self.resolver.speaker(subject) if subject is not None and subject.tag_ != "PRP" else None
                     if entity is not None:
@@ -451,16 +443,16 @@ class _Finder:
         window = doc[hi:end]
         stop = next((t.i for t in window if t.text in (".", "!", "?", ",") and t.i > hi), end)
         cue = cue_in(doc, hi, stop)
-        if cue is not None and self._subject_beyond(cue, hi):
+        if cue is not None and self._far_subject(cue, hi) is not None:
             return None  # '"X," refusing to acknowledge ..., Rubio tried': a clause of the sentence's, not an attribution
         return cue
 
-    def _subject_beyond(self, cue: Token, hi: int) -> bool:
-        """Whether a cue after a quote (ending at token ``hi``) has its subject elsewhere than between the
-        quote and the cue or right after the cue, as an attribution's is ('"X," Smith said', '"X," said
-        Smith'): the parse found it by climbing out of a clause of the writer's sentence."""
+    def _far_subject(self, cue: Token, hi: int) -> Token | None:
+        """The subject of a cue after a quote (ending at token ``hi``) when it is neither between the quote and
+        the cue nor right after the cue, where an attribution's is ('"X," Smith said', '"X," said Smith'):
+        the parse found it by climbing out of a clause of the writer's sentence. Else None."""
         subject = cue_subject(cue, self.a.in_quote)
-        return subject is not None and not hi <= subject.i <= cue.i + TIGHT_WINDOW_TOKENS
+        return subject if subject is not None and not hi <= subject.i <= cue.i + TIGHT_WINDOW_TOKENS else None
 
     def _trailing_cue(self, span: QuotedSpan, hi: int, line_end: int) -> Token | None:
         """'"X," she said.' / '"X." Smith said.' (the second only when the attribution is short)."""
@@ -486,7 +478,7 @@ class _Finder:
         cue = cue_in(a.doc, hi, stop_at)
         if cue is not None and any(c.dep_ == "neg" for c in cue.children):
             return None  # '"X." But Doe did not respond in kind.': what someone did not say is not theirs
-        if cue is not None and self._subject_beyond(cue, hi) and cue_subject(cue, a.in_quote).i > cue.i:  # type: ignore[union-attr]
+        if cue is not None and (far := self._far_subject(cue, hi)) is not None and far.i > cue.i:
             return None  # '"X," refusing to acknowledge ..., Rubio tried': the subject is the writer's sentence's
         return cue
 
