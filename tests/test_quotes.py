@@ -429,8 +429,11 @@ def test_a_name_in_a_list_of_voices_owns_the_quote_a_dash_sets_after_it(nlp):
 
 def test_a_quote_a_copula_gives_as_someones_statement_is_theirs(nlp):
     """'Okafor's catchphrase in that race was that Pruitt "would sell the harbor"': the words are Okafor's
-    (the phrase is hers), though Pruitt is the subject next to them."""
+    (the phrase is hers), though Pruitt is the subject next to them; but 'Pruitt's remarks were "a textbook
+    case," Brandt said' only describes the remarks, in Brandt's words."""
     a = analysed(nlp, "Ruth Okafor ran against Dale Pruitt in 2010.\n\nOkafor’s catchphrase in that race was that Pruitt "
                       "“would sell the harbor to anyone with a checkbook.” The reporter studied under Ada Brooks, the "
-                      "legendary editor; Brooks’s dictum to her interns was, “It is not a story until someone denies it.”")
-    assert [q.speaker for q in a.quotes] == ["Ruth Okafor", "Ada Brooks"]
+                      "legendary editor; Brooks’s dictum to her interns was, “It is not a story until someone denies it.”"
+                      "\n\nPruitt’s remarks about the judge were “a textbook case of contempt for the court,” Oskar "
+                      "Brandt said.")
+    assert [q.speaker for q in a.quotes] == ["Ruth Okafor", "Ada Brooks", "Oskar Brandt"]

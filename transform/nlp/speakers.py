@@ -236,7 +236,7 @@ class _Finder:
         line_end = text.find("\n", span.outer_end)
         line_end = len(text) if line_end < 0 else line_end
         chain = _head_chain(doc, lo, hi, a.token_at(line_start), a.token_at(line_end) + 1)
-        owned = self._owner(chain) or self._named_before_dash(span, lo, line_start)
+        owned = self._owner(chain, span) or self._named_before_dash(span, lo, line_start)
         if owned is not None:
             return owned
         cues = [t for t in chain if _is_cue_or_according(t) and not a.in_quote(t.idx)]
@@ -316,15 +316,17 @@ class _Finder:
             return _Attribution(None, "according to" if cues[0].lower_ == "according" else cues[0].text)
         return self._colon_name(span, line_start) or self._sentence_subject(span, chain, lo, hi)
 
-    def _owner(self, chain: list[Token]) -> _Attribution | None:
+    def _owner(self, chain: list[Token], span: QuotedSpan) -> _Attribution | None:
         """'Trump's claim that there were "thousands of shootings"': a quote inside a statement noun belongs
         to the statement's owner, whoever the sentence's subject is; so does one a copula gives as the
-        statement ('Rubio's catchphrase was that Crist "would say anything"'). Only below the first speech cue."""
+        statement's words ('Rubio's catchphrase was that Crist "would say anything"', 'Brooks's dictum was,
+        "X"'), but not one that only describes it ('Doe's remarks were "a textbook case"' is whoever says so).
+        Only below the first speech cue."""
         for tok in chain:
             if _is_cue_or_according(tok) or self.a.in_quote(tok.idx):
                 return None  # below a cue, or hung from another quote's words (a misparse: 'called Doe's
                 # assertion of a "claim" "disturbing"' is the caller's)
-            if tok.lower_ in _COPULAS:
+            if tok.lower_ in _COPULAS and re.match(r"\s*(?:[,:]|that\b)", self.a.text[tok.idx + len(tok.text):span.outer_start]):
                 tok = next((c for c in tok.children if c.dep_ == "nsubj" and c.lower_ in STATEMENT_NOUNS), tok)
             if tok.lower_ in STATEMENT_NOUNS:
                 for child in tok.children:
