@@ -253,3 +253,14 @@ def test_names_leading_rows_of_a_results_table_are_teams(nlp):
     assert types.get("Germany") == "GPE" and types.get("Brazil") == "GPE", types
     assert types.get("LONDON") == "GPE", types
     assert types.get("Tiger Woods") == "PERSON", types
+
+
+def test_a_possessive_after_a_plural_owner_stays_inside_an_organisations_name(nlp):
+    """"the Korean People’s Army", "the National Children’s Hospital": a plural owner keeps the possessive in
+    the name however many words come before it, while a person's possessive still ends the name ("Donald
+    Trump’s Jewish supporters")."""
+    a = analysed(nlp, "Officials said the Korean People’s Army had moved launchers. The National Children’s Hospital "
+                      "in Ohio treated the crew, and Donald Trump’s Jewish supporters met on Monday.")
+    names = {e.name: e.type for e in a.entities}
+    assert names.get("Korean People’s Army") == "ORG" and names.get("National Children’s Hospital") == "ORG", names
+    assert names.get("Donald Trump") == "PERSON" and "Korean People" not in names, names

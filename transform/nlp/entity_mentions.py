@@ -105,14 +105,21 @@ def _is_possessive(tok: Token) -> bool:
     return tok.tag_ == "POS" or tok.lower_ in _POSSESSIVE_TOKENS
 
 
+# Plural nouns without an -s that own institutions' names ("People’s", "Children’s").
+_PLURAL_OWNERS = frozenset({"people", "men", "women", "children"})
+
+
 def _possessive_in_name(span: Span, pos: Token) -> bool:
-    """Whether the possessive ``pos`` is part of the name: in an organisation-like span, after the one
-    word that opens the name, and followed by a capitalised word ("The People’s Courier")."""
+    """Whether the possessive ``pos`` is part of the name: in an organisation-like span, followed by a
+    capitalised word, after the one word that opens the name ("The People’s Courier") or after a plural
+    owner, however many words come first ("the Korean People’s Army", "Democratic People’s Republic")."""
     doc = span.doc
     if span.label_ not in _POSSESSIVE_NAME_LABELS or pos.i + 1 >= span.end:
         return False
     before = [t for t in doc[span.start:pos.i] if t.lower_ not in DETERMINERS]
-    return len(before) == 1 and before[0].text[:1].isupper() and doc[pos.i + 1].text[:1].isupper()
+    if not before or not all(t.text[:1].isupper() for t in before) or not doc[pos.i + 1].text[:1].isupper():
+        return False
+    return len(before) == 1 or before[-1].tag_ in ("NNS", "NNPS") or before[-1].lower_ in _PLURAL_OWNERS
 
 
 def _with_plural_owner(doc: Doc, ent: Span) -> Span:
