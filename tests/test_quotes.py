@@ -210,6 +210,9 @@ def test_an_outlet_that_reports_its_own_prose_is_its_speaker_but_not_of_words_it
     assert [q.speaker for q in own.quotes] == ["Daily Ledger"]
     assert [q.speaker for q in relayed.quotes] == [""]
     assert [q.speaker for q in named.quotes] == ["Piet Jansen"]
+    unnamed = analysed(nlp, "The talks resumed on Monday. \"The talks have collapsed,\" a senior official told the "
+                            "newspaper, the Daily Ledger reported.")
+    assert [q.speaker for q in unnamed.quotes] == [""]  # someone unnamed speaks: not the outlet's prose
 
 
 def test_a_report_that_found_something_speaks_for_the_body_behind_it(nlp):

@@ -264,6 +264,7 @@ class _Finder:
             cues = [cue] if cue is not None else []
         held: _Attribution | None = None
         own: _Attribution | None = None  # an outlet that reported the quote, when it is the outlet's own prose
+        unnamed = False  # a cue has someone unnamed as its subject ('a senior official told the paper')
         for cue in cues:  # the innermost cue whose subject resolves: 'X said Y asked "Z"' is Y's
             subject = cue_subject(cue, a.in_quote)
             if subject is not None and subject.i < lo <= hi <= cue.i:  # '"X" for Y, said Z': the subject after
@@ -281,6 +282,8 @@ class _Finder:
             # that 'suggests' ('the advertisement suggests "X"') credits nobody nearby: the outer cue, or none.
             if entity is None and (subject is None or could_be_person(subject) or cue.i >= hi):
                 entity = self._next_to(cue, hi, subject)
+            unnamed = unnamed or (entity is None and subject is not None and subject.tag_.startswith("NN")
+                                  and could_be_person(subject) and cue.lower_ not in RELAY_CUES)
             if entity is not None and entity.type != "PERSON" and cue.lower_ in RELAY_CUES and _relays(cue, hi):
                 # '"X," the Gazette reported': the Gazette relays someone's words; its own prose only when no
                 # other cue names whose words they are
@@ -305,7 +308,9 @@ class _Finder:
             if entity is not None:
                 return _Attribution(entity, "according to" if cue.lower_ == "according" else cue.text,
                                     _at_most(level, cap))
-        if held is not None or own is not None:
+        if held is not None or (own is not None and not unnamed):
+            # an outlet's own prose only when no cue gives the words to someone, named or not ('"X," a senior
+            # official told the paper, BBC News reported' is the official's)
             return held or own
         lead = self._introducing_cue(span, lo, line_start) if cues else None
         if lead is not None and all(c.i != lead.i for c in cues):
