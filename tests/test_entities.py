@@ -264,3 +264,14 @@ def test_a_possessive_after_a_plural_owner_stays_inside_an_organisations_name(nl
     names = {e.name: e.type for e in a.entities}
     assert names.get("Korean People’s Army") == "ORG" and names.get("National Children’s Hospital") == "ORG", names
     assert names.get("Donald Trump") == "PERSON" and "Korean People" not in names, names
+
+
+def test_a_common_word_opening_a_sentence_is_not_the_masthead_written_in_capitals(nlp):
+    """An article about TIME the magazine that also opens a sentence with "Time is running out": the model
+    calls that "Time" an organisation, and the key would merge it into TIME; a dictionary word the text
+    writes in capitals elsewhere is the common word at a sentence start."""
+    a = analysed(nlp, "TIME named the device one of its inventions of the year. \"It changes how farmers irrigate,\" "
+                      "TIME wrote in its review.\n\nTime is running out for growers in the valley. The growers met on "
+                      "Monday.")
+    assert [m.surface for m in a.mentions if m.entity_id == "time"] == ["TIME"]
+    assert [q.speaker for q in a.quotes] == ["TIME"]

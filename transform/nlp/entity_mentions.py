@@ -421,6 +421,18 @@ def _dictionary_word(doc: Doc, i: int) -> bool:
     return is_dictionary_word(doc.vocab, doc[i].text)
 
 
+def _written_in_capitals_elsewhere(doc: Doc, text: str, start: int, end: int) -> bool:
+    """Whether a one-word dictionary word opening a sentence ("Time is running out") is a name the text
+    writes in capitals elsewhere in running text ("TIME wrote"): the name is the masthead, the word at the
+    sentence start is the common word. The caller then checks that the text never writes it so inside a
+    sentence."""
+    word = doc[start].text
+    if end - start != 1 or not word.istitle() or len(word) <= 2 or not _dictionary_word(doc, start):
+        return False
+    # in running text: a headline in capitals ("SOCCER - READING WIN") writes every word so
+    return any(not _shouting(text, m.start()) for m in re.finditer(rf"\b{re.escape(word.upper())}\b", text))
+
+
 def _common_word_as_person(doc: Doc, start: int, person_words: set[str]) -> bool:
     """Whether a one-word "person" opening a sentence is a dictionary word that nothing in the text makes a
     name: no longer name of a person has it ("Maxine Waters" ... "Waters said"), no form of address stands
@@ -610,7 +622,8 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str
                         lower_words = frozenset(_LOWER_WORD.findall(text))
                     if _capitalised_by_position(doc, start, end, ent.label_, lower_words) or (
                             ent.label_ == "PERSON" and end - start == 1 and _common_word_as_person(
-                                doc, start, person_words := _person_words(doc) if person_words is None else person_words)):
+                                doc, start, person_words := _person_words(doc) if person_words is None else person_words)
+                    ) or _written_in_capitals_elsewhere(doc, text, start, end):
                         midsentence = _midsentence_capitals(doc) if midsentence is None else midsentence
                         if doc[start].text not in midsentence:
                             continue  # "Time is running out", "Turnout was low"
