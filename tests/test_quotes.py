@@ -440,3 +440,22 @@ def test_a_quote_a_copula_gives_as_someones_statement_is_theirs(nlp):
                       "\n\nPruitt’s remarks about the judge were “a textbook case of contempt for the court,” Oskar "
                       "Brandt said.")
     assert [q.speaker for q in a.quotes] == ["Ruth Okafor", "Ada Brooks", "Oskar Brandt"]
+
+
+def test_a_no_break_space_inside_a_name_does_not_cut_it(nlp):
+    """Text copied from web pages writes "Stu\\u00a0Burguiere": parsed as given, the no-break space is a token
+    that cuts the name in two and loses the speaker (and the phrase of the inverted cue then ends in no
+    person). Offsets and surfaces still index the text as given."""
+    text = "“Imagine a third candidate on the same stage,” mused Blaze co-host Stu\u00a0Burguiere. “Not to mention, " \
+           "President Thor. We would win.”"
+    a = analysed(nlp, text)
+    assert [q.speaker for q in a.quotes] == ["Stu Burguiere", "Stu Burguiere"]
+    assert any(m.surface == "Stu\u00a0Burguiere" for m in a.mentions)
+
+
+def test_an_inverted_cue_credits_the_person_its_subject_phrase_ends_in(nlp):
+    """'"X," said Harbor Radio co-host Tom Hale': the first capitalised word after the verb is the
+    organisation the person speaks for; the speaker is the person the phrase ends in."""
+    a = analysed(nlp, "The trust met on Monday.\n\n\"We will appeal,\" said Harbor Radio co-host Tom Hale. \"The "
+                      "board has ruled against us,\" quipped Blaze co-host Ana Ruiz.")
+    assert [q.speaker for q in a.quotes] == ["Tom Hale", "Ana Ruiz"]

@@ -13,9 +13,10 @@ On top of ``nlp.pipe``, the analysis costs about 10% (bench/nlp_speed.py).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from newswatch.models import ArticleAnalysis
@@ -173,14 +174,33 @@ def analysis_of_docs(doc: Doc, title_doc: Doc | None) -> ArticleAnalysis:
     return ArticleAnalysis(ents.entities, ents.mentions, quotes)
 
 
+# Spaces other than the plain one, each replaced by one plain space before parsing. Why: the tokenizer splits
+# only on plain spaces, so a no-break space inside a name ("Stu\u00a0Burguiere", common in text copied from
+# web pages) becomes a token of its own that cuts the name in two for the tagger, the parser and NER. One
+# character for one keeps every offset; mentions' surfaces are then read back from the text as given.
+_SPACE_LIKE = str.maketrans(dict.fromkeys("\u00a0\u1680\u202f\u205f\u3000" + "".join(map(chr, range(0x2000, 0x200b))), " "))
+
+
+def _with_given_surfaces(analysis: ArticleAnalysis, text: str) -> ArticleAnalysis:
+    """The analysis of a text parsed with its spaces made plain, with mentions' surfaces as ``text`` has them."""
+    mentions = tuple(m if text[m.start_char:m.end_char] == m.surface
+                     else dataclasses.replace(m, surface=text[m.start_char:m.end_char]) for m in analysis.mentions)
+    return dataclasses.replace(analysis, mentions=mentions)
+
+
 def _analysed(nlp: spacy.language.Language, articles: Sequence[tuple[str | None, str]],
               batch_size: int) -> list[ArticleAnalysis]:
     # spaCy refuses texts over nlp.max_length (1M characters); a prefix keeps every offset valid.
-    texts: Iterable[str] = (text[:nlp.max_length] for _, text in articles)
+    given = [text[:nlp.max_length] for _, text in articles]
+    texts = [text.translate(_SPACE_LIKE) for text in given]
     titled = [k for k, (title, _) in enumerate(articles) if title and title.strip()]
-    title_docs: dict[int, Doc] = dict(zip(titled, nlp.pipe([articles[k][0] or "" for k in titled],
+    title_docs: dict[int, Doc] = dict(zip(titled, nlp.pipe([(articles[k][0] or "").translate(_SPACE_LIKE) for k in titled],
                                                            batch_size=batch_size), strict=True))
-    return [analysis_of_docs(doc, title_docs.get(k)) for k, doc in enumerate(nlp.pipe(texts, batch_size=batch_size))]
+    out = []
+    for k, doc in enumerate(nlp.pipe(texts, batch_size=batch_size)):
+        analysis = analysis_of_docs(doc, title_docs.get(k))
+        out.append(analysis if texts[k] == given[k] else _with_given_surfaces(analysis, given[k]))
+    return out
 
 
 def analyses_of_articles(nlp: spacy.language.Language, articles: Sequence[tuple[str | None, str]], *,

@@ -28,6 +28,9 @@ _GENDERED = {"he": "m", "him": "m", "his": "m", "himself": "m", "she": "f", "her
 # "They were asked", "she was told": the passive subject of these is the addressee, not the speaker.
 _ADDRESSEE_PASSIVES = frozenset({"asked", "told", "called"})
 _RELATIVES = frozenset({"who", "that", "which", "whom"})
+# Tokens after an inverted cue searched for the person its subject phrase ends in ('said Acme spokesman John
+# Doe', 'mused Blaze co-host Stu Burguiere').
+INVERTED_SUBJECT_TOKENS = 8
 # Cues whose object is whom the words are for ('Doe tells Acme News', 'Doe told reporters'): the name after
 # one is the listener, never the speaker, since news style does not invert them ('"X," said Doe' but not
 # '"X," told Doe').
@@ -260,7 +263,10 @@ def subject_of(verb: Token, quoted: Callable[[int], bool]) -> Token | None:
         subjects = [c for c in verb.children if c.dep_ in deps and not quoted(c.idx)]
         if subjects:  # the nearest one before the verb; after it only when inverted ('said Smith')
             before = [c for c in subjects if c.i < verb.i]
-            return max(before, key=lambda c: c.i) if before else min(subjects, key=lambda c: c.i)
+            # after it, a person or a proper noun among several (the parse splits 'said Harbor Radio co-host Tom Hale' into
+            # three subjects) before the first
+            return max(before, key=lambda c: c.i) if before else min(
+                subjects, key=lambda c: (c.ent_type_ != "PERSON", c.tag_ not in ("NNP", "NNPS"), c.i))
         agent = next((c for c in verb.children if c.dep_ == "agent"), None)  # 'was asked by Bill Maher'
         if agent is not None and (obj := next((c for c in agent.children if c.dep_ == "pobj"), None)) is not None:
             return obj
@@ -555,6 +561,15 @@ def cue_subject(tok: Token, quoted: Callable[[int], bool]) -> Token | None:
         subject = doc[tok.i + 1]  # '"X," said Smith' parsed with Smith as an object; 'tells Acme News' is the listener
         while subject.i + 1 < len(doc) and looks_like_name(doc[subject.i + 1]):
             subject = doc[subject.i + 1]
+        if subject.ent_type_ != "PERSON":  # 'mused Blaze co-host Stu Burguiere': the person the phrase ends in
+            for t in doc[subject.i + 1:min(len(doc), tok.i + INVERTED_SUBJECT_TOKENS)]:
+                if t.text in ",.;:!?" or t.is_space or quoted(t.idx):
+                    break
+                if t.ent_type_ == "PERSON":
+                    subject = t
+                    while subject.i + 1 < len(doc) and doc[subject.i + 1].ent_iob_ == "I":
+                        subject = doc[subject.i + 1]
+                    break
     return subject
 
 
