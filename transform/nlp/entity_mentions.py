@@ -514,13 +514,18 @@ def _used_as_place(doc: Doc, surface: str) -> bool:
     return False
 
 
+# The model's labels for a club named for its town or as a company: a name of several words in mixed case
+# leading a row of figures is made a team only with one of these.
+_TEAM_LIKE_LABELS = frozenset({"ORG", "GPE", "LOC", "FAC", "NORP"})
+
+
 def _with_table_teams(text: str, found: list[NameCandidate], body: list[bool] | None) -> list[NameCandidate]:
     """The mentions, with the names leading the rows of a results table (:data:`_TABLE_ROW`) or paired with
     scores on a results line (:data:`_SCORE_ROW`) made teams: organisations, whatever the model made of a
     city or county used as a club's name ("Barcelona", "ESSEX") or if it missed one in a table in capitals.
     A country stays a place (national sides are written as countries); a name the model types as a person
-    stays one, and an untagged two-word name in mixed case is left alone (either may be a golfer's row of
-    scores). Two such lines at least make a table."""
+    stays one, and so does a name of several words in mixed case unless the model gave it a label a club
+    has (a golfer's row of scores: "Niall Farrow 69 70"). Two such lines at least make a table."""
     lines = [m for m in (*_TABLE_ROW.finditer(text), *_SCORE_ROW.finditer(text)) if body is None or body[m.start(1)]]
     if len(lines) < 2:
         return found  # one line of figures is not a table
@@ -537,8 +542,8 @@ def _with_table_teams(text: str, found: list[NameCandidate], body: list[bool] | 
             continue
         if any(c.label == "PERSON" for c in inside):
             continue
-        if not inside and " " in surface and not surface.isupper():
-            continue  # an untagged "First Last" leading a row is as likely a golfer with scores as a club
+        if " " in surface and not surface.isupper() and not any(c.label in _TEAM_LIKE_LABELS for c in inside):
+            continue  # a "First Last" the model left untyped or called a product is as likely a golfer as a club
         out = [c for c in out if not (c.start < b and a < c.end)]
         out.append(NameCandidate(a, b, surface, "ORG", key, False, False, tabled=True))
     return out
