@@ -619,20 +619,26 @@ class _Finder:
             a.ents, entity = with_person_mention(a.ents, a.text, name[0], end)
         return _Attribution(entity, None, "sentence") if entity.type in ("PERSON", "ORG") else None
 
+    def _before_dash(self, span: QuotedSpan, lo: int, line_start: int) -> Token | None:
+        """The last word before the dash that sets a quote into its sentence ('... Jane Roe -- "X"'), or None
+        when no dash does."""
+        before = self.a.text[line_start:span.outer_start].rstrip()
+        if not before.endswith(("--", "—", "–", " -")) or lo == 0:
+            return None
+        tok = self.a.doc[self.a.token_at(line_start + len(before) - 1)]
+        while tok.i > 0 and tok.text in ("-", "--", "—", "–"):
+            tok = self.a.doc[tok.i - 1]
+        return tok
+
     def _named_before_dash(self, span: QuotedSpan, lo: int, line_start: int) -> _Attribution | None:
         """'Republicans have said so, including Mitt Romney -- "X" -- and ...': a quote a dash sets right
         after a name in a list of voices ("including", "such as") is that person's, whatever cue the sentence
         has elsewhere. Elsewhere a name before a dash may be only the topic ('supportive of Mr. Trump -- "X"'),
         so it is credited only when no cue is found (:meth:`_after_dash`)."""
         a = self.a
-        before = a.text[line_start:span.outer_start].rstrip()
-        if not before.endswith(("--", "—", "–", " -")) or lo == 0:
-            return None
-        tok = a.doc[a.token_at(line_start + len(before) - 1)]
-        while tok.i > 0 and tok.text in ("-", "--", "—", "–"):
-            tok = a.doc[tok.i - 1]
-        entity = a.entity_of(tok)
-        if entity is None or entity.type != "PERSON":
+        tok = self._before_dash(span, lo, line_start)
+        entity = a.entity_of(tok) if tok is not None else None
+        if tok is None or entity is None or entity.type != "PERSON":
             return None
         first = tok
         while first.i > 0 and a.entity_of(a.doc[first.i - 1]) is entity:
@@ -644,13 +650,10 @@ class _Finder:
         """A quote a dash sets into a sentence about someone, with no speech verb in it: the person named right
         before the dash ('Doe's proposal won praise from Jane Roe -- "X"'), else the person the clause before
         the dash is about ('Doe also embraced the plan -- "X"', a guess)."""
-        a, doc = self.a, self.a.doc
-        before = a.text[line_start:span.outer_start].rstrip()
-        if not before.endswith(("--", "—", "–", " -")) or lo == 0:
+        a = self.a
+        tok = self._before_dash(span, lo, line_start)
+        if tok is None:
             return None
-        tok = doc[a.token_at(line_start + len(before) - 1)]
-        while tok.i > 0 and tok.text in ("-", "--", "—", "–"):
-            tok = doc[tok.i - 1]
         entity = a.entity_of(tok)
         if entity is not None and entity.type == "PERSON":
             return _Attribution(entity, None, "sentence")
