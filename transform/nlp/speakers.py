@@ -273,8 +273,7 @@ class _Finder:
             entity = self.resolver.speaker(subject)
             if entity is None and subject is not None:
                 entity = self._issuer(subject)
-            level = "subject" if entity is not None and subject is not None and a.entity_of(subject) is entity \
-                else "sentence"
+            level = self._level(entity, subject)
             if entity is None and subject is not None:
                 entity = self._named_in(subject, lo, hi)
             # The nearest name stands in for a subject only when the parse lost it, when the subject is someone
@@ -572,9 +571,13 @@ class _Finder:
         """The attribution an introducing cue gives (:meth:`_introducing_cue` found that its subject names someone)."""
         subject = cue_subject(cue, self.a.in_quote)
         entity = self.resolver.speaker(subject)
-        level = "subject" if entity is not None and subject is not None and self.a.entity_of(subject) is entity \
+        return _Attribution(entity, cue.text, _at_most(self._level(entity, subject), cap))
+
+    def _level(self, entity: Entity | None, subject: Token | None) -> str:
+        """``subject`` when the cue's subject is itself a mention of the speaker, else ``sentence`` (found
+        through a pronoun, a description or a name nearby)."""
+        return "subject" if entity is not None and subject is not None and self.a.entity_of(subject) is entity \
             else "sentence"
-        return _Attribution(entity, cue.text, _at_most(level, cap))
 
     def _nearest_cue(self, lo: int, hi: int) -> Token | None:
         """The speech cue nearest before a quote (tokens ``lo:hi``) whose subject names someone, else the
