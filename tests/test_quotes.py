@@ -459,3 +459,23 @@ def test_an_inverted_cue_credits_the_person_its_subject_phrase_ends_in(nlp):
     a = analysed(nlp, "The trust met on Monday.\n\n\"We will appeal,\" said Harbor Radio co-host Tom Hale. \"The "
                       "board has ruled against us,\" quipped Blaze co-host Ana Ruiz.")
     assert [q.speaker for q in a.quotes] == ["Tom Hale", "Ana Ruiz"]
+
+
+def test_an_organisation_whose_sentence_quotes_a_phrase_is_its_speaker(nlp):
+    """'The Tenants Union rated the plan as "a betrayal"': the organisation the sentence is about speaks the
+    phrase, as a person would; an organisation a copula describes ('the League is "the best"') does not."""
+    a = analysed(nlp, "The council met on Monday. The Riverside Tenants Union rated the housing plan as \"a betrayal "
+                      "of renters\" in its weekly bulletin.\n\nTwo rail analysts found in "
+                      "2014 that the Northern Rail Authority is \"the best in the region\" by far.")
+    assert [q.speaker for q in a.quotes] == ["Riverside Tenants Union", ""]
+
+
+def test_a_description_continues_a_run_of_pronoun_subjects_not_the_person_named_since(nlp):
+    """'Sorokin ... This year, he defended Jan Holm ... And he even praised Dana Cole. "X," the Russian leader
+    said.': each "he" continues the subject before it, and so does the description; Holm and Cole are only
+    objects."""
+    a = analysed(nlp, "Ivan Sorokin held his annual news conference on Thursday. This year, he rose to the defense "
+                      "of Jan Holm, the embattled head of the league, saying Mr. Holm deserved a medal.\n\nAnd he even "
+                      "weighed in on the American race, speaking highly of Dana Cole in remarks after the event.\n\n"
+                      "''There is no doubt that he is a very bright man,'' the Russian leader said.")
+    assert [q.speaker for q in a.quotes] == ["Ivan Sorokin"]

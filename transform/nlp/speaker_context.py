@@ -191,7 +191,7 @@ class ArticleContext:
         described = self.doc[self.token_at(char)]
         own_sentence, own_start = described.sent.start_char, described.left_edge.idx
         if modifiers:
-            found = self._introduced_with(char, modifiers, own_sentence, own_start)
+            found = self.introduced_with(char, modifiers)
             if found is not None:
                 return found
         for m in reversed(self.ents.mentions):
@@ -219,12 +219,14 @@ class ArticleContext:
                     break
         return subject or fallback
 
-    def _introduced_with(self, char: int, modifiers: tuple[str, ...], own_sentence: int, own_start: int) -> Entity | None:
+    def introduced_with(self, char: int, modifiers: tuple[str, ...]) -> Entity | None:
         """The last person before ``char`` whose name came with one of a description's capitalised words
         ("Russian President Vladimir Putin" for "the Russian leader", "Indiana Gov. Mike Pence" for "the
         Indiana governor"), or None. Why: the person mentioned last is often someone else ("Putin praised
         Trump ... the Russian leader said")."""
         pattern = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in modifiers) + r")" + _REST_OF_NAME_PHRASE)
+        described = self.doc[self.token_at(char)]
+        own_sentence, own_start = described.sent.start_char, described.left_edge.idx
         for m, entity in self._mentions_back(char, "PERSON"):
             if own_sentence <= m.start_char < own_start and self._is_subject_mention(m):
                 continue
@@ -433,6 +435,9 @@ class SpeakerResolver:
         if role is not None:
             modifiers = tuple(t.text for t in tok.subtree if t.i < tok.i and t.text[:1].isupper() and t.is_alpha
                               and t.lower_ != "the")
+            if (not modifiers or a.introduced_with(tok.idx, modifiers) is None) \
+                    and (continued := self._pronoun_subject_before(tok, depth)) is not None:
+                return continued
             return a.recent_person(tok.idx, title=role if role in PERSON_TITLES else None, description=True,
                                    modifiers=modifiers)
         if (tok.tag_ in ("NN", "NNS") and tok.lower_ not in DOCUMENT_NOUNS  # a document speaks for its issuer
@@ -477,17 +482,39 @@ class SpeakerResolver:
                 return None
         return None
 
-    def _previous_subject(self, tok: Token, gender: str) -> Entity | None:
-        """The person a subject pronoun opening its sentence continues: the subject of the sentence before
-        ('Obama said after meeting Putin. He did not suggest retaliation.' is Obama), when that is a named
-        person of the pronoun's gender or of none known. Subjects stay subjects more often than the last
-        name mentioned does."""
+    def _pronoun_subject_before(self, tok: Token, depth: int) -> Entity | None:
+        """The person a description continues when the sentence before has a pronoun as its subject ('And he
+        even inserted himself into the race, speaking highly of Mr. Trump. "X," the Russian leader said.' is
+        whom "he" is, not Trump, the person named last)."""
+        a = self.article
+        previous = tok.sent
+        for _ in range(3):  # back over the sentences of the quote the description attributes
+            if previous.start == 0:
+                return None
+            previous = a.doc[previous.start - 1].sent
+            if not a.in_quote(previous.root.idx) and any(t.is_alpha for t in previous):
+                break  # not the quote's own sentences, nor a mark the parse split off
+        else:
+            return None
+        subject = subject_of(previous.root, a.in_quote)
+        if subject is None or subject.lower_ not in PRONOUN_GENDERS or subject.tag_ != "PRP":
+            return None
+        entity = self.speaker(subject, depth + 1)
+        return entity if entity is not None and entity.type == "PERSON" else None
+
+    def _previous_subject(self, tok: Token, gender: str, depth: int = 0) -> Entity | None:
+        """The person the subject pronoun of a sentence's main clause continues: the subject of the sentence
+        before ('Obama said after meeting Putin. He did not suggest retaliation.' is Obama), when that is a
+        named person of the pronoun's gender or of none known, or a pronoun of that gender that continues one
+        in turn. Subjects stay subjects more often than the last name mentioned does."""
         a = self.article
         sent = tok.sent
-        if tok.dep_ != "nsubj" or tok.i != sent.start or sent.start == 0:
+        if tok.dep_ != "nsubj" or tok.head.i != sent.root.i or sent.start == 0:
             return None
         previous = a.doc[sent.start - 1].sent
         subject = subject_of(previous.root, a.in_quote) if not a.in_quote(previous.root.idx) else None
+        if subject is not None and subject.tag_ == "PRP" and PRONOUN_GENDERS.get(subject.lower_) == gender and depth < 3:
+            return self._previous_subject(subject, gender, depth + 1)  # 'Doe spoke. Then he left. And he said'
         entity = a.entity_of(subject) if subject is not None and subject.tag_ != "PRP" else None
         if entity is None or entity.type != "PERSON" or a.genders.get(entity.entity_id, gender) != gender:
             return None

@@ -421,7 +421,10 @@ class _Finder:
 
     def _sentence_subject(self, span: QuotedSpan, chain: list[Token], lo: int, hi: int) -> _Attribution | None:
         """A phrase quoted inside someone's sentence is theirs: 'Ryan worried the net was becoming "a
-        hammock"', 'Nordhaus welcomed "the recognition"'. Only for quotes that do not start a sentence."""
+        hammock"', 'Nordhaus welcomed "the recognition"'; an organisation's too when the sentence names it as
+        the subject of what it does ('PolitiFact rated the claim "pants on fire"'), not of what it is ('the
+        Air Force is "the best in the world"' is whoever judged so). Only for quotes that do not start a
+        sentence."""
         if not chain or self.a.doc[lo].is_sent_start:
             return None
         for verb in chain:
@@ -430,7 +433,10 @@ class _Finder:
             subject = subject_of(verb, self.a.in_quote)
             if subject is not None and subject.tag_ != "PRP" or subject is not None and subject.lower_ in PRONOUN_GENDERS:
                 entity = self.resolver.speaker(subject)
-                if entity is not None and entity.type == "PERSON":
+                if entity is None:
+                    continue
+                named = self.a.entity_of(subject) is entity and verb.lower_ not in _COPULAS
+                if entity.type == "PERSON" or entity.type in SPEAKER_TYPES and named:
                     return _Attribution(entity, verb.text, "guess")
         return None
 
