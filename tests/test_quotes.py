@@ -479,3 +479,27 @@ def test_a_description_continues_a_run_of_pronoun_subjects_not_the_person_named_
                       "weighed in on the American race, speaking highly of Dana Cole in remarks after the event.\n\n"
                       "''There is no doubt that he is a very bright man,'' the Russian leader said.")
     assert [q.speaker for q in a.quotes] == ["Ivan Sorokin"]
+
+
+def test_who_is_asked_a_question_is_not_who_asks_it(nlp):
+    a = analysed(nlp, "In an interview with the Harbor Gazette published on Wednesday, Dana Cole was asked, \"What "
+                      "is the most dangerous place you have been to?\"")
+    assert [q.speaker for q in a.quotes] == [""]
+
+
+def test_beginning_before_a_time_is_no_speech_verb(nlp):
+    """'took to the airwaves beginning Wednesday night': "beginning" says when; the quote is the phrase of
+    the person the clause around it names."""
+    a = analysed(nlp, "The candidate took to the airwaves beginning Wednesday night during an interview with a local "
+                      "station, in which Maria Lopez expressed confidence that the audit would not be an issue \"that "
+                      "is going to affect either the campaign or my presidency.\"")
+    assert [q.speaker for q in a.quotes] == ["Maria Lopez"]
+
+
+def test_a_lead_in_with_no_verb_goes_on_with_the_last_speaker(nlp):
+    """'Then, later that month on ABC: "X"' names a new occasion, not a new speaker; a lead-in that names a
+    person is that person's line, not a continuation."""
+    a = analysed(nlp, "Tom Berg rarely admits a mistake.\n\n\"We made a terrible mistake going in,\" Berg told the "
+                      "Gazette in October.\n\nThen, later that month on ABC: \"I never said we made a mistake.\"\n\n"
+                      "Dana Cole, on the same show: \"He said it twice.\"")
+    assert [q.speaker for q in a.quotes] == ["Tom Berg", "Tom Berg", "Dana Cole"]

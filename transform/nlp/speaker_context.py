@@ -26,7 +26,7 @@ _PUT_FORMS = frozenset({"put", "puts", "putting"})
 PRONOUN_GENDERS = {"he": "m", "him": "m", "she": "f", "her": "f"}
 _GENDERED = {"he": "m", "him": "m", "his": "m", "himself": "m", "she": "f", "her": "f", "hers": "f", "herself": "f"}
 # "They were asked", "she was told": the passive subject of these is the addressee, not the speaker.
-_ADDRESSEE_PASSIVES = frozenset({"asked", "told", "called"})
+ADDRESSEE_PASSIVES = frozenset({"asked", "told", "called"})
 _RELATIVES = frozenset({"who", "that", "which", "whom"})
 # Tokens after an inverted cue searched for the person its subject phrase ends in ('said Acme spokesman John
 # Doe', 'mused Blaze co-host Stu Burguiere').
@@ -261,7 +261,7 @@ def subject_of(verb: Token, quoted: Callable[[int], bool]) -> Token | None:
     clauses to the verb they join. The parser often hangs a word of the quote (or of a quoted title
     nearby) on the cue as its subject, hence the exclusion."""
     for _ in range(4):
-        deps = ("nsubj",) if verb.lower_ in _ADDRESSEE_PASSIVES else ("nsubj", "nsubjpass")
+        deps = ("nsubj",) if verb.lower_ in ADDRESSEE_PASSIVES else ("nsubj", "nsubjpass")
         subjects = [c for c in verb.children if c.dep_ in deps and not quoted(c.idx)]
         if subjects:  # the nearest one before the verb; after it only when inverted ('said Smith')
             before = [c for c in subjects if c.i < verb.i]
@@ -554,7 +554,18 @@ def is_cue(tok: Token) -> bool:
         return True
     if tok.lower_ not in CUE_FORMS or not tok.tag_.startswith("VB"):
         return False
+    if tok.lower_ == "beginning" and _opens_time(tok):
+        return False  # 'took to the airwaves beginning Wednesday night': when, not a speech verb
     return tok.lower_ not in _PUT_FORMS or any(c.lower_ == "it" and c.dep_ == "dobj" for c in tok.children)
+
+
+def _opens_time(tok: Token) -> bool:
+    """Whether a time expression follows ``tok`` ('beginning Wednesday night', 'beginning in 2017')."""
+    doc = tok.doc
+    nxt = doc[tok.i + 1] if tok.i + 1 < len(doc) else None
+    if nxt is not None and nxt.tag_ == "IN" and tok.i + 2 < len(doc):
+        nxt = doc[tok.i + 2]
+    return nxt is not None and nxt.ent_type_ in ("DATE", "TIME")
 
 
 def cue_in(doc: Doc, lo: int, hi: int) -> Token | None:

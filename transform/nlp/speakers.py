@@ -30,7 +30,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from spacy.tokens import Doc, Token
+from spacy.tokens import Doc, Span, Token
 
 from newswatch.models import SPEAKER_CONFIDENCE_LEVELS, Entity, Quote
 from transform.body_lines import body_line_mask
@@ -40,6 +40,7 @@ from transform.nlp.entity_mentions import is_dictionary_word
 from transform.nlp.names import PERSON_TITLES, PRONOUNS, entity_key
 from transform.nlp.quotes import QuotedSpan, is_quotation, quotation_bounds, quotation_text, quoted_spans
 from transform.nlp.speaker_context import (
+    ADDRESSEE_PASSIVES,
     DOCUMENT_NOUNS,
     PRONOUN_GENDERS,
     ArticleContext,
@@ -318,7 +319,8 @@ class _Finder:
             return self._introduced_by(lead, cap)
         if cues:
             return _Attribution(None, "according to" if cues[0].lower_ == "according" else cues[0].text)
-        return self._colon_name(span, line_start) or self._sentence_subject(span, chain, lo, hi)
+        return (self._colon_name(span, line_start) or self._person_before_colon(span)
+                or self._sentence_subject(span, chain, lo, hi))
 
     def _owner(self, chain: list[Token], span: QuotedSpan) -> _Attribution | None:
         """'Trump's claim that there were "thousands of shootings"': a quote inside a statement noun belongs
@@ -398,7 +400,11 @@ class _Finder:
             window = [t for t in window if not self.a.in_quote(t.idx)]
         else:
             window = list(doc[hi:cue.i]) + list(doc[cue.i + 1:min(len(doc), cue.i + 1 + after_cue)])
+        listeners = {t.i for c in cue.children if c.dep_ == "nsubjpass" and cue.lower_ in ADDRESSEE_PASSIVES
+                     for t in c.subtree}  # 'Trump was asked, "Why?"': who is asked is not who asks
         for tok in window:
+            if tok.i in listeners:
+                continue
             if subject is not None and _in_aside(tok, subject, participles_only=True):
                 continue  # 'Others, reacting to the Doe shooting, shouted': Doe only describes them
             if tok.i > cue.i and tok.dep_ == "mark" and tok.head.head.i == cue.i:
@@ -559,6 +565,33 @@ class _Finder:
             if entity is not None and entity.type == "PERSON":
                 return sent.root, "guess"
         return None, "guess"
+
+    def _verbless_lead(self, span: QuotedSpan) -> Span | None:
+        """The lead-in before a colon that opens ``span``'s line, when it has no verb ('Then, later that month
+        on ABC: "X"', 'Dana Cole, on the same show: "X"'), else None."""
+        a = self.a
+        line_start = a.text.rfind("\n", 0, span.outer_start) + 1
+        lead = a.text[line_start:span.outer_start].rstrip()
+        if not lead.endswith(":"):
+            return None
+        tokens = a.doc[a.token_at(line_start):a.token_at(line_start + len(lead) - 1) + 1]
+        return None if any(t.tag_.startswith("VB") or t.tag_ == "MD" for t in tokens) else tokens
+
+    def continues_after_lead(self, before: QuotedSpan, span: QuotedSpan) -> bool:
+        """Whether ``span`` follows a lead-in with no verb and no person in the paragraph after the quote
+        ``before`` ('Then, later that month on ABC: "X"'): a new occasion for the same speaker."""
+        a = self.a
+        lead = self._verbless_lead(span)
+        line_start = a.text.rfind("\n", 0, span.outer_start) + 1
+        previous_line = a.text.rfind("\n", 0, len(a.text[:line_start].rstrip())) + 1
+        return lead is not None and previous_line <= before.outer_end <= line_start \
+            and not any(t.ent_type_ == "PERSON" for t in lead)
+
+    def _person_before_colon(self, span: QuotedSpan) -> _Attribution | None:
+        """'Dana Cole, on the same show: "X"': the one person a verbless lead-in names."""
+        lead = self._verbless_lead(span)
+        people = {e.entity_id: e for t in lead or () if (e := self.a.entity_of(t)) is not None and e.type == "PERSON"}
+        return _Attribution(next(iter(people.values())), None, "sentence") if len(people) == 1 else None
 
     def _introducing_cue(self, span: QuotedSpan, lo: int, line_start: int) -> Token | None:
         """The cue of the clause that introduces a quote in its own sentence ('Clinton responds with, "X"',
@@ -745,7 +778,8 @@ def article_quotes(doc: Doc, ents: ArticleEntities, spans: Sequence[QuotedSpan] 
         if not is_quotation(text, span) or not body[span.open_mark]:
             continue
         found = finder.attribution(span)
-        if found is None and previous is not None and _continues(text, previous[0], span):
+        if found is None and previous is not None and (_continues(text, previous[0], span)
+                                                       or finder.continues_after_lead(previous[0], span)):
             found = _Attribution(previous[1].entity, previous[1].cue, _at_most(previous[1].level, "neighbour"))
         found = found or _Attribution(None, None)
         start, end = quotation_bounds(text, span)
