@@ -277,3 +277,15 @@ def test_a_common_word_opening_a_sentence_is_not_the_masthead_written_in_capital
                       "Monday.")
     assert [m.surface for m in a.mentions if m.entity_id == "time"] == ["TIME"]
     assert [q.speaker for q in a.quotes] == ["TIME"]
+
+
+def test_a_court_case_named_for_its_parties_is_neither_party(nlp):
+    """"Harper v. Harper" is a case, not a person: it must not take the surname "Harper" from the person
+    the article is about, whose later mentions stay theirs."""
+    a = analysed(nlp, "Donald Harper signed the deal in 1990. The terms surfaced in a 1992 state court case, "
+                      "Harper v. Harper, in which the couple fought over their agreement. Harper later "
+                      "said he had no regrets.")
+    case = next(e for e in a.entities if e.name == "Harper v. Harper")
+    assert case.type == "LAW"
+    assert "Harper" not in case.aliases
+    assert mentions_of(a, "donald harper") == ["Donald Harper", "Harper"]

@@ -242,6 +242,9 @@ def _label(doc: Doc, start: int, end: int, label: str) -> str:
     """The model's label, overruled where a name's form settles its type."""
     if end - start > 1 and doc[end - 1].lower_ in CORPORATE_SUFFIXES:
         return "ORG"
+    if end - start > 2 and any(t.text == "v." for t in doc[start + 1:end - 1]):
+        return "LAW"  # "Trump v. Trump", "Roe v. Wade": a case, named for its parties, is neither of them (a
+        # fixture is written "Leeds v Chelsea", without the point)
     if label == "PERSON" and end - start == 1 and len(doc[start].text) >= 2 and doc[start].text.isupper() \
             and doc[start].is_alpha:
         return "ORG"  # "TIME wrote", "NASA said": body text writes people's names in lower case, acronyms not
