@@ -7,7 +7,8 @@ import pytest
 from newswatch.models import ArticleAnalysis, Entity
 from transform.body_lines import body_line_mask, is_heading_like
 from transform.nlp.analysis import analyses_of_articles, load_pipeline
-from transform.nlp.entities import article_entities, entity_key
+from transform.nlp.entities import _grouped, article_entities, entity_key
+from transform.nlp.entity_mentions import NameCandidate, name_candidates
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +26,10 @@ def analysed(nlp, text: str, title: str | None = None) -> ArticleAnalysis:
 
 def entity_rows(analysis: ArticleAnalysis) -> set[Entity]:
     return set(analysis.entities)
+
+
+def entity(analysis: ArticleAnalysis, entity_id: str) -> Entity:
+    return next(e for e in analysis.entities if e.entity_id == entity_id)
 
 
 def mentions_of(analysis: ArticleAnalysis, entity_id: str) -> list[str]:
@@ -288,4 +293,60 @@ def test_a_court_case_named_for_its_parties_is_neither_party(nlp):
     case = next(e for e in a.entities if e.name == "Harper v. Harper")
     assert case.type == "LAW"
     assert "Harper" not in case.aliases
+    assert mentions_of(a, "donald harper") == ["Donald Harper", "Harper"]
+
+
+def test_that_opening_a_clause_does_not_make_the_surname_after_it_an_organisation(nlp):
+    """'a contest that Walden must win': "that" opens a clause; it is no determiner of the name, which
+    would count as evidence of an organisation ("the Tribune")."""
+    text = "Senator Bernie Walden led the polls. The primary is a contest that Walden must win."
+    found = {c.surface: c for c in name_candidates(nlp(text), None, False, text)}
+    assert found["Walden"].determined is False
+    text = "The Tribune said the Walden plan would fail."
+    assert {c.surface: c for c in name_candidates(nlp(text), None, False, text)}["Tribune"].determined
+
+
+def test_a_title_and_a_surname_the_model_calls_an_organisation_are_the_person(nlp):
+    """'"General Petraeus got in trouble"': a title before a word that is no common word ("General Motors"
+    keeps its own row) names the person the article calls David Petraeus."""
+    a = analysed(nlp, "Retired general David Petraeus spoke on Monday. Donald Harper claimed that \"General Petraeus "
+                      "got in trouble for far less,\" but Petraeus acknowledged that he knew the rules. General Motors "
+                      "said nothing.")
+    assert mentions_of(a, "david petraeus") == ["David Petraeus", "Petraeus", "Petraeus"]
+    assert entity(a, "general motors").type == "ORG"
+
+
+def test_a_surname_the_model_calls_a_nationality_is_the_person(nlp):
+    a = analysed(nlp, "Pate supported Charlie Crist in that election. Rubio's catch phrase in that election against "
+                      "Crist was that Crist \"would say or do anything.\" He raised money from Crist donors.")
+    assert mentions_of(a, "charlie crist") == ["Charlie Crist", "Crist", "Crist", "Crist"]
+    assert not any(e.type == "NORP" for e in a.entities)
+
+
+def test_an_inverted_said_or_a_gerund_opening_a_sentence_is_not_a_first_name(nlp):
+    a = analysed(nlp, "James Comey spoke in the hall. Said Comey, \"The thought that an error was made is wrong.\"")
+    assert [e.name for e in a.entities] == ["James Comey"]
+    a = analysed(nlp, "Voters were angry. Bashing Harper may be job one, but the party needs a plan of its own.")
+    assert [e.name for e in a.entities] == ["Harper"]
+
+
+def test_a_surname_a_person_speaks_under_is_theirs_not_a_body_named_after_them():
+    """"Harper University" ... "Harper" (which the model calls an organisation there) ... "Harper said":
+    the short name goes to the person the text has speak, not to the university named before it."""
+    def cand(start: int, surface: str, label: str, speaks: bool = False) -> NameCandidate:
+        return NameCandidate(start, start + len(surface), surface, label, entity_key(surface), False, False,
+                             speaks=speaks)
+
+    groups = _grouped([cand(0, "Donald Harper", "PERSON"), cand(40, "Harper University", "ORG"),
+                       *(cand(start, "Harper", "ORG") for start in (90, 110, 130)),
+                       cand(150, "Harper", "PERSON", speaks=True)])
+    assert sorted(([c.start for c in g], t) for g, t in groups) == [([0, 90, 110, 130, 150], "PERSON"), ([40], "ORG")]
+
+
+def test_a_persons_surname_before_a_common_noun_names_a_thing_not_a_person(nlp):
+    """"the Harper Shuttle", which the model calls a person: the article's Donald Harper gives the surname,
+    "shuttle" is a common word, and nothing treats the name as a person's."""
+    a = analysed(nlp, "The planes of the Harper Shuttle were old. Donald Harper bought the Harper Shuttle in 1989. "
+                      "Harper said the planes were safe.")
+    assert entity(a, "harper shuttle").type != "PERSON"
     assert mentions_of(a, "donald harper") == ["Donald Harper", "Harper"]

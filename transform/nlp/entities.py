@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from spacy.tokens import Doc, Token
 
 from newswatch.models import Entity, Mention
 from transform.body_lines import body_line_mask, is_headline_case
-from transform.nlp.entity_mentions import NameCandidate, name_candidates
+from transform.nlp.entity_mentions import NameCandidate, is_dictionary_word, name_candidates
 from transform.nlp.names import COUNTRIES, TITLE_LINKS, entity_key, name_tokens
 
 __all__ = ["ArticleEntities", "article_entities", "entity_key", "name_tokens", "with_person_mention"]
@@ -119,7 +119,8 @@ def _acronym(tokens: list[str]) -> str:
     return "".join(t[0] for t in tokens if t not in TITLE_LINKS)
 
 
-def _grouped(cands: list[NameCandidate], text: str = "") -> list[tuple[list[NameCandidate], str]]:
+def _grouped(cands: list[NameCandidate], text: str = "",
+             common: Callable[[str], bool] = lambda word: True) -> list[tuple[list[NameCandidate], str]]:
     """Mentions grouped into entities, with each entity's type.
 
     A group is one key, plus the partial names ("Trump", "Jong Un") and acronyms ("FBI") of a fuller name
@@ -128,7 +129,9 @@ def _grouped(cands: list[NameCandidate], text: str = "") -> list[tuple[list[Name
     fuller name's type: "Donald Trump" decides that the "Trump" the model calls ORG is the person, unless
     the text itself treats the short name as an organisation ("the Trump", "the firm Trump"). An
     organisation's prefix joins the longer name only when the longer one came first. A
-    fuller name introduced as dead ("the late X") gets the partial name only when no other fits.
+    fuller name introduced as dead ("the late X") gets the partial name only when no other fits. A surname
+    the model calls a nationality or group joins the person unless it is a common word (``common``):
+    "Crist" is Charlie Crist's, "English" is not Gary English's.
     """
     by_key: dict[str, list[NameCandidate]] = defaultdict(list)
     for c in cands:
@@ -150,6 +153,16 @@ def _grouped(cands: list[NameCandidate], text: str = "") -> list[tuple[list[Name
                 and types[toks[-1]] == "PERSON" and size[toks[-1]] >= size[L]
                 and all(w[:1].isupper() and w.isalpha() for c in v[:1] for w in c.surface.split())):
             types[L] = "PERSON"
+    # A person's surname followed by a common noun ("Trump Tower", "the Obama White House", "Trump Shuttle")
+    # is something named after the person, whatever the model says, unless the text treats it as a person:
+    # a title, a verb of saying, or the last word alone as a name ("Scott Walker" ... "Walker said").
+    surnames = {k.split()[-1] for k, t in types.items() if t == "PERSON" and len(k.split()) > 1}
+    for L, v in by_key.items():
+        toks = L.split()
+        if (types[L] == "PERSON" and len(toks) > 1 and toks[0] in surnames and common(toks[-1])
+                and toks[-1] not in by_key and not any(c.titled or c.addressed or c.speaks for c in v)):
+            others = Counter(c.label for c in v if c.label != "PERSON")
+            types[L] = others.most_common(1)[0][0] if others else "ORG"
     keys = sorted(by_key, key=lambda k: -len(k.split()))
     # An organisation's short form follows its full name ("Acme Holdings" ... "Acme"); a longer name first
     # seen after the short one is something of the organisation's ("the Clarion" ... "Clarion Best Books").
@@ -161,11 +174,17 @@ def _grouped(cands: list[NameCandidate], text: str = "") -> list[tuple[list[Name
                     and ((types[L] == "PERSON" and _contains(L.split(), toks)
                           and (person_votes[k] or (types[k] == "ORG" and (size[L] >= size[k] or not org_like[k]))
                                or (types[k] in ("GPE", "LOC", "FAC") and not place_like[k] and k not in COUNTRIES)
+                               or (types[k] == "NORP" and not common(k))
                                or types[k] not in ("ORG", "GPE", "LOC", "NORP", "FAC")))
                          or (types[L] == "ORG" and types[k] == "ORG" and first_at[L] <= first_at[k]
                              and (L.split()[:len(toks)] == toks or (L.split()[-len(toks):] == toks and org_like[k])))
                          or (len(toks) == 1 and len(k) >= 2 and types[L] in ("ORG", "GPE", "LOC", "FAC")
                              and _acronym(L.split()) == k))]
+    for k in keys:  # a surname the text also gives a person ("Trump said") is the person's, not the short form
+        # of a body named after them ("Trump University" ... "Trump")
+        people = [L for L in heads[k] if types[L] == "PERSON"]
+        if people and person_votes[k]:
+            heads[k] = people
     groups: dict[str, list[NameCandidate]] = {k: list(by_key[k]) for k in keys if not heads[k]}
     body_starts = {k: sorted(c.start for c in by_key[k] if not c.in_title) for k in keys}
     late = {k for k in keys if text and any(_introduced_as_late(text, c.start) for c in by_key[k] if not c.in_title)}
@@ -254,7 +273,7 @@ def article_entities(doc: Doc, title_doc: Doc | None = None, quoted: Sequence[tu
             body_keys = {c.key for c in cands}
             title_cands = [c for c in title_cands if c.key in body_keys]
         cands += title_cands
-    typed = _grouped(cands, text)
+    typed = _grouped(cands, text, lambda word: is_dictionary_word(doc.vocab, word))
     groups = [g for g, _ in typed]
     names = [_canonical(g, quoted) for g in groups]
     types = [t for _, t in typed]

@@ -195,6 +195,10 @@ def _article_of_name(doc: Doc, start: int, end: int) -> bool:
             and not doc[start - 1].is_quote and not doc[start - 1].is_space and not doc[start - 1].is_punct)
 
 
+# Irregular past forms of speech verbs that open an inverted attribution ('Said Comey, "X"').
+_PAST_CUES = frozenset({"said", "told", "wrote", "spoke", "put"})
+
+
 def _trimmed(doc: Doc, start: int, end: int, label: str) -> tuple[int, int, bool] | None:
     """Token bounds of a name inside (part of) an NER span, without determiners, titles and possessives.
 
@@ -207,9 +211,11 @@ def _trimmed(doc: Doc, start: int, end: int, label: str) -> tuple[int, int, bool
                            or (doc[start].is_lower and start + 1 < end and doc[start + 1].text == "-"
                                and doc[start].lower_ not in NAME_PARTICLES)):
         start += 1  # "the United States", "ex-England" (but "al-Aqsa"): a name starts at its first capital
-    if (label == "PERSON" and start < end - 1 and doc[start].is_sent_start and doc[start].lower_ in CUE_FORMS
-            and doc[start].lower_.endswith("ed")):
-        start += 1  # 'Stated Stone:', 'Continued Stone:': an inverted cue opening the line is not a first name
+    if label == "PERSON" and start < end - 1 and doc[start].is_sent_start and (
+            doc[start].lower_ in CUE_FORMS and (doc[start].lower_.endswith("ed") or doc[start].lower_ in _PAST_CUES)
+            or doc[start].lower_.endswith("ing") and _dictionary_word(doc, start)):
+        start += 1  # 'Stated Stone:', 'Said Comey, "X"': an inverted cue opening the line is not a first name;
+        # nor is a gerund that opens the sentence ('Bashing Trump may be job one')
     while start < end - 1 and (doc[start].lower_ in MONTHS and label != "PERSON"
                                 or doc[start].lower_ in WEEKDAYS and label in ("GPE", "LOC", "NORP", "FAC")):
         start += 1  # "September Treasury"; but "Sunday Times" and "Saturday Night Live" keep their day
@@ -220,6 +226,10 @@ def _trimmed(doc: Doc, start: int, end: int, label: str) -> tuple[int, int, bool
         title_end += 1
     if title_end > start and doc[title_end].text[:1].isupper() and doc[title_end].lower_ not in TITLE_LINKS:
         start, titled = title_end, True
+    elif (label != "PERSON" and end - start == 2 and doc[start].lower_.rstrip(".") in PERSON_TITLES
+          and doc[start + 1].text[:1].isupper() and doc[start + 1].is_alpha and not _dictionary_word(doc, start + 1)):
+        start, titled = start + 1, True  # "General Petraeus" called an organisation: a title and a surname (but
+        # "General Motors", "State Farm": the word after the title is a common one)
     while end > start and (doc[end - 1].tag_ == "POS" or doc[end - 1].is_punct or doc[end - 1].is_space
                            or doc[end - 1].lower_ in _POSSESSIVE_TOKENS or doc[end - 1].like_num
                            or (doc[end - 1].is_lower and end - start > 1 and not _hyphenated(doc, doc[end - 1]))):
@@ -327,8 +337,8 @@ def _country_after(doc: Doc, end: int) -> bool:
 def _determined(doc: Doc, start: int, end: int) -> bool:
     """Whether a determiner stands before the name and the name is not the modifier of a noun after it:
     "the Tribune said" treats the name as a thing's, "the Obama administration" does not."""
-    if start == 0 or doc[start - 1].lower_ not in DETERMINERS:
-        return False
+    if start == 0 or doc[start - 1].lower_ not in DETERMINERS or doc[start - 1].tag_ in ("WDT", "IN"):
+        return False  # 'a contest that Sanders must win': "that" opens a clause, it determines no name
     return not (end < len(doc) and doc[end].is_lower and doc[end].tag_ in ("NN", "NNS"))
 
 
