@@ -129,6 +129,8 @@ def test_results_come_back_in_order_and_empty_texts_are_fine(nlp):
     ("Donald Trump`s", "donald trump"),
     ("People’s Daily", "people daily"),
     ("Workers’ Tribune", "workers tribune"),
+    ("Martin O’Malley", "martin o malley"),  # the surname keeps its "O", as it does alone
+    ("O'Malley", "o malley"),
 ])
 def test_entity_keys_ignore_case_accents_initials_hyphens_and_legal_forms(name, key):
     assert entity_key(name) == key
@@ -350,3 +352,10 @@ def test_a_persons_surname_before_a_common_noun_names_a_thing_not_a_person(nlp):
                       "Harper said the planes were safe.")
     assert entity(a, "harper shuttle").type != "PERSON"
     assert mentions_of(a, "donald harper") == ["Donald Harper", "Harper"]
+
+
+def test_a_surname_with_an_apostrophe_is_one_person_with_the_full_name(nlp):
+    a = analysed(nlp, "Democratic candidate Martin O’Malley is shifting staff to Iowa as his campaign struggles to "
+                      "raise money. Through September, O’Malley had raised $3.2 million. O’Malley’s move was first "
+                      "reported by the Gazette.")
+    assert mentions_of(a, "martin o malley") == ["Martin O’Malley", "O’Malley", "O’Malley"]

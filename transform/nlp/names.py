@@ -145,7 +145,8 @@ def entity_key(name: str) -> str:
         tokens = tokens[1:]
     while len(tokens) > 1 and tokens[-1] in _LEGAL_FORM_TOKENS:
         tokens = tokens[:-1]
-    if len(tokens) > 2:
-        tokens = [t for k, t in enumerate(tokens) if len(t) > 1 or k in (0, len(tokens) - 1)]
+    if len(tokens) > 2:  # "Donald J. Trump"; but the "O" of "Martin O'Malley" is part of the surname
+        glued = {m.group(1).casefold() for m in re.finditer(rf"\b([^\W\d_])[{APOSTROPHES}][^\W\d_]", name)}
+        tokens = [t for k, t in enumerate(tokens) if len(t) > 1 or k in (0, len(tokens) - 1) or t in glued]
     key = " ".join(tokens)
     return KEY_ALIASES.get(key, key)
