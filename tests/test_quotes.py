@@ -479,6 +479,10 @@ def test_a_description_continues_a_run_of_pronoun_subjects_not_the_person_named_
                       "weighed in on the American race, speaking highly of Dana Cole in remarks after the event.\n\n"
                       "''There is no doubt that he is a very bright man,'' the Russian leader said.")
     assert [q.speaker for q in a.quotes] == ["Ivan Sorokin"]
+    # a title still goes first: "the senator" is the person introduced as "Sen. ...", not whom "he" is
+    a = analysed(nlp, "Tom Berg met reporters on Monday. He spoke after Sen. Bob Jones left the hall.\n\n\"We will "
+                      "pass the bill,\" the senator said.")
+    assert [q.speaker for q in a.quotes] == ["Bob Jones"]
 
 
 def test_who_is_asked_a_question_is_not_who_asks_it(nlp):
