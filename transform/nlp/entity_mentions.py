@@ -515,14 +515,21 @@ def _spelled_out(text: str, acronym: str) -> bool:
 # capitals are names written in capitals (datelines: "NABLUS , West Bank"), not acronyms.
 MAX_PLACE_ACRONYM = 4
 # Prepositions after which a name is a place ("in AI" aside, acronyms of places are used there).
-_LOCATIVE = frozenset("in at from to into across near outside inside throughout around across via".split())
+# Prepositions that put an acronym where only places go. Not "in", "to", "into" or "at": fields and
+# technologies follow them as often ("invest in AI", "access to AI", "at AI labs").
+_LOCATIVE = frozenset("from across near outside inside throughout around via".split())
 
 
 def _used_as_place(doc: Doc, surface: str) -> bool:
-    """Whether the text puts ``surface`` where places go: after a locative preposition, or as "X-based"."""
+    """Whether the text puts an acronym where places go: after a locative preposition and not as the modifier
+    of a common noun after it ("from AI models" is not a place), or as "X-based"."""
     for tok in doc:
-        if tok.text == surface and tok.i > 0 and (doc[tok.i - 1].lower_ in _LOCATIVE
-                                                  or doc[tok.i + 1:tok.i + 3].text.lower() == "-based"):
+        if tok.text != surface or tok.i == 0:
+            continue
+        if doc[tok.i + 1:tok.i + 3].text.lower() == "-based":
+            return True
+        modifies = tok.i + 1 < len(doc) and doc[tok.i + 1].is_lower and doc[tok.i + 1].tag_ in ("NN", "NNS")
+        if doc[tok.i - 1].lower_ in _LOCATIVE and not modifies:
             return True
     return False
 
