@@ -516,8 +516,10 @@ def _spelled_out(text: str, acronym: str) -> bool:
 MAX_PLACE_ACRONYM = 4
 # Prepositions after which a name is a place ("in AI" aside, acronyms of places are used there).
 # Prepositions that put an acronym where only places go. Not "in", "to", "into" or "at": fields and
-# technologies follow them as often ("invest in AI", "access to AI", "at AI labs").
+# technologies follow them as often ("invest in AI", "access to AI", "at AI labs"), unless the acronym is
+# written with points, as place names are and fields hardly ever ("in D.C.").
 _LOCATIVE = frozenset("from across near outside inside throughout around via".split())
+_FIELD_PREPOSITIONS = frozenset("in to into at".split())
 
 
 def _used_as_place(doc: Doc, surface: str) -> bool:
@@ -529,7 +531,8 @@ def _used_as_place(doc: Doc, surface: str) -> bool:
         if doc[tok.i + 1:tok.i + 3].text.lower() == "-based":
             return True
         modifies = tok.i + 1 < len(doc) and doc[tok.i + 1].is_lower and doc[tok.i + 1].tag_ in ("NN", "NNS")
-        if doc[tok.i - 1].lower_ in _LOCATIVE and not modifies:
+        places = _LOCATIVE | _FIELD_PREPOSITIONS if "." in surface else _LOCATIVE  # "in D.C.": written as a place
+        if doc[tok.i - 1].lower_ in places and not modifies:
             return True
     return False
 
