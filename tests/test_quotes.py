@@ -507,3 +507,13 @@ def test_a_lead_in_with_no_verb_goes_on_with_the_last_speaker(nlp):
                       "Gazette in October.\n\nThen, later that month on ABC: \"I never said we made a mistake.\"\n\n"
                       "Dana Cole, on the same show: \"He said it twice.\"")
     assert [q.speaker for q in a.quotes] == ["Tom Berg", "Tom Berg", "Dana Cole"]
+
+
+def test_a_supporter_employee_or_resident_speaks_for_themselves_not_for_the_name_before_them(nlp):
+    """'a Harper supporter said' is not Harper's words, nor is a company's employee the company; an aide
+    speaks for the principal, as a spokesperson does."""
+    a = analysed(nlp, "Donald Harper held a rally on Monday.\n\n\"He is the only one who listens,\" a Harper supporter "
+                      "said.\n\n\"They have no plan,\" a Salesforce employee told the Gazette.\n\n\"If the towns could "
+                      "hear each other, they might take heart,\" said the Yasuj resident.\n\n\"We will release the plan "
+                      "next week,\" a Harper aide said.")
+    assert [q.speaker for q in a.quotes] == ["", "", "", "Donald Harper"]

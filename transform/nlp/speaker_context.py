@@ -332,6 +332,15 @@ PERSON_NOUNS = frozenset(
     father son daughter wife husband brother sister child student worker employee executive chief head
     strategist""".split()
 )
+# People a name before them only describes, who do not speak for it: "a Trump supporter", "a Yasuj
+# resident", "a Salesforce employee" say their own words, not Trump's, the town's or the company's (an
+# aide, adviser or staffer speaks for the principal, as a spokesperson does).
+BYSTANDER_NOUNS = frozenset(
+    """supporter supporters voter voters resident residents fan fans critic critics friend friends neighbour
+    neighbor neighbours neighbors student students worker workers employee employees parent parents customer
+    customers user users viewer viewers reader readers listener listeners rival rivals opponent opponents
+    protester protesters native natives""".split()
+)
 _AGENT_ENDING = re.compile(r"(?:ist|ian|eer|or|er|man|woman|person)s?$")
 
 
@@ -406,7 +415,7 @@ class SpeakerResolver:
         for child in tok.children:  # "a spokesman, Brian Fallon"; "Time magazine"; "the Clinton campaign"
             if child.dep_ in ("appos", "compound") and (entity := a.entity_of(child)) is not None:
                 if entity.type in ("PERSON", "ORG") and (child.dep_ == "appos" or tok.lower_ in SPOKES_NOUNS
-                                                         or tok.lower_ not in ROLE_NOUNS):
+                                                         or tok.lower_ not in ROLE_NOUNS | BYSTANDER_NOUNS):
                     return entity
         if tok.tag_ == "PRP":
             if tok.lower_ not in PRONOUN_GENDERS:

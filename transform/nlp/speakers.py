@@ -41,6 +41,7 @@ from transform.nlp.names import PERSON_TITLES, PRONOUNS, entity_key
 from transform.nlp.quotes import QuotedSpan, is_quotation, quotation_bounds, quotation_text, quoted_spans
 from transform.nlp.speaker_context import (
     ADDRESSEE_PASSIVES,
+    BYSTANDER_NOUNS,
     DOCUMENT_NOUNS,
     PRONOUN_GENDERS,
     ArticleContext,
@@ -364,6 +365,9 @@ class _Finder:
         Doe's words); a subject that takes in the quote itself is a misparse, and names nobody."""
         if subject.left_edge.i < hi and lo <= subject.right_edge.i or not subject.tag_.startswith("NN"):
             return None  # a subject that takes in the quote, or is no noun ('Of Carson, Levine ... said'): a misparse
+        if subject.lower_ in BYSTANDER_NOUNS:
+            return None  # 'a Salesforce employee told', 'the Yasuj resident said': what describes them, not whom
+            # they speak for
         says = subject.lower_ in STATEMENT_NOUNS or subject.lower_ in DOCUMENT_NOUNS
         for tok in subject.subtree:
             if _in_aside(tok, subject):
@@ -402,9 +406,10 @@ class _Finder:
             window = list(doc[hi:cue.i]) + list(doc[cue.i + 1:min(len(doc), cue.i + 1 + after_cue)])
         listeners = {t.i for c in cue.children if c.dep_ == "nsubjpass" and cue.lower_ in ADDRESSEE_PASSIVES
                      for t in c.subtree}  # 'Trump was asked, "Why?"': who is asked is not who asks
+        described = {t.i for t in subject.subtree} if subject is not None and subject.lower_ in BYSTANDER_NOUNS else set()
         for tok in window:
-            if tok.i in listeners:
-                continue
+            if tok.i in listeners or tok.i in described:
+                continue  # 'a Salesforce employee told': the company only describes who speaks
             if subject is not None and _in_aside(tok, subject, participles_only=True):
                 continue  # 'Others, reacting to the Doe shooting, shouted': Doe only describes them
             if tok.i > cue.i and tok.dep_ == "mark" and tok.head.head.i == cue.i:
