@@ -359,3 +359,11 @@ def test_a_surname_with_an_apostrophe_is_one_person_with_the_full_name(nlp):
                       "raise money. Through September, O’Malley had raised $3.2 million. O’Malley’s move was first "
                       "reported by the Gazette.")
     assert mentions_of(a, "martin o malley") == ["Martin O’Malley", "O’Malley", "O’Malley"]
+
+
+def test_a_letter_ending_a_sentence_and_the_word_opening_the_next_are_no_name(nlp):
+    """'posted on X. Amid the row': the model's PERSON "X. Amid" crosses a sentence break at a preposition;
+    an initial and a surname ("P. Simmons") is still a person."""
+    a = analysed(nlp, "The minister posted the statement on X. Amid the row, the party called a meeting. P. Simmons "
+                      "won the race.")
+    assert [(e.name, e.type) for e in a.entities] == [("P. Simmons", "PERSON")]

@@ -234,8 +234,14 @@ def _trimmed(doc: Doc, start: int, end: int, label: str) -> tuple[int, int, bool
                            or doc[end - 1].lower_ in _POSSESSIVE_TOKENS or doc[end - 1].like_num
                            or (doc[end - 1].is_lower and end - start > 1 and not _hyphenated(doc, doc[end - 1]))):
         end -= 1  # "Kim Jong Un's", "Durham 114", "Interfax news agency"
+    if label == "PERSON":  # 'posted on X. Amid the row': a function word opening the next sentence ends the name
+        end = next((k for k in range(start + 1, end) if doc[k].tag_ in _FUNCTION_TAGS and doc[k].is_sent_start), end)
+        end = next((k for k in range(start + 1, end) if doc[k].tag_ in _FUNCTION_TAGS and doc[k - 1].text.endswith(".")
+                    and len(doc[k - 1].text) <= 2), end)
     if end <= start or not any(c.isupper() for c in doc[start:end].text):
         return None
+    if end - start == 1 and len(doc[start].text.rstrip(".")) == 1:
+        return None  # a lone initial is no name
     return start, end, titled
 
 
@@ -572,16 +578,28 @@ def _with_table_teams(text: str, found: list[NameCandidate], body: list[bool] | 
     return out
 
 
+_FUNCTION_TAGS = frozenset({"IN", "DT", "RB", "CC", "TO", "MD", "PRP", "WRB", "WDT"})
+
+
+def _function_word(doc: Doc, start: int, end: int) -> bool:
+    """Whether the word at characters ``start:end`` is tagged as a function word ("posted on X. Amid the
+    row, ...": a preposition opening a sentence, not a surname after an initial)."""
+    span = doc.char_span(start, end)
+    return span is not None and span[0].tag_ in _FUNCTION_TAGS
+
+
 def _initialled_names(doc: Doc, text: str, found: list[NameCandidate], body: list[bool] | None,
                       lower_words: frozenset[str] | None) -> list[NameCandidate]:
     """People written as an initial and a surname, or on a ranked results line, that no other mention
-    covers. The surname after an initial must be neither a dictionary word nor a word the text also writes
-    in lower case ("Plan B. Then they ..."), so a sentence break is not a name."""
+    covers. The surname after an initial must be neither a dictionary word, nor a word the text also writes
+    in lower case ("Plan B. Then they ..."), nor one the tagger calls a function word ("on X. Amid ..."),
+    so a sentence break is not a name."""
     lower = frozenset(_LOWER_WORD.findall(text)) if lower_words is None else lower_words
     table = doc.vocab.lookups.get_table(DICTIONARY_TABLE) if doc.vocab.lookups.has_table(DICTIONARY_TABLE) else {}
     taken = [(c.start, c.end) for c in found]
     spans = [(*m.span(), False) for m in _INITIALLED.finditer(text)
-             if m.group(2).lower() not in lower and m.group(2).lower() not in table]
+             if m.group(2).lower() not in lower and m.group(2).lower() not in table
+             and not _function_word(doc, m.start(2), m.end(2))]
     spans += [(*m.span(1), True) for m in _RANKED.finditer(text) if entity_key(m.group(2)) in COUNTRIES]
     out = []
     for a, b, ranked in sorted(spans):
