@@ -367,3 +367,12 @@ def test_a_letter_ending_a_sentence_and_the_word_opening_the_next_are_no_name(nl
     a = analysed(nlp, "The minister posted the statement on X. Amid the row, the party called a meeting. P. Simmons "
                       "won the race.")
     assert [(e.name, e.type) for e in a.entities] == [("P. Simmons", "PERSON")]
+
+
+def test_a_name_with_a_capital_inside_a_word_is_a_brand_not_a_person(nlp):
+    """"XPeng", which the model calls a person, writes a capital inside the word as brands do; a name prefix
+    ("McConnell") explains one in a person's name."""
+    a = analysed(nlp, "Founded in 2015 as a nonprofit, OpenAI promised to develop AI in the way that is most likely "
+                      "to benefit humanity. XPeng and TikTok declined to comment, and Mitch McConnell said nothing.")
+    assert {(e.name, e.type) for e in a.entities} == {("OpenAI", "ORG"), ("XPeng", "ORG"), ("TikTok", "ORG"),
+                                                      ("Mitch McConnell", "PERSON")}

@@ -240,8 +240,8 @@ def _trimmed(doc: Doc, start: int, end: int, label: str) -> tuple[int, int, bool
                     and len(doc[k - 1].text) <= 2), end)
     if end <= start or not any(c.isupper() for c in doc[start:end].text):
         return None
-    if end - start == 1 and len(doc[start].text.rstrip(".")) == 1:
-        return None  # a lone initial is no name
+    if label == "PERSON" and end - start == 1 and len(doc[start].text.rstrip(".")) == 1:
+        return None  # a lone initial is no person's name (but "X" is a platform's)
     return start, end, titled
 
 
@@ -254,6 +254,11 @@ def _surface_bounds(doc: Doc, text: str, start: int, end: int) -> tuple[int, int
     return a, b
 
 
+# A word with a capital inside it that no name prefix explains ("OpenAI", "TikTok", "XPeng", "JPMorgan").
+_BRAND_CASE = re.compile(r"(?!(?:Mc|Mac|De|Di|Da|Du|Del|Della|La|Le|Ja|Van|Von|St|Fitz|Ben|Bin|Abu|Al|El)[A-Z])"
+                         r"(?:[A-Z]{2,}[a-z]|[A-Z]?[a-z]+[A-Z])")
+
+
 def _label(doc: Doc, start: int, end: int, label: str) -> str:
     """The model's label, overruled where a name's form settles its type."""
     if end - start > 1 and doc[end - 1].lower_ in CORPORATE_SUFFIXES:
@@ -264,6 +269,9 @@ def _label(doc: Doc, start: int, end: int, label: str) -> str:
     if label == "PERSON" and end - start == 1 and len(doc[start].text) >= 2 and doc[start].text.isupper() \
             and doc[start].is_alpha:
         return "ORG"  # "TIME wrote", "NASA said": body text writes people's names in lower case, acronyms not
+    if label == "PERSON" and any(_BRAND_CASE.match(t.text) for t in doc[start:end]):
+        return "ORG"  # "OpenAI", "XPeng", "YouTube Kids": a capital inside a word, as brands write it (but
+        # "McConnell", "DeSantis", "LeBron" are people's)
     return label
 
 
