@@ -197,6 +197,8 @@ def _article_of_name(doc: Doc, start: int, end: int) -> bool:
 
 # Irregular past forms of speech verbs that open an inverted attribution ('Said Comey, "X"').
 _PAST_CUES = frozenset({"said", "told", "wrote", "spoke", "put"})
+# Tags of words that are never part of a name, though capitalised at a sentence start ("Amid", "Then").
+_FUNCTION_TAGS = frozenset({"IN", "DT", "RB", "CC", "TO", "MD", "PRP", "WRB", "WDT"})
 
 
 def _trimmed(doc: Doc, start: int, end: int, label: str) -> tuple[int, int, bool] | None:
@@ -584,9 +586,6 @@ def _with_table_teams(text: str, found: list[NameCandidate], body: list[bool] | 
         out = [c for c in out if not (c.start < b and a < c.end)]
         out.append(NameCandidate(a, b, surface, "ORG", key, False, False, tabled=True))
     return out
-
-
-_FUNCTION_TAGS = frozenset({"IN", "DT", "RB", "CC", "TO", "MD", "PRP", "WRB", "WDT"})
 
 
 def _function_word(doc: Doc, start: int, end: int) -> bool:
