@@ -636,7 +636,7 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str
     midsentence: set[str] | None = None  # built on first need: most mentions are not in question
     lower_words: frozenset[str] | None = None
     person_words: set[str] | None = None
-    acronym_verdicts: dict[str, bool] = {}
+    acronym_verdicts: dict[tuple[str, bool], bool] = {}
     widened_to = -1  # the end of the last span widened over tokens of the next entity
     for ent in doc.ents:
         if ent.label_ not in ENTITY_LABELS or ent.start < widened_to:
@@ -664,11 +664,11 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str
                 if surface.isupper() and key not in COUNTRIES and key not in KEY_ALIASES.values():
                     if _counted(doc, start):
                         continue  # "his 121 RBI", "three GB": a unit or a common noun, counted
-                    if surface not in acronym_verdicts:
-                        acronym_verdicts[surface] = _spelled_out(text, surface) or (
-                            ent.label_ in ("GPE", "LOC") and len(surface) <= MAX_PLACE_ACRONYM
-                            and not _used_as_place(doc, surface))
-                    if acronym_verdicts[surface]:
+                    verdict = (surface, ent.label_ in ("GPE", "LOC"))  # the model's label varies by mention
+                    if verdict not in acronym_verdicts:
+                        acronym_verdicts[verdict] = _spelled_out(text, surface) or (
+                            verdict[1] and len(surface) <= MAX_PLACE_ACRONYM and not _used_as_place(doc, surface))
+                    if acronym_verdicts[verdict]:
                         continue  # "AI is changing how banks hire": a common noun, and not a place
                 if _opens_sentence(doc, start) and not doc[start].is_upper:
                     if lower_words is None:
