@@ -379,12 +379,15 @@ def test_a_name_with_a_capital_inside_a_word_is_a_brand_not_a_person(nlp):
                                                       ("Mitch McConnell", "PERSON")}
 
 
-def test_an_acronym_typed_as_a_place_is_judged_on_every_mention_whatever_label_came_first(nlp):
-    """The model calls the first "AI" an organisation and the next ones places: the place-typed mentions of
-    an acronym the text never uses as a place are dropped even after the first verdict was about an ORG."""
+def test_an_acronym_the_model_mostly_types_as_a_place_is_judged_on_all_its_mentions(nlp):
+    """The model calls the first "AI" an organisation and the next two places, and the text never uses it as
+    one: a common noun, under every label. An acronym mostly typed an organisation stays one."""
     text = "Powerful AI systems will arrive soon. Leaders argued that AI will unlock medicine and that AI helps."
     doc = nlp(text)
     at = [t.i for t in doc if t.text == "AI"]
     doc.ents = [Span(doc, at[0], at[0] + 1, label="ORG"), Span(doc, at[1], at[1] + 1, label="GPE"),
                 Span(doc, at[2], at[2] + 1, label="GPE")]
-    assert [(c.surface, c.label) for c in name_candidates(doc, None, False, text)] == [("AI", "ORG")]
+    assert name_candidates(doc, None, False, text) == []
+    doc.ents = [Span(doc, at[0], at[0] + 1, label="ORG"), Span(doc, at[1], at[1] + 1, label="ORG"),
+                Span(doc, at[2], at[2] + 1, label="GPE")]
+    assert [c.label for c in name_candidates(doc, None, False, text)] == ["ORG", "ORG", "GPE"]

@@ -538,6 +538,13 @@ _LOCATIVE = frozenset("from across near outside inside throughout around via".sp
 _FIELD_PREPOSITIONS = frozenset("in to into at".split())
 
 
+def _mostly_placed(doc: Doc, surface: str) -> bool:
+    """Whether the model types at least half of an acronym's mentions as a place. Its label varies by mention
+    ("AI" a GPE here, an ORG there), so the verdict is the article's, not the first mention's."""
+    labels = [e.label_ in ("GPE", "LOC") for e in doc.ents if e.text == surface]
+    return 2 * sum(labels) >= len(labels) > 0
+
+
 def _used_as_place(doc: Doc, surface: str) -> bool:
     """Whether the text puts an acronym where places go: after a locative preposition and not as the modifier
     of a common noun after it ("from AI models" is not a place), or as "X-based"."""
@@ -636,7 +643,7 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str
     midsentence: set[str] | None = None  # built on first need: most mentions are not in question
     lower_words: frozenset[str] | None = None
     person_words: set[str] | None = None
-    acronym_verdicts: dict[tuple[str, bool], bool] = {}
+    acronym_verdicts: dict[str, bool] = {}
     widened_to = -1  # the end of the last span widened over tokens of the next entity
     for ent in doc.ents:
         if ent.label_ not in ENTITY_LABELS or ent.start < widened_to:
@@ -664,11 +671,11 @@ def name_candidates(doc: Doc, body: list[bool] | None, in_title: bool, text: str
                 if surface.isupper() and key not in COUNTRIES and key not in KEY_ALIASES.values():
                     if _counted(doc, start):
                         continue  # "his 121 RBI", "three GB": a unit or a common noun, counted
-                    verdict = (surface, ent.label_ in ("GPE", "LOC"))  # the model's label varies by mention
-                    if verdict not in acronym_verdicts:
-                        acronym_verdicts[verdict] = _spelled_out(text, surface) or (
-                            verdict[1] and len(surface) <= MAX_PLACE_ACRONYM and not _used_as_place(doc, surface))
-                    if acronym_verdicts[verdict]:
+                    if surface not in acronym_verdicts:
+                        acronym_verdicts[surface] = _spelled_out(text, surface) or (
+                            len(surface) <= MAX_PLACE_ACRONYM and _mostly_placed(doc, surface)
+                            and not _used_as_place(doc, surface))
+                    if acronym_verdicts[surface]:
                         continue  # "AI is changing how banks hire": a common noun, and not a place
                 if _opens_sentence(doc, start) and not doc[start].is_upper:
                     if lower_words is None:
