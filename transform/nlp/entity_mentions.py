@@ -237,9 +237,8 @@ def _trimmed(doc: Doc, start: int, end: int, label: str) -> tuple[int, int, bool
                            or (doc[end - 1].is_lower and end - start > 1 and not _hyphenated(doc, doc[end - 1]))):
         end -= 1  # "Kim Jong Un's", "Durham 114", "Interfax news agency"
     if label == "PERSON":  # 'posted on X. Amid the row': a function word opening the next sentence ends the name
-        end = next((k for k in range(start + 1, end) if doc[k].tag_ in _FUNCTION_TAGS and doc[k].is_sent_start), end)
-        end = next((k for k in range(start + 1, end) if doc[k].tag_ in _FUNCTION_TAGS and doc[k - 1].text.endswith(".")
-                    and len(doc[k - 1].text) <= 2), end)
+        end = next((k for k in range(start + 1, end) if doc[k].tag_ in _FUNCTION_TAGS and (
+            doc[k].is_sent_start or doc[k - 1].text.endswith(".") and len(doc[k - 1].text) <= 2)), end)
     if end <= start or not any(c.isupper() for c in doc[start:end].text):
         return None
     if label == "PERSON" and end - start == 1 and len(doc[start].text.rstrip(".")) == 1:
@@ -548,13 +547,13 @@ def _mostly_placed(doc: Doc, surface: str) -> bool:
 def _used_as_place(doc: Doc, surface: str) -> bool:
     """Whether the text puts an acronym where places go: after a locative preposition and not as the modifier
     of a common noun after it ("from AI models" is not a place), or as "X-based"."""
+    places = _LOCATIVE | _FIELD_PREPOSITIONS if "." in surface else _LOCATIVE  # "in D.C.": written as a place
     for tok in doc:
         if tok.text != surface or tok.i == 0:
             continue
         if doc[tok.i + 1:tok.i + 3].text.lower() == "-based":
             return True
         modifies = tok.i + 1 < len(doc) and doc[tok.i + 1].is_lower and doc[tok.i + 1].tag_ in ("NN", "NNS")
-        places = _LOCATIVE | _FIELD_PREPOSITIONS if "." in surface else _LOCATIVE  # "in D.C.": written as a place
         if doc[tok.i - 1].lower_ in places and not modifies:
             return True
     return False

@@ -176,7 +176,7 @@ class ArticleContext:
 
     def recent_person(self, char: int, gender: str | None = None, title: str | None = None,
                       description: bool = False, modifiers: tuple[str, ...] = (),
-                      titled_only: bool = False) -> Entity | None:
+                      continuing: Callable[[], Entity | None] | None = None) -> Entity | None:
         """The person mentioned last before ``char`` outside quotes, agreeing in gender when known.
 
         For a description (``description``/``title``): the last person introduced with that title
@@ -184,8 +184,9 @@ class ArticleContext:
         the most-mentioned person instead measured the same on PolNeAR train. Either way, a person named as
         the main subject of this sentence or the one before (SALIENT_SENTENCES) goes before one named
         since as an object; a description never stands for the main subject of its own sentence ("Trump
-        attacked Clinton after the front-runner had said" is Clinton). ``titled_only``: only a person
-        introduced with the title, else None."""
+        attacked Clinton after the front-runner had said" is Clinton). ``continuing``, when given, is asked
+        after the description's words and its title and before the person mentioned last (whom a run of
+        pronoun subjects stands for)."""
         fallback = None  # the last person mentioned that fits
         subject = None  # the last one that fits named as a subject, if it is recent enough
         titles = _TITLE_FORMS.get(title, (title,)) if title else ()
@@ -193,7 +194,7 @@ class ArticleContext:
         described = self.doc[self.token_at(char)]
         own_sentence, own_start = described.sent.start_char, described.left_edge.idx
         if modifiers:
-            found = self.introduced_with(char, modifiers)
+            found = self._introduced_with(char, modifiers)
             if found is not None:
                 return found
         for m in reversed(self.ents.mentions):
@@ -219,9 +220,11 @@ class ArticleContext:
                 subject = entity
                 if not titles:
                     break
-        return None if titled_only else subject or fallback
+        if continuing is not None and (continued := continuing()) is not None:
+            return continued
+        return subject or fallback
 
-    def introduced_with(self, char: int, modifiers: tuple[str, ...]) -> Entity | None:
+    def _introduced_with(self, char: int, modifiers: tuple[str, ...]) -> Entity | None:
         """The last person before ``char`` whose name came with one of a description's capitalised words
         ("Russian President Vladimir Putin" for "the Russian leader", "Indiana Gov. Mike Pence" for "the
         Indiana governor"), or None. Why: the person mentioned last is often someone else ("Putin praised
@@ -446,12 +449,8 @@ class SpeakerResolver:
         if role is not None:
             modifiers = tuple(t.text for t in tok.subtree if t.i < tok.i and t.text[:1].isupper() and t.is_alpha
                               and t.lower_ != "the")
-            title = role if role in PERSON_TITLES else None
-            if (not modifiers or a.introduced_with(tok.idx, modifiers) is None) \
-                    and (title is None or a.recent_person(tok.idx, title=title, titled_only=True) is None) \
-                    and (continued := self._pronoun_subject_before(tok, depth)) is not None:
-                return continued  # after the person introduced with the description's words or its title
-            return a.recent_person(tok.idx, title=title, description=True, modifiers=modifiers)
+            return a.recent_person(tok.idx, title=role if role in PERSON_TITLES else None, description=True,
+                                   modifiers=modifiers, continuing=lambda: self._pronoun_subject_before(tok, depth))
         if (tok.tag_ in ("NN", "NNS") and tok.lower_ not in DOCUMENT_NOUNS  # a document speaks for its issuer
                 and any(c.lower_ == "the" and c.dep_ == "det" for c in tok.children)):
             return a.recent_organisation(tok.idx, named=tok.lower_)  # "the company said in a statement"
